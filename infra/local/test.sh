@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite: starts the local test stack when it is not running, then lint
+# and every test of every crate. This is the README's test command; CI runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+. infra/local/stack.sh
+
+cargo clippy --workspace --all-targets --locked -- -D warnings
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --locked --no-fail-fast
+else
+  cargo test --workspace --locked --no-fail-fast
+fi

@@ -1,0 +1,1 @@
+//! The lake service: appends ArtistIngested events to the data lake as Parquet.

@@ -1,0 +1,1 @@
+//! encore: the whole pipeline in one process on one machine, and the operator's command line.

@@ -1,0 +1,1 @@
+//! The replay service: moves dead-lettered messages back to their source queue.

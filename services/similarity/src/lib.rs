@@ -1,0 +1,1 @@
+//! The similarity service: the daily job from the lake to the related-artists datamart.

@@ -1,0 +1,280 @@
+//! The events the services pass over the bus, and the envelope they travel in.
+//!
+//! Each event is one EventBridge entry: `source` = `encore.<service>`, `detail-type` = the
+//! event name, `detail` = the event as JSON. The JSON Schemas in `events/schemas/` describe
+//! the same `detail` shapes; a test keeps the two in step.
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::model::{Artist, AudioFeatures, Track};
+
+/// `source` of events published by the chat service.
+pub const SOURCE_CHAT: &str = "encore.chat";
+/// `source` of events published by the ingest service.
+pub const SOURCE_INGEST: &str = "encore.ingest";
+/// `source` of events published by operators and schedules (CLI, refresh, manual runs).
+pub const SOURCE_OPS: &str = "encore.ops";
+
+/// Fields every event carries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventMeta {
+    /// Major version of the event's shape; consumers reject majors they do not know.
+    pub version: u32,
+    /// Idempotency key: a redelivered event keeps its id.
+    pub id: Uuid,
+    pub occurred_at: DateTime<Utc>,
+}
+
+impl EventMeta {
+    /// Metadata for a new event of version `version` with a random id.
+    pub fn new(version: u32) -> Self {
+        Self::with_id(version, Uuid::new_v4())
+    }
+
+    /// Metadata with a given id, for events whose id is derived from their cause.
+    pub fn with_id(version: u32, id: Uuid) -> Self {
+        Self { version, id, occurred_at: Utc::now() }
+    }
+}
+
+/// An event type that travels on the bus.
+pub trait BusEvent: Serialize + DeserializeOwned {
+    /// EventBridge `detail-type`.
+    const DETAIL_TYPE: &'static str;
+    /// The major version this code writes and understands.
+    const VERSION: u32;
+    /// The common fields.
+    fn meta(&self) -> &EventMeta;
+}
+
+/// Why an artist is being (re)ingested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestReason {
+    /// A chat user asked for an artist the cache did not know.
+    #[default]
+    User,
+    /// The daily refresh of artists asked about recently.
+    Refresh,
+    /// An operator's bulk load.
+    Backfill,
+}
+
+/// A user asked for an artist the cache does not know yet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArtistRequested {
+    #[serde(flatten)]
+    pub meta: EventMeta,
+    /// What the user typed.
+    pub query: String,
+    /// `query` normalized; the dedup key of pending requests.
+    pub normalized: String,
+    /// Opaque Kakao user key; never shown or logged in full.
+    #[serde(default)]
+    pub requested_by: Option<String>,
+    /// Kakao's one-time callback URL, when the block has callbacks enabled.
+    #[serde(default)]
+    pub callback_url: Option<String>,
+    /// Correlates the chat request with the ingest that answers it.
+    pub request_id: String,
+    #[serde(default)]
+    pub reason: RequestReason,
+}
+
+impl BusEvent for ArtistRequested {
+    const DETAIL_TYPE: &'static str = "ArtistRequested";
+    const VERSION: u32 = 1;
+    fn meta(&self) -> &EventMeta {
+        &self.meta
+    }
+}
+
+/// Ingest stored an artist: its catalog data, top tracks and their audio features
+/// (tracks without features simply have no entry in `features`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArtistIngested {
+    #[serde(flatten)]
+    pub meta: EventMeta,
+    /// The query that led to this artist.
+    pub query: String,
+    pub artist: Artist,
+    pub tracks: Vec<Track>,
+    pub features: Vec<AudioFeatures>,
+}
+
+impl BusEvent for ArtistIngested {
+    const DETAIL_TYPE: &'static str = "ArtistIngested";
+    const VERSION: u32 = 1;
+    fn meta(&self) -> &EventMeta {
+        &self.meta
+    }
+}
+
+/// A manual trigger of the daily similarity job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimilarityRequested {
+    #[serde(flatten)]
+    pub meta: EventMeta,
+    /// Who asked (an operator name or "schedule").
+    #[serde(default)]
+    pub requested_by: Option<String>,
+}
+
+impl BusEvent for SimilarityRequested {
+    const DETAIL_TYPE: &'static str = "SimilarityRequested";
+    const VERSION: u32 = 1;
+    fn meta(&self) -> &EventMeta {
+        &self.meta
+    }
+}
+
+/// An event as EventBridge delivers it to a queue target (and as the embedded bus stores
+/// it). moto leaves out `account`, and AWS may add fields, so all but the routing fields
+/// are optional.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BusEnvelope {
+    #[serde(default)]
+    pub version: Option<String>,
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(rename = "detail-type")]
+    pub detail_type: String,
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(default)]
+    pub time: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub resources: Vec<String>,
+    pub detail: serde_json::Value,
+}
+
+impl BusEnvelope {
+    /// Wraps an event the way EventBridge would deliver it.
+    pub fn wrap<E: BusEvent>(event: &E, source: &str) -> Result<Self, DecodeError> {
+        Ok(Self {
+            version: Some("0".into()),
+            id: Some(Uuid::new_v4().to_string()),
+            detail_type: E::DETAIL_TYPE.into(),
+            source: source.into(),
+            account: None,
+            time: Some(event.meta().occurred_at),
+            region: None,
+            resources: Vec::new(),
+            detail: serde_json::to_value(event).map_err(DecodeError::Json)?,
+        })
+    }
+}
+
+/// Why a queue message could not be turned into an event. Every variant is permanent:
+/// the message will fail the same way on every delivery and belongs in the DLQ.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("message is not a bus event: {0}")]
+    Json(#[source] serde_json::Error),
+    #[error("expected detail-type {expected}, got {got}")]
+    WrongType { expected: &'static str, got: String },
+    #[error("{detail_type} version {got} is not supported (this consumer reads version {supported})")]
+    UnsupportedVersion { detail_type: &'static str, got: u64, supported: u32 },
+    #[error("{detail_type} detail has no integer version")]
+    MissingVersion { detail_type: &'static str },
+    #[error("{detail_type} detail is malformed: {source}")]
+    Detail { detail_type: &'static str, source: serde_json::Error },
+}
+
+/// Decodes a queue message body (an EventBridge envelope) into event `E`, rejecting
+/// other detail types and unknown major versions; unknown fields are accepted.
+pub fn decode<E: BusEvent>(body: &str) -> Result<E, DecodeError> {
+    let envelope: BusEnvelope = serde_json::from_str(body).map_err(DecodeError::Json)?;
+    decode_envelope(envelope)
+}
+
+/// Like [`decode`], for an envelope already parsed.
+pub fn decode_envelope<E: BusEvent>(envelope: BusEnvelope) -> Result<E, DecodeError> {
+    if envelope.detail_type != E::DETAIL_TYPE {
+        return Err(DecodeError::WrongType { expected: E::DETAIL_TYPE, got: envelope.detail_type });
+    }
+    let version = envelope
+        .detail
+        .get("version")
+        .and_then(serde_json::Value::as_u64)
+        .ok_or(DecodeError::MissingVersion { detail_type: E::DETAIL_TYPE })?;
+    if version != u64::from(E::VERSION) {
+        return Err(DecodeError::UnsupportedVersion {
+            detail_type: E::DETAIL_TYPE,
+            got: version,
+            supported: E::VERSION,
+        });
+    }
+    serde_json::from_value(envelope.detail)
+        .map_err(|source| DecodeError::Detail { detail_type: E::DETAIL_TYPE, source })
+}
+
+/// The event id of the `ArtistIngested` that answers a request: derived from the request's
+/// id, so processing the same request twice publishes one logical event.
+pub fn ingested_id_for(request: &ArtistRequested) -> Uuid {
+    Uuid::new_v5(&request.meta.id, b"ArtistIngested")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn requested() -> ArtistRequested {
+        ArtistRequested {
+            meta: EventMeta::new(1),
+            query: "BTS".into(),
+            normalized: "bts".into(),
+            requested_by: None,
+            callback_url: None,
+            request_id: "r1".into(),
+            reason: RequestReason::User,
+        }
+    }
+
+    #[test]
+    fn wrap_then_decode_round_trips() {
+        let event = requested();
+        let body = serde_json::to_string(&BusEnvelope::wrap(&event, SOURCE_CHAT).unwrap()).unwrap();
+        let back: ArtistRequested = decode(&body).unwrap();
+        assert_eq!(back, event);
+    }
+
+    #[test]
+    fn rejects_other_types_and_versions() {
+        let event = requested();
+        let mut envelope = BusEnvelope::wrap(&event, SOURCE_CHAT).unwrap();
+        let body = serde_json::to_string(&envelope).unwrap();
+        assert!(matches!(decode::<ArtistIngested>(&body), Err(DecodeError::WrongType { .. })));
+        envelope.detail["version"] = 2.into();
+        let body = serde_json::to_string(&envelope).unwrap();
+        assert!(matches!(
+            decode::<ArtistRequested>(&body),
+            Err(DecodeError::UnsupportedVersion { got: 2, .. })
+        ));
+        assert!(matches!(decode::<ArtistRequested>("not json"), Err(DecodeError::Json(_))));
+    }
+
+    #[test]
+    fn accepts_unknown_fields() {
+        let event = requested();
+        let mut envelope = BusEnvelope::wrap(&event, SOURCE_CHAT).unwrap();
+        envelope.detail["added_later"] = "x".into();
+        let mut raw = serde_json::to_value(&envelope).unwrap();
+        raw["replay-name"] = "r".into();
+        let back: ArtistRequested = decode(&raw.to_string()).unwrap();
+        assert_eq!(back, event);
+    }
+
+    #[test]
+    fn ingested_id_is_stable() {
+        let event = requested();
+        assert_eq!(ingested_id_for(&event), ingested_id_for(&event.clone()));
+        assert_ne!(ingested_id_for(&event), event.meta.id);
+    }
+}

@@ -1,0 +1,11 @@
+//! encore's domain: what an artist, a track and its audio features are, how a name the
+//! user typed is matched, and the events the pipeline passes between its services.
+//!
+//! This crate knows no AWS, no database and no HTTP: adapters convert into these types.
+
+pub mod events;
+pub mod model;
+pub mod normalize;
+
+pub use model::{Artist, AudioFeatures, RelatedArtist, Track, FEATURE_NAMES};
+pub use normalize::{is_blank, normalize};

@@ -1,0 +1,120 @@
+//! The catalog data encore keeps about an artist.
+
+use serde::{Deserialize, Serialize};
+
+/// A performer as the catalog knows it. Optional fields are the ones Spotify no longer
+/// returns to every app (popularity, followers and genres are gone in Development Mode).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Artist {
+    /// Spotify artist id (22 base62 characters).
+    pub id: String,
+    /// The name as the catalog spells it.
+    pub name: String,
+    #[serde(default)]
+    pub popularity: Option<u32>,
+    #[serde(default)]
+    pub followers: Option<u64>,
+    #[serde(default)]
+    pub genres: Vec<String>,
+    #[serde(default)]
+    pub image_url: Option<String>,
+    #[serde(default)]
+    pub spotify_url: Option<String>,
+}
+
+impl Artist {
+    /// The key the chat matches user input against.
+    pub fn normalized_name(&self) -> String {
+        crate::normalize(&self.name)
+    }
+}
+
+/// One of an artist's top tracks, at its rank (1 = most popular).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Track {
+    /// Spotify track id.
+    pub id: String,
+    pub name: String,
+    /// The artist whose top track this is.
+    pub artist_id: String,
+    /// 1-based position in the artist's top tracks.
+    pub rank: u32,
+    #[serde(default)]
+    pub album_name: Option<String>,
+    #[serde(default)]
+    pub image_url: Option<String>,
+    #[serde(default)]
+    pub popularity: Option<u32>,
+    #[serde(default)]
+    pub duration_ms: Option<u32>,
+    #[serde(default)]
+    pub spotify_url: Option<String>,
+}
+
+/// Spotify's audio analysis of one track.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AudioFeatures {
+    pub track_id: String,
+    pub danceability: f64,
+    pub energy: f64,
+    /// Pitch class 0..11, or -1 when none was detected.
+    pub key: i32,
+    /// dB, roughly -60..0.
+    pub loudness: f64,
+    /// 1 major, 0 minor.
+    pub mode: i32,
+    pub speechiness: f64,
+    pub acousticness: f64,
+    pub instrumentalness: f64,
+    pub liveness: f64,
+    pub valence: f64,
+    /// Beats per minute.
+    pub tempo: f64,
+    #[serde(default)]
+    pub duration_ms: Option<u32>,
+    #[serde(default)]
+    pub time_signature: Option<i32>,
+}
+
+/// The nine features similarity compares artists on, in the order the engine uses.
+pub const FEATURE_NAMES: [&str; 9] = [
+    "danceability",
+    "energy",
+    "loudness",
+    "speechiness",
+    "acousticness",
+    "instrumentalness",
+    "liveness",
+    "valence",
+    "tempo",
+];
+
+impl AudioFeatures {
+    /// The values of [`FEATURE_NAMES`], in that order.
+    pub fn similarity_vector(&self) -> [f64; 9] {
+        [
+            self.danceability,
+            self.energy,
+            self.loudness,
+            self.speechiness,
+            self.acousticness,
+            self.instrumentalness,
+            self.liveness,
+            self.valence,
+            self.tempo,
+        ]
+    }
+}
+
+/// One row of the datamart: `related_id` is the `rank`-th nearest artist to `artist_id`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RelatedArtist {
+    pub artist_id: String,
+    /// 1 = nearest.
+    pub rank: u32,
+    pub related_id: String,
+    /// Euclidean distance on standardized features.
+    pub distance: f64,
+    /// The date (Asia/Seoul) of the similarity run that produced the row, `YYYY-MM-DD`.
+    pub snapshot: String,
+}

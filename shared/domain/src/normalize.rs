@@ -1,0 +1,103 @@
+//! Matching what users type to artist names.
+//!
+//! "  bts ", "BTS" and "ＢＴＳ" must find the same artist, and "방탄소년단" must stay
+//! Korean. The key is: Unicode NFKC (folds full-width and compatibility forms), lower case
+//! (case folding), NFKC again (lower-casing can leave a non-normalized sequence), invisible
+//! format characters removed, whitespace trimmed and runs of it collapsed to one space.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// Zero-width and byte-order characters that users paste along with names; they carry no
+/// meaning for matching.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}'
+    )
+}
+
+/// The matching key for a name or an utterance. Idempotent; empty only for blank input.
+pub fn normalize(input: &str) -> String {
+    let folded: String = input
+        .nfkc()
+        .flat_map(char::to_lowercase)
+        .collect::<String>()
+        .nfkc()
+        .filter(|c| !is_invisible(*c))
+        .collect();
+    let mut out = String::with_capacity(folded.len());
+    for word in folded.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+/// True when the input holds nothing but whitespace and invisible characters, which is
+/// exactly when [`normalize`] returns an empty string.
+pub fn is_blank(input: &str) -> bool {
+    input.chars().all(|c| c.is_whitespace() || is_invisible(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn latin_variants_match() {
+        assert_eq!(normalize("  bts "), "bts");
+        assert_eq!(normalize("BTS"), "bts");
+        assert_eq!(normalize("ＢＴＳ"), "bts");
+        assert_eq!(normalize("Red\t  Velvet\n"), "red velvet");
+        assert_eq!(normalize("BTS\u{200B}"), "bts");
+    }
+
+    #[test]
+    fn korean_is_kept() {
+        assert_eq!(normalize(" 방탄소년단 "), "방탄소년단");
+        // Conjoining jamo compose to the same syllables as precomposed input.
+        assert_eq!(normalize("\u{1100}\u{1161}"), "가");
+    }
+
+    #[test]
+    fn blank_is_empty() {
+        assert_eq!(normalize(""), "");
+        assert_eq!(normalize(" \t\u{3000}\u{200B} "), "");
+        assert!(is_blank(" \u{3000}"));
+        assert!(!is_blank(" a "));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn idempotent(s in any::<String>()) {
+            let once = normalize(&s);
+            prop_assert_eq!(normalize(&once), once.clone());
+        }
+
+        #[test]
+        fn empty_only_when_blank(s in any::<String>()) {
+            prop_assert_eq!(normalize(&s).is_empty(), is_blank(&s));
+        }
+
+        #[test]
+        fn no_edge_or_double_spaces(s in "\\PC{0,40}") {
+            let n = normalize(&s);
+            prop_assert!(!n.starts_with(' ') && !n.ends_with(' ') && !n.contains("  "));
+        }
+
+        #[test]
+        fn case_and_width_insensitive(s in "[a-zA-Z0-9 ]{1,30}") {
+            let wide: String = s.chars().map(|c| match c {
+                '!'..='~' => char::from_u32(c as u32 - 0x21 + 0xFF01).unwrap_or(c),
+                _ => c,
+            }).collect();
+            prop_assert_eq!(normalize(&s.to_uppercase()), normalize(&s));
+            prop_assert_eq!(normalize(&wide), normalize(&s));
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Typed configuration from environment variables, with errors that name the variable.
+//!
+//! Each service has one `Config` struct built by `Config::from_env()` on top of [`Env`];
+//! the variable names are constants in [`keys`], defined once and listed in the README.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+/// A configuration problem, naming the variable so the operator knows what to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("missing environment variable {key}")]
+    Missing { key: &'static str },
+    #[error("environment variable {key} is invalid: {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+/// A source of configuration values: the process environment, or a fixed map in tests.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    overrides: Option<HashMap<String, String>>,
+}
+
+impl Env {
+    /// Reads the process environment.
+    pub fn process() -> Self {
+        Self { overrides: None }
+    }
+
+    /// Reads only the given pairs (for tests).
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Self {
+            overrides: Some(pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()),
+        }
+    }
+
+    /// The value of `key`, if set and not blank.
+    pub fn optional(&self, key: &'static str) -> Option<String> {
+        let value = match &self.overrides {
+            Some(map) => map.get(key).cloned(),
+            None => std::env::var(key).ok(),
+        };
+        value.filter(|v| !v.trim().is_empty())
+    }
+
+    /// The value of `key`, or an error naming it.
+    pub fn required(&self, key: &'static str) -> Result<String, ConfigError> {
+        self.optional(key).ok_or(ConfigError::Missing { key })
+    }
+
+    /// `key` parsed as `T`, or `default` when unset.
+    pub fn parse_or<T>(&self, key: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        match self.optional(key) {
+            None => Ok(default),
+            Some(raw) => raw
+                .trim()
+                .parse()
+                .map_err(|e: T::Err| ConfigError::Invalid { key, reason: e.to_string() }),
+        }
+    }
+
+    /// `key` parsed as `T`; an error when unset.
+    pub fn parse_required<T>(&self, key: &'static str) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        let raw = self.required(key)?;
+        raw.trim().parse().map_err(|e: T::Err| ConfigError::Invalid { key, reason: e.to_string() })
+    }
+}
+
+/// Every environment variable encore reads, defined once.
+pub mod keys {
+    /// MySQL (or SQLite) connection URL of the relational store.
+    pub const DATABASE_URL: &str = "DATABASE_URL";
+    /// DynamoDB table holding the top-tracks cache.
+    pub const TOP_TRACKS_TABLE: &str = "TOP_TRACKS_TABLE";
+    /// Name of the EventBridge bus the services publish to.
+    pub const EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";
+    /// S3 bucket of the data lake.
+    pub const LAKE_BUCKET: &str = "LAKE_BUCKET";
+    /// Spotify app credentials (unset: the embedded default uses the stand-in).
+    pub const SPOTIFY_CLIENT_ID: &str = "SPOTIFY_CLIENT_ID";
+    pub const SPOTIFY_CLIENT_SECRET: &str = "SPOTIFY_CLIENT_SECRET";
+    /// Shared secret Kakao sends in `X-Encore-Skill-Secret`.
+    pub const SKILL_SECRET: &str = "ENCORE_SKILL_SECRET";
+    /// Test endpoints of the local stack.
+    pub const TEST_MYSQL_URL: &str = "ENCORE_TEST_MYSQL_URL";
+    pub const TEST_AWS_ENDPOINT: &str = "ENCORE_TEST_AWS_ENDPOINT";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_names_the_variable() {
+        let env = Env::from_pairs([]);
+        assert_eq!(
+            env.required(keys::DATABASE_URL).unwrap_err().to_string(),
+            "missing environment variable DATABASE_URL"
+        );
+    }
+
+    #[test]
+    fn blank_counts_as_missing() {
+        let env = Env::from_pairs([(keys::LAKE_BUCKET, "  ")]);
+        assert!(matches!(env.required(keys::LAKE_BUCKET), Err(ConfigError::Missing { .. })));
+    }
+
+    #[test]
+    fn parse_errors_name_the_variable() {
+        let env = Env::from_pairs([("N", "x1")]);
+        let err = env.parse_or::<u32>("N", 3).unwrap_err();
+        assert!(err.to_string().starts_with("environment variable N is invalid"), "{err}");
+        assert_eq!(Env::from_pairs([]).parse_or::<u32>("N", 3).unwrap(), 3);
+        assert_eq!(Env::from_pairs([("N", " 7 ")]).parse_required::<u32>("N").unwrap(), 7);
+    }
+}

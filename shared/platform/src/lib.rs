@@ -1,0 +1,7 @@
+//! What every encore process sets up once: logging and configuration.
+
+pub mod aws;
+pub mod config;
+pub mod logging;
+
+pub use config::{ConfigError, Env};

@@ -1,0 +1,1 @@
+//! The Spotify stand-in: a real HTTP server serving a Spotify-like catalog from the songs data set, with fault injection.

@@ -1,0 +1,28 @@
+//! The relational schema, applied by the code at start-up (`sqlx::migrate!`), one set of
+//! migrations per database with the same meaning.
+
+use sqlx::{MySqlPool, SqlitePool};
+
+use crate::StoreError;
+
+/// Names of the relational tables, defined once.
+pub mod tables {
+    pub const ARTISTS: &str = "artists";
+    pub const ARTIST_ALIASES: &str = "artist_aliases";
+    pub const RELATED_ARTISTS: &str = "related_artists";
+    pub const ARTIST_REQUESTS: &str = "artist_requests";
+    /// Every table the migrations create.
+    pub const ALL: [&str; 4] = [ARTISTS, ARTIST_ALIASES, RELATED_ARTISTS, ARTIST_REQUESTS];
+}
+
+/// Applies the MySQL migrations (idempotent).
+pub async fn mysql(pool: &MySqlPool) -> Result<(), StoreError> {
+    sqlx::migrate!("./migrations/mysql").run(pool).await?;
+    Ok(())
+}
+
+/// Applies the SQLite migrations (idempotent).
+pub async fn sqlite(pool: &SqlitePool) -> Result<(), StoreError> {
+    sqlx::migrate!("./migrations/sqlite").run(pool).await?;
+    Ok(())
+}

@@ -1,0 +1,172 @@
+//! The ports: one narrow async trait per capability the handlers need. Every port has an
+//! AWS adapter and an embedded one, and both pass the same conformance suite.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use encore_domain::events::BusEvent;
+use encore_domain::{Artist, RelatedArtist, Track};
+
+use crate::StoreError;
+
+/// Known artists and the names users called them by.
+#[async_trait]
+pub trait ArtistStore: Send + Sync {
+    /// Inserts or updates an artist by id, with its normalized name and the current time.
+    async fn upsert_artist(&self, artist: &Artist) -> Result<(), StoreError>;
+    /// Records that users' `alias` (already normalized) means `artist_id`. Recording the same
+    /// pair again changes nothing; a new artist id for an alias replaces the old one.
+    async fn put_alias(&self, alias: &str, artist_id: &str) -> Result<(), StoreError>;
+    /// The artist whose normalized name, or else learned alias, equals `normalized`.
+    async fn find_artist(&self, normalized: &str) -> Result<Option<Artist>, StoreError>;
+    /// The artists with these ids, in any order; unknown ids are skipped.
+    async fn artists(&self, ids: &[String]) -> Result<Vec<Artist>, StoreError>;
+}
+
+/// One datamart row with both artists' names, as exported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RelatedRow {
+    pub artist_id: String,
+    pub artist_name: String,
+    pub rank: u32,
+    pub related_id: String,
+    pub related_name: String,
+    pub distance: f64,
+}
+
+/// The related-artists datamart that the similarity job writes and the chat reads.
+#[async_trait]
+pub trait RelatedStore: Send + Sync {
+    /// The first `limit` related artists of `artist_id` by rank, each with its catalog
+    /// data, in one query. Related ids missing from the catalog are skipped.
+    async fn related(&self, artist_id: &str, limit: u32) -> Result<Vec<(RelatedArtist, Artist)>, StoreError>;
+    /// Replaces the whole datamart with `rows`, atomically: a reader sees the old snapshot
+    /// or the new one, never a mix, and a failure leaves the old one in place.
+    async fn replace_related(&self, rows: &[RelatedArtist]) -> Result<(), StoreError>;
+    /// Every datamart row with names, ordered by artist id then rank.
+    async fn export_related(&self) -> Result<Vec<RelatedRow>, StoreError>;
+}
+
+/// Where a request for an artist stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestStatus {
+    /// Published, not yet ingested.
+    Pending,
+    /// Ingested.
+    Done,
+    /// The catalog has no such artist.
+    NotFound,
+    /// Ingest gave up on it.
+    Failed,
+}
+
+impl RequestStatus {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Done => "done",
+            Self::NotFound => "not_found",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Parses the stored spelling.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Some(match raw {
+            "pending" => Self::Pending,
+            "done" => Self::Done,
+            "not_found" => Self::NotFound,
+            "failed" => Self::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// Pending requests, so a user repeating a name does not start a second ingest.
+#[async_trait]
+pub trait RequestLog: Send + Sync {
+    /// Claims the request for `normalized` at `now`: true (and recorded as pending) unless a
+    /// request for it is already pending since less than `window` ago, then false.
+    async fn claim(&self, normalized: &str, now: DateTime<Utc>, window: Duration) -> Result<bool, StoreError>;
+    /// Records how the request for `normalized` ended and counts the attempt.
+    async fn finish(&self, normalized: &str, status: RequestStatus) -> Result<(), StoreError>;
+    /// The status of the request for `normalized`, if there is one.
+    async fn status(&self, normalized: &str) -> Result<Option<RequestStatus>, StoreError>;
+    /// Normalized names requested at or after `since` (the daily refresh reads these).
+    async fn requested_since(&self, since: DateTime<Utc>) -> Result<Vec<String>, StoreError>;
+}
+
+/// The top-tracks cache the chat reads (DynamoDB `top_tracks` on AWS).
+#[async_trait]
+pub trait TopTracksCache: Send + Sync {
+    /// Replaces the artist's cached top tracks with `tracks` (ranks the new list lacks are
+    /// removed). Writing the same list twice leaves the same items.
+    async fn put_top_tracks(&self, artist_id: &str, tracks: &[Track], fetched_at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Each artist's top tracks ordered by rank, for all `artist_ids` in as few round trips
+    /// as the store allows; artists without cached tracks are absent from the map.
+    async fn top_tracks(&self, artist_ids: &[String]) -> Result<HashMap<String, Vec<Track>>, StoreError>;
+}
+
+/// An event ready to publish: what EventBridge's `PutEvents` entry carries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutgoingEvent {
+    pub source: String,
+    pub detail_type: String,
+    /// The event as JSON.
+    pub detail: String,
+}
+
+impl OutgoingEvent {
+    /// Serializes `event` for publishing from `source`.
+    pub fn new<E: BusEvent>(event: &E, source: &str) -> Result<Self, StoreError> {
+        Ok(Self {
+            source: source.to_owned(),
+            detail_type: E::DETAIL_TYPE.to_owned(),
+            detail: serde_json::to_string(event).map_err(|e| StoreError::Rejected(e.to_string()))?,
+        })
+    }
+}
+
+/// The event bus: EventBridge on AWS, rules routing each detail type to its queues.
+#[async_trait]
+pub trait EventPublisher: Send + Sync {
+    /// Publishes every event or fails; a partial failure of the batch is an error naming
+    /// the failed entries (nothing is silently dropped).
+    async fn publish(&self, events: &[OutgoingEvent]) -> Result<(), StoreError>;
+}
+
+/// A message taken from a queue, invisible to other consumers until deleted, failed or its
+/// visibility timeout passes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueMessage {
+    /// Stable id of the message across deliveries.
+    pub id: String,
+    /// Handle of this delivery, used to delete or fail it.
+    pub receipt: String,
+    pub body: String,
+    /// How many times the message has been received, this delivery included.
+    pub receive_count: u32,
+}
+
+/// A durable queue with a visibility timeout (SQS on AWS). Dead-letter queues are queues
+/// too: replay receives from one, sends to its source and deletes.
+#[async_trait]
+pub trait Queue: Send + Sync {
+    /// A name for logs and CLI output.
+    fn name(&self) -> &str;
+    /// Enqueues a message body; returns its id.
+    async fn send(&self, body: &str) -> Result<String, StoreError>;
+    /// Up to `max` visible messages, waiting up to `wait` for the first one.
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<QueueMessage>, StoreError>;
+    /// Removes a processed message.
+    async fn delete(&self, receipt: &str) -> Result<(), StoreError>;
+    /// Reports a failed delivery with its reason. The message becomes visible again after
+    /// the visibility timeout, or moves to the dead-letter queue once it has been received
+    /// the configured number of times (on SQS the redrive policy does both).
+    async fn fail(&self, receipt: &str, reason: &str) -> Result<(), StoreError>;
+    /// Approximate number of messages waiting or in flight.
+    async fn depth(&self) -> Result<u64, StoreError>;
+}
