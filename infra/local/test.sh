@@ -6,6 +6,7 @@ cd "$(dirname "$0")/../.."
 
 . infra/local/stack.sh
 
+bash infra/checks/run.sh
 cargo clippy --workspace --all-targets --locked -- -D warnings
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast

@@ -1,1 +1,68 @@
-//! The lake service: appends ArtistIngested events to the data lake as Parquet.
+//! The lake service: appends `ArtistIngested` events to the data lake as Parquet.
+//!
+//! [`handle`] takes one queue batch and writes one file per table per partition date for
+//! all of its good events (not one per artist: many small files make every query slower
+//! and dearer). Both the Lambda `main` and the embedded runner call it.
+
+use encore_domain::events::{decode, ArtistIngested};
+use encore_lake::{write_batch, Lake, LakeBatch};
+use encore_platform::config::{keys, ConfigError, Env};
+use encore_store::inbound::{BatchOutcome, InboundMessage};
+use tracing::{info, info_span, warn};
+
+/// The lake service's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The S3 bucket of the data lake.
+    pub lake_bucket: String,
+}
+
+impl Config {
+    /// Reads the configuration from `env`.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self { lake_bucket: env.required(keys::LAKE_BUCKET)? })
+    }
+}
+
+/// Writes a batch of EventBridge-delivered `ArtistIngested` messages to the lake.
+///
+/// A message that is not such an event (malformed JSON, another detail type, an unknown
+/// major version) or does not fit the lake's columns fails alone, with its reason logged:
+/// it will fail the same way on every delivery and ends in the dead-letter queue. The
+/// other events are written together; if writing fails, all of them fail and come back
+/// (the batch's files are named after its event ids, so a retry overwrites, never adds).
+pub async fn handle(batch: &[InboundMessage], lake: &dyn Lake) -> BatchOutcome {
+    let mut outcome = BatchOutcome::success();
+    let mut events = LakeBatch::new();
+    let mut accepted = Vec::new();
+    for message in batch {
+        let _span = info_span!("message", message_id = %message.id, receive_count = message.receive_count).entered();
+        let added = decode::<ArtistIngested>(&message.body)
+            .map_err(|e| e.to_string())
+            .and_then(|event| events.add(&event).map_err(|e| e.to_string()));
+        match added {
+            Ok(()) => accepted.push(message.id.as_str()),
+            Err(reason) => {
+                warn!(%reason, "rejected message, bound for the dead-letter queue");
+                outcome.fail(&message.id, reason);
+            }
+        }
+    }
+    if events.is_empty() {
+        return outcome;
+    }
+    match write_batch(lake, &events).await {
+        Ok(files) => {
+            let rows: usize = files.iter().map(|f| f.rows).sum();
+            info!(events = events.len(), files = files.len(), rows, "wrote to the lake");
+        }
+        Err(error) => {
+            warn!(%error, events = events.len(), "lake write failed; the batch's events will be retried");
+            let reason = format!("lake write failed: {error}");
+            for id in accepted {
+                outcome.fail(id, reason.clone());
+            }
+        }
+    }
+    outcome
+}

@@ -1,1 +1,15 @@
 //! The similarity service: the daily job from the lake to the related-artists datamart.
+//!
+//! [`run_similarity`] is the job (lake SQL → exact k-NN → atomic datamart swap), called by
+//! the Lambda's [`handle_event`] and by the `encore similarity run` command, which shows
+//! the job's [`Progress`] as bars.
+
+pub mod config;
+pub mod handler;
+pub mod job;
+pub mod trigger;
+
+pub use config::Config;
+pub use handler::{handle_event, HandlerError};
+pub use job::{run_similarity, snapshot_date, JobError, JobSummary, Phase, Progress, Settings};
+pub use trigger::{Trigger, TriggerError};

@@ -89,6 +89,28 @@ pub mod keys {
     pub const SPOTIFY_CLIENT_SECRET: &str = "SPOTIFY_CLIENT_SECRET";
     /// Shared secret Kakao sends in `X-Encore-Skill-Secret`.
     pub const SKILL_SECRET: &str = "ENCORE_SKILL_SECRET";
+    /// Hosts the ingest service may post Kakao callbacks to (comma-separated, `*.` wildcard).
+    pub const CALLBACK_HOSTS: &str = "ENCORE_CALLBACK_HOSTS";
+    /// Artists one ingest batch works on at the same time.
+    pub const INGEST_CONCURRENCY: &str = "ENCORE_INGEST_CONCURRENCY";
+    /// Spotify endpoints (set to the stand-in's in tests and the embedded default).
+    pub const SPOTIFY_ACCOUNTS_URL: &str = "SPOTIFY_ACCOUNTS_URL";
+    pub const SPOTIFY_API_URL: &str = "SPOTIFY_API_URL";
+    /// Secrets Manager ARN of the MySQL credentials ({"username","password"}), read at cold start.
+    pub const DATABASE_SECRET_ARN: &str = "DATABASE_SECRET_ARN";
+    /// Secrets Manager ARN of the Spotify client secret, read at cold start.
+    pub const SPOTIFY_CLIENT_SECRET_ARN: &str = "SPOTIFY_CLIENT_SECRET_ARN";
+    /// Secrets Manager ARN of the Kakao skill secret, read at cold start.
+    pub const SKILL_SECRET_ARN: &str = "ENCORE_SKILL_SECRET_ARN";
+    /// Glue database of the lake tables (Athena).
+    pub const LAKE_DATABASE: &str = "LAKE_DATABASE";
+    /// Athena workgroup the lake queries run in.
+    pub const ATHENA_WORKGROUP: &str = "ATHENA_WORKGROUP";
+    /// The queues replay moves dead letters between (queue URLs).
+    pub const INGEST_QUEUE_URL: &str = "INGEST_QUEUE_URL";
+    pub const INGEST_DLQ_URL: &str = "INGEST_DLQ_URL";
+    pub const LAKE_QUEUE_URL: &str = "LAKE_QUEUE_URL";
+    pub const LAKE_DLQ_URL: &str = "LAKE_DLQ_URL";
     /// Test endpoints of the local stack.
     pub const TEST_MYSQL_URL: &str = "ENCORE_TEST_MYSQL_URL";
     pub const TEST_AWS_ENDPOINT: &str = "ENCORE_TEST_AWS_ENDPOINT";

@@ -3,5 +3,6 @@
 pub mod aws;
 pub mod config;
 pub mod logging;
+pub mod secrets;
 
 pub use config::{ConfigError, Env};

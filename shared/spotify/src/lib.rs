@@ -1,1 +1,27 @@
-//! A Spotify Web API client: client-credentials token, search, artist, top tracks, audio features; resilient and Development-Mode aware.
+//! A Spotify Web API client for encore's ingest: a client-credentials token shared by all
+//! calls, artist search and resolution, artist, top tracks, batched audio features and
+//! artist albums, converted into encore's domain types.
+//!
+//! Resilient: timeouts, `Retry-After` on 429, backoff with jitter on 5xx and connection
+//! errors, one token refresh on 401. Development Mode aware: refused endpoints (top
+//! tracks, audio features) are replaced by a track search and "features missing", logged
+//! once. The same client talks to Spotify or to the stand-in (`encore-standin`): only the
+//! base URLs differ.
+
+mod client;
+mod config;
+mod error;
+mod release;
+mod resolve;
+mod wire;
+
+pub use client::{
+    ArtistTracks, FoundTrack, RefusedEndpoint, SpotifyClient, TrackPage, AUDIO_FEATURES_BATCH,
+    FALLBACK_SEARCH_PAGES, MAX_ALBUM_PAGES, TOP_TRACKS,
+};
+pub use config::{
+    ClientSecret, RetryPolicy, SpotifyConfig, DEFAULT_MARKET, PAGE_LIMIT, SPOTIFY_ACCOUNTS_BASE, SPOTIFY_API_BASE,
+};
+pub use error::SpotifyError;
+pub use release::{latest_releases, AlbumType, DatePrecision, Release, ReleaseDate, ReleaseDateError};
+pub use resolve::{choose_artist, MatchReason, Resolved};

@@ -11,8 +11,18 @@ pub mod tables {
     pub const ARTIST_ALIASES: &str = "artist_aliases";
     pub const RELATED_ARTISTS: &str = "related_artists";
     pub const ARTIST_REQUESTS: &str = "artist_requests";
-    /// Every table the migrations create.
+    /// Every table the migrations create on both databases.
     pub const ALL: [&str; 4] = [ARTISTS, ARTIST_ALIASES, RELATED_ARTISTS, ARTIST_REQUESTS];
+    /// The embedded top-tracks cache: a SQLite table, the twin of the DynamoDB table of the
+    /// same name on AWS.
+    pub const TOP_TRACKS: &str = "top_tracks";
+    /// Tables only the SQLite migrations create, besides [`ALL`].
+    pub const SQLITE_ONLY: [&str; 1] = [TOP_TRACKS];
+    /// Where the MySQL adapter loads the next datamart before swapping it in; exists only
+    /// while a replacement runs.
+    pub const RELATED_ARTISTS_STAGING: &str = "related_artists_staging";
+    /// Where the MySQL swap moves the previous datamart before dropping it.
+    pub const RELATED_ARTISTS_OLD: &str = "related_artists_old";
 }
 
 /// Applies the MySQL migrations (idempotent).

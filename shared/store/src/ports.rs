@@ -99,11 +99,51 @@ pub trait RequestLog: Send + Sync {
     async fn requested_since(&self, since: DateTime<Utc>) -> Result<Vec<String>, StoreError>;
 }
 
+/// How many top tracks the cache keeps per artist (Spotify's top-tracks list): ranks run
+/// from 1 to this.
+pub const TOP_TRACKS_PER_ARTIST: u32 = 10;
+
+/// Checks a list for [`TopTracksCache::put_top_tracks`]: every track belongs to
+/// `artist_id`, has a rank in `1..=TOP_TRACKS_PER_ARTIST`, and no rank repeats.
+pub(crate) fn check_top_tracks(artist_id: &str, tracks: &[Track]) -> Result<(), StoreError> {
+    let mut seen = [false; TOP_TRACKS_PER_ARTIST as usize];
+    for track in tracks {
+        if track.artist_id != artist_id {
+            return Err(StoreError::Rejected(format!(
+                "track {} belongs to artist {}, not {artist_id}",
+                track.id, track.artist_id
+            )));
+        }
+        let slot = track
+            .rank
+            .checked_sub(1)
+            .and_then(|i| seen.get_mut(i as usize))
+            .ok_or_else(|| {
+                StoreError::Rejected(format!(
+                    "track {} has rank {}, outside 1..={TOP_TRACKS_PER_ARTIST}",
+                    track.id, track.rank
+                ))
+            })?;
+        if std::mem::replace(slot, true) {
+            return Err(StoreError::Rejected(format!("rank {} appears twice for {artist_id}", track.rank)));
+        }
+    }
+    Ok(())
+}
+
+/// `items` without repeats, in first-seen order: adapters batch reads by key, and a key
+/// asked twice must be read (and returned) once.
+pub(crate) fn distinct<T: Eq + std::hash::Hash>(items: &[T]) -> Vec<&T> {
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
+    items.iter().filter(|item| seen.insert(*item)).collect()
+}
+
 /// The top-tracks cache the chat reads (DynamoDB `top_tracks` on AWS).
 #[async_trait]
 pub trait TopTracksCache: Send + Sync {
     /// Replaces the artist's cached top tracks with `tracks` (ranks the new list lacks are
-    /// removed). Writing the same list twice leaves the same items.
+    /// removed). Writing the same list twice leaves the same items. Each track must belong
+    /// to `artist_id` with a distinct rank in `1..=TOP_TRACKS_PER_ARTIST`, else `Rejected`.
     async fn put_top_tracks(&self, artist_id: &str, tracks: &[Track], fetched_at: DateTime<Utc>) -> Result<(), StoreError>;
     /// Each artist's top tracks ordered by rank, for all `artist_ids` in as few round trips
     /// as the store allows; artists without cached tracks are absent from the map.
@@ -167,6 +207,12 @@ pub trait Queue: Send + Sync {
     /// the visibility timeout, or moves to the dead-letter queue once it has been received
     /// the configured number of times (on SQS the redrive policy does both).
     async fn fail(&self, receipt: &str, reason: &str) -> Result<(), StoreError>;
+    /// Gives a received message back without counting a failure (a dry-run replay looks at
+    /// messages this way): visible again at once where the queue supports it, otherwise
+    /// (this default) after the visibility timeout.
+    async fn release(&self, _receipt: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Approximate number of messages waiting or in flight.
     async fn depth(&self) -> Result<u64, StoreError>;
 }

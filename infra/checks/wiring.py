@@ -1,0 +1,768 @@
+"""Checks the wiring of infra/template.yaml that cfn-lint cannot see.
+
+cfn-lint proves the template is valid CloudFormation/SAM; these checks prove it is *this*
+system: every queue has a dead-letter queue and an alarm on it, every SQS consumer reports
+batch item failures, visibility timeouts cover six times the consumer's timeout, every
+function's policies name only resources of this stack, the similarity schedule is 18:00 UTC,
+and the names the template hands the code (environment variables, event names, table keys,
+lake columns) are the ones the code defines in:
+
+  shared/platform/src/config.rs   the environment variable names (`keys`)
+  shared/domain/src/events.rs     the event `detail-type`s and `source`s
+  shared/lake/src/tables.rs       the lake tables: prefixes, SQL names, columns, projection
+  shared/store/src/dynamodb.rs    the top-tracks key attributes
+
+Each check is then run again on a copy of the template broken on purpose (its `breaks`
+mutation) and must report a problem there that it does not report on the real template,
+so no check can pass vacuously.
+
+Usage: python infra/checks/wiring.py [--root REPO] [--template FILE]
+Prints one line per check and a final `N passed, N failed`; exits 1 on any failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from cfnlint.decode import cfn_yaml
+
+# The daily similarity run: 18:00 UTC is 03:00 in Seoul (UTC+9, no daylight saving).
+SIMILARITY_SCHEDULE = "cron(0 18 * * ? *)"
+# AWS's advice for SQS-triggered functions: visibility timeout >= 6 x function timeout
+# (plus the batching window, during which received messages are already invisible).
+VISIBILITY_FACTOR = 6
+# The binary each function is built from (`[[bin]] name` in its service crate).
+FUNCTION_BINARIES = {
+    "ChatFunction": "chat",
+    "IngestFunction": "ingest",
+    "LakeFunction": "lake",
+    "SimilarityFunction": "similarity",
+    "ReplayFunction": "replay",
+}
+# The routes the bus must have: detail-type -> logical id of the target (queue or function).
+ROUTES = {
+    "ArtistRequested": "IngestQueue",
+    "ArtistIngested": "LakeQueue",
+    "SimilarityRequested": "SimilarityFunction",
+}
+SOURCE_PREFIX = "encore."
+
+# Managed policies SAM attaches to the roles it generates, each allowed for a reason.
+ALLOWED_MANAGED_POLICIES = {
+    # Every function writes its logs; SAM attaches AWS's basic execution policy to every
+    # role it generates (logs:CreateLogStream/PutLogEvents).
+    "service-role/AWSLambdaBasicExecutionRole": "every function",
+    # Attaching a function to subnets needs ec2:CreateNetworkInterface and
+    # ec2:DescribeNetworkInterfaces, which AWS does not scope to resources.
+    "service-role/AWSLambdaVPCAccessExecutionRole": "functions with VpcConfig",
+    # xray:PutTraceSegments/PutTelemetryRecords take no resource; only with Tracing Active.
+    "AWSXrayWriteOnlyAccess": "Tracing Active",
+}
+# Resources named without a resource of this stack, allowed where AWS requires them.
+ALLOWED_ACCOUNT_RESOURCES = [
+    # Glue authorizes every catalog call on the account's catalog ARN as well as on the
+    # database and table ARNs (which are this stack's); Athena makes these calls with the
+    # similarity function's permissions.
+    (re.compile(r"^glue:Get(Database|Table|Tables|Partitions)$"),
+     "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:catalog"),
+]
+# Environment variables holding secrets: the template may only pass their ARNs.
+SECRET_KEYS = {"SPOTIFY_CLIENT_SECRET", "ENCORE_SKILL_SECRET"}
+# What each environment variable must point at: a resource type of this stack.
+ENV_TARGETS = [
+    (re.compile(r"^TOP_TRACKS_TABLE$"), "AWS::DynamoDB::Table"),
+    (re.compile(r"^EVENT_BUS_NAME$"), "AWS::Events::EventBus"),
+    (re.compile(r"^LAKE_BUCKET$"), "AWS::S3::Bucket"),
+    (re.compile(r"^LAKE_DATABASE$"), "AWS::Glue::Database"),
+    (re.compile(r"^ATHENA_WORKGROUP$"), "AWS::Athena::WorkGroup"),
+    (re.compile(r"_SECRET_ARN$"), "AWS::SecretsManager::Secret"),
+    (re.compile(r"_(QUEUE|DLQ)_URL$"), "AWS::SQS::Queue"),
+    (re.compile(r"^DATABASE_URL$"), "AWS::RDS::DBProxy"),
+]
+# Resource types a function reaches through a network path rather than IAM.
+NON_IAM_TYPES = {"AWS::RDS::DBProxy"}
+PSEUDO_PARAMETERS = re.compile(r"^AWS::")
+
+
+# ------------------------------------------------------------------ template helpers
+
+
+def refs(value: Any) -> set[str]:
+    """Logical ids and parameters an expression references (Ref, GetAtt, Sub, nested)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        if len(value) == 1:
+            (key, arg), = value.items()
+            if key == "Ref" and isinstance(arg, str):
+                return set() if PSEUDO_PARAMETERS.match(arg) else {arg}
+            if key == "Fn::GetAtt":
+                return {get_att(value)[0]}
+            if key == "Fn::Sub":
+                text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+                names = {m.split(".", 1)[0] for m in re.findall(r"\$\{([^!}][^}]*)\}", text)}
+                names = {n for n in names if not PSEUDO_PARAMETERS.match(n)} - set(variables)
+                for v in variables.values():
+                    names |= refs(v)
+                return names
+        for v in value.values():
+            found |= refs(v)
+    elif isinstance(value, list):
+        for v in value:
+            found |= refs(v)
+    return found
+
+
+def merge(base: Any, local: Any) -> Any:
+    """SAM's Globals rule: maps merge (local keys win), lists concatenate, else local wins."""
+    if isinstance(base, dict) and isinstance(local, dict):
+        if any(k.startswith("Fn::") or k == "Ref" for k in list(base) + list(local)):
+            return local
+        out = dict(base)
+        for k, v in local.items():
+            out[k] = merge(out[k], v) if k in out else v
+        return out
+    if isinstance(base, list) and isinstance(local, list):
+        return base + local
+    return local
+
+
+def as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def get_att(value: Any) -> tuple[str, str] | None:
+    """(logical id, attribute) of a `Fn::GetAtt`, in either of its forms."""
+    if isinstance(value, dict) and set(value) == {"Fn::GetAtt"}:
+        arg = value["Fn::GetAtt"]
+        name, attribute = arg if isinstance(arg, list) else str(arg).split(".", 1)
+        return name, attribute
+    return None
+
+
+def sub_text(value: Any) -> str:
+    """The text of a string or of a `Fn::Sub` (either form); empty for anything else."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and set(value) == {"Fn::Sub"}:
+        arg = value["Fn::Sub"]
+        return arg if isinstance(arg, str) else arg[0]
+    return ""
+
+
+@dataclass
+class Stack:
+    """The template (plain JSON types) with SAM Globals merged into each function."""
+
+    template: dict
+    root: Path
+    functions: dict[str, dict] = field(init=False)
+
+    def __post_init__(self) -> None:
+        glob = self.template.get("Globals", {}).get("Function", {})
+        self.functions = {
+            name: merge(glob, r.get("Properties", {}))
+            for name, r in self.resources.items()
+            if r["Type"] == "AWS::Serverless::Function"
+        }
+
+    @property
+    def resources(self) -> dict[str, dict]:
+        return self.template["Resources"]
+
+    def of_type(self, kind: str) -> dict[str, dict]:
+        return {n: r.get("Properties", {}) for n, r in self.resources.items() if r["Type"] == kind}
+
+    def transformed(self) -> dict:
+        """The template after the SAM transform (as CloudFormation runs it), with tracing on,
+        so the roles carry every policy they can get."""
+        from samtranslator.public.exceptions import InvalidDocumentException
+        from samtranslator.translator.transform import transform
+
+        class NoLookups:  # SAM looks up managed policies by name only; the template uses none.
+            def load(self) -> dict:
+                raise RuntimeError("the template names a managed policy by name; use its ARN")
+
+        os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+        template = copy.deepcopy(self.template)
+        for r in template["Resources"].values():
+            if r["Type"] == "AWS::Serverless::Function":
+                r["Properties"]["CodeUri"] = "s3://wiring-check/code.zip"  # what `sam package` does
+        parameters = {"Tracing": "Active", "SpotifyClientId": "x", "VpcId": "vpc-0", "SubnetIds": ["subnet-0"]}
+        logging.getLogger("samtranslator").setLevel(logging.ERROR)
+        try:
+            return transform(template, parameters, NoLookups())
+        except InvalidDocumentException as e:
+            raise CheckError("the SAM transform rejects the template: " + "; ".join(map(str, e.causes))) from e
+
+
+# ------------------------------------------------------------------ source facts
+
+
+class CheckError(Exception):
+    """A source file the check relies on is missing or no longer has the expected shape."""
+
+
+def read(root: Path, rel: str) -> str:
+    path = root / rel
+    if not path.is_file():
+        raise CheckError(f"{rel} not found (the check reads its definitions from there)")
+    return path.read_text(encoding="utf-8")
+
+
+def find(pattern: str, text: str, where: str, flags: int = 0) -> str:
+    """The first group of `pattern` in `text`, or a CheckError naming what is missing where."""
+    match = re.search(pattern, text, flags)
+    if not match:
+        raise CheckError(f"{where}: nothing matches {pattern!r}; update infra/checks/wiring.py with the code")
+    return match.group(1)
+
+
+CONFIG_RS = "shared/platform/src/config.rs"
+EVENTS_RS = "shared/domain/src/events.rs"
+TABLES_RS = "shared/lake/src/tables.rs"
+DYNAMODB_RS = "shared/store/src/dynamodb.rs"
+
+
+def config_keys(root: Path) -> set[str]:
+    block = find(r"pub mod keys \{(.*?)\n\}", read(root, CONFIG_RS), CONFIG_RS, re.S)
+    return set(re.findall(r'pub const \w+: &str = "([^"]+)";', block))
+
+
+def event_names(root: Path) -> tuple[set[str], set[str]]:
+    text = read(root, EVENTS_RS)
+    detail_types = set(re.findall(r"const DETAIL_TYPE: &'static str = \"([^\"]+)\";", text))
+    sources = set(re.findall(r'pub const SOURCE_\w+: &str = "([^"]+)";', text))
+    if not detail_types or not sources:
+        raise CheckError(f"{EVENTS_RS}: no DETAIL_TYPE or SOURCE_* constants found")
+    return detail_types, sources
+
+
+@dataclass
+class LakeTableDef:
+    const: str
+    prefix: str
+    sql_name: str
+    columns: list[tuple[str, str]]  # (name, glue type)
+
+
+def lake_tables(root: Path) -> tuple[list[LakeTableDef], dict[str, str]]:
+    """The tables of ALL_TABLES with Glue types, and the projection settings of the DDL."""
+    text = read(root, TABLES_RS)
+    glue = dict(re.findall(r'Self::(\w+) => "(\w+)"', find(r"(fn glue_type\(self\).*?\n    \})", text, TABLES_RS, re.S)))
+    listed = find(r"pub const ALL_TABLES: \[LakeTable; \d+\] = \[([^\]]*)\]", text, TABLES_RS)
+    tables = []
+    for const in [c.strip() for c in listed.split(",") if c.strip()]:
+        body = find(rf"pub const {const}: LakeTable = LakeTable \{{(.*?)\n\}};", text, TABLES_RS, re.S)
+        columns = re.findall(r'(?:required|optional)\("(\w+)",\s*ColumnType::(\w+)\)', body)
+        unknown = sorted({kind for _, kind in columns} - set(glue))
+        if unknown:
+            raise CheckError(f"{TABLES_RS}: column types {unknown} have no Glue type")
+        tables.append(LakeTableDef(const, find(r'prefix: "([^"]+)"', body, f"{TABLES_RS} {const}"),
+                                   find(r'sql_name: "([^"]+)"', body, f"{TABLES_RS} {const}"),
+                                   [(name, glue[kind]) for name, kind in columns]))
+    projection = {
+        "partition": find(r'pub const PARTITION_COLUMN: &str = "([^"]+)"', text, TABLES_RS),
+        "format": find(r'const PROJECTION_DATE_FORMAT: &str = "([^"]+)"', text, TABLES_RS),
+        "range_end": find(r"'projection\.\{dt\}\.range'='\{first\},([^']+)'", text, TABLES_RS),
+    }
+    return tables, projection
+
+
+def dynamodb_keys(root: Path) -> tuple[str, str]:
+    text = read(root, DYNAMODB_RS)
+    return (find(r'pub const ARTIST_ID: &str = "([^"]+)"', text, DYNAMODB_RS),
+            find(r'pub const RANK: &str = "([^"]+)"', text, DYNAMODB_RS))
+
+
+# ------------------------------------------------------------------ the checks
+
+CHECKS: list[tuple[str, Callable[[Stack], list[str]], Callable[[dict], None]]] = []
+
+
+def check(name: str, breaks: Callable[[dict], None]):
+    """Registers a check with the mutation that must make it fail."""
+
+    def register(fn: Callable[[Stack], list[str]]):
+        CHECKS.append((name, fn, breaks))
+        return fn
+
+    return register
+
+
+def res(t: dict, name: str) -> dict:
+    return t["Resources"][name]["Properties"]
+
+
+@check("every function is provided.al2023 + arm64 + bootstrap, built by cargo-lambda, JSON logs",
+       lambda t: t["Globals"]["Function"].update(Architectures=["x86_64"]))
+def functions_are_rust_on_arm(s: Stack) -> list[str]:
+    problems = []
+    if set(s.functions) != set(FUNCTION_BINARIES):
+        problems.append(f"functions {sorted(s.functions)} != {sorted(FUNCTION_BINARIES)}")
+    for name, p in s.functions.items():
+        meta = s.resources[name].get("Metadata", {})
+        want = {
+            "Runtime": (p.get("Runtime"), "provided.al2023"),
+            "Architectures": (p.get("Architectures"), ["arm64"]),
+            "Handler": (p.get("Handler"), "bootstrap"),
+            "CodeUri": (p.get("CodeUri"), ".."),
+            "BuildMethod": (meta.get("BuildMethod"), "rust-cargolambda"),
+            "Binary": (meta.get("BuildProperties", {}).get("Binary"), FUNCTION_BINARIES.get(name)),
+            "LogFormat": (p.get("LoggingConfig", {}).get("LogFormat"), "JSON"),
+        }
+        problems += [f"{name}: {k} is {got!r}, want {exp!r}" for k, (got, exp) in want.items() if got != exp]
+        problems += [f"{name}: {k} not chosen" for k in ("MemorySize", "Timeout") if k not in p]
+    return problems
+
+
+@check("tracing is optional by parameter",
+       lambda t: t["Globals"]["Function"].update(Tracing="Active"))
+def tracing_by_parameter(s: Stack) -> list[str]:
+    problems = []
+    for name, p in s.functions.items():
+        tracing = p.get("Tracing")
+        if refs(tracing) != {"Tracing"} or "Tracing" not in s.template.get("Parameters", {}):
+            problems.append(f"{name}: Tracing is {tracing!r}, not the Tracing parameter")
+    return problems
+
+
+def dead_letter_targets(s: Stack) -> dict[str, str]:
+    """source queue -> its dead-letter queue."""
+    out = {}
+    for name, p in s.of_type("AWS::SQS::Queue").items():
+        redrive = p.get("RedrivePolicy")
+        if redrive:
+            out[name] = next(iter(refs(redrive.get("deadLetterTargetArn"))), "")
+    return out
+
+
+@check("every queue has a dead-letter queue (redrive, maxReceiveCount a parameter)",
+       lambda t: res(t, "LakeQueue").pop("RedrivePolicy"))
+def queues_have_dead_letters(s: Stack) -> list[str]:
+    problems = []
+    queues = s.of_type("AWS::SQS::Queue")
+    targets = dead_letter_targets(s)
+    dlqs = set(targets.values())
+    for name, p in queues.items():
+        if name in dlqs:
+            continue
+        if name not in targets:
+            problems.append(f"{name} has no RedrivePolicy and is no queue's dead-letter queue")
+            continue
+        if targets[name] not in queues:
+            problems.append(f"{name}: deadLetterTargetArn is not a queue of this stack")
+        if refs(p["RedrivePolicy"].get("maxReceiveCount")) != {"MaxReceiveCount"}:
+            problems.append(f"{name}: maxReceiveCount is not the MaxReceiveCount parameter")
+        dlq_retention = queues.get(targets[name], {}).get("MessageRetentionPeriod", 345600)
+        if dlq_retention <= p.get("MessageRetentionPeriod", 345600):
+            problems.append(f"{name}: its dead-letter queue keeps messages no longer than it does")
+    return problems
+
+
+@check("every dead-letter queue has an alarm on ApproximateNumberOfMessagesVisible > 0",
+       lambda t: t["Resources"].pop("LakeDeadLettersAlarm"))
+def dead_letters_alarm(s: Stack) -> list[str]:
+    watched = set()
+    for p in s.of_type("AWS::CloudWatch::Alarm").values():
+        if (p.get("Namespace") == "AWS/SQS" and p.get("MetricName") == "ApproximateNumberOfMessagesVisible"
+                and p.get("ComparisonOperator") == "GreaterThanThreshold" and float(p.get("Threshold", -1)) == 0
+                and p.get("AlarmActions")):
+            for d in p.get("Dimensions", []):
+                target = get_att(d.get("Value"))
+                if d.get("Name") == "QueueName" and target and target[1] == "QueueName":
+                    watched.add(target[0])
+    dlqs = set(dead_letter_targets(s).values())
+    return [f"dead-letter queue {q} has no alarm on its depth (with an action)" for q in sorted(dlqs - watched)]
+
+
+def mappings(s: Stack) -> dict[str, tuple[str, dict]]:
+    """queue -> (consuming function, event source mapping properties)."""
+    out = {}
+    for p in s.of_type("AWS::Lambda::EventSourceMapping").values():
+        queue = next(iter(refs(p.get("EventSourceArn"))), "")
+        out[queue] = (next(iter(refs(p.get("FunctionName"))), ""), p)
+    return out
+
+
+@check("every queue is consumed by an event source mapping that reports batch item failures",
+       lambda t: res(t, "IngestQueueMapping").pop("FunctionResponseTypes"))
+def mappings_report_failures(s: Stack) -> list[str]:
+    problems = []
+    for name, p in s.functions.items():
+        for event_name, e in p.get("Events", {}).items():
+            if e.get("Type") == "SQS":
+                # SAM's SQS event attaches AWSLambdaSQSQueueExecutionRole: receive/delete on every queue ("*").
+                problems.append(f"{name}.{event_name}: use an AWS::Lambda::EventSourceMapping, not a SAM SQS event")
+    found = mappings(s)
+    for queue in dead_letter_targets(s):
+        if queue not in found:
+            problems.append(f"{queue} has no event source mapping")
+            continue
+        function, p = found[queue]
+        if function not in s.functions:
+            problems.append(f"{queue}: mapping targets {function!r}, not a function of this stack")
+        if "ReportBatchItemFailures" not in p.get("FunctionResponseTypes", []):
+            problems.append(f"{queue}: mapping does not report batch item failures")
+        if "BatchSize" not in p or "MaximumBatchingWindowInSeconds" not in p:
+            problems.append(f"{queue}: batch size and batching window not chosen")
+    return problems
+
+
+@check(f"visibility timeout >= {VISIBILITY_FACTOR} x consumer timeout + batching window",
+       lambda t: res(t, "LakeQueue").update(VisibilityTimeout=300))
+def visibility_covers_consumer(s: Stack) -> list[str]:
+    problems = []
+    for queue, (function, p) in mappings(s).items():
+        timeout = s.functions.get(function, {}).get("Timeout", 3)
+        needed = VISIBILITY_FACTOR * timeout + p.get("MaximumBatchingWindowInSeconds", 0)
+        visibility = s.of_type("AWS::SQS::Queue").get(queue, {}).get("VisibilityTimeout", 30)
+        if visibility < needed:
+            problems.append(f"{queue}: VisibilityTimeout {visibility} < {needed} ({function} Timeout {timeout})")
+    return problems
+
+
+def schedules(s: Stack) -> list[tuple[str, str]]:
+    """(target, expression) of every schedule in the template."""
+    out = []
+    for name, p in s.functions.items():
+        for e in p.get("Events", {}).values():
+            if e.get("Type") in ("Schedule", "ScheduleV2"):
+                out.append((name, e["Properties"].get("Schedule") or e["Properties"].get("ScheduleExpression")))
+    for p in s.of_type("AWS::Events::Rule").values():
+        if "ScheduleExpression" in p:
+            for target in p.get("Targets", []):
+                out.append((next(iter(refs(target.get("Arn"))), ""), p["ScheduleExpression"]))
+    return out
+
+
+@check(f"the one schedule runs the similarity function at {SIMILARITY_SCHEDULE} (03:00 KST)",
+       lambda t: res(t, "SimilarityFunction")["Events"]["Daily"]["Properties"].update(Schedule="cron(0 3 * * ? *)"))
+def schedule_is_18_utc(s: Stack) -> list[str]:
+    found = schedules(s)
+    if found != [("SimilarityFunction", SIMILARITY_SCHEDULE)]:
+        return [f"schedules are {found}, want [('SimilarityFunction', {SIMILARITY_SCHEDULE!r})]"]
+    return []
+
+
+def bus_routes(s: Stack) -> list[tuple[str, str, dict, list[str]]]:
+    """(rule name, bus expression, pattern, targets) of every rule with a pattern."""
+    out = []
+    for name, p in s.of_type("AWS::Events::Rule").items():
+        if "EventPattern" in p:
+            targets = [next(iter(refs(t.get("Arn"))), "") for t in p.get("Targets", [])]
+            out.append((name, p.get("EventBusName"), p["EventPattern"], targets))
+    for name, p in s.functions.items():
+        for event_name, e in p.get("Events", {}).items():
+            if e.get("Type") == "EventBridgeRule":
+                props = e["Properties"]
+                out.append((f"{name}.{event_name}", props.get("EventBusName"), props.get("Pattern", {}), [name]))
+    return out
+
+
+@check("bus rules route the code's detail-types (encore.* sources) to their consumers",
+       lambda t: res(t, "IngestRule")["EventPattern"].update({"detail-type": ["ArtistRequest"]}))
+def rules_route_events(s: Stack) -> list[str]:
+    detail_types, sources = event_names(s.root)
+    problems = []
+    bad_sources = [src for src in sources if not src.startswith(SOURCE_PREFIX)]
+    if bad_sources:
+        problems.append(f"event sources {bad_sources} do not start with {SOURCE_PREFIX!r}")
+    routed: dict[str, list[str]] = {}
+    for rule, bus, pattern, targets in bus_routes(s):
+        if refs(bus) != {"EventBus"} or s.resources.get("EventBus", {}).get("Type") != "AWS::Events::EventBus":
+            problems.append(f"{rule}: not on this stack's EventBus")
+        if pattern.get("source") != [{"prefix": SOURCE_PREFIX}]:
+            problems.append(f"{rule}: source pattern {pattern.get('source')!r}, want prefix {SOURCE_PREFIX!r}")
+        for dt in pattern.get("detail-type", []):
+            if dt not in detail_types:
+                problems.append(f"{rule}: detail-type {dt!r} is no event of shared/domain ({sorted(detail_types)})")
+            routed.setdefault(dt, []).extend(targets)
+    for dt, target in ROUTES.items():
+        if routed.get(dt) != [target]:
+            problems.append(f"{dt} goes to {routed.get(dt)}, want [{target!r}]")
+    return problems
+
+
+@check("every queue a rule sends to (or dead-letters to) lets that rule send (aws:SourceArn)",
+       lambda t: t["Resources"].pop("IngestQueuePolicy"))
+def queue_policies_allow_rules(s: Stack) -> list[str]:
+    allowed: set[tuple[str, str]] = set()
+    for p in s.of_type("AWS::SQS::QueuePolicy").values():
+        for queue in refs(p.get("Queues")):
+            for st in as_list(p.get("PolicyDocument", {}).get("Statement", [])):
+                source = st.get("Condition", {}).get("ArnEquals", {}).get("aws:SourceArn")
+                if (st.get("Effect") == "Allow" and st.get("Principal") == {"Service": "events.amazonaws.com"}
+                        and "sqs:SendMessage" in as_list(st.get("Action")) and refs(st.get("Resource")) == {queue}
+                        and source is not None):
+                    allowed |= {(queue, rule) for rule in refs(source)}
+    problems = []
+    for name, p in s.of_type("AWS::Events::Rule").items():
+        for target in p.get("Targets", []):
+            for arn in [target.get("Arn"), target.get("DeadLetterConfig", {}).get("Arn")]:
+                queue = next(iter(refs(arn)), None)
+                if queue in s.of_type("AWS::SQS::Queue") and (queue, name) not in allowed:
+                    problems.append(f"{queue} has no queue policy letting rule {name} send (aws:SourceArn)")
+    return problems
+
+
+def environment(s: Stack) -> dict[str, dict[str, Any]]:
+    return {n: p.get("Environment", {}).get("Variables", {}) for n, p in s.functions.items()}
+
+
+@check("every environment variable name is a key of shared/platform/src/config.rs",
+       lambda t: res(t, "ChatFunction")["Environment"]["Variables"].update(TOP_TRACKS="x"))
+def env_names_are_keys(s: Stack) -> list[str]:
+    keys = config_keys(s.root)
+    return [f"{fn}: {name} is not in config.rs `keys`" for fn, env in environment(s).items()
+            for name in sorted(env) if name not in keys]
+
+
+@check("secrets reach functions only as Secrets Manager ARNs",
+       lambda t: res(t, "ChatFunction")["Environment"]["Variables"].update(ENCORE_SKILL_SECRET="hunter2"))
+def secrets_only_by_arn(s: Stack) -> list[str]:
+    problems = []
+    for fn, env in environment(s).items():
+        problems += [f"{fn}: {name} would carry the secret itself" for name in sorted(env) if name in SECRET_KEYS]
+        if "DATABASE_URL" in env:
+            if "@" in sub_text(env["DATABASE_URL"]) or "DATABASE_SECRET_ARN" not in env:
+                problems.append(f"{fn}: DATABASE_URL must carry no credentials; they come from DATABASE_SECRET_ARN")
+    return problems
+
+
+@check("environment values name this stack's resources, and each function's policy covers them",
+       lambda t: res(t, "ChatFunction")["Policies"].pop(1))
+def env_values_are_stack_resources(s: Stack) -> list[str]:
+    problems = []
+    for fn, env in environment(s).items():
+        granted = refs(s.functions[fn].get("Policies", []))
+        for name, value in sorted(env.items()):
+            kinds = [kind for pattern, kind in ENV_TARGETS if pattern.search(name)]
+            named = refs(value)
+            if not kinds:
+                if not named or not named <= set(s.template.get("Parameters", {})):
+                    problems.append(f"{fn}: {name} is neither a stack resource nor a parameter")
+                continue
+            resources = {n for n in named if s.resources.get(n, {}).get("Type") == kinds[0]}
+            if len(resources) != 1:
+                problems.append(f"{fn}: {name} = {value!r} does not name one {kinds[0]} of this stack")
+            elif kinds[0] not in NON_IAM_TYPES and not resources <= granted:
+                problems.append(f"{fn}: {name} names {resources.pop()}, which its policies do not grant")
+    return problems
+
+
+def is_wildcard_action(action: str) -> bool:
+    return action == "*" or action.endswith(":*")
+
+
+@check("every role's policies name only resources of this stack (no '*', except as justified)",
+       lambda t: res(t, "LakeFunction")["Policies"].append({"S3ReadPolicy": {"BucketName": "someone-elses-bucket"}}))
+def policies_name_stack_resources(s: Stack) -> list[str]:
+    out = s.transformed()
+    resources = set(out["Resources"])
+    problems = []
+    for role_name, role in out["Resources"].items():
+        if role["Type"] != "AWS::IAM::Role":
+            continue
+        props = role["Properties"]
+        owner = role_name.removesuffix("Role")
+        for arn in props.get("ManagedPolicyArns", []):
+            policy = str(arn).split(":policy/", 1)[-1]
+            if policy not in ALLOWED_MANAGED_POLICIES:
+                problems.append(f"{role_name}: managed policy {policy} (not allowed)")
+            elif policy.endswith("VPCAccessExecutionRole") and "VpcConfig" not in s.functions.get(owner, {}):
+                problems.append(f"{role_name}: VPC access policy but {owner} is not in the VPC")
+        for policy in props.get("Policies", []):
+            for st in as_list(policy["PolicyDocument"]["Statement"]):
+                if st.get("Effect") != "Allow":
+                    continue
+                actions = as_list(st.get("Action", []))
+                problems += [f"{role_name}: wildcard action {a}" for a in actions if is_wildcard_action(a)]
+                for resource in as_list(st.get("Resource", [])):
+                    if refs(resource) & resources:
+                        continue
+                    justified = any(sub_text(resource) == allowed and all(p.match(a) for a in actions)
+                                    for p, allowed in ALLOWED_ACCOUNT_RESOURCES)
+                    if not justified:
+                        problems.append(f"{role_name}: {actions} on {json.dumps(resource)}, not a resource of this stack")
+    return problems
+
+
+@check("functions that reach MySQL share one DATABASE_URL and run in the VPC behind the function security group",
+       lambda t: res(t, "ChatFunction").pop("VpcConfig"))
+def database_users_in_vpc(s: Stack) -> list[str]:
+    problems = []
+    urls = {json.dumps(env["DATABASE_URL"], sort_keys=True) for env in environment(s).values() if "DATABASE_URL" in env}
+    if len(urls) > 1:
+        problems.append(f"functions get different DATABASE_URLs: {sorted(urls)}")
+    for fn, env in environment(s).items():
+        vpc = s.functions[fn].get("VpcConfig")
+        if "DATABASE_URL" in env and (not vpc or refs(vpc.get("SecurityGroupIds")) != {"FunctionSecurityGroup"}):
+            problems.append(f"{fn}: reads MySQL but is not in the VPC with FunctionSecurityGroup")
+        if "DATABASE_URL" not in env and vpc:
+            problems.append(f"{fn}: in the VPC without needing MySQL (costs ENIs and NAT traffic)")
+    return problems
+
+
+@check("Glue tables match shared/lake/src/tables.rs (names, prefixes, columns, dt projection)",
+       lambda t: res(t, "AudioFeaturesLakeTable")["TableInput"]["StorageDescriptor"]["Columns"].pop())
+def glue_tables_match_lake(s: Stack) -> list[str]:
+    tables, projection = lake_tables(s.root)
+    dt = projection["partition"]
+    glue = {p["TableInput"]["Name"]: p for p in s.of_type("AWS::Glue::Table").values()}
+    problems = []
+    if set(glue) != {t.sql_name for t in tables}:
+        problems.append(f"Glue tables {sorted(glue)} != lake tables {sorted(t.sql_name for t in tables)}")
+    writers = [fn for fn, env in environment(s).items() if "LAKE_BUCKET" in env]
+    for table in tables:
+        p = glue.get(table.sql_name)
+        if p is None:
+            continue
+        ti, sd = p["TableInput"], p["TableInput"]["StorageDescriptor"]
+        columns = [(c["Name"], c["Type"]) for c in sd.get("Columns", [])]
+        if columns != table.columns:
+            problems.append(f"{table.sql_name}: columns {columns} != {table.const} {table.columns}")
+        if ti.get("PartitionKeys") != [{"Name": dt, "Type": "string"}]:
+            problems.append(f"{table.sql_name}: partition keys are not [{dt} string]")
+        if refs(p.get("DatabaseName")) != {"LakeDatabase"}:
+            problems.append(f"{table.sql_name}: not in LakeDatabase")
+        location = f"s3://${{LakeBucket}}/{table.prefix}/"
+        if sd.get("Location") != {"Fn::Sub": location}:
+            problems.append(f"{table.sql_name}: Location is not {location}")
+        params = ti.get("Parameters", {})
+        want = {
+            "projection.enabled": "true",
+            f"projection.{dt}.type": "date",
+            f"projection.{dt}.format": projection["format"],
+            "storage.location.template": {"Fn::Sub": f"{location}{dt}=${{!{dt}}}/"},
+        }
+        problems += [f"{table.sql_name}: {k} is {params.get(k)!r}, want {v!r}" for k, v in want.items() if params.get(k) != v]
+        if not str(params.get(f"projection.{dt}.range", "")).endswith("," + projection["range_end"]):
+            problems.append(f"{table.sql_name}: projection.{dt}.range does not end at {projection['range_end']}")
+        object_arn = f"${{LakeBucket.Arn}}/{table.prefix}/*"
+        for fn in writers:
+            reachable = [st for st in statements(s, fn) if {"Fn::Sub": object_arn} in as_list(st.get("Resource"))]
+            if not reachable:
+                problems.append(f"{fn}: its policies do not cover {table.prefix}/ of the lake")
+    return problems
+
+
+def statements(s: Stack, fn: str) -> list[dict]:
+    return [st for p in s.functions[fn].get("Policies", []) if isinstance(p, dict) and "Statement" in p
+            for st in as_list(p["Statement"])]
+
+
+@check("top_tracks: keys as shared/store's DynamoDB adapter, on-demand, point-in-time recovery",
+       lambda t: res(t, "TopTracksTable").pop("PointInTimeRecoverySpecification"))
+def top_tracks_table(s: Stack) -> list[str]:
+    pk, sk = dynamodb_keys(s.root)
+    p = s.of_type("AWS::DynamoDB::Table").get("TopTracksTable")
+    if p is None:
+        return ["no TopTracksTable"]
+    problems = []
+    keys = {k["AttributeName"]: k["KeyType"] for k in p.get("KeySchema", [])}
+    types = {a["AttributeName"]: a["AttributeType"] for a in p.get("AttributeDefinitions", [])}
+    if keys != {pk: "HASH", sk: "RANGE"} or types != {pk: "S", sk: "N"}:
+        problems.append(f"keys {keys} / {types}, want {pk} S HASH, {sk} N RANGE")
+    if p.get("BillingMode") != "PAY_PER_REQUEST":
+        problems.append("not on-demand")
+    if p.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled") is not True:
+        problems.append("point-in-time recovery off")
+    return problems
+
+
+@check("lake bucket: encrypted, private, TLS only, Athena results expire; workgroup writes there with a cutoff",
+       lambda t: t["Resources"].pop("LakeBucketPolicy"))
+def lake_bucket_hardened(s: Stack) -> list[str]:
+    p = s.of_type("AWS::S3::Bucket").get("LakeBucket", {})
+    problems = []
+    if not p.get("BucketEncryption"):
+        problems.append("LakeBucket: no default encryption")
+    block = p.get("PublicAccessBlockConfiguration", {})
+    if [block.get(k) for k in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")] != [True] * 4:
+        problems.append("LakeBucket: public access not fully blocked")
+    tls_only = any(
+        st.get("Effect") == "Deny" and st.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+        for bp in s.of_type("AWS::S3::BucketPolicy").values() if refs(bp.get("Bucket")) == {"LakeBucket"}
+        for st in as_list(bp.get("PolicyDocument", {}).get("Statement", [])))
+    if not tls_only:
+        problems.append("LakeBucket: no policy denying requests without TLS")
+    rules = p.get("LifecycleConfiguration", {}).get("Rules", [])
+    if not any(r.get("Prefix") == "athena-results/" and r.get("ExpirationInDays") for r in rules):
+        problems.append("LakeBucket: athena-results/ never expires")
+    wg = s.of_type("AWS::Athena::WorkGroup").get("AthenaWorkGroup", {}).get("WorkGroupConfiguration", {})
+    if wg.get("ResultConfiguration", {}).get("OutputLocation") != {"Fn::Sub": "s3://${LakeBucket}/athena-results/"}:
+        problems.append("AthenaWorkGroup: results do not go to s3://LakeBucket/athena-results/")
+    if not wg.get("BytesScannedCutoffPerQuery") or wg.get("EnforceWorkGroupConfiguration") is not True:
+        problems.append("AthenaWorkGroup: no enforced bytes-scanned cutoff")
+    return problems
+
+
+@check("POST /skill on the HTTP API reaches the chat function, and SkillUrl names it",
+       lambda t: res(t, "ChatFunction")["Events"]["Skill"]["Properties"].update(Path="/skills"))
+def skill_route(s: Stack) -> list[str]:
+    routes = [(e["Properties"].get("Method"), e["Properties"].get("Path"), refs(e["Properties"].get("ApiId")))
+              for e in s.functions.get("ChatFunction", {}).get("Events", {}).values() if e.get("Type") == "HttpApi"]
+    problems = []
+    if routes != [("POST", "/skill", {"SkillApi"})]:
+        problems.append(f"ChatFunction routes {routes}, want POST /skill on SkillApi")
+    url = s.template.get("Outputs", {}).get("SkillUrl", {}).get("Value", {})
+    if not (isinstance(url, dict) and str(url.get("Fn::Sub", "")).startswith("https://${SkillApi}.execute-api.")
+            and str(url.get("Fn::Sub")).endswith("/skill")):
+        problems.append(f"Output SkillUrl is {url!r}")
+    return problems
+
+
+# ------------------------------------------------------------------ runner
+
+
+def run_check(fn: Callable[[Stack], list[str]], stack: Stack) -> list[str]:
+    try:
+        return fn(stack)
+    except CheckError as e:
+        return [str(e)]
+
+
+def main() -> int:
+    here = Path(__file__).resolve().parent
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--root", type=Path, default=here.parent.parent, help="repository root")
+    parser.add_argument("--template", type=Path, default=here.parent / "template.yaml")
+    args = parser.parse_args()
+
+    template = json.loads(json.dumps(cfn_yaml.load(str(args.template))))
+    stack = Stack(template, args.root)
+    passed = failed = 0
+    for name, fn, breaks in CHECKS:
+        problems = run_check(fn, stack)
+        broken = copy.deepcopy(template)
+        breaks(broken)
+        caught = [p for p in run_check(fn, Stack(broken, args.root)) if p not in problems]
+        if problems:
+            failed += 1
+            print(f"FAIL  {name}")
+            for p in problems:
+                print(f"        {p}")
+        else:
+            passed += 1
+            print(f"ok    {name}")
+        if caught:
+            passed += 1
+            print(f"ok    ... and fails on a broken copy: {caught[0]}")
+        else:
+            failed += 1
+            print("FAIL  ... and a copy broken on purpose reports nothing new (the check cannot fail)")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

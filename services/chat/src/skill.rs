@@ -1,0 +1,278 @@
+//! The use case: answer one skill request from the caches, and request artists the caches
+//! do not know yet.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::Utc;
+use encore_domain::events::{ArtistRequested, BusEvent, EventMeta, RequestReason, SOURCE_CHAT};
+use encore_domain::normalize;
+use encore_kakao::render::{self, ArtistCard, MAX_SIMILAR};
+use encore_kakao::{SkillRequest, SkillResponse};
+use encore_store::{
+    ArtistStore, EventPublisher, OutgoingEvent, RelatedStore, RequestLog, RequestStatus, StoreError,
+    TopTracksCache,
+};
+use tracing::{error, info, warn};
+use uuid::Uuid;
+
+use crate::cache::AnswerCache;
+use crate::config::ChatSettings;
+use crate::stores::ChatPorts;
+
+/// The action parameter a block may define to carry the artist's name.
+pub const ARTIST_PARAM: &str = "artist";
+/// Longest input taken as a name (in characters); longer input gets the help answer.
+pub const MAX_QUERY_CHARS: usize = 100;
+
+/// What kind of answer was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerKind {
+    /// A known artist with similar artists.
+    Related,
+    /// A known artist whose similar artists are not computed yet.
+    WithoutRelated,
+    /// Unknown artist, callback acknowledged: ingest completes the answer.
+    Waiting,
+    /// Unknown artist, being looked up: the user asks again.
+    LookingUp,
+    /// Blank or meaningless input.
+    Help,
+    /// Something failed on encore's side.
+    Failure,
+}
+
+/// An answer with its JSON body, serialized once (cached answers are served as is).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub kind: AnswerKind,
+    pub response: Arc<SkillResponse>,
+    /// `response` as sent.
+    pub body: Bytes,
+}
+
+impl Answer {
+    /// Serializes `response`.
+    pub fn new(kind: AnswerKind, response: SkillResponse) -> Self {
+        // Serializing a response (strings, vectors and maps with string keys) cannot fail.
+        let body = serde_json::to_vec(&response).map(Bytes::from).unwrap_or_default();
+        Self { kind, response: Arc::new(response), body }
+    }
+}
+
+/// Why answering failed after a valid request (the user gets the failure answer).
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    #[error("reading the caches failed: {0}")]
+    Read(#[source] StoreError),
+    #[error("claiming the request failed: {0}")]
+    Claim(#[source] StoreError),
+    #[error("publishing ArtistRequested failed: {0}")]
+    Publish(#[source] StoreError),
+}
+
+/// What the user asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Query {
+    /// A name: as typed (trimmed) and normalized.
+    Artist { text: String, normalized: String },
+    /// Blank, only emoji or punctuation, or longer than a name could be.
+    Meaningless,
+}
+
+impl Query {
+    /// The artist parameter when the block defines one, else the utterance.
+    pub fn read(request: &SkillRequest) -> Self {
+        let raw = request
+            .action
+            .as_ref()
+            .and_then(|action| action.param(ARTIST_PARAM))
+            .unwrap_or(&request.user_request.utterance);
+        Self::parse(raw)
+    }
+
+    /// Classifies `raw` input.
+    pub fn parse(raw: &str) -> Self {
+        let text = raw.trim();
+        if text.chars().count() > MAX_QUERY_CHARS {
+            return Self::Meaningless;
+        }
+        let normalized = normalize(text);
+        if !normalized.chars().any(char::is_alphanumeric) {
+            return Self::Meaningless;
+        }
+        Self::Artist { text: text.to_owned(), normalized }
+    }
+}
+
+/// The chat service: its stores, its cache and its settings.
+pub struct Chat<S: ChatPorts> {
+    stores: S,
+    settings: ChatSettings,
+    cache: AnswerCache,
+    help: Answer,
+    failure: Answer,
+}
+
+impl<S: ChatPorts> Chat<S> {
+    /// A chat over `stores`.
+    pub fn new(stores: S, settings: ChatSettings) -> Self {
+        let cache = AnswerCache::new(settings.cache_ttl, settings.cache_capacity);
+        Self {
+            stores,
+            settings,
+            cache,
+            help: Answer::new(AnswerKind::Help, render::help()),
+            failure: Answer::new(AnswerKind::Failure, render::failure()),
+        }
+    }
+
+    /// Drops every cached answer: call it when ingest writes an artist or the datamart
+    /// is swapped.
+    pub fn invalidate(&self) {
+        self.cache.invalidate();
+    }
+
+    /// The stores, for the runner's wiring and for tests.
+    pub fn stores(&self) -> &S {
+        &self.stores
+    }
+
+    /// The friendly answer given when something fails.
+    pub fn failure(&self) -> &Answer {
+        &self.failure
+    }
+}
+
+/// Answers one skill request. Never fails: a failure is logged with its cause and answered
+/// with a friendly text, because Kakao shows the user nothing on an error status.
+pub async fn handle_skill<S: ChatPorts>(request: &SkillRequest, chat: &Chat<S>) -> Answer {
+    match try_handle_skill(request, chat).await {
+        Ok(answer) => answer,
+        Err(err) => {
+            error!(error = %err, "answering a skill request failed");
+            chat.failure.clone()
+        }
+    }
+}
+
+/// Answers one skill request, or says why it could not.
+pub async fn try_handle_skill<S: ChatPorts>(request: &SkillRequest, chat: &Chat<S>) -> Result<Answer, ChatError> {
+    let Query::Artist { text, normalized } = Query::read(request) else {
+        return Ok(chat.help.clone());
+    };
+    if let Some(answer) = known_artist(chat, &normalized).await? {
+        return Ok(answer);
+    }
+    request_artist(chat, request, &text, &normalized).await
+}
+
+/// The answer about a known artist, from the answer cache or else from the stores in three
+/// round trips (artist, related artists, all their top tracks), then cached.
+async fn known_artist<S: ChatPorts>(chat: &Chat<S>, normalized: &str) -> Result<Option<Answer>, ChatError> {
+    let seen = chat.cache.generation();
+    if let Some(answer) = chat.cache.get(normalized) {
+        return Ok(Some(answer));
+    }
+    let stores = &chat.stores;
+    let Some(artist) = stores.artists().find_artist(normalized).await.map_err(ChatError::Read)? else {
+        return Ok(None);
+    };
+    let related = stores.related().related(&artist.id, MAX_SIMILAR as u32).await.map_err(ChatError::Read)?;
+    let ids: Vec<String> =
+        std::iter::once(artist.id.clone()).chain(related.iter().map(|(_, a)| a.id.clone())).collect();
+    let mut tracks = stores.top_tracks().top_tracks(&ids).await.map_err(ChatError::Read)?;
+    let mut card_of = |artist: encore_domain::Artist| {
+        let tracks = tracks.remove(&artist.id).unwrap_or_default();
+        ArtistCard::new(artist, tracks)
+    };
+    let card = card_of(artist);
+    let similar: Vec<ArtistCard> = related.into_iter().map(|(_, a)| card_of(a)).collect();
+    let kind = if similar.is_empty() { AnswerKind::WithoutRelated } else { AnswerKind::Related };
+    let answer = Answer::new(kind, render::artist_answer(&card, &similar));
+    chat.cache.insert(normalized, answer.clone(), seen);
+    Ok(Some(answer))
+}
+
+/// Publishes `ArtistRequested` for an unknown artist, once per claim window, and answers
+/// at once: a callback acknowledgement when Kakao gave an allowed callback URL and this
+/// request is the one that will be completed, else the looking-up text.
+async fn request_artist<S: ChatPorts>(
+    chat: &Chat<S>,
+    request: &SkillRequest,
+    text: &str,
+    normalized: &str,
+) -> Result<Answer, ChatError> {
+    let stores = &chat.stores;
+    let claimed = stores
+        .requests()
+        .claim(normalized, Utc::now(), chat.settings.claim_window)
+        .await
+        .map_err(ChatError::Claim)?;
+    if !claimed {
+        return Ok(Answer::new(AnswerKind::LookingUp, render::looking_up(text)));
+    }
+    let callback_url = match request.user_request.callback_url.as_deref() {
+        Some(url) if chat.settings.callback_hosts.allows(url) => Some(url.to_owned()),
+        Some(_) => {
+            warn!("ignoring a callback URL outside the allowed hosts");
+            None
+        }
+        None => None,
+    };
+    let event = ArtistRequested {
+        meta: EventMeta::new(ArtistRequested::VERSION),
+        query: text.to_owned(),
+        normalized: normalized.to_owned(),
+        requested_by: Some(request.user_request.user.id.clone()),
+        callback_url,
+        request_id: Uuid::new_v4().to_string(),
+        reason: RequestReason::User,
+    };
+    let published = match OutgoingEvent::new(&event, SOURCE_CHAT) {
+        Ok(outgoing) => stores.events().publish(&[outgoing]).await,
+        Err(err) => Err(err),
+    };
+    if let Err(err) = published {
+        // Release the claim, so the next ask publishes again instead of waiting out the window.
+        if let Err(release) = stores.requests().finish(normalized, RequestStatus::Failed).await {
+            warn!(error = %release, "releasing the request claim failed");
+        }
+        return Err(ChatError::Publish(err));
+    }
+    info!(request_id = %event.request_id, callback = event.callback_url.is_some(), "requested an unknown artist");
+    Ok(match event.callback_url {
+        Some(_) => Answer::new(AnswerKind::Waiting, render::waiting(text)),
+        None => Answer::new(AnswerKind::LookingUp, render::looking_up(text)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_are_classified() {
+        assert_eq!(Query::parse("  BTS "), Query::Artist { text: "BTS".into(), normalized: "bts".into() });
+        assert_eq!(
+            Query::parse("방탄소년단"),
+            Query::Artist { text: "방탄소년단".into(), normalized: "방탄소년단".into() }
+        );
+        assert!(matches!(Query::parse("2NE1"), Query::Artist { .. }));
+        for meaningless in ["", "   ", "🎵🎶", "?!...", "\u{200B}", &"a".repeat(101)] {
+            assert_eq!(Query::parse(meaningless), Query::Meaningless, "{meaningless:?}");
+        }
+        assert!(matches!(Query::parse(&"a".repeat(100)), Query::Artist { .. }));
+    }
+
+    #[test]
+    fn the_artist_parameter_wins_over_the_utterance() {
+        let raw = r#"{"userRequest":{"utterance":"노래 추천해줘 아이유","user":{"id":"u"}},
+            "action":{"params":{"artist":"아이유"}}}"#;
+        let request: SkillRequest = serde_json::from_str(raw).unwrap();
+        assert_eq!(Query::read(&request), Query::parse("아이유"));
+        let raw = r#"{"userRequest":{"utterance":"Red Velvet","user":{"id":"u"}},"action":{"params":{}}}"#;
+        let request: SkillRequest = serde_json::from_str(raw).unwrap();
+        assert_eq!(Query::read(&request), Query::parse("Red Velvet"));
+    }
+}

@@ -1,0 +1,33 @@
+//! The catalog port: what ingest asks of Spotify. The Spotify client (talking to Spotify
+//! or to the stand-in) is the adapter; the handler only sees this trait.
+
+use async_trait::async_trait;
+use encore_domain::{Artist, AudioFeatures, Track};
+
+/// An artist's top tracks and the audio features the catalog had for them (tracks without
+/// features have no entry).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ArtistTracks {
+    pub tracks: Vec<Track>,
+    pub features: Vec<AudioFeatures>,
+}
+
+/// Why the catalog could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// Worth retrying later (rate limit, 5xx, timeout, quota).
+    #[error("catalog unavailable: {0}")]
+    Transient(String),
+    /// Retrying will not help (credentials, a refused request).
+    #[error("catalog refused: {0}")]
+    Permanent(String),
+}
+
+/// The music catalog ingest reads from.
+#[async_trait]
+pub trait Catalog: Send + Sync {
+    /// The artist a user's query means, or `None` when the catalog knows no such artist.
+    async fn resolve(&self, query: &str) -> Result<Option<Artist>, CatalogError>;
+    /// The artist's top tracks (ranked from 1) with their audio features.
+    async fn top_tracks(&self, artist: &Artist) -> Result<ArtistTracks, CatalogError>;
+}

@@ -1,0 +1,68 @@
+//! The ingest Lambda's configuration, read once at cold start.
+
+use encore_platform::config::{keys, ConfigError, Env};
+
+use crate::callback::{AllowedHosts, DEFAULT_ALLOWED_HOSTS};
+use crate::handler::DEFAULT_CONCURRENCY;
+
+/// What the ingest Lambda needs to start.
+#[derive(Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub top_tracks_table: String,
+    pub event_bus_name: String,
+    pub spotify_client_id: String,
+    pub spotify_client_secret: String,
+    pub allowed_callback_hosts: AllowedHosts,
+    pub concurrency: usize,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("top_tracks_table", &self.top_tracks_table)
+            .field("event_bus_name", &self.event_bus_name)
+            .field("allowed_callback_hosts", &self.allowed_callback_hosts)
+            .field("concurrency", &self.concurrency)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// Reads the configuration, naming the first missing or invalid variable.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            database_url: env.required(keys::DATABASE_URL)?,
+            top_tracks_table: env.required(keys::TOP_TRACKS_TABLE)?,
+            event_bus_name: env.required(keys::EVENT_BUS_NAME)?,
+            spotify_client_id: env.required(keys::SPOTIFY_CLIENT_ID)?,
+            spotify_client_secret: env.required(keys::SPOTIFY_CLIENT_SECRET)?,
+            allowed_callback_hosts: AllowedHosts::parse(
+                &env.optional(keys::CALLBACK_HOSTS).unwrap_or_else(|| DEFAULT_ALLOWED_HOSTS.to_owned()),
+            ),
+            concurrency: env.parse_or(keys::INGEST_CONCURRENCY, DEFAULT_CONCURRENCY)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_the_missing_variable_and_hides_secrets() {
+        let err = Config::from_env(&Env::from_pairs([(keys::DATABASE_URL, "mysql://x")])).unwrap_err();
+        assert_eq!(err, ConfigError::Missing { key: keys::TOP_TRACKS_TABLE });
+        let config = Config::from_env(&Env::from_pairs([
+            (keys::DATABASE_URL, "mysql://u:pw@h/db"),
+            (keys::TOP_TRACKS_TABLE, "top_tracks"),
+            (keys::EVENT_BUS_NAME, "encore"),
+            (keys::SPOTIFY_CLIENT_ID, "id"),
+            (keys::SPOTIFY_CLIENT_SECRET, "very-secret"),
+        ]))
+        .unwrap();
+        assert_eq!(config.concurrency, DEFAULT_CONCURRENCY);
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("very-secret") && !shown.contains("pw@"), "{shown}");
+    }
+}

@@ -1,0 +1,167 @@
+//! The ingest handler: one SQS batch of `ArtistRequested` events in, stored artists, top
+//! tracks and `ArtistIngested` events out, and the failed messages reported by id.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use encore_domain::events::{
+    decode, ingested_id_for, ArtistIngested, ArtistRequested, BusEvent, DecodeError, EventMeta, SOURCE_INGEST,
+};
+use encore_domain::Artist;
+use encore_kakao::render::{self, ArtistCard};
+use encore_kakao::SkillResponse;
+use encore_store::inbound::{BatchOutcome, InboundMessage};
+use encore_store::{
+    ArtistStore, EventPublisher, OutgoingEvent, RelatedStore, RequestLog, RequestStatus, StoreError, TopTracksCache,
+};
+use futures::StreamExt;
+use tracing::Instrument;
+
+use crate::callback::Callbacks;
+use crate::catalog::{Catalog, CatalogError};
+
+/// How many artists of one batch are ingested at the same time by default: enough to hide
+/// Spotify's latency, few enough to stay under its rolling rate limit.
+pub const DEFAULT_CONCURRENCY: usize = 4;
+
+/// Everything the handler writes to and reads from. The runner picks the adapters at run
+/// time (MySQL + DynamoDB + EventBridge in Lambda, SQLite + the embedded bus locally).
+#[derive(Clone)]
+pub struct Ingest {
+    pub catalog: Arc<dyn Catalog>,
+    pub artists: Arc<dyn ArtistStore>,
+    pub related: Arc<dyn RelatedStore>,
+    pub requests: Arc<dyn RequestLog>,
+    pub top_tracks: Arc<dyn TopTracksCache>,
+    pub publisher: Arc<dyn EventPublisher>,
+    pub callbacks: Callbacks,
+    /// Artists of one batch in flight at once.
+    pub concurrency: usize,
+}
+
+/// Why one request could not be ingested. Every variant fails the message, so the queue
+/// redelivers it and, after the configured receives, dead-letters it.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The message is not an `ArtistRequested` this code understands: it will fail the
+    /// same way on every delivery and end in the DLQ.
+    #[error("malformed message: {0}")]
+    Malformed(#[from] DecodeError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What became of one request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ingested {
+    /// The artist and its tracks are stored and `ArtistIngested` is published.
+    Artist { artist_id: String, tracks: usize, features: usize },
+    /// The catalog has no artist for the query; recorded so, nothing else written.
+    NotFound,
+}
+
+/// Handles one batch: every message is tried (several at once), and exactly the failed
+/// ones are reported, with their reasons logged.
+pub async fn handle(batch: Vec<InboundMessage>, ingest: &Ingest) -> BatchOutcome {
+    let results: Vec<(String, Result<Ingested, IngestError>)> = futures::stream::iter(batch)
+        .map(|message| async move {
+            let span = tracing::info_span!("ingest", message_id = %message.id, receive_count = message.receive_count);
+            let result = ingest_message(&message, ingest).instrument(span).await;
+            (message.id, result)
+        })
+        .buffer_unordered(ingest.concurrency.max(1))
+        .collect()
+        .await;
+    let mut outcome = BatchOutcome::success();
+    for (id, result) in results {
+        if let Err(err) = result {
+            tracing::error!(message_id = %id, reason = %err, "ingest failed");
+            outcome.fail(id, err.to_string());
+        }
+    }
+    outcome
+}
+
+async fn ingest_message(message: &InboundMessage, ingest: &Ingest) -> Result<Ingested, IngestError> {
+    let request: ArtistRequested = decode(&message.body)?;
+    ingest_request(&request, ingest).await
+}
+
+/// Ingests one request. Idempotent: the same request processed twice leaves the same
+/// rows and items and publishes the same `ArtistIngested` id.
+pub async fn ingest_request(request: &ArtistRequested, ingest: &Ingest) -> Result<Ingested, IngestError> {
+    tracing::info!(request_id = %request.request_id, query = %request.query, reason = ?request.reason, "ingesting");
+    let Some(artist) = ingest.catalog.resolve(&request.query).await? else {
+        ingest.requests.finish(&request.normalized, RequestStatus::NotFound).await?;
+        tracing::info!(request_id = %request.request_id, "no such artist in the catalog");
+        callback(request, ingest, || render::not_found(&request.query)).await;
+        return Ok(Ingested::NotFound);
+    };
+    let tracks = ingest.catalog.top_tracks(&artist).await?;
+    let fetched_at = Utc::now();
+
+    ingest.artists.upsert_artist(&artist).await?;
+    if !request.normalized.is_empty() && request.normalized != artist.normalized_name() {
+        ingest.artists.put_alias(&request.normalized, &artist.id).await?;
+    }
+    ingest.top_tracks.put_top_tracks(&artist.id, &tracks.tracks, fetched_at).await?;
+
+    let event = ArtistIngested {
+        meta: EventMeta::with_id(ArtistIngested::VERSION, ingested_id_for(request)),
+        query: request.query.clone(),
+        artist: artist.clone(),
+        tracks: tracks.tracks,
+        features: tracks.features,
+    };
+    ingest.publisher.publish(&[OutgoingEvent::new(&event, SOURCE_INGEST)?]).await?;
+    ingest.requests.finish(&request.normalized, RequestStatus::Done).await?;
+    tracing::info!(
+        artist_id = %artist.id,
+        tracks = event.tracks.len(),
+        features = event.features.len(),
+        event_id = %event.meta.id,
+        "ingested"
+    );
+
+    if request.callback_url.is_some() {
+        let card = ArtistCard::new(artist, event.tracks.clone());
+        let similar = similar_cards(&card.artist, ingest).await;
+        callback(request, ingest, || render::artist_answer(&card, &similar)).await;
+    }
+    Ok(Ingested::Artist {
+        artist_id: event.artist.id,
+        tracks: event.tracks.len(),
+        features: event.features.len(),
+    })
+}
+
+/// The similar artists' cards for a callback answer: whatever the datamart already has
+/// (often nothing for a new artist, whose neighbours come with the next daily run).
+async fn similar_cards(artist: &Artist, ingest: &Ingest) -> Vec<ArtistCard> {
+    let related = match ingest.related.related(&artist.id, render::MAX_SIMILAR as u32).await {
+        Ok(related) => related,
+        Err(err) => {
+            tracing::warn!(reason = %err, "related artists unavailable for the callback answer");
+            return Vec::new();
+        }
+    };
+    let ids: Vec<String> = related.iter().map(|(_, a)| a.id.clone()).collect();
+    let mut tracks = ingest.top_tracks.top_tracks(&ids).await.unwrap_or_default();
+    related
+        .into_iter()
+        .map(|(_, a)| {
+            let own = tracks.remove(&a.id).unwrap_or_default();
+            ArtistCard::new(a, own)
+        })
+        .collect()
+}
+
+/// Sends the finished answer when the request carried a callback URL. Never fails the
+/// ingest: the outcome is logged by [`Callbacks::send`].
+async fn callback(request: &ArtistRequested, ingest: &Ingest, answer: impl FnOnce() -> SkillResponse) {
+    if let Some(url) = &request.callback_url {
+        ingest.callbacks.send(url, request.meta.occurred_at, &answer()).await;
+    }
+}

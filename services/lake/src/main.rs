@@ -1,0 +1,22 @@
+//! The lake Lambda: SQS batches of `ArtistIngested` events in, Parquet in S3 out.
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use encore_lake::objects::s3::s3_client;
+use encore_lake::S3Lake;
+use encore_lake_service::{handle, Config};
+use encore_platform::Env;
+use encore_store::inbound::{from_sqs_event, to_sqs_response};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    encore_platform::logging::init();
+    let config = Config::from_env(&Env::process())?;
+    let lake = S3Lake::new(s3_client(&encore_platform::aws::from_env().await), config.lake_bucket);
+    let lake = &lake;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        let outcome = handle(&from_sqs_event(event.payload), lake).await;
+        Ok::<SqsBatchResponse, Error>(to_sqs_response(&outcome))
+    }))
+    .await
+}

@@ -1,0 +1,60 @@
+//! The similarity Lambda's configuration, read once at cold start. The database URL is
+//! resolved separately ([`encore_platform::secrets::database_url`]), because its
+//! credentials come from Secrets Manager.
+
+use encore_lake::query::AthenaTarget;
+use encore_platform::config::{keys, ConfigError, Env};
+
+/// Variables this service reads beyond [`encore_platform::config::keys`].
+pub mod service_keys {
+    /// S3 prefix (`s3://bucket/prefix/`) for Athena's result files. Unset: the
+    /// workgroup's own result location, which the SAM template enforces.
+    pub const ATHENA_OUTPUT_LOCATION: &str = "ATHENA_OUTPUT_LOCATION";
+}
+
+/// Athena's built-in workgroup, used when [`keys::ATHENA_WORKGROUP`] is unset.
+pub const DEFAULT_WORKGROUP: &str = "primary";
+
+/// What the similarity Lambda needs besides the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Where the profile query runs.
+    pub athena: AthenaTarget,
+}
+
+impl Config {
+    /// Reads the configuration, naming the first missing or invalid variable.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            athena: AthenaTarget {
+                workgroup: env.optional(keys::ATHENA_WORKGROUP).unwrap_or_else(|| DEFAULT_WORKGROUP.to_owned()),
+                database: env.required(keys::LAKE_DATABASE)?,
+                output_location: env.optional(service_keys::ATHENA_OUTPUT_LOCATION),
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_is_required_and_the_rest_defaults() {
+        let err = Config::from_env(&Env::from_pairs([])).unwrap_err();
+        assert_eq!(err, ConfigError::Missing { key: keys::LAKE_DATABASE });
+        let config = Config::from_env(&Env::from_pairs([(keys::LAKE_DATABASE, "encore_lake")])).unwrap();
+        assert_eq!(
+            config.athena,
+            AthenaTarget { workgroup: "primary".into(), database: "encore_lake".into(), output_location: None }
+        );
+        let config = Config::from_env(&Env::from_pairs([
+            (keys::LAKE_DATABASE, "encore_lake"),
+            (keys::ATHENA_WORKGROUP, "encore-lake"),
+            (service_keys::ATHENA_OUTPUT_LOCATION, "s3://results/"),
+        ]))
+        .unwrap();
+        assert_eq!(config.athena.workgroup, "encore-lake");
+        assert_eq!(config.athena.output_location.as_deref(), Some("s3://results/"));
+    }
+}

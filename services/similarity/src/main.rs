@@ -1,0 +1,23 @@
+//! The similarity Lambda: Athena over the lake, MySQL datamart.
+
+use encore_domain::events::BusEnvelope;
+use encore_lake::query::AthenaLakeSql;
+use encore_platform::Env;
+use encore_similarity_service::{handle_event, Config, Settings};
+use encore_store::mysql::MySqlStore;
+use lambda_runtime::{service_fn, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    encore_platform::logging::init();
+    let env = Env::process();
+    let config = Config::from_env(&env)?;
+    let aws = encore_platform::aws::from_env().await;
+    let store = MySqlStore::connect(&encore_platform::secrets::database_url(&env, &aws).await?).await?;
+    let lake_sql = AthenaLakeSql::new(aws_sdk_athena::Client::new(&aws), config.athena);
+    let settings = Settings::default();
+    lambda_runtime::run(service_fn(|event: LambdaEvent<BusEnvelope>| {
+        handle_event(event.payload, &lake_sql, &store, &settings)
+    }))
+    .await
+}

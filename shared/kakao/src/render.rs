@@ -1,0 +1,505 @@
+//! encore's answers as Kakao bubbles: plain functions over domain data, used by the chat
+//! and by ingest's callback alike, so both send the same cards.
+//!
+//! Every function returns an answer that passes [`limits::validate`]: an artist answer is
+//! rendered with a generous budget first and re-rendered with smaller ones (fewer rows and
+//! cards, shorter texts, no pictures) until it fits; the last resort is its header text.
+
+use encore_domain::{Artist, Track};
+use serde_json::{Map, Value};
+
+use crate::limits::{self, truncate};
+use crate::response::{
+    Button, ButtonAction, Carousel, Component, Link, ListCard, ListHeader, ListItem, QuickReply, SimpleText,
+    SkillResponse,
+};
+
+/// Similar artists shown beside the asked one: a listCard carousel holds five cards.
+pub const MAX_SIMILAR: usize = limits::MAX_LIST_CARD_CAROUSEL_ITEMS - 1;
+/// Track rows per artist card at most (a carousel card holds four rows; one is kept for
+/// the latest release).
+pub const MAX_TRACK_ROWS: usize = limits::MAX_LIST_ITEMS_IN_CAROUSEL - 1;
+/// The label of each card's YouTube button.
+pub const YOUTUBE_LABEL: &str = "YouTube";
+/// Where the YouTube button searches.
+const YOUTUBE_SEARCH: &str = "https://www.youtube.com/results?search_query=";
+/// Where a track or artist opens when the catalog gave no URL.
+const SPOTIFY_TRACK: &str = "https://open.spotify.com/track/";
+const SPOTIFY_ARTIST: &str = "https://open.spotify.com/artist/";
+/// Characters of a name put into a search URL or quoted in a sentence.
+const QUOTED_NAME_CHARS: usize = 40;
+/// Longest name offered as a quick reply: longer ones could not be asked for again.
+const MAX_QUICK_REPLY_NAME_CHARS: usize = 100;
+/// Examples offered by the help answer.
+const EXAMPLES: [&str; 3] = ["BTS", "아이유", "Red Velvet"];
+
+/// An artist with what its card shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArtistCard {
+    pub artist: Artist,
+    /// Top tracks by rank; the first few become the card's rows.
+    pub tracks: Vec<Track>,
+    /// The artist's newest release, shown as a last row when known.
+    pub latest_release: Option<Release>,
+}
+
+impl ArtistCard {
+    /// A card of `artist` with its top tracks and no release.
+    pub fn new(artist: Artist, tracks: Vec<Track>) -> Self {
+        Self { artist, tracks, latest_release: None }
+    }
+}
+
+/// An album or single, as a card row shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Release {
+    pub name: String,
+    /// `YYYY-MM-DD` or a shorter precision, as the catalog gives it.
+    pub release_date: Option<String>,
+    pub spotify_url: Option<String>,
+    pub image_url: Option<String>,
+}
+
+/// The answer about a known artist: with `similar` artists, a header, a carousel of
+/// cards (the artist first) and quick replies with the similar names; without, the
+/// artist's card and a note that recommendations are computed daily.
+pub fn artist_answer(card: &ArtistCard, similar: &[ArtistCard]) -> SkillResponse {
+    let header = if similar.is_empty() {
+        texts::without_related(&card.artist.name)
+    } else {
+        texts::with_related(&card.artist.name)
+    };
+    let fitting = BUDGETS.iter().map(|budget| render_artist(&header, card, similar, budget)).find(fits);
+    fitting.unwrap_or_else(|| text_answer(&header, Vec::new()))
+}
+
+/// The answer while an unknown artist is looked up and no callback is possible: what
+/// happens, and a quick reply to ask again.
+pub fn looking_up(query: &str) -> SkillResponse {
+    let query = query.trim();
+    let replies = if query.is_empty() || limits::char_len(query) > MAX_QUICK_REPLY_NAME_CHARS {
+        Vec::new()
+    } else {
+        vec![QuickReply::message(texts::ASK_AGAIN, query)]
+    };
+    text_answer(&texts::looking_up(query), replies)
+}
+
+/// The callback acknowledgement while an unknown artist is looked up: the real answer is
+/// POSTed to the callback URL; `data.text` fills the block's waiting message.
+pub fn waiting(query: &str) -> SkillResponse {
+    let mut data = Map::new();
+    data.insert("text".to_owned(), Value::String(texts::waiting(query)));
+    SkillResponse::callback(data)
+}
+
+/// The answer when the catalog has no artist by that name.
+pub fn not_found(query: &str) -> SkillResponse {
+    text_answer(&texts::not_found(query), example_replies())
+}
+
+/// The answer to blank or meaningless input: what to type, with examples to tap.
+pub fn help() -> SkillResponse {
+    text_answer(texts::HELP, example_replies())
+}
+
+/// The answer when something failed on encore's side.
+pub fn failure() -> SkillResponse {
+    text_answer(texts::FAILURE, Vec::new())
+}
+
+fn example_replies() -> Vec<QuickReply> {
+    EXAMPLES.iter().map(|name| QuickReply::message(*name, *name)).collect()
+}
+
+/// A one-bubble text answer; the text is cut to the simpleText limit.
+fn text_answer(text: &str, quick_replies: Vec<QuickReply>) -> SkillResponse {
+    let text = truncate(text, limits::MAX_SIMPLE_TEXT_CHARS).into_owned();
+    SkillResponse::new(vec![Component::SimpleText(SimpleText { text })], quick_replies)
+}
+
+fn fits(response: &SkillResponse) -> bool {
+    limits::validate(response).is_ok()
+}
+
+/// How much of an artist answer to render.
+struct Budget {
+    /// Similar artists' cards.
+    similar: usize,
+    /// Track rows per card.
+    rows: usize,
+    /// Characters of card titles, row titles and descriptions.
+    text_chars: usize,
+    /// Row pictures and the release row.
+    extras: bool,
+    /// The YouTube button.
+    buttons: bool,
+    quick_replies: bool,
+}
+
+/// From the full answer down to one bare card; tried in order.
+const BUDGETS: [Budget; 7] = [
+    Budget { similar: MAX_SIMILAR, rows: MAX_TRACK_ROWS, text_chars: 50, extras: true, buttons: true, quick_replies: true },
+    Budget { similar: MAX_SIMILAR, rows: MAX_TRACK_ROWS, text_chars: 30, extras: true, buttons: true, quick_replies: true },
+    Budget { similar: MAX_SIMILAR, rows: MAX_TRACK_ROWS, text_chars: 30, extras: false, buttons: true, quick_replies: true },
+    Budget { similar: MAX_SIMILAR, rows: 2, text_chars: 20, extras: false, buttons: true, quick_replies: true },
+    Budget { similar: 2, rows: 2, text_chars: 20, extras: false, buttons: false, quick_replies: true },
+    Budget { similar: 1, rows: 1, text_chars: 14, extras: false, buttons: false, quick_replies: false },
+    Budget { similar: 0, rows: 1, text_chars: 10, extras: false, buttons: false, quick_replies: false },
+];
+
+fn render_artist(header: &str, card: &ArtistCard, similar: &[ArtistCard], budget: &Budget) -> SkillResponse {
+    let header = Component::SimpleText(SimpleText { text: truncate(header, limits::MAX_SIMPLE_TEXT_CHARS).into_owned() });
+    let shown = &similar[..similar.len().min(budget.similar)];
+    if similar.is_empty() {
+        return SkillResponse::new(vec![header, Component::ListCard(list_card(card, budget))], Vec::new());
+    }
+    let cards = std::iter::once(card).chain(shown).map(|c| list_card(c, budget)).collect();
+    let quick_replies = if budget.quick_replies {
+        similar
+            .iter()
+            .map(|c| c.artist.name.as_str())
+            .filter(|name| !name.trim().is_empty() && limits::char_len(name) <= MAX_QUICK_REPLY_NAME_CHARS)
+            .take(limits::MAX_QUICK_REPLIES)
+            .map(|name| QuickReply::message(truncate(name, limits::MAX_QUICK_REPLY_LABEL_CHARS), name))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    SkillResponse::new(vec![header, Component::Carousel(Carousel::ListCard(cards))], quick_replies)
+}
+
+fn list_card(card: &ArtistCard, budget: &Budget) -> ListCard {
+    let artist = &card.artist;
+    let mut items: Vec<ListItem> = card.tracks.iter().take(budget.rows).map(|t| track_row(t, budget)).collect();
+    if budget.extras {
+        items.extend(card.latest_release.as_ref().map(|r| release_row(r, budget)));
+    }
+    if items.is_empty() {
+        items.push(ListItem {
+            title: texts::OPEN_IN_SPOTIFY.to_owned(),
+            description: None,
+            image_url: None,
+            link: artist_url(artist).map(Link::web),
+        });
+    }
+    let buttons = if budget.buttons {
+        vec![Button {
+            label: YOUTUBE_LABEL.to_owned(),
+            action: ButtonAction::WebLink { web_link_url: youtube_search_url(&artist.name) },
+        }]
+    } else {
+        Vec::new()
+    };
+    ListCard {
+        header: ListHeader { title: display(&artist.name, budget.text_chars.min(limits::MAX_LIST_HEADER_CHARS)) },
+        items,
+        buttons,
+        button_layout: None,
+    }
+}
+
+fn track_row(track: &Track, budget: &Budget) -> ListItem {
+    ListItem {
+        title: display(&track.name, budget.text_chars.min(limits::MAX_LIST_ITEM_TITLE_CHARS)),
+        description: non_blank(track.album_name.as_deref())
+            .map(|album| display(album, budget.text_chars.min(limits::MAX_LIST_ITEM_DESCRIPTION_CHARS))),
+        image_url: if budget.extras { http_url(track.image_url.as_deref()) } else { None },
+        link: http_url(track.spotify_url.as_deref())
+            .or_else(|| spotify_url(SPOTIFY_TRACK, &track.id))
+            .map(Link::web),
+    }
+}
+
+fn release_row(release: &Release, budget: &Budget) -> ListItem {
+    let title = format!("{} · {}", texts::LATEST_RELEASE, release.name.trim());
+    ListItem {
+        title: display(&title, budget.text_chars.min(limits::MAX_LIST_ITEM_TITLE_CHARS)),
+        description: non_blank(release.release_date.as_deref())
+            .map(|date| display(date, budget.text_chars.min(limits::MAX_LIST_ITEM_DESCRIPTION_CHARS))),
+        image_url: http_url(release.image_url.as_deref()),
+        link: http_url(release.spotify_url.as_deref()).map(Link::web),
+    }
+}
+
+fn artist_url(artist: &Artist) -> Option<String> {
+    http_url(artist.spotify_url.as_deref()).or_else(|| spotify_url(SPOTIFY_ARTIST, &artist.id))
+}
+
+/// `text` trimmed and cut to `max` characters, or a placeholder when it is blank (Kakao
+/// rejects empty titles).
+fn display(text: &str, max: usize) -> String {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return texts::UNTITLED.to_owned();
+    }
+    truncate(trimmed, max).into_owned()
+}
+
+fn non_blank(text: Option<&str>) -> Option<&str> {
+    text.filter(|t| !t.trim().is_empty())
+}
+
+/// `url` when it is a usable http(s) URL: no empty strings ever reach Kakao.
+fn http_url(url: Option<&str>) -> Option<String> {
+    url.map(str::trim).filter(|u| limits::is_http_url(u)).map(str::to_owned)
+}
+
+fn spotify_url(base: &str, id: &str) -> Option<String> {
+    let id = id.trim();
+    (!id.is_empty()).then(|| format!("{base}{}", percent_encode(id)))
+}
+
+/// The YouTube search for `name`.
+pub fn youtube_search_url(name: &str) -> String {
+    let query = truncate(name.trim(), QUOTED_NAME_CHARS);
+    format!("{YOUTUBE_SEARCH}{}", percent_encode(query.trim_end_matches(limits::ELLIPSIS)))
+}
+
+/// RFC 3986 percent-encoding of everything but unreserved characters.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 3);
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(byte as char),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+/// What the answers say, in one place.
+mod texts {
+    use super::{truncate, QUOTED_NAME_CHARS};
+
+    pub const ASK_AGAIN: &str = "다시 물어보기";
+    pub const OPEN_IN_SPOTIFY: &str = "Spotify에서 보기";
+    pub const LATEST_RELEASE: &str = "최신 발매";
+    pub const UNTITLED: &str = "(제목 없음)";
+    pub const HELP: &str = "좋아하는 아티스트 이름을 보내 주세요. 인기곡과 비슷한 아티스트를 알려 드릴게요.\n\
+        예: BTS, 아이유, Red Velvet";
+    pub const FAILURE: &str = "죄송해요, 지금은 답을 찾지 못했어요. 잠시 후 다시 보내 주세요.";
+
+    fn quoted(name: &str) -> String {
+        truncate(name.trim(), QUOTED_NAME_CHARS).into_owned()
+    }
+
+    pub fn with_related(name: &str) -> String {
+        format!("{}의 인기곡과 비슷한 아티스트예요.", quoted(name))
+    }
+
+    pub fn without_related(name: &str) -> String {
+        format!(
+            "{}의 인기곡이에요.\n비슷한 아티스트 추천은 매일 03:00 (KST)에 새로 계산되니 내일 다시 물어봐 주세요.",
+            quoted(name)
+        )
+    }
+
+    pub fn looking_up(query: &str) -> String {
+        format!("'{}' 아티스트를 찾아보고 있어요. 잠시 후 다시 물어봐 주세요.", quoted(query))
+    }
+
+    pub fn waiting(query: &str) -> String {
+        format!("'{}' 아티스트를 찾고 있어요. 잠시만 기다려 주세요.", quoted(query))
+    }
+
+    pub fn not_found(query: &str) -> String {
+        format!("'{}' 아티스트를 찾지 못했어요. 이름을 확인하고 다시 보내 주세요.", quoted(query))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::validate;
+    use proptest::prelude::*;
+
+    fn artist(id: &str, name: &str) -> Artist {
+        Artist {
+            id: id.into(),
+            name: name.into(),
+            popularity: None,
+            followers: None,
+            genres: Vec::new(),
+            image_url: None,
+            spotify_url: None,
+        }
+    }
+
+    fn track(artist_id: &str, rank: u32, name: &str, album: Option<&str>, image: Option<&str>) -> Track {
+        Track {
+            id: format!("{artist_id}t{rank}"),
+            name: name.into(),
+            artist_id: artist_id.into(),
+            rank,
+            album_name: album.map(Into::into),
+            image_url: image.map(Into::into),
+            popularity: None,
+            duration_ms: None,
+            spotify_url: Some(format!("https://open.spotify.com/track/{artist_id}t{rank}")),
+        }
+    }
+
+    fn card(id: &str, name: &str, tracks: usize) -> ArtistCard {
+        let tracks = (1..=tracks as u32)
+            .map(|r| track(id, r, &format!("{name} song {r}"), Some("Album"), Some("https://i.scdn.co/image/a")))
+            .collect();
+        ArtistCard::new(artist(id, name), tracks)
+    }
+
+    fn outputs(response: &SkillResponse) -> &[Component] {
+        &response.template.as_ref().expect("template").outputs
+    }
+
+    #[test]
+    fn related_answer_has_header_carousel_and_quick_replies() {
+        let similar: Vec<_> = (0..6).map(|i| card(&format!("s{i}"), &format!("Similar {i}"), 10)).collect();
+        let answer = artist_answer(&card("a", "아이유", 10), &similar);
+        assert_eq!(validate(&answer), Ok(()));
+        let [Component::SimpleText(header), Component::Carousel(Carousel::ListCard(cards))] = outputs(&answer) else {
+            panic!("unexpected shape: {answer:?}");
+        };
+        assert!(header.text.contains("아이유"));
+        assert_eq!(cards.len(), 5);
+        assert_eq!(cards[0].header.title, "아이유");
+        assert_eq!(cards[0].items.len(), MAX_TRACK_ROWS);
+        assert_eq!(cards[0].items[0].title, "아이유 song 1");
+        assert_eq!(cards[0].items[0].description.as_deref(), Some("Album"));
+        assert_eq!(cards[0].items[0].link, Some(Link::web("https://open.spotify.com/track/at1")));
+        assert_eq!(
+            cards[0].buttons[0].action,
+            ButtonAction::WebLink { web_link_url: format!("{YOUTUBE_SEARCH}%EC%95%84%EC%9D%B4%EC%9C%A0") }
+        );
+        let replies = &answer.template.as_ref().unwrap().quick_replies;
+        assert_eq!(replies.len(), 6);
+        assert_eq!(replies[0], QuickReply::message("Similar 0", "Similar 0"));
+    }
+
+    #[test]
+    fn answer_without_related_says_when_recommendations_come() {
+        let mut lonely = card("a", "New Artist", 2);
+        lonely.latest_release = Some(Release {
+            name: "Debut".into(),
+            release_date: Some("2026-11-20".into()),
+            spotify_url: Some("https://open.spotify.com/album/x".into()),
+            image_url: None,
+        });
+        let answer = artist_answer(&lonely, &[]);
+        assert_eq!(validate(&answer), Ok(()));
+        let [Component::SimpleText(header), Component::ListCard(list)] = outputs(&answer) else {
+            panic!("unexpected shape: {answer:?}");
+        };
+        assert!(header.text.contains("03:00 (KST)"));
+        assert_eq!(list.items.len(), 3);
+        assert!(list.items[2].title.contains("Debut"));
+    }
+
+    #[test]
+    fn missing_tracks_images_and_urls_are_handled() {
+        let mut bare = card("a", "  ", 0);
+        bare.artist.spotify_url = Some(String::new());
+        let mut odd = card("b", "B", 1);
+        odd.tracks[0].image_url = Some(String::new());
+        odd.tracks[0].spotify_url = Some("not a url".into());
+        odd.tracks[0].album_name = Some("   ".into());
+        let answer = artist_answer(&bare, &[odd]);
+        assert_eq!(validate(&answer), Ok(()));
+        let json = serde_json::to_string(&answer).unwrap();
+        assert!(!json.contains(r#""imageUrl":"""#), "{json}");
+        let [_, Component::Carousel(Carousel::ListCard(cards))] = outputs(&answer) else { panic!("{answer:?}") };
+        assert_eq!(cards[0].header.title, texts::UNTITLED);
+        assert_eq!(cards[0].items[0].link, Some(Link::web("https://open.spotify.com/artist/a")));
+        assert_eq!(cards[1].items[0].link, Some(Link::web("https://open.spotify.com/track/bt1")));
+        assert_eq!(cards[1].items[0].description, None);
+        assert_eq!(answer.template.as_ref().unwrap().quick_replies, vec![QuickReply::message("B", "B")]);
+    }
+
+    #[test]
+    fn oversized_data_shrinks_until_it_fits() {
+        let long_url = format!("https://i.scdn.co/image/{}", "x".repeat(2_000));
+        let mut big = card("a", &"가".repeat(500), 10);
+        for t in &mut big.tracks {
+            t.image_url = Some(long_url.clone());
+            t.spotify_url = Some(long_url.clone());
+        }
+        let similar = vec![big.clone(); 4];
+        let answer = artist_answer(&big, &similar);
+        assert_eq!(validate(&answer), Ok(()));
+        assert!(matches!(outputs(&answer).get(1), Some(Component::Carousel(_))), "still a carousel");
+    }
+
+    #[test]
+    fn text_answers_are_valid() {
+        for answer in [help(), failure(), looking_up("BTS"), waiting("BTS"), not_found("BTS"), looking_up(&"a".repeat(5000))] {
+            assert_eq!(validate(&answer), Ok(()), "{answer:?}");
+        }
+        assert!(waiting("BTS").use_callback);
+        let reply = &looking_up("아이유").template.unwrap().quick_replies[0];
+        assert_eq!(reply, &QuickReply::message(texts::ASK_AGAIN, "아이유"));
+    }
+
+    fn nasty_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "\\PC{0,80}",
+            "[\"'<>&\\\\ ]{0,20}",
+            "(\u{1F3B5}|\u{1F468}\u{200D}\u{1F469}|e\u{301}|\u{1100}\u{1161}|<script>|\"|'|\\s){0,60}",
+            "[가-힣a-z]{1,8}".prop_map(|s| s.repeat(300)),
+        ]
+    }
+
+    fn arb_card() -> impl Strategy<Value = ArtistCard> {
+        let track = (nasty_text(), proptest::option::of(nasty_text()), proptest::option::of(nasty_text()), any::<bool>());
+        (nasty_text(), nasty_text(), proptest::collection::vec(track, 0..12), proptest::option::of(nasty_text()))
+            .prop_map(|(id, name, tracks, release)| {
+                let tracks = tracks
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (tname, album, image, url))| Track {
+                        id: format!("{id}{i}"),
+                        name: tname,
+                        artist_id: id.clone(),
+                        rank: i as u32 + 1,
+                        album_name: album.clone(),
+                        image_url: image.map(|i| format!("https://i.scdn.co/{i}")),
+                        popularity: None,
+                        duration_ms: None,
+                        spotify_url: url.then(|| format!("https://open.spotify.com/track/{}", album.unwrap_or_default())),
+                    })
+                    .collect();
+                let latest_release = release.map(|name| Release {
+                    name,
+                    release_date: Some("2026".into()),
+                    spotify_url: None,
+                    image_url: Some(String::new()),
+                });
+                ArtistCard { artist: artist(&id, &name), tracks, latest_release }
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn every_artist_answer_respects_every_limit(
+            asked in arb_card(),
+            similar in proptest::collection::vec(arb_card(), 0..8),
+        ) {
+            let answer = artist_answer(&asked, &similar);
+            prop_assert_eq!(validate(&answer), Ok(()));
+            let json = serde_json::to_string(&answer).unwrap();
+            prop_assert!(json.len() <= limits::MAX_BUBBLE_BYTES);
+            let back: SkillResponse = serde_json::from_str(&json).unwrap();
+            prop_assert_eq!(back, answer);
+        }
+
+        #[test]
+        fn every_text_answer_respects_every_limit(query in nasty_text()) {
+            for answer in [looking_up(&query), waiting(&query), not_found(&query)] {
+                prop_assert_eq!(validate(&answer), Ok(()));
+                let json = serde_json::to_string(&answer).unwrap();
+                prop_assert!(serde_json::from_str::<SkillResponse>(&json).is_ok());
+            }
+        }
+    }
+}

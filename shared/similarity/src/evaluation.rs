@@ -1,0 +1,301 @@
+//! The quality evaluation: genre agreement@4 of the engine against the reference method
+//! on the public Spotify songs data set.
+//!
+//! This module is the only code in the crate that reads the `playlist_genre` labels. They
+//! are used solely to score neighbour lists after the fact: the profiles handed to
+//! [`relate`] are built from audio features and track counts only ([`ArtistProfile`] has
+//! no field that could carry a label).
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use encore_domain::FEATURE_NAMES;
+use flate2::read::GzDecoder;
+use thiserror::Error;
+
+use crate::{exact_knn, relate, ArtistProfile, Points, Profile, SimilarityError};
+
+/// The data set, relative to the project root.
+pub const SONGS_PATH: &str = "../shared/data/spotify_songs.csv.gz";
+
+/// Top tracks per artist that enter its profile (as the chat shows an artist's top 10).
+pub const TRACKS_PER_ARTIST: usize = 10;
+
+/// Artists with fewer tracks than this are left out of the evaluation.
+pub const MIN_TRACKS: usize = 3;
+
+/// Neighbours scored per artist.
+pub const AGREEMENT_AT: usize = 4;
+
+/// The six features of the reference method, min-max scaled over all tracks.
+pub const REFERENCE_FEATURES: [&str; 6] = [
+    "danceability",
+    "energy",
+    "loudness",
+    "speechiness",
+    "acousticness",
+    "instrumentalness",
+];
+
+/// Where [`SONGS_PATH`] is from this crate's manifest directory.
+pub fn songs_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(SONGS_PATH)
+}
+
+/// Genre agreement@4 of both methods on the same artists.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QualityReport {
+    /// Artists evaluated (at least [`MIN_TRACKS`] distinct tracks).
+    pub artists: usize,
+    /// Share of the engine's 4 nearest that share the artist's majority genre.
+    pub engine: f64,
+    /// The same for the reference method.
+    pub reference: f64,
+}
+
+/// Why the evaluation could not run.
+#[derive(Debug, Error)]
+pub enum EvaluationError {
+    /// The data set is not where it should be.
+    #[error(
+        "{0} not found: the quality evaluation needs the Spotify songs data set at \
+         ../shared/data/spotify_songs.csv.gz relative to the project root"
+    )]
+    Missing(PathBuf),
+    /// The file could not be opened.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The CSV was malformed.
+    #[error("{path}: {source}")]
+    Csv { path: PathBuf, source: csv::Error },
+    /// A column the evaluation needs is absent.
+    #[error("{path}: no column {column}")]
+    MissingColumn { path: PathBuf, column: String },
+    /// A numeric cell did not parse.
+    #[error("{path}: line {line}: column {column}: {value:?} is not a number")]
+    NotANumber {
+        path: PathBuf,
+        line: u64,
+        column: String,
+        value: String,
+    },
+    /// The engine rejected the profiles.
+    #[error(transparent)]
+    Similarity(#[from] SimilarityError),
+}
+
+/// One distinct track: its artist, popularity, features and the genres of the playlists
+/// it appears in (one vote per playlist row).
+struct SongTrack {
+    artist: String,
+    popularity: f64,
+    features: [f64; FEATURE_NAMES.len()],
+    genres: Vec<String>,
+}
+
+/// Scores the engine (with `profile`) and the reference method on the data set at `path`.
+pub fn evaluate(path: &Path, profile: Profile) -> Result<QualityReport, EvaluationError> {
+    let tracks = read_tracks(path)?;
+    let mut by_artist: HashMap<&str, Vec<(&str, &SongTrack)>> = HashMap::new();
+    for (id, track) in &tracks {
+        by_artist
+            .entry(track.artist.as_str())
+            .or_default()
+            .push((id.as_str(), track));
+    }
+    let mut artists: Vec<(&str, Vec<&SongTrack>)> = by_artist
+        .into_iter()
+        .filter_map(|(artist, mut list)| {
+            list.sort_by(|a, b| b.1.popularity.total_cmp(&a.1.popularity).then(a.0.cmp(b.0)));
+            list.truncate(TRACKS_PER_ARTIST);
+            (list.len() >= MIN_TRACKS).then(|| (artist, list.into_iter().map(|(_, t)| t).collect()))
+        })
+        .collect();
+    artists.sort_by(|a, b| a.0.cmp(b.0));
+
+    let genre: HashMap<&str, &str> = artists
+        .iter()
+        .map(|(artist, list)| (*artist, majority_genre(list)))
+        .collect();
+
+    let profiles: Vec<ArtistProfile> = artists
+        .iter()
+        .map(|(artist, list)| ArtistProfile {
+            artist_id: (*artist).to_owned(),
+            features: mean(list.iter().map(|t| t.features)),
+            track_count: list.len() as u32,
+        })
+        .collect();
+    let relations = relate(&profiles, AGREEMENT_AT, profile)?;
+    let engine = agreement(
+        relations
+            .rows()
+            .map(|(artist, _, related, _)| (artist, related)),
+        &genre,
+    );
+
+    let points = reference_points(&tracks, &artists)?;
+    let neighbours = exact_knn(&points, AGREEMENT_AT);
+    let points = &points;
+    let reference = agreement(
+        (0..neighbours.len()).flat_map(|i| {
+            neighbours
+                .of(i)
+                .map(move |(j, _)| (points.id(i), points.id(j)))
+        }),
+        &genre,
+    );
+    Ok(QualityReport {
+        artists: artists.len(),
+        engine,
+        reference,
+    })
+}
+
+/// The reference method's points: per artist, the mean of the six features min-max
+/// scaled over every distinct track of the data set; no standardization.
+fn reference_points(
+    tracks: &HashMap<String, SongTrack>,
+    artists: &[(&str, Vec<&SongTrack>)],
+) -> Result<Points, SimilarityError> {
+    let columns: Vec<usize> = REFERENCE_FEATURES
+        .iter()
+        .filter_map(|name| FEATURE_NAMES.iter().position(|f| f == name))
+        .collect();
+    let range: Vec<(f64, f64)> = columns
+        .iter()
+        .map(|&c| {
+            tracks.values().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), t| {
+                (lo.min(t.features[c]), hi.max(t.features[c]))
+            })
+        })
+        .collect();
+    let mut ids = Vec::with_capacity(artists.len());
+    let mut values = Vec::with_capacity(artists.len() * columns.len());
+    for (artist, list) in artists {
+        ids.push((*artist).to_owned());
+        for (&c, &(lo, hi)) in columns.iter().zip(&range) {
+            let scaled = list.iter().map(|t| (t.features[c] - lo) / (hi - lo));
+            values.push(scaled.sum::<f64>() / list.len() as f64);
+        }
+    }
+    Points::new(ids, columns.len(), values)
+}
+
+/// The genre most of the artist's selected tracks' playlist rows carry; ties go to the
+/// alphabetically first genre.
+fn majority_genre<'a>(tracks: &[&'a SongTrack]) -> &'a str {
+    let mut votes: HashMap<&str, usize> = HashMap::new();
+    for genre in tracks.iter().flat_map(|t| &t.genres) {
+        *votes.entry(genre.as_str()).or_default() += 1;
+    }
+    votes
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
+        .map_or("", |(genre, _)| genre)
+}
+
+/// Share of `(artist, neighbour)` pairs whose majority genres are equal.
+fn agreement<'a>(
+    pairs: impl Iterator<Item = (&'a str, &'a str)>,
+    genre: &HashMap<&str, &str>,
+) -> f64 {
+    let (mut same, mut total) = (0usize, 0usize);
+    for (artist, neighbour) in pairs {
+        total += 1;
+        if genre.get(artist) == genre.get(neighbour) {
+            same += 1;
+        }
+    }
+    if total == 0 {
+        0.0
+    } else {
+        same as f64 / total as f64
+    }
+}
+
+fn mean(rows: impl Iterator<Item = [f64; FEATURE_NAMES.len()]>) -> [f64; FEATURE_NAMES.len()] {
+    let mut sum = [0.0; FEATURE_NAMES.len()];
+    let mut count = 0usize;
+    for row in rows {
+        count += 1;
+        for (s, v) in sum.iter_mut().zip(row) {
+            *s += v;
+        }
+    }
+    sum.map(|s| s / count.max(1) as f64)
+}
+
+/// Reads the gzipped CSV into distinct tracks keyed by `track_id`.
+fn read_tracks(path: &Path) -> Result<HashMap<String, SongTrack>, EvaluationError> {
+    if !path.exists() {
+        return Err(EvaluationError::Missing(path.to_path_buf()));
+    }
+    let file = File::open(path).map_err(|source| EvaluationError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let csv_error = |source| EvaluationError::Csv {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut reader = csv::Reader::from_reader(GzDecoder::new(BufReader::new(file)));
+    let headers = reader.headers().map_err(csv_error)?.clone();
+    let column = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| EvaluationError::MissingColumn {
+                path: path.to_path_buf(),
+                column: name.to_owned(),
+            })
+    };
+    let track_id = column("track_id")?;
+    let artist = column("track_artist")?;
+    let popularity = column("track_popularity")?;
+    let genre = column("playlist_genre")?;
+    let features = FEATURE_NAMES
+        .iter()
+        .map(|name| column(name))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let mut tracks: HashMap<String, SongTrack> = HashMap::new();
+    for record in reader.records() {
+        let record = record.map_err(csv_error)?;
+        let line = record.position().map_or(0, |p| p.line());
+        let number = |c: usize| {
+            let value = record.get(c).unwrap_or_default();
+            value.parse::<f64>().map_err(|_| EvaluationError::NotANumber {
+                path: path.to_path_buf(),
+                line,
+                column: headers.get(c).unwrap_or_default().to_owned(),
+                value: value.to_owned(),
+            })
+        };
+        let id = record.get(track_id).unwrap_or_default();
+        let playlist_genre = record.get(genre).unwrap_or_default().to_owned();
+        if let Some(track) = tracks.get_mut(id) {
+            track.genres.push(playlist_genre);
+            continue;
+        }
+        let mut values = [0.0; FEATURE_NAMES.len()];
+        for (v, &c) in values.iter_mut().zip(&features) {
+            *v = number(c)?;
+        }
+        tracks.insert(
+            id.to_owned(),
+            SongTrack {
+                artist: record.get(artist).unwrap_or_default().to_owned(),
+                popularity: number(popularity)?,
+                features: values,
+                genres: vec![playlist_genre],
+            },
+        );
+    }
+    Ok(tracks)
+}

@@ -1,0 +1,123 @@
+//! The job's entry point: per-artist profiles in, related artists out.
+
+use encore_domain::{RelatedArtist, FEATURE_NAMES};
+
+use crate::{exact_knn, standardize, FeatureMatrix, Neighbours, Points, SimilarityError};
+
+/// One artist as the lake query returns it: the mean of [`FEATURE_NAMES`] over its top
+/// tracks and how many tracks were averaged. Deliberately nothing else: no genre or any
+/// other label can be handed to the engine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArtistProfile {
+    /// Spotify artist id.
+    pub artist_id: String,
+    /// Mean audio features, in [`FEATURE_NAMES`] order.
+    pub features: [f64; FEATURE_NAMES.len()],
+    /// Number of tracks averaged into `features` (at least 1).
+    pub track_count: u32,
+}
+
+/// How profiles become points before the exact Euclidean search.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Profile {
+    /// Z-score per feature, nothing else: what `encore bench knn` measures.
+    Plain,
+    /// Z-score, then each artist's point is pulled toward the mean artist by
+    /// `tracks / (tracks + prior_tracks)`: a profile averaged over one or two tracks is
+    /// noisy, and the pull keeps such artists from looking falsely extreme.
+    Shrunk {
+        /// Weight of the population mean, in tracks.
+        prior_tracks: f64,
+    },
+}
+
+impl Default for Profile {
+    /// The profile the daily job uses: the one that measured best in the quality
+    /// evaluation (`cargo run --release -p encore-similarity --example quality`), which is
+    /// the plain z-score: shrinkage lowered genre agreement@4 there.
+    fn default() -> Self {
+        Profile::Plain
+    }
+}
+
+/// Every artist's exact nearest artists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Relations {
+    points: Points,
+    neighbours: Neighbours,
+}
+
+impl Relations {
+    /// Number of artists related.
+    pub fn artists(&self) -> usize {
+        self.points.len()
+    }
+
+    /// Every row as `(artist_id, rank, related_id, distance)`, rank 1 the nearest,
+    /// artists in id order.
+    pub fn rows(&self) -> impl Iterator<Item = (&str, u32, &str, f64)> + '_ {
+        (0..self.neighbours.len()).flat_map(move |i| {
+            self.neighbours
+                .of(i)
+                .enumerate()
+                .map(move |(rank, (j, distance))| {
+                    (self.points.id(i), rank as u32 + 1, self.points.id(j), distance)
+                })
+        })
+    }
+
+    /// The rows as datamart records of the given snapshot date.
+    pub fn to_related_artists(&self, snapshot: &str) -> Vec<RelatedArtist> {
+        self.rows()
+            .map(|(artist_id, rank, related_id, distance)| RelatedArtist {
+                artist_id: artist_id.to_owned(),
+                rank,
+                related_id: related_id.to_owned(),
+                distance,
+                snapshot: snapshot.to_owned(),
+            })
+            .collect()
+    }
+}
+
+/// Relates every artist to its `k` nearest (exact, self excluded, ties by id) under the
+/// chosen profile. Fails on a non-finite feature or a repeated artist id.
+pub fn relate(
+    profiles: &[ArtistProfile],
+    k: usize,
+    profile: Profile,
+) -> Result<Relations, SimilarityError> {
+    let matrix = FeatureMatrix::from_rows(
+        profiles
+            .iter()
+            .map(|p| (p.artist_id.clone(), p.features.to_vec())),
+    )?;
+    let (points, _) = standardize(&matrix)?;
+    let points = match profile {
+        Profile::Plain => points,
+        Profile::Shrunk { prior_tracks } => {
+            let tracks: std::collections::HashMap<&str, u32> = profiles
+                .iter()
+                .map(|p| (p.artist_id.as_str(), p.track_count))
+                .collect();
+            shrink(&points, |id| tracks.get(id).copied().unwrap_or(1), prior_tracks)?
+        }
+    };
+    let neighbours = exact_knn(&points, k);
+    Ok(Relations { points, neighbours })
+}
+
+/// Scales each standardized point by `tracks / (tracks + prior_tracks)`.
+pub(crate) fn shrink(
+    points: &Points,
+    tracks: impl Fn(&str) -> u32,
+    prior_tracks: f64,
+) -> Result<Points, SimilarityError> {
+    let mut values = Vec::with_capacity(points.values().len());
+    for i in 0..points.len() {
+        let n = f64::from(tracks(points.id(i)).max(1));
+        let factor = n / (n + prior_tracks.max(0.0));
+        values.extend(points.row(i).iter().map(|z| z * factor));
+    }
+    Points::new(points.ids().to_vec(), points.dims(), values)
+}

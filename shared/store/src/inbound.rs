@@ -1,0 +1,169 @@
+//! Inbound translation of queue batches, one for both runners: the Lambda gets an SQS
+//! event and answers with batch item failures; the embedded runner receives from a
+//! [`Queue`] and deletes or fails each message. Handlers see only [`InboundMessage`]s and
+//! answer a [`BatchOutcome`], so the same `async fn handle(batch, deps) -> BatchOutcome`
+//! serves both.
+
+use std::future::Future;
+use std::time::Duration;
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+
+use crate::{Queue, StoreError};
+
+/// SQS's attribute holding how many times a message was received.
+const RECEIVE_COUNT_ATTRIBUTE: &str = "ApproximateReceiveCount";
+
+/// One message of a batch, as handlers see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboundMessage {
+    /// The queue's message id: what a failure is reported by.
+    pub id: String,
+    pub body: String,
+    /// Deliveries so far, this one included.
+    pub receive_count: u32,
+}
+
+/// A message the handler could not process, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageFailure {
+    pub id: String,
+    pub reason: String,
+}
+
+/// A handler's verdict on a batch: the messages that failed; every other one succeeded.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BatchOutcome {
+    pub failures: Vec<MessageFailure>,
+}
+
+impl BatchOutcome {
+    /// An outcome where every message succeeded.
+    pub fn success() -> Self {
+        Self::default()
+    }
+
+    /// Records that message `id` failed because of `reason`.
+    pub fn fail(&mut self, id: impl Into<String>, reason: impl Into<String>) {
+        self.failures.push(MessageFailure { id: id.into(), reason: reason.into() });
+    }
+
+    /// The reason message `id` failed, if it did.
+    pub fn failure_of(&self, id: &str) -> Option<&str> {
+        self.failures.iter().find(|f| f.id == id).map(|f| f.reason.as_str())
+    }
+}
+
+/// The messages of a Lambda SQS event. A record without a message id keeps an empty id: if
+/// it fails, Lambda treats the unknown identifier as a failure of the whole batch and
+/// retries it all, so nothing is lost.
+pub fn from_sqs_event(event: SqsEvent) -> Vec<InboundMessage> {
+    event
+        .records
+        .into_iter()
+        .map(|record| {
+            let receive_count = record
+                .attributes
+                .get(RECEIVE_COUNT_ATTRIBUTE)
+                .and_then(|raw| raw.parse().ok())
+                .unwrap_or(1);
+            InboundMessage {
+                id: record.message_id.unwrap_or_default(),
+                body: record.body.unwrap_or_default(),
+                receive_count,
+            }
+        })
+        .collect()
+}
+
+/// The Lambda answer for an outcome: `batchItemFailures` naming exactly the failed
+/// messages, so SQS deletes the others and redelivers (or dead-letters) these.
+pub fn to_sqs_response(outcome: &BatchOutcome) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    response.set_failures(outcome.failures.iter().map(|f| f.id.clone()));
+    response
+}
+
+/// What one [`process_batch`] call did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BatchReport {
+    pub received: usize,
+    pub succeeded: usize,
+    pub failed: usize,
+}
+
+/// The embedded runner's step: receives up to `max` messages (waiting up to `wait`), hands
+/// them to `handler`, deletes the successes and fails the failures with their reason (the
+/// queue redelivers them or moves them to its dead-letter queue).
+pub async fn process_batch<H, Fut>(
+    queue: &dyn Queue,
+    max: usize,
+    wait: Duration,
+    handler: H,
+) -> Result<BatchReport, StoreError>
+where
+    H: Fn(Vec<InboundMessage>) -> Fut,
+    Fut: Future<Output = BatchOutcome>,
+{
+    let received = queue.receive(max, wait).await?;
+    if received.is_empty() {
+        return Ok(BatchReport::default());
+    }
+    let batch = received
+        .iter()
+        .map(|m| InboundMessage { id: m.id.clone(), body: m.body.clone(), receive_count: m.receive_count })
+        .collect();
+    let outcome = handler(batch).await;
+    for failure in &outcome.failures {
+        if !received.iter().any(|m| m.id == failure.id) {
+            tracing::warn!(queue = queue.name(), message_id = %failure.id, "handler failed a message not in its batch");
+        }
+    }
+    let mut report = BatchReport { received: received.len(), ..BatchReport::default() };
+    for message in &received {
+        match outcome.failure_of(&message.id) {
+            Some(reason) => {
+                queue.fail(&message.receipt, reason).await?;
+                report.failed += 1;
+            }
+            None => {
+                queue.delete(&message.receipt).await?;
+                report.succeeded += 1;
+            }
+        }
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqs_event_round_trip() {
+        let event: SqsEvent = serde_json::from_value(serde_json::json!({
+            "Records": [
+                {"messageId": "m1", "receiptHandle": "r1", "body": "{}", "attributes": {"ApproximateReceiveCount": "3"}},
+                {"messageId": "m2", "receiptHandle": "r2", "body": "x", "attributes": {}}
+            ]
+        }))
+        .unwrap();
+        let messages = from_sqs_event(event);
+        assert_eq!(
+            messages,
+            [
+                InboundMessage { id: "m1".into(), body: "{}".into(), receive_count: 3 },
+                InboundMessage { id: "m2".into(), body: "x".into(), receive_count: 1 },
+            ]
+        );
+
+        let mut outcome = BatchOutcome::success();
+        outcome.fail("m2", "bad body");
+        let response = serde_json::to_value(to_sqs_response(&outcome)).unwrap();
+        assert_eq!(response, serde_json::json!({"batchItemFailures": [{"itemIdentifier": "m2"}]}));
+        assert_eq!(
+            serde_json::to_value(to_sqs_response(&BatchOutcome::success())).unwrap(),
+            serde_json::json!({"batchItemFailures": []})
+        );
+    }
+}

@@ -1,0 +1,387 @@
+//! The relational store on MySQL / MariaDB (RDS in AWS): artists, aliases, the
+//! related-artists datamart and the request log, with runtime-checked `sqlx` queries.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use encore_domain::{Artist, RelatedArtist};
+use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions, MySqlRow};
+use sqlx::{MySql, MySqlConnection, MySqlPool, QueryBuilder, Row};
+
+use crate::migrate::tables::{
+    ARTISTS, ARTIST_ALIASES, ARTIST_REQUESTS, RELATED_ARTISTS, RELATED_ARTISTS_OLD, RELATED_ARTISTS_STAGING,
+};
+use crate::ports::distinct;
+use crate::{ArtistStore, RelatedRow, RelatedStore, RequestLog, RequestStatus, StoreError};
+
+/// How long connecting (or waiting for a pooled connection) may take before the store is
+/// reported unavailable: well inside the chat's five-second budget.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Connections per process; a Lambda handles one request at a time, the local runner a few.
+const MAX_CONNECTIONS: u32 = 8;
+/// MySQL's limit on placeholders in one prepared statement.
+const MAX_PLACEHOLDERS: usize = 65_535;
+/// Columns of one `related_artists` row.
+const RELATED_COLUMNS: usize = 5;
+/// Rows per multi-row INSERT while loading the datamart (about 1 MB per statement).
+const RELATED_ROWS_PER_INSERT: usize = 10_000;
+const _: () = assert!(RELATED_ROWS_PER_INSERT * RELATED_COLUMNS <= MAX_PLACEHOLDERS);
+/// Ids per `IN (…)` list when reading artists by id.
+const IDS_PER_QUERY: usize = 1_000;
+/// The named lock that keeps two datamart replacements from sharing the staging table.
+const REPLACE_LOCK: &str = "encore.related_artists.replace";
+/// How long a replacement waits for another one to finish, in seconds.
+const REPLACE_LOCK_WAIT_SECS: i64 = 60;
+
+/// The artist columns every artist query selects, in [`artist_from_row`]'s order.
+fn artist_columns(alias: &str) -> String {
+    format!(
+        "{alias}.id, {alias}.name, {alias}.popularity, {alias}.followers, CAST({alias}.genres AS CHAR) AS genres, \
+         {alias}.image_url, {alias}.spotify_url"
+    )
+}
+
+fn artist_from_row(row: &MySqlRow) -> Result<Artist, StoreError> {
+    let genres: String = row.try_get("genres")?;
+    Ok(Artist {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        popularity: row.try_get("popularity")?,
+        followers: row.try_get("followers")?,
+        genres: serde_json::from_str(&genres)
+            .map_err(|e| StoreError::Corrupt(format!("genres of an artist are not a JSON list: {e}")))?,
+        image_url: row.try_get("image_url")?,
+        spotify_url: row.try_get("spotify_url")?,
+    })
+}
+
+/// Parses a datamart snapshot date (`YYYY-MM-DD`).
+fn snapshot_date(row: &RelatedArtist) -> Result<NaiveDate, StoreError> {
+    NaiveDate::parse_from_str(&row.snapshot, "%Y-%m-%d").map_err(|e| {
+        StoreError::Rejected(format!("snapshot {:?} of {} is not a YYYY-MM-DD date: {e}", row.snapshot, row.artist_id))
+    })
+}
+
+/// [`ArtistStore`], [`RelatedStore`] and [`RequestLog`] on a MySQL-compatible server.
+#[derive(Debug, Clone)]
+pub struct MySqlStore {
+    pool: MySqlPool,
+}
+
+impl MySqlStore {
+    /// Connects to `url` (`mysql://user:password@host:port/database`) and applies the
+    /// migrations. An unreachable server is `Unavailable` within a few seconds.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = MySqlConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Rejected(format!("invalid MySQL URL: {e}")))?;
+        Self::connect_with(options).await
+    }
+
+    /// Like [`MySqlStore::connect`], with options already built (tests pick the database).
+    pub async fn connect_with(options: MySqlConnectOptions) -> Result<Self, StoreError> {
+        let pool = MySqlPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .connect_with(options)
+            .await?;
+        crate::migrate::mysql(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// Wraps a pool whose database the caller has already migrated ([`crate::migrate::mysql`]).
+    pub fn from_pool(pool: MySqlPool) -> Self {
+        Self { pool }
+    }
+
+    /// The underlying pool.
+    pub fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+
+    /// Loads `rows` into a fresh staging table and swaps it in with one `RENAME TABLE`, on
+    /// a connection holding [`REPLACE_LOCK`]. Any failure before the rename leaves the live
+    /// table untouched.
+    async fn load_and_swap(conn: &mut MySqlConnection, rows: &[RelatedArtist]) -> Result<(), StoreError> {
+        let dates = rows.iter().map(snapshot_date).collect::<Result<Vec<_>, _>>()?;
+        sqlx::query(&format!("DROP TABLE IF EXISTS {RELATED_ARTISTS_STAGING}, {RELATED_ARTISTS_OLD}"))
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(&format!("CREATE TABLE {RELATED_ARTISTS_STAGING} LIKE {RELATED_ARTISTS}"))
+            .execute(&mut *conn)
+            .await?;
+        let loaded = Self::load_staging(conn, rows, &dates).await;
+        if let Err(err) = loaded {
+            let dropped = sqlx::query(&format!("DROP TABLE IF EXISTS {RELATED_ARTISTS_STAGING}"))
+                .execute(&mut *conn)
+                .await;
+            if let Err(drop_err) = dropped {
+                tracing::warn!(error = %drop_err, "could not drop the staging table after a failed load");
+            }
+            return Err(err);
+        }
+        sqlx::query(&format!(
+            "RENAME TABLE {RELATED_ARTISTS} TO {RELATED_ARTISTS_OLD}, {RELATED_ARTISTS_STAGING} TO {RELATED_ARTISTS}"
+        ))
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(&format!("DROP TABLE {RELATED_ARTISTS_OLD}")).execute(&mut *conn).await?;
+        Ok(())
+    }
+
+    async fn load_staging(
+        conn: &mut MySqlConnection,
+        rows: &[RelatedArtist],
+        dates: &[NaiveDate],
+    ) -> Result<(), StoreError> {
+        for (chunk, chunk_dates) in rows.chunks(RELATED_ROWS_PER_INSERT).zip(dates.chunks(RELATED_ROWS_PER_INSERT)) {
+            let mut insert = QueryBuilder::<MySql>::new(format!(
+                "INSERT INTO {RELATED_ARTISTS_STAGING} (artist_id, `rank`, related_id, distance, snapshot) "
+            ));
+            insert.push_values(chunk.iter().zip(chunk_dates), |mut values, (row, date)| {
+                values
+                    .push_bind(&row.artist_id)
+                    .push_bind(row.rank)
+                    .push_bind(&row.related_id)
+                    .push_bind(row.distance)
+                    .push_bind(*date);
+            });
+            insert.build().execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ArtistStore for MySqlStore {
+    #[tracing::instrument(skip_all, fields(artist_id = %artist.id))]
+    async fn upsert_artist(&self, artist: &Artist) -> Result<(), StoreError> {
+        let genres = serde_json::to_string(&artist.genres).map_err(|e| StoreError::Rejected(e.to_string()))?;
+        sqlx::query(&format!(
+            "INSERT INTO {ARTISTS} \
+             (id, name, normalized_name, popularity, followers, genres, image_url, spotify_url, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON DUPLICATE KEY UPDATE name = VALUES(name), normalized_name = VALUES(normalized_name), \
+             popularity = VALUES(popularity), followers = VALUES(followers), genres = VALUES(genres), \
+             image_url = VALUES(image_url), spotify_url = VALUES(spotify_url), updated_at = VALUES(updated_at)"
+        ))
+        .bind(&artist.id)
+        .bind(&artist.name)
+        .bind(artist.normalized_name())
+        .bind(artist.popularity)
+        .bind(artist.followers)
+        .bind(genres)
+        .bind(&artist.image_url)
+        .bind(&artist.spotify_url)
+        .bind(Utc::now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn put_alias(&self, alias: &str, artist_id: &str) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "INSERT INTO {ARTIST_ALIASES} (alias, artist_id, created_at) VALUES (?, ?, ?) \
+             ON DUPLICATE KEY UPDATE created_at = IF(artist_id = VALUES(artist_id), created_at, VALUES(created_at)), \
+             artist_id = VALUES(artist_id)"
+        ))
+        .bind(alias)
+        .bind(artist_id)
+        .bind(Utc::now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn find_artist(&self, normalized: &str) -> Result<Option<Artist>, StoreError> {
+        // A catalog name beats an alias; among several artists with one name, the most popular.
+        let row = sqlx::query(&format!(
+            "SELECT * FROM ( \
+               SELECT 0 AS via_alias, {by_name} FROM {ARTISTS} a WHERE a.normalized_name = ? \
+               UNION ALL \
+               SELECT 1 AS via_alias, {by_alias} FROM {ARTIST_ALIASES} al JOIN {ARTISTS} a ON a.id = al.artist_id \
+               WHERE al.alias = ? \
+             ) found ORDER BY via_alias, popularity DESC, id LIMIT 1",
+            by_name = artist_columns("a"),
+            by_alias = artist_columns("a"),
+        ))
+        .bind(normalized)
+        .bind(normalized)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(artist_from_row).transpose()
+    }
+
+    #[tracing::instrument(skip_all, fields(ids = ids.len()))]
+    async fn artists(&self, ids: &[String]) -> Result<Vec<Artist>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in distinct(ids).chunks(IDS_PER_QUERY) {
+            let mut query = QueryBuilder::<MySql>::new(format!("SELECT {} FROM {ARTISTS} a WHERE a.id IN (", artist_columns("a")));
+            let mut list = query.separated(", ");
+            for id in chunk {
+                list.push_bind(id);
+            }
+            query.push(")");
+            for row in query.build().fetch_all(&self.pool).await? {
+                found.push(artist_from_row(&row)?);
+            }
+        }
+        Ok(found)
+    }
+}
+
+#[async_trait]
+impl RelatedStore for MySqlStore {
+    #[tracing::instrument(skip(self))]
+    async fn related(&self, artist_id: &str, limit: u32) -> Result<Vec<(RelatedArtist, Artist)>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT r.artist_id AS source_id, r.`rank`, r.related_id, r.distance, r.snapshot, {} \
+             FROM {RELATED_ARTISTS} r JOIN {ARTISTS} a ON a.id = r.related_id \
+             WHERE r.artist_id = ? ORDER BY r.`rank` LIMIT ?",
+            artist_columns("a")
+        ))
+        .bind(artist_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let snapshot: NaiveDate = row.try_get("snapshot")?;
+                let related = RelatedArtist {
+                    artist_id: row.try_get("source_id")?,
+                    rank: row.try_get("rank")?,
+                    related_id: row.try_get("related_id")?,
+                    distance: row.try_get("distance")?,
+                    snapshot: snapshot.format("%Y-%m-%d").to_string(),
+                };
+                Ok((related, artist_from_row(row)?))
+            })
+            .collect()
+    }
+
+    #[tracing::instrument(skip_all, fields(rows = rows.len()))]
+    async fn replace_related(&self, rows: &[RelatedArtist]) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let locked: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, ?)")
+            .bind(REPLACE_LOCK)
+            .bind(REPLACE_LOCK_WAIT_SECS)
+            .fetch_one(&mut *conn)
+            .await?;
+        if locked != Some(1) {
+            return Err(StoreError::Unavailable(format!(
+                "another datamart replacement held {REPLACE_LOCK} for {REPLACE_LOCK_WAIT_SECS} s"
+            )));
+        }
+        let swapped = Self::load_and_swap(&mut conn, rows).await;
+        let released = sqlx::query("SELECT RELEASE_LOCK(?)").bind(REPLACE_LOCK).execute(&mut *conn).await;
+        if let Err(err) = released {
+            // The lock dies with the connection: make sure it is not returned to the pool.
+            tracing::warn!(error = %err, "could not release the replace lock; closing its connection");
+            conn.close_on_drop();
+        }
+        swapped
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn export_related(&self) -> Result<Vec<RelatedRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT r.artist_id, src.name AS artist_name, r.`rank`, r.related_id, dst.name AS related_name, r.distance \
+             FROM {RELATED_ARTISTS} r \
+             JOIN {ARTISTS} src ON src.id = r.artist_id \
+             JOIN {ARTISTS} dst ON dst.id = r.related_id \
+             ORDER BY r.artist_id, r.`rank`"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(RelatedRow {
+                    artist_id: row.try_get("artist_id")?,
+                    artist_name: row.try_get("artist_name")?,
+                    rank: row.try_get("rank")?,
+                    related_id: row.try_get("related_id")?,
+                    related_name: row.try_get("related_name")?,
+                    distance: row.try_get("distance")?,
+                })
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl RequestLog for MySqlStore {
+    #[tracing::instrument(skip(self))]
+    async fn claim(&self, normalized: &str, now: DateTime<Utc>, window: Duration) -> Result<bool, StoreError> {
+        let window = chrono::Duration::from_std(window).map_err(|e| StoreError::Rejected(e.to_string()))?;
+        let cutoff = now - window;
+        // Take over a finished or stale request; a fresh pending one stays.
+        let taken = sqlx::query(&format!(
+            "UPDATE {ARTIST_REQUESTS} SET status = ?, requested_at = ? \
+             WHERE normalized = ? AND (status <> ? OR requested_at <= ?)"
+        ))
+        .bind(RequestStatus::Pending.as_str())
+        .bind(now)
+        .bind(normalized)
+        .bind(RequestStatus::Pending.as_str())
+        .bind(cutoff)
+        .execute(&self.pool)
+        .await?;
+        if taken.rows_affected() > 0 {
+            return Ok(true);
+        }
+        // No row, or a fresh pending one: only one concurrent claimer can insert.
+        let inserted = sqlx::query(&format!(
+            "INSERT INTO {ARTIST_REQUESTS} (normalized, status, requested_at, attempts) VALUES (?, ?, ?, 0)"
+        ))
+        .bind(normalized)
+        .bind(RequestStatus::Pending.as_str())
+        .bind(now)
+        .execute(&self.pool)
+        .await;
+        match inserted {
+            Ok(_) => Ok(true),
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Ok(false),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn finish(&self, normalized: &str, status: RequestStatus) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "INSERT INTO {ARTIST_REQUESTS} (normalized, status, requested_at, attempts) VALUES (?, ?, ?, 1) \
+             ON DUPLICATE KEY UPDATE status = VALUES(status), attempts = attempts + 1"
+        ))
+        .bind(normalized)
+        .bind(status.as_str())
+        .bind(Utc::now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn status(&self, normalized: &str) -> Result<Option<RequestStatus>, StoreError> {
+        let raw: Option<String> = sqlx::query_scalar(&format!("SELECT status FROM {ARTIST_REQUESTS} WHERE normalized = ?"))
+            .bind(normalized)
+            .fetch_optional(&self.pool)
+            .await?;
+        raw.map(|raw| {
+            RequestStatus::parse(&raw).ok_or_else(|| StoreError::Corrupt(format!("unknown request status {raw:?}")))
+        })
+        .transpose()
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn requested_since(&self, since: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+        let names = sqlx::query_scalar(&format!(
+            "SELECT normalized FROM {ARTIST_REQUESTS} WHERE requested_at >= ? ORDER BY normalized"
+        ))
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(names)
+    }
+}

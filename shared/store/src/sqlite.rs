@@ -1,0 +1,406 @@
+//! The embedded relational store on SQLite: artists, aliases, the related-artists
+//! datamart, the request log and the top-tracks cache in one database file.
+//!
+//! Timestamps are stored as fixed-width RFC 3339 text in UTC (milliseconds, `Z`), so text
+//! comparison orders them like time.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use encore_domain::{Artist, RelatedArtist, Track};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+
+use crate::migrate::tables::{ARTISTS, ARTIST_ALIASES, ARTIST_REQUESTS, RELATED_ARTISTS, TOP_TRACKS};
+use crate::ports::{check_top_tracks, distinct};
+use crate::{ArtistStore, RelatedRow, RelatedStore, RequestLog, RequestStatus, StoreError, TopTracksCache};
+
+/// How long a writer waits for another connection's lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections to a database file: WAL lets readers run beside the one writer.
+const MAX_CONNECTIONS: u32 = 4;
+/// SQLite's default limit on bound parameters in one statement (`SQLITE_MAX_VARIABLE_NUMBER`).
+const MAX_VARIABLES: usize = 32_766;
+/// Columns of one `related_artists` row.
+const RELATED_COLUMNS: usize = 5;
+/// Rows per multi-row INSERT while loading the datamart.
+const RELATED_ROWS_PER_INSERT: usize = 5_000;
+const _: () = assert!(RELATED_ROWS_PER_INSERT * RELATED_COLUMNS <= MAX_VARIABLES);
+/// Ids per `IN (…)` list when reading by id.
+const IDS_PER_QUERY: usize = 1_000;
+const _: () = assert!(IDS_PER_QUERY <= MAX_VARIABLES);
+
+/// The stored spelling of a timestamp.
+fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// The artist columns every artist query selects, in [`artist_from_row`]'s order.
+fn artist_columns(alias: &str) -> String {
+    format!(
+        "{alias}.id, {alias}.name, {alias}.popularity, {alias}.followers, {alias}.genres, \
+         {alias}.image_url, {alias}.spotify_url"
+    )
+}
+
+/// Reads an optional non-negative integer column into the domain's unsigned type.
+fn optional_unsigned<T: TryFrom<i64>>(row: &SqliteRow, column: &str) -> Result<Option<T>, StoreError> {
+    let raw: Option<i64> = row.try_get(column)?;
+    raw.map(|n| T::try_from(n).map_err(|_| StoreError::Corrupt(format!("{column} {n} is out of range"))))
+        .transpose()
+}
+
+/// Reads a non-negative integer column that fits `u32` (ranks).
+fn unsigned(row: &SqliteRow, column: &str) -> Result<u32, StoreError> {
+    let raw: i64 = row.try_get(column)?;
+    u32::try_from(raw).map_err(|_| StoreError::Corrupt(format!("{column} {raw} is out of range")))
+}
+
+fn artist_from_row(row: &SqliteRow) -> Result<Artist, StoreError> {
+    let genres: String = row.try_get("genres")?;
+    Ok(Artist {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        popularity: optional_unsigned(row, "popularity")?,
+        followers: optional_unsigned(row, "followers")?,
+        genres: serde_json::from_str(&genres)
+            .map_err(|e| StoreError::Corrupt(format!("genres of an artist are not a JSON list: {e}")))?,
+        image_url: row.try_get("image_url")?,
+        spotify_url: row.try_get("spotify_url")?,
+    })
+}
+
+/// Every store port on one SQLite database: the embedded default.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating it if needed) the database file at `path` in WAL mode with a busy
+    /// timeout, and applies the migrations.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new().max_connections(MAX_CONNECTIONS).connect_with(options).await?;
+        Self::migrated(pool).await
+    }
+
+    /// A private in-memory database (tests): one connection, gone when the store is dropped.
+    pub async fn in_memory() -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::new().in_memory(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await?;
+        Self::migrated(pool).await
+    }
+
+    async fn migrated(pool: SqlitePool) -> Result<Self, StoreError> {
+        crate::migrate::sqlite(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// The underlying pool.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+#[async_trait]
+impl ArtistStore for SqliteStore {
+    #[tracing::instrument(skip_all, fields(artist_id = %artist.id))]
+    async fn upsert_artist(&self, artist: &Artist) -> Result<(), StoreError> {
+        let genres = serde_json::to_string(&artist.genres).map_err(|e| StoreError::Rejected(e.to_string()))?;
+        let followers = artist
+            .followers
+            .map(i64::try_from)
+            .transpose()
+            .map_err(|_| StoreError::Rejected(format!("followers of {} exceed SQLite's integers", artist.id)))?;
+        sqlx::query(&format!(
+            "INSERT INTO {ARTISTS} \
+             (id, name, normalized_name, popularity, followers, genres, image_url, spotify_url, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, normalized_name = excluded.normalized_name, \
+             popularity = excluded.popularity, followers = excluded.followers, genres = excluded.genres, \
+             image_url = excluded.image_url, spotify_url = excluded.spotify_url, updated_at = excluded.updated_at"
+        ))
+        .bind(&artist.id)
+        .bind(&artist.name)
+        .bind(artist.normalized_name())
+        .bind(artist.popularity)
+        .bind(followers)
+        .bind(genres)
+        .bind(&artist.image_url)
+        .bind(&artist.spotify_url)
+        .bind(timestamp(Utc::now()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn put_alias(&self, alias: &str, artist_id: &str) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "INSERT INTO {ARTIST_ALIASES} (alias, artist_id, created_at) VALUES (?, ?, ?) \
+             ON CONFLICT (alias) DO UPDATE SET artist_id = excluded.artist_id, created_at = excluded.created_at \
+             WHERE artist_id <> excluded.artist_id"
+        ))
+        .bind(alias)
+        .bind(artist_id)
+        .bind(timestamp(Utc::now()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn find_artist(&self, normalized: &str) -> Result<Option<Artist>, StoreError> {
+        // A catalog name beats an alias; among several artists with one name, the most popular.
+        let row = sqlx::query(&format!(
+            "SELECT * FROM ( \
+               SELECT 0 AS via_alias, {by_name} FROM {ARTISTS} a WHERE a.normalized_name = ?1 \
+               UNION ALL \
+               SELECT 1 AS via_alias, {by_alias} FROM {ARTIST_ALIASES} al JOIN {ARTISTS} a ON a.id = al.artist_id \
+               WHERE al.alias = ?1 \
+             ) ORDER BY via_alias, popularity DESC, id LIMIT 1",
+            by_name = artist_columns("a"),
+            by_alias = artist_columns("a"),
+        ))
+        .bind(normalized)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(artist_from_row).transpose()
+    }
+
+    #[tracing::instrument(skip_all, fields(ids = ids.len()))]
+    async fn artists(&self, ids: &[String]) -> Result<Vec<Artist>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in distinct(ids).chunks(IDS_PER_QUERY) {
+            let mut query =
+                QueryBuilder::<Sqlite>::new(format!("SELECT {} FROM {ARTISTS} a WHERE a.id IN (", artist_columns("a")));
+            let mut list = query.separated(", ");
+            for id in chunk {
+                list.push_bind(id);
+            }
+            query.push(")");
+            for row in query.build().fetch_all(&self.pool).await? {
+                found.push(artist_from_row(&row)?);
+            }
+        }
+        Ok(found)
+    }
+}
+
+#[async_trait]
+impl RelatedStore for SqliteStore {
+    #[tracing::instrument(skip(self))]
+    async fn related(&self, artist_id: &str, limit: u32) -> Result<Vec<(RelatedArtist, Artist)>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT r.artist_id AS source_id, r.rank, r.related_id, r.distance, r.snapshot, {} \
+             FROM {RELATED_ARTISTS} r JOIN {ARTISTS} a ON a.id = r.related_id \
+             WHERE r.artist_id = ? ORDER BY r.rank LIMIT ?",
+            artist_columns("a")
+        ))
+        .bind(artist_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let related = RelatedArtist {
+                    artist_id: row.try_get("source_id")?,
+                    rank: unsigned(row, "rank")?,
+                    related_id: row.try_get("related_id")?,
+                    distance: row.try_get("distance")?,
+                    snapshot: row.try_get("snapshot")?,
+                };
+                Ok((related, artist_from_row(row)?))
+            })
+            .collect()
+    }
+
+    /// One transaction: readers (WAL) see the previous snapshot until it commits.
+    #[tracing::instrument(skip_all, fields(rows = rows.len()))]
+    async fn replace_related(&self, rows: &[RelatedArtist]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(&format!("DELETE FROM {RELATED_ARTISTS}")).execute(&mut *tx).await?;
+        for chunk in rows.chunks(RELATED_ROWS_PER_INSERT) {
+            let mut insert = QueryBuilder::<Sqlite>::new(format!(
+                "INSERT INTO {RELATED_ARTISTS} (artist_id, rank, related_id, distance, snapshot) "
+            ));
+            insert.push_values(chunk, |mut values, row| {
+                values
+                    .push_bind(&row.artist_id)
+                    .push_bind(row.rank)
+                    .push_bind(&row.related_id)
+                    .push_bind(row.distance)
+                    .push_bind(&row.snapshot);
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn export_related(&self) -> Result<Vec<RelatedRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT r.artist_id, src.name AS artist_name, r.rank, r.related_id, dst.name AS related_name, r.distance \
+             FROM {RELATED_ARTISTS} r \
+             JOIN {ARTISTS} src ON src.id = r.artist_id \
+             JOIN {ARTISTS} dst ON dst.id = r.related_id \
+             ORDER BY r.artist_id, r.rank"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(RelatedRow {
+                    artist_id: row.try_get("artist_id")?,
+                    artist_name: row.try_get("artist_name")?,
+                    rank: unsigned(row, "rank")?,
+                    related_id: row.try_get("related_id")?,
+                    related_name: row.try_get("related_name")?,
+                    distance: row.try_get("distance")?,
+                })
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl RequestLog for SqliteStore {
+    #[tracing::instrument(skip(self))]
+    async fn claim(&self, normalized: &str, now: DateTime<Utc>, window: Duration) -> Result<bool, StoreError> {
+        let window = chrono::Duration::from_std(window).map_err(|e| StoreError::Rejected(e.to_string()))?;
+        // Insert, or take over a finished or stale request; a fresh pending one stays and
+        // the statement changes no row.
+        let claimed = sqlx::query(&format!(
+            "INSERT INTO {ARTIST_REQUESTS} (normalized, status, requested_at, attempts) VALUES (?1, ?2, ?3, 0) \
+             ON CONFLICT (normalized) DO UPDATE SET status = excluded.status, requested_at = excluded.requested_at \
+             WHERE status <> ?2 OR requested_at <= ?4"
+        ))
+        .bind(normalized)
+        .bind(RequestStatus::Pending.as_str())
+        .bind(timestamp(now))
+        .bind(timestamp(now - window))
+        .execute(&self.pool)
+        .await?;
+        Ok(claimed.rows_affected() > 0)
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn finish(&self, normalized: &str, status: RequestStatus) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "INSERT INTO {ARTIST_REQUESTS} (normalized, status, requested_at, attempts) VALUES (?, ?, ?, 1) \
+             ON CONFLICT (normalized) DO UPDATE SET status = excluded.status, attempts = attempts + 1"
+        ))
+        .bind(normalized)
+        .bind(status.as_str())
+        .bind(timestamp(Utc::now()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn status(&self, normalized: &str) -> Result<Option<RequestStatus>, StoreError> {
+        let raw: Option<String> = sqlx::query_scalar(&format!("SELECT status FROM {ARTIST_REQUESTS} WHERE normalized = ?"))
+            .bind(normalized)
+            .fetch_optional(&self.pool)
+            .await?;
+        raw.map(|raw| {
+            RequestStatus::parse(&raw).ok_or_else(|| StoreError::Corrupt(format!("unknown request status {raw:?}")))
+        })
+        .transpose()
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn requested_since(&self, since: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+        let names = sqlx::query_scalar(&format!(
+            "SELECT normalized FROM {ARTIST_REQUESTS} WHERE requested_at >= ? ORDER BY normalized"
+        ))
+        .bind(timestamp(since))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(names)
+    }
+}
+
+#[async_trait]
+impl TopTracksCache for SqliteStore {
+    #[tracing::instrument(skip(self, tracks), fields(tracks = tracks.len()))]
+    async fn put_top_tracks(&self, artist_id: &str, tracks: &[Track], fetched_at: DateTime<Utc>) -> Result<(), StoreError> {
+        check_top_tracks(artist_id, tracks)?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(&format!("DELETE FROM {TOP_TRACKS} WHERE artist_id = ?"))
+            .bind(artist_id)
+            .execute(&mut *tx)
+            .await?;
+        if !tracks.is_empty() {
+            let fetched_at = timestamp(fetched_at);
+            let mut insert = QueryBuilder::<Sqlite>::new(format!(
+                "INSERT INTO {TOP_TRACKS} (artist_id, rank, track_id, name, album_name, image_url, popularity, \
+                 duration_ms, spotify_url, fetched_at) "
+            ));
+            insert.push_values(tracks, |mut values, track| {
+                values
+                    .push_bind(artist_id)
+                    .push_bind(track.rank)
+                    .push_bind(&track.id)
+                    .push_bind(&track.name)
+                    .push_bind(&track.album_name)
+                    .push_bind(&track.image_url)
+                    .push_bind(track.popularity)
+                    .push_bind(track.duration_ms)
+                    .push_bind(&track.spotify_url)
+                    .push_bind(&fetched_at);
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(artists = artist_ids.len()))]
+    async fn top_tracks(&self, artist_ids: &[String]) -> Result<HashMap<String, Vec<Track>>, StoreError> {
+        let mut found: HashMap<String, Vec<Track>> = HashMap::new();
+        for chunk in distinct(artist_ids).chunks(IDS_PER_QUERY) {
+            let mut query = QueryBuilder::<Sqlite>::new(format!(
+                "SELECT artist_id, rank, track_id, name, album_name, image_url, popularity, duration_ms, spotify_url \
+                 FROM {TOP_TRACKS} WHERE artist_id IN ("
+            ));
+            let mut list = query.separated(", ");
+            for id in chunk {
+                list.push_bind(id);
+            }
+            query.push(") ORDER BY artist_id, rank");
+            for row in query.build().fetch_all(&self.pool).await? {
+                let track = Track {
+                    id: row.try_get("track_id")?,
+                    name: row.try_get("name")?,
+                    artist_id: row.try_get("artist_id")?,
+                    rank: unsigned(&row, "rank")?,
+                    album_name: row.try_get("album_name")?,
+                    image_url: row.try_get("image_url")?,
+                    popularity: optional_unsigned(&row, "popularity")?,
+                    duration_ms: optional_unsigned(&row, "duration_ms")?,
+                    spotify_url: row.try_get("spotify_url")?,
+                };
+                found.entry(track.artist_id.clone()).or_default().push(track);
+            }
+        }
+        Ok(found)
+    }
+}

@@ -1,0 +1,247 @@
+//! The queue port on Amazon SQS. On AWS the Lambda event source mapping receives and
+//! deletes for the services; this adapter serves replay, the local tools and the tests,
+//! and creates queues with their dead-letter queue the way the SAM template declares them.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::Client;
+
+use crate::context::aws_call;
+use crate::embedded_queue::{dead_letter_name, QueueSettings};
+use crate::{Queue, QueueMessage, StoreError};
+
+/// Most messages one receive returns (SQS's `MaxNumberOfMessages` limit); the embedded
+/// queue keeps the same limit so batches look alike on both.
+pub const MAX_RECEIVE_BATCH: usize = 10;
+/// Longest long-polling wait SQS allows (`WaitTimeSeconds`).
+pub const MAX_WAIT: Duration = Duration::from_secs(20);
+/// How long a dead-letter queue keeps messages: SQS's maximum, 14 days, so an operator
+/// has time to replay them.
+const DEAD_LETTER_RETENTION_SECS: u64 = 14 * 24 * 3600;
+
+/// One SQS queue, addressed by URL.
+#[derive(Debug)]
+pub struct SqsQueue {
+    client: Client,
+    url: String,
+    name: String,
+    /// Message id of each receipt handed out and not yet settled, so a failure can be
+    /// logged with its message id.
+    in_flight: Mutex<HashMap<String, String>>,
+}
+
+impl SqsQueue {
+    /// The queue at `queue_url`, called `name` in logs.
+    pub fn new(client: Client, queue_url: impl Into<String>, name: impl Into<String>) -> Self {
+        Self { client, url: queue_url.into(), name: name.into(), in_flight: Mutex::new(HashMap::new()) }
+    }
+
+    /// The existing queue called `name` (its URL looked up).
+    pub async fn lookup(client: Client, name: &str) -> Result<Self, StoreError> {
+        let found = client
+            .get_queue_url()
+            .queue_name(name)
+            .send()
+            .await
+            .map_err(|e| aws_call(&format!("GetQueueUrl {name}"), e))?;
+        let url = found
+            .queue_url()
+            .ok_or_else(|| StoreError::Corrupt(format!("GetQueueUrl {name}: no URL in the answer")))?;
+        Ok(Self::new(client, url, name))
+    }
+
+    /// The queue URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The queue ARN (EventBridge targets and redrive policies name queues by ARN).
+    pub async fn arn(&self) -> Result<String, StoreError> {
+        self.attribute(QueueAttributeName::QueueArn).await
+    }
+
+    async fn attribute(&self, attribute: QueueAttributeName) -> Result<String, StoreError> {
+        let answer = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(attribute.clone())
+            .send()
+            .await
+            .map_err(|e| aws_call(&format!("GetQueueAttributes {}", self.name), e))?;
+        answer
+            .attributes()
+            .and_then(|attributes| attributes.get(&attribute))
+            .cloned()
+            .ok_or_else(|| StoreError::Corrupt(format!("queue {}: no {attribute} attribute", self.name)))
+    }
+
+    /// Forgets a settled receipt, returning the message id it belonged to.
+    fn settle(&self, receipt: &str) -> Option<String> {
+        self.in_flight.lock().map_or(None, |mut in_flight| in_flight.remove(receipt))
+    }
+}
+
+#[async_trait]
+impl Queue for SqsQueue {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn send(&self, body: &str) -> Result<String, StoreError> {
+        let sent = self
+            .client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| aws_call(&format!("SendMessage {}", self.name), e))?;
+        sent.message_id
+            .ok_or_else(|| StoreError::Corrupt(format!("SendMessage {}: no message id in the answer", self.name)))
+    }
+
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<QueueMessage>, StoreError> {
+        let max = max.min(MAX_RECEIVE_BATCH);
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        // SQS waits whole seconds: round a sub-second wait up rather than not wait at all.
+        let wait_secs = wait.min(MAX_WAIT).as_millis().div_ceil(1000);
+        let answer = self
+            .client
+            .receive_message()
+            .queue_url(&self.url)
+            .max_number_of_messages(i32::try_from(max).unwrap_or(1))
+            .wait_time_seconds(i32::try_from(wait_secs).unwrap_or(0))
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await
+            .map_err(|e| aws_call(&format!("ReceiveMessage {}", self.name), e))?;
+        let mut received = Vec::new();
+        for message in answer.messages.unwrap_or_default() {
+            let (Some(id), Some(receipt)) = (message.message_id.clone(), message.receipt_handle.clone()) else {
+                return Err(StoreError::Corrupt(format!("queue {}: a message without id or receipt", self.name)));
+            };
+            // Requested above; a message without it counts as a first delivery.
+            let receive_count = match message
+                .attributes()
+                .and_then(|attributes| attributes.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+            {
+                Some(raw) => raw.parse().map_err(|_| {
+                    StoreError::Corrupt(format!("queue {}: receive count {raw:?} of message {id}", self.name))
+                })?,
+                None => 1,
+            };
+            if let Ok(mut in_flight) = self.in_flight.lock() {
+                in_flight.insert(receipt.clone(), id.clone());
+            }
+            received.push(QueueMessage { id, receipt, body: message.body.unwrap_or_default(), receive_count });
+        }
+        Ok(received)
+    }
+
+    async fn delete(&self, receipt: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_message()
+            .queue_url(&self.url)
+            .receipt_handle(receipt)
+            .send()
+            .await
+            .map_err(|e| aws_call(&format!("DeleteMessage {}", self.name), e))?;
+        self.settle(receipt);
+        Ok(())
+    }
+
+    /// Logs the failure and leaves the message: SQS shows it again when its visibility
+    /// timeout passes, and the redrive policy moves it to the dead-letter queue after
+    /// `maxReceiveCount` deliveries.
+    async fn fail(&self, receipt: &str, reason: &str) -> Result<(), StoreError> {
+        let id = self.settle(receipt).unwrap_or_else(|| "unknown".to_owned());
+        tracing::warn!(queue = %self.name, message_id = %id, reason,
+            "message failed; redelivered after its visibility timeout");
+        Ok(())
+    }
+
+    async fn release(&self, receipt: &str) -> Result<(), StoreError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.url)
+            .receipt_handle(receipt)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .map_err(|e| aws_call(&format!("ChangeMessageVisibility {}", self.name), e))?;
+        self.settle(receipt);
+        Ok(())
+    }
+
+    async fn depth(&self) -> Result<u64, StoreError> {
+        let answer = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .map_err(|e| aws_call(&format!("GetQueueAttributes {}", self.name), e))?;
+        let attributes = answer.attributes();
+        let read = |attribute: QueueAttributeName| -> Result<u64, StoreError> {
+            let raw = attributes.and_then(|all| all.get(&attribute)).map_or("0", String::as_str);
+            raw.parse()
+                .map_err(|_| StoreError::Corrupt(format!("queue {}: {attribute} is {raw:?}", self.name)))
+        };
+        Ok(read(QueueAttributeName::ApproximateNumberOfMessages)?
+            + read(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)?)
+    }
+}
+
+/// Creates (or finds, when they exist with the same settings) the queue `name` and its
+/// dead-letter queue `<name>-dlq`, with the visibility timeout (whole seconds, rounded up)
+/// and a redrive policy of `max_receives` deliveries. Returns `(queue, dead_letters)`.
+pub async fn create_with_dead_letters(
+    client: &Client,
+    name: &str,
+    settings: QueueSettings,
+) -> Result<(SqsQueue, SqsQueue), StoreError> {
+    let dead_name = dead_letter_name(name);
+    let dead_letters = create(
+        client,
+        &dead_name,
+        &[(QueueAttributeName::MessageRetentionPeriod, DEAD_LETTER_RETENTION_SECS.to_string())],
+    )
+    .await?;
+    let redrive = serde_json::json!({
+        "deadLetterTargetArn": dead_letters.arn().await?,
+        "maxReceiveCount": settings.max_receives,
+    });
+    let visibility_secs = settings.visibility_timeout.as_millis().div_ceil(1000);
+    let queue = create(
+        client,
+        name,
+        &[
+            (QueueAttributeName::VisibilityTimeout, visibility_secs.to_string()),
+            (QueueAttributeName::RedrivePolicy, redrive.to_string()),
+        ],
+    )
+    .await?;
+    Ok((queue, dead_letters))
+}
+
+async fn create(client: &Client, name: &str, attributes: &[(QueueAttributeName, String)]) -> Result<SqsQueue, StoreError> {
+    let request = attributes
+        .iter()
+        .fold(client.create_queue().queue_name(name), |request, (key, value)| {
+            request.attributes(key.clone(), value)
+        });
+    let created = request.send().await.map_err(|e| aws_call(&format!("CreateQueue {name}"), e))?;
+    let url = created
+        .queue_url()
+        .ok_or_else(|| StoreError::Corrupt(format!("CreateQueue {name}: no URL in the answer")))?;
+    Ok(SqsQueue::new(client.clone(), url, name))
+}
