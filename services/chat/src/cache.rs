@@ -35,7 +35,12 @@ pub struct Generation(u64);
 impl AnswerCache {
     /// An empty cache keeping up to `capacity` answers for `ttl` each.
     pub fn new(ttl: Duration, capacity: usize) -> Self {
-        Self { ttl, capacity, entries: RwLock::new(HashMap::new()), generation: AtomicU64::new(0) }
+        Self {
+            ttl,
+            capacity,
+            entries: RwLock::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+        }
     }
 
     /// Read before looking in the stores.
@@ -45,8 +50,14 @@ impl AnswerCache {
 
     /// The cached answer for `key`, unless it expired.
     pub fn get(&self, key: &str) -> Option<Answer> {
-        let entries = self.entries.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-        entries.get(key).filter(|e| e.expires > Instant::now()).map(|e| e.answer.clone())
+        let entries = self
+            .entries
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        entries
+            .get(key)
+            .filter(|e| e.expires > Instant::now())
+            .map(|e| e.answer.clone())
     }
 
     /// Stores `answer` for `key`, unless the cache was invalidated since `seen`. A full
@@ -55,7 +66,10 @@ impl AnswerCache {
         if self.ttl.is_zero() || self.capacity == 0 {
             return;
         }
-        let mut entries = self.entries.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut entries = self
+            .entries
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if self.generation() != seen {
             return;
         }
@@ -66,19 +80,31 @@ impl AnswerCache {
                 entries.clear();
             }
         }
-        entries.insert(key.to_owned(), Entry { expires: now + self.ttl, answer });
+        entries.insert(
+            key.to_owned(),
+            Entry {
+                expires: now + self.ttl,
+                answer,
+            },
+        );
     }
 
     /// Drops every answer (ingest wrote an artist, or the datamart was swapped).
     pub fn invalidate(&self) {
-        let mut entries = self.entries.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut entries = self
+            .entries
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         self.generation.fetch_add(1, Ordering::AcqRel);
         entries.clear();
     }
 
     /// Answers currently held (expired ones included until they are swept).
     pub fn len(&self) -> usize {
-        self.entries.read().unwrap_or_else(|poisoned| poisoned.into_inner()).len()
+        self.entries
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .len()
     }
 
     /// True when no answer is held.
@@ -106,7 +132,10 @@ mod tests {
         cache.invalidate();
         assert!(cache.get("bts").is_none());
         cache.insert("bts", answer(), seen);
-        assert!(cache.get("bts").is_none(), "a lookup that began before the invalidation is not stored");
+        assert!(
+            cache.get("bts").is_none(),
+            "a lookup that began before the invalidation is not stored"
+        );
 
         let expired = AnswerCache::new(Duration::from_nanos(1), 10);
         expired.insert("bts", answer(), expired.generation());

@@ -34,7 +34,8 @@ impl Config {
     /// Reads the configuration (and the secrets, once), naming the variable that is
     /// missing or invalid.
     pub async fn from_env(env: &Env, aws: &SdkConfig) -> Result<Self, ConfigError> {
-        let raw_secret = secrets::resolve(env, aws, keys::SKILL_SECRET, keys::SKILL_SECRET_ARN).await?;
+        let raw_secret =
+            secrets::resolve(env, aws, keys::SKILL_SECRET, keys::SKILL_SECRET_ARN).await?;
         Ok(Self {
             database_url: secrets::database_url(env, aws).await?,
             top_tracks_table: env.required(keys::TOP_TRACKS_TABLE)?,
@@ -77,11 +78,17 @@ impl ChatSettings {
         let defaults = Self::default();
         let ttl = env.parse_or(CACHE_TTL_SECS, defaults.cache_ttl.as_secs())?;
         let callback_hosts = match env.optional(keys::CALLBACK_HOSTS) {
-            Some(raw) => CallbackHosts::parse(&raw)
-                .map_err(|e| ConfigError::Invalid { key: keys::CALLBACK_HOSTS, reason: e.to_string() })?,
+            Some(raw) => CallbackHosts::parse(&raw).map_err(|e| ConfigError::Invalid {
+                key: keys::CALLBACK_HOSTS,
+                reason: e.to_string(),
+            })?,
             None => defaults.callback_hosts.clone(),
         };
-        Ok(Self { cache_ttl: Duration::from_secs(ttl), callback_hosts, ..defaults })
+        Ok(Self {
+            cache_ttl: Duration::from_secs(ttl),
+            callback_hosts,
+            ..defaults
+        })
     }
 }
 
@@ -97,15 +104,40 @@ mod tests {
             (keys::TOP_TRACKS_TABLE, "top_tracks"),
             (keys::EVENT_BUS_NAME, "encore"),
         ];
-        let err = Config::from_env(&Env::from_pairs(base), &aws).await.unwrap_err();
-        assert_eq!(err, ConfigError::Missing { key: keys::SKILL_SECRET });
+        let err = Config::from_env(&Env::from_pairs(base), &aws)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::Missing {
+                key: keys::SKILL_SECRET
+            }
+        );
         let short = base.into_iter().chain([(keys::SKILL_SECRET, "short")]);
-        let err = Config::from_env(&Env::from_pairs(short), &aws).await.unwrap_err();
-        assert!(matches!(err, ConfigError::Invalid { key: keys::SKILL_SECRET, .. }), "{err}");
-        let with_secret = base.into_iter().chain([(keys::SKILL_SECRET, "s3cret-value-long-enough")]);
-        let config = Config::from_env(&Env::from_pairs(with_secret), &aws).await.unwrap();
+        let err = Config::from_env(&Env::from_pairs(short), &aws)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ConfigError::Invalid {
+                    key: keys::SKILL_SECRET,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let with_secret = base
+            .into_iter()
+            .chain([(keys::SKILL_SECRET, "s3cret-value-long-enough")]);
+        let config = Config::from_env(&Env::from_pairs(with_secret), &aws)
+            .await
+            .unwrap();
         assert_eq!(config.settings.cache_ttl, Duration::from_secs(60));
-        assert!(!format!("{config:?}").contains("s3cret"), "the secret leaks through Debug");
+        assert!(
+            !format!("{config:?}").contains("s3cret"),
+            "the secret leaks through Debug"
+        );
     }
 
     #[test]
@@ -115,8 +147,14 @@ mod tests {
         assert_eq!(settings.cache_ttl, Duration::from_secs(5));
         assert!(settings.callback_hosts.allows("http://127.0.0.1:1/cb"));
         let bad_ttl = Env::from_pairs([(CACHE_TTL_SECS, "soon")]);
-        assert!(matches!(ChatSettings::from_env(&bad_ttl), Err(ConfigError::Invalid { .. })));
+        assert!(matches!(
+            ChatSettings::from_env(&bad_ttl),
+            Err(ConfigError::Invalid { .. })
+        ));
         let bad_hosts = Env::from_pairs([(keys::CALLBACK_HOSTS, "https://x")]);
-        assert!(matches!(ChatSettings::from_env(&bad_hosts), Err(ConfigError::Invalid { .. })));
+        assert!(matches!(
+            ChatSettings::from_env(&bad_hosts),
+            Err(ConfigError::Invalid { .. })
+        ));
     }
 }

@@ -55,16 +55,43 @@ pub struct HttpReply {
 impl HttpReply {
     fn rejection(status: StatusCode, error: &str, reason: &str) -> Self {
         let body = json!({ "error": error, "reason": reason }).to_string();
-        Self { status, body: Bytes::from(body) }
+        Self {
+            status,
+            body: Bytes::from(body),
+        }
+    }
+
+    /// 400 with `reason`: the body is not a skill request.
+    pub fn bad_request(reason: &str) -> Self {
+        Self::rejection(StatusCode::BAD_REQUEST, "invalid_request", reason)
     }
 }
 
-/// Answers one HTTP request to the skill endpoint.
-pub async fn handle_http<S: ChatPorts>(endpoint: &SkillEndpoint<S>, headers: &HeaderMap, body: RawBody<'_>) -> HttpReply {
+/// The 401 reply when `headers` lack the secret `guard` requires, else `None`.
+pub fn check_secret(guard: &SecretGuard, headers: &HeaderMap) -> Option<HttpReply> {
     let presented = headers.get(SECRET_HEADER).map(|value| value.as_bytes());
-    if !endpoint.guard.admits(presented) {
-        debug!(present = presented.is_some(), "rejected a skill request without the right secret");
-        return HttpReply::rejection(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong skill secret");
+    if guard.admits(presented) {
+        return None;
+    }
+    debug!(
+        present = presented.is_some(),
+        "rejected a skill request without the right secret"
+    );
+    Some(HttpReply::rejection(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "missing or wrong skill secret",
+    ))
+}
+
+/// Answers one HTTP request to the skill endpoint.
+pub async fn handle_http<S: ChatPorts>(
+    endpoint: &SkillEndpoint<S>,
+    headers: &HeaderMap,
+    body: RawBody<'_>,
+) -> HttpReply {
+    if let Some(unauthorized) = check_secret(&endpoint.guard, headers) {
+        return unauthorized;
     }
     let bytes = match body {
         RawBody::Complete(bytes) if bytes.len() <= MAX_BODY_BYTES => bytes,
@@ -80,11 +107,14 @@ pub async fn handle_http<S: ChatPorts>(endpoint: &SkillEndpoint<S>, headers: &He
         Ok(request) => request,
         Err(reason) => {
             debug!(%reason, "rejected a malformed skill request");
-            return HttpReply::rejection(StatusCode::BAD_REQUEST, "invalid_request", &reason);
+            return HttpReply::bad_request(&reason);
         }
     };
     let answer = handle_skill(&request, &endpoint.chat).await;
-    HttpReply { status: StatusCode::OK, body: answer.body }
+    HttpReply {
+        status: StatusCode::OK,
+        body: answer.body,
+    }
 }
 
 /// The skill request in `bytes`, or why it is not one.

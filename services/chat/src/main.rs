@@ -19,10 +19,22 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let stores = Stores {
         artists: mysql.clone(),
         related: mysql.clone(),
-        top_tracks: Arc::new(DynamoTopTracks::new(aws_sdk_dynamodb::Client::new(&aws), config.top_tracks_table)),
+        top_tracks: Arc::new(DynamoTopTracks::new(
+            aws_sdk_dynamodb::Client::new(&aws),
+            config.top_tracks_table,
+        )),
         requests: mysql,
-        events: Arc::new(EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&aws), config.event_bus_name)),
+        events: Arc::new(EventBridgePublisher::new(
+            aws_sdk_eventbridge::Client::new(&aws),
+            config.event_bus_name,
+        )),
     };
-    let endpoint = SkillEndpoint::new(Chat::new(stores, config.settings), SecretGuard::Required(config.secret));
-    lambda_runtime::run(service_fn(|event: LambdaEvent<_>| handle_apigw(&endpoint, event))).await
+    let endpoint = SkillEndpoint::new(
+        Chat::new(stores, config.settings),
+        SecretGuard::Required(config.secret),
+    );
+    lambda_runtime::run(service_fn(|event: LambdaEvent<_>| {
+        handle_apigw(&endpoint, event)
+    }))
+    .await
 }

@@ -31,7 +31,9 @@ impl SkillSecret {
         if secret.len() < MIN_SECRET_BYTES {
             return Err(SecretError::TooShort);
         }
-        Ok(Self { digest: Sha256::digest(secret.as_bytes()).into() })
+        Ok(Self {
+            digest: Sha256::digest(secret.as_bytes()).into(),
+        })
     }
 
     /// [`SkillSecret::new`] for a value read from configuration: an error names
@@ -86,7 +88,10 @@ mod tests {
         assert!(secret.matches(b"correct horse battery"));
         assert!(!secret.matches(b"correct horse batterz"));
         assert!(!secret.matches(b""));
-        assert_eq!(SkillSecret::new("short").unwrap_err(), SecretError::TooShort);
+        assert_eq!(
+            SkillSecret::new("short").unwrap_err(),
+            SecretError::TooShort
+        );
         let guard = SecretGuard::Required(secret);
         assert!(!guard.admits(None));
         assert!(guard.admits(Some(b"correct horse battery")));

@@ -30,7 +30,9 @@ pub enum ServeError {
 
 /// The router serving `POST /skill`.
 pub fn router<S: ChatPorts>(endpoint: Arc<SkillEndpoint<S>>) -> Router {
-    Router::new().route(SKILL_PATH, post(skill::<S>)).with_state(endpoint)
+    Router::new()
+        .route(SKILL_PATH, post(skill::<S>))
+        .with_state(endpoint)
 }
 
 /// Checks the secret policy for `addr`: without a secret, only loopback is allowed (and
@@ -47,7 +49,10 @@ pub fn check_exposure(guard: &SecretGuard, addr: SocketAddr) -> Result<(), Serve
 }
 
 /// Serves the skill endpoint on `listener` until the server fails.
-pub async fn serve<S: ChatPorts>(listener: TcpListener, endpoint: Arc<SkillEndpoint<S>>) -> Result<(), ServeError> {
+pub async fn serve<S: ChatPorts>(
+    listener: TcpListener,
+    endpoint: Arc<SkillEndpoint<S>>,
+) -> Result<(), ServeError> {
     let addr = listener.local_addr()?;
     check_exposure(&endpoint.guard, addr)?;
     info!(%addr, path = SKILL_PATH, "skill endpoint listening");
@@ -55,7 +60,11 @@ pub async fn serve<S: ChatPorts>(listener: TcpListener, endpoint: Arc<SkillEndpo
     Ok(())
 }
 
-async fn skill<S: ChatPorts>(State(endpoint): State<Arc<SkillEndpoint<S>>>, headers: HeaderMap, body: Body) -> Response {
+async fn skill<S: ChatPorts>(
+    State(endpoint): State<Arc<SkillEndpoint<S>>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     // Reads at most one byte past the limit; any read failure counts as oversized, the only
     // failure a client can cause that still gets an answer.
     let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES + 1).await;
@@ -64,5 +73,13 @@ async fn skill<S: ChatPorts>(State(endpoint): State<Arc<SkillEndpoint<S>>>, head
         Err(_) => RawBody::Oversized,
     };
     let reply = handle_http(&endpoint, &headers, raw).await;
-    (reply.status, [(header::CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE))], reply.body).into_response()
+    (
+        reply.status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(JSON_CONTENT_TYPE),
+        )],
+        reply.body,
+    )
+        .into_response()
 }

@@ -10,8 +10,8 @@ use encore_domain::normalize;
 use encore_kakao::render::{self, ArtistCard, MAX_SIMILAR};
 use encore_kakao::{SkillRequest, SkillResponse};
 use encore_store::{
-    ArtistStore, EventPublisher, OutgoingEvent, RelatedStore, RequestLog, RequestStatus, StoreError,
-    TopTracksCache,
+    ArtistStore, EventPublisher, OutgoingEvent, RelatedStore, RequestLog, RequestStatus,
+    StoreError, TopTracksCache,
 };
 use tracing::{error, info, warn};
 use uuid::Uuid;
@@ -55,8 +55,14 @@ impl Answer {
     /// Serializes `response`.
     pub fn new(kind: AnswerKind, response: SkillResponse) -> Self {
         // Serializing a response (strings, vectors and maps with string keys) cannot fail.
-        let body = serde_json::to_vec(&response).map(Bytes::from).unwrap_or_default();
-        Self { kind, response: Arc::new(response), body }
+        let body = serde_json::to_vec(&response)
+            .map(Bytes::from)
+            .unwrap_or_default();
+        Self {
+            kind,
+            response: Arc::new(response),
+            body,
+        }
     }
 }
 
@@ -101,7 +107,10 @@ impl Query {
         if !normalized.chars().any(char::is_alphanumeric) {
             return Self::Meaningless;
         }
-        Self::Artist { text: text.to_owned(), normalized }
+        Self::Artist {
+            text: text.to_owned(),
+            normalized,
+        }
     }
 }
 
@@ -157,7 +166,10 @@ pub async fn handle_skill<S: ChatPorts>(request: &SkillRequest, chat: &Chat<S>) 
 }
 
 /// Answers one skill request, or says why it could not.
-pub async fn try_handle_skill<S: ChatPorts>(request: &SkillRequest, chat: &Chat<S>) -> Result<Answer, ChatError> {
+pub async fn try_handle_skill<S: ChatPorts>(
+    request: &SkillRequest,
+    chat: &Chat<S>,
+) -> Result<Answer, ChatError> {
     let Query::Artist { text, normalized } = Query::read(request) else {
         return Ok(chat.help.clone());
     };
@@ -169,26 +181,47 @@ pub async fn try_handle_skill<S: ChatPorts>(request: &SkillRequest, chat: &Chat<
 
 /// The answer about a known artist, from the answer cache or else from the stores in three
 /// round trips (artist, related artists, all their top tracks), then cached.
-async fn known_artist<S: ChatPorts>(chat: &Chat<S>, normalized: &str) -> Result<Option<Answer>, ChatError> {
+async fn known_artist<S: ChatPorts>(
+    chat: &Chat<S>,
+    normalized: &str,
+) -> Result<Option<Answer>, ChatError> {
     let seen = chat.cache.generation();
     if let Some(answer) = chat.cache.get(normalized) {
         return Ok(Some(answer));
     }
     let stores = &chat.stores;
-    let Some(artist) = stores.artists().find_artist(normalized).await.map_err(ChatError::Read)? else {
+    let Some(artist) = stores
+        .artists()
+        .find_artist(normalized)
+        .await
+        .map_err(ChatError::Read)?
+    else {
         return Ok(None);
     };
-    let related = stores.related().related(&artist.id, MAX_SIMILAR as u32).await.map_err(ChatError::Read)?;
-    let ids: Vec<String> =
-        std::iter::once(artist.id.clone()).chain(related.iter().map(|(_, a)| a.id.clone())).collect();
-    let mut tracks = stores.top_tracks().top_tracks(&ids).await.map_err(ChatError::Read)?;
+    let related = stores
+        .related()
+        .related(&artist.id, MAX_SIMILAR as u32)
+        .await
+        .map_err(ChatError::Read)?;
+    let ids: Vec<String> = std::iter::once(artist.id.clone())
+        .chain(related.iter().map(|(_, a)| a.id.clone()))
+        .collect();
+    let mut tracks = stores
+        .top_tracks()
+        .top_tracks(&ids)
+        .await
+        .map_err(ChatError::Read)?;
     let mut card_of = |artist: encore_domain::Artist| {
         let tracks = tracks.remove(&artist.id).unwrap_or_default();
         ArtistCard::new(artist, tracks)
     };
     let card = card_of(artist);
     let similar: Vec<ArtistCard> = related.into_iter().map(|(_, a)| card_of(a)).collect();
-    let kind = if similar.is_empty() { AnswerKind::WithoutRelated } else { AnswerKind::Related };
+    let kind = if similar.is_empty() {
+        AnswerKind::WithoutRelated
+    } else {
+        AnswerKind::Related
+    };
     let answer = Answer::new(kind, render::artist_answer(&card, &similar));
     chat.cache.insert(normalized, answer.clone(), seen);
     Ok(Some(answer))
@@ -235,7 +268,11 @@ async fn request_artist<S: ChatPorts>(
     };
     if let Err(err) = published {
         // Release the claim, so the next ask publishes again instead of waiting out the window.
-        if let Err(release) = stores.requests().finish(normalized, RequestStatus::Failed).await {
+        if let Err(release) = stores
+            .requests()
+            .finish(normalized, RequestStatus::Failed)
+            .await
+        {
             warn!(error = %release, "releasing the request claim failed");
         }
         return Err(ChatError::Publish(err));
@@ -253,16 +290,32 @@ mod tests {
 
     #[test]
     fn queries_are_classified() {
-        assert_eq!(Query::parse("  BTS "), Query::Artist { text: "BTS".into(), normalized: "bts".into() });
+        assert_eq!(
+            Query::parse("  BTS "),
+            Query::Artist {
+                text: "BTS".into(),
+                normalized: "bts".into()
+            }
+        );
         assert_eq!(
             Query::parse("방탄소년단"),
-            Query::Artist { text: "방탄소년단".into(), normalized: "방탄소년단".into() }
+            Query::Artist {
+                text: "방탄소년단".into(),
+                normalized: "방탄소년단".into()
+            }
         );
         assert!(matches!(Query::parse("2NE1"), Query::Artist { .. }));
         for meaningless in ["", "   ", "🎵🎶", "?!...", "\u{200B}", &"a".repeat(101)] {
-            assert_eq!(Query::parse(meaningless), Query::Meaningless, "{meaningless:?}");
+            assert_eq!(
+                Query::parse(meaningless),
+                Query::Meaningless,
+                "{meaningless:?}"
+            );
         }
-        assert!(matches!(Query::parse(&"a".repeat(100)), Query::Artist { .. }));
+        assert!(matches!(
+            Query::parse(&"a".repeat(100)),
+            Query::Artist { .. }
+        ));
     }
 
     #[test]

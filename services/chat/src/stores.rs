@@ -37,7 +37,13 @@ pub struct Stores<A: ?Sized, R: ?Sized, T: ?Sized, L: ?Sized, P: ?Sized> {
 impl<S: ?Sized, P: ?Sized> Stores<S, S, S, S, P> {
     /// One store serving every storage port (the embedded SQLite store), and a bus.
     pub fn shared(store: Arc<S>, events: Arc<P>) -> Self {
-        Self { artists: store.clone(), related: store.clone(), top_tracks: store.clone(), requests: store, events }
+        Self {
+            artists: store.clone(),
+            related: store.clone(),
+            top_tracks: store.clone(),
+            requests: store,
+            events,
+        }
     }
 }
 

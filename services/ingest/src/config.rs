@@ -5,10 +5,10 @@ use encore_platform::config::{keys, ConfigError, Env};
 use crate::callback::{AllowedHosts, DEFAULT_ALLOWED_HOSTS};
 use crate::handler::DEFAULT_CONCURRENCY;
 
-/// What the ingest Lambda needs to start.
+/// What the ingest Lambda needs to start (the database URL and the Spotify secret come
+/// from Secrets Manager, see `encore_platform::secrets`).
 #[derive(Clone)]
 pub struct Config {
-    pub database_url: String,
     pub top_tracks_table: String,
     pub event_bus_name: String,
     pub spotify_client_id: String,
@@ -29,14 +29,14 @@ impl std::fmt::Debug for Config {
 }
 
 impl Config {
-    /// Reads the configuration, naming the first missing or invalid variable.
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+    /// Reads the configuration, naming the first missing or invalid variable;
+    /// `spotify_client_secret` is resolved by the caller (plain or from Secrets Manager).
+    pub fn from_env(env: &Env, spotify_client_secret: String) -> Result<Self, ConfigError> {
         Ok(Self {
-            database_url: env.required(keys::DATABASE_URL)?,
             top_tracks_table: env.required(keys::TOP_TRACKS_TABLE)?,
             event_bus_name: env.required(keys::EVENT_BUS_NAME)?,
             spotify_client_id: env.required(keys::SPOTIFY_CLIENT_ID)?,
-            spotify_client_secret: env.required(keys::SPOTIFY_CLIENT_SECRET)?,
+            spotify_client_secret,
             allowed_callback_hosts: AllowedHosts::parse(
                 &env.optional(keys::CALLBACK_HOSTS).unwrap_or_else(|| DEFAULT_ALLOWED_HOSTS.to_owned()),
             ),
@@ -51,18 +51,24 @@ mod tests {
 
     #[test]
     fn names_the_missing_variable_and_hides_secrets() {
-        let err = Config::from_env(&Env::from_pairs([(keys::DATABASE_URL, "mysql://x")])).unwrap_err();
+        let err = Config::from_env(&Env::from_pairs([]), "s".into()).unwrap_err();
         assert_eq!(err, ConfigError::Missing { key: keys::TOP_TRACKS_TABLE });
-        let config = Config::from_env(&Env::from_pairs([
-            (keys::DATABASE_URL, "mysql://u:pw@h/db"),
+        let env = Env::from_pairs([
             (keys::TOP_TRACKS_TABLE, "top_tracks"),
             (keys::EVENT_BUS_NAME, "encore"),
             (keys::SPOTIFY_CLIENT_ID, "id"),
-            (keys::SPOTIFY_CLIENT_SECRET, "very-secret"),
-        ]))
-        .unwrap();
+            (keys::INGEST_CONCURRENCY, "many"),
+        ]);
+        let err = Config::from_env(&env, "s".into()).unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { key: keys::INGEST_CONCURRENCY, .. }), "{err}");
+        let env = Env::from_pairs([
+            (keys::TOP_TRACKS_TABLE, "top_tracks"),
+            (keys::EVENT_BUS_NAME, "encore"),
+            (keys::SPOTIFY_CLIENT_ID, "id"),
+        ]);
+        let config = Config::from_env(&env, "very-secret".into()).unwrap();
         assert_eq!(config.concurrency, DEFAULT_CONCURRENCY);
         let shown = format!("{config:?}");
-        assert!(!shown.contains("very-secret") && !shown.contains("pw@"), "{shown}");
+        assert!(!shown.contains("very-secret"), "{shown}");
     }
 }

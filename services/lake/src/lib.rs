@@ -20,7 +20,9 @@ pub struct Config {
 impl Config {
     /// Reads the configuration from `env`.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        Ok(Self { lake_bucket: env.required(keys::LAKE_BUCKET)? })
+        Ok(Self {
+            lake_bucket: env.required(keys::LAKE_BUCKET)?,
+        })
     }
 }
 
@@ -36,7 +38,9 @@ pub async fn handle(batch: &[InboundMessage], lake: &dyn Lake) -> BatchOutcome {
     let mut events = LakeBatch::new();
     let mut accepted = Vec::new();
     for message in batch {
-        let _span = info_span!("message", message_id = %message.id, receive_count = message.receive_count).entered();
+        let _span =
+            info_span!("message", message_id = %message.id, receive_count = message.receive_count)
+                .entered();
         let added = decode::<ArtistIngested>(&message.body)
             .map_err(|e| e.to_string())
             .and_then(|event| events.add(&event).map_err(|e| e.to_string()));
@@ -54,7 +58,12 @@ pub async fn handle(batch: &[InboundMessage], lake: &dyn Lake) -> BatchOutcome {
     match write_batch(lake, &events).await {
         Ok(files) => {
             let rows: usize = files.iter().map(|f| f.rows).sum();
-            info!(events = events.len(), files = files.len(), rows, "wrote to the lake");
+            info!(
+                events = events.len(),
+                files = files.len(),
+                rows,
+                "wrote to the lake"
+            );
         }
         Err(error) => {
             warn!(%error, events = events.len(), "lake write failed; the batch's events will be retried");

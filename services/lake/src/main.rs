@@ -12,7 +12,10 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 async fn main() -> Result<(), Error> {
     encore_platform::logging::init();
     let config = Config::from_env(&Env::process())?;
-    let lake = S3Lake::new(s3_client(&encore_platform::aws::from_env().await), config.lake_bucket);
+    let lake = S3Lake::new(
+        s3_client(&encore_platform::aws::from_env().await),
+        config.lake_bucket,
+    );
     let lake = &lake;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let outcome = handle(&from_sqs_event(event.payload), lake).await;

@@ -27,7 +27,9 @@ impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
             athena: AthenaTarget {
-                workgroup: env.optional(keys::ATHENA_WORKGROUP).unwrap_or_else(|| DEFAULT_WORKGROUP.to_owned()),
+                workgroup: env
+                    .optional(keys::ATHENA_WORKGROUP)
+                    .unwrap_or_else(|| DEFAULT_WORKGROUP.to_owned()),
                 database: env.required(keys::LAKE_DATABASE)?,
                 output_location: env.optional(service_keys::ATHENA_OUTPUT_LOCATION),
             },
@@ -42,11 +44,21 @@ mod tests {
     #[test]
     fn database_is_required_and_the_rest_defaults() {
         let err = Config::from_env(&Env::from_pairs([])).unwrap_err();
-        assert_eq!(err, ConfigError::Missing { key: keys::LAKE_DATABASE });
-        let config = Config::from_env(&Env::from_pairs([(keys::LAKE_DATABASE, "encore_lake")])).unwrap();
+        assert_eq!(
+            err,
+            ConfigError::Missing {
+                key: keys::LAKE_DATABASE
+            }
+        );
+        let config =
+            Config::from_env(&Env::from_pairs([(keys::LAKE_DATABASE, "encore_lake")])).unwrap();
         assert_eq!(
             config.athena,
-            AthenaTarget { workgroup: "primary".into(), database: "encore_lake".into(), output_location: None }
+            AthenaTarget {
+                workgroup: "primary".into(),
+                database: "encore_lake".into(),
+                output_location: None
+            }
         );
         let config = Config::from_env(&Env::from_pairs([
             (keys::LAKE_DATABASE, "encore_lake"),
@@ -55,6 +67,9 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(config.athena.workgroup, "encore-lake");
-        assert_eq!(config.athena.output_location.as_deref(), Some("s3://results/"));
+        assert_eq!(
+            config.athena.output_location.as_deref(),
+            Some("s3://results/")
+        );
     }
 }

@@ -32,3 +32,18 @@ where
     tracing::info!(origin = trigger.origin(), "similarity job triggered");
     Ok(run_similarity(lake_sql, store, settings, &()).await?)
 }
+
+impl From<HandlerError> for lambda_runtime::Diagnostic {
+    /// What the invocation reports: the kind of failure and its message (which names the
+    /// failed phase and, for Athena, its reason; no secrets reach it).
+    fn from(err: HandlerError) -> Self {
+        let error_type = match &err {
+            HandlerError::Trigger(_) => "UnsupportedTrigger",
+            HandlerError::Job(_) => "SimilarityJobFailed",
+        };
+        Self {
+            error_type: error_type.into(),
+            error_message: err.to_string(),
+        }
+    }
+}

@@ -83,7 +83,10 @@ pub struct Settings {
 impl Default for Settings {
     /// K = 10 and the engine's default profile.
     fn default() -> Self {
-        Self { k: DEFAULT_K, profile: Profile::default() }
+        Self {
+            k: DEFAULT_K,
+            profile: Profile::default(),
+        }
     }
 }
 
@@ -117,7 +120,12 @@ impl fmt::Display for JobSummary {
         write!(
             f,
             "snapshot {}: {} artists, {} rows; query {:.2} s, knn {:.2} s, load {:.2} s",
-            self.snapshot, self.artists, self.rows, self.query_seconds, self.knn_seconds, self.load_seconds
+            self.snapshot,
+            self.artists,
+            self.rows,
+            self.query_seconds,
+            self.knn_seconds,
+            self.load_seconds
         )
     }
 }
@@ -195,14 +203,23 @@ where
 
 /// The datamart rows of `profiles`. The search is CPU-bound on every core, so it runs on
 /// the blocking pool rather than on the async workers.
-async fn related_rows(profiles: Vec<ProfileRow>, settings: Settings, snapshot: NaiveDate) -> Result<Vec<RelatedArtist>, JobError> {
+async fn related_rows(
+    profiles: Vec<ProfileRow>,
+    settings: Settings,
+    snapshot: NaiveDate,
+) -> Result<Vec<RelatedArtist>, JobError> {
     let profiles: Vec<ArtistProfile> = profiles
         .into_iter()
-        .map(|row| ArtistProfile { artist_id: row.artist_id, features: row.features, track_count: row.track_count })
+        .map(|row| ArtistProfile {
+            artist_id: row.artist_id,
+            features: row.features,
+            track_count: row.track_count,
+        })
         .collect();
     let snapshot = snapshot.to_string();
     let search = tokio::task::spawn_blocking(move || {
-        relate(&profiles, settings.k, settings.profile).map(|relations| relations.to_related_artists(&snapshot))
+        relate(&profiles, settings.k, settings.profile)
+            .map(|relations| relations.to_related_artists(&snapshot))
     });
     match search.await {
         Ok(rows) => Ok(rows?),
@@ -231,9 +248,18 @@ mod tests {
     fn snapshot_is_the_day_in_seoul() {
         let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
         // The schedule fires at 18:00 UTC: already the next day in Seoul.
-        assert_eq!(snapshot_date(at("2026-11-25T18:00:00Z")).to_string(), "2026-11-26");
-        assert_eq!(snapshot_date(at("2026-11-25T14:59:59Z")).to_string(), "2026-11-25");
-        assert_eq!(snapshot_date(at("2026-11-25T15:00:00Z")).to_string(), "2026-11-26");
+        assert_eq!(
+            snapshot_date(at("2026-11-25T18:00:00Z")).to_string(),
+            "2026-11-26"
+        );
+        assert_eq!(
+            snapshot_date(at("2026-11-25T14:59:59Z")).to_string(),
+            "2026-11-25"
+        );
+        assert_eq!(
+            snapshot_date(at("2026-11-25T15:00:00Z")).to_string(),
+            "2026-11-26"
+        );
     }
 
     #[test]

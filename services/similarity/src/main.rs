@@ -13,7 +13,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let env = Env::process();
     let config = Config::from_env(&env)?;
     let aws = encore_platform::aws::from_env().await;
-    let store = MySqlStore::connect(&encore_platform::secrets::database_url(&env, &aws).await?).await?;
+    let store =
+        MySqlStore::connect(&encore_platform::secrets::database_url(&env, &aws).await?).await?;
     let lake_sql = AthenaLakeSql::new(aws_sdk_athena::Client::new(&aws), config.athena);
     let settings = Settings::default();
     lambda_runtime::run(service_fn(|event: LambdaEvent<BusEnvelope>| {

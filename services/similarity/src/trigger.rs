@@ -1,7 +1,9 @@
 //! What starts the job in Lambda: the daily EventBridge schedule or a `SimilarityRequested`
 //! event on the bus. Both arrive as an EventBridge event; anything else is refused.
 
-use encore_domain::events::{decode_envelope, BusEnvelope, BusEvent, DecodeError, SimilarityRequested};
+use encore_domain::events::{
+    decode_envelope, BusEnvelope, BusEvent, DecodeError, SimilarityRequested,
+};
 
 /// `detail-type` of the events an EventBridge schedule rule sends.
 pub const SCHEDULED_EVENT: &str = "Scheduled Event";
@@ -43,7 +45,10 @@ impl Trigger {
     pub fn origin(&self) -> &str {
         match self {
             Self::Schedule => "schedule",
-            Self::Requested(request) => request.requested_by.as_deref().unwrap_or("unnamed requester"),
+            Self::Requested(request) => request
+                .requested_by
+                .as_deref()
+                .unwrap_or("unnamed requester"),
         }
     }
 }

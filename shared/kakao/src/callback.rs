@@ -29,12 +29,18 @@ pub enum CallbackHostsError {
 impl CallbackHosts {
     /// Parses a comma-separated list such as `*.kakao.com,callback.example.org`.
     pub fn parse(list: &str) -> Result<Self, CallbackHostsError> {
-        let patterns: Vec<String> =
-            list.split(',').map(|p| p.trim().to_ascii_lowercase()).filter(|p| !p.is_empty()).collect();
+        let patterns: Vec<String> = list
+            .split(',')
+            .map(|p| p.trim().to_ascii_lowercase())
+            .filter(|p| !p.is_empty())
+            .collect();
         if patterns.is_empty() {
             return Err(CallbackHostsError::Empty);
         }
-        if let Some(bad) = patterns.iter().find(|p| p.trim_start_matches("*.").contains(['*', '/', ':', '@', ' '])) {
+        if let Some(bad) = patterns.iter().find(|p| {
+            p.trim_start_matches("*.")
+                .contains(['*', '/', ':', '@', ' '])
+        }) {
             return Err(CallbackHostsError::NotAHost(bad.clone()));
         }
         Ok(Self { patterns })
@@ -47,10 +53,15 @@ impl CallbackHosts {
         let host = url.host_str()?.to_ascii_lowercase();
         let loopback = matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]");
         let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && loopback);
-        let allowed = self.patterns.iter().any(|pattern| match pattern.strip_prefix("*.") {
-            Some(domain) => host.len() > domain.len() + 1 && host.ends_with(&format!(".{domain}")),
-            None => host == *pattern,
-        });
+        let allowed = self
+            .patterns
+            .iter()
+            .any(|pattern| match pattern.strip_prefix("*.") {
+                Some(domain) => {
+                    host.len() > domain.len() + 1 && host.ends_with(&format!(".{domain}"))
+                }
+                None => host == *pattern,
+            });
         let no_user_info = url.username().is_empty() && url.password().is_none();
         (scheme_ok && allowed && no_user_info).then_some(url)
     }
@@ -63,7 +74,9 @@ impl CallbackHosts {
 
 impl Default for CallbackHosts {
     fn default() -> Self {
-        Self { patterns: vec![DEFAULT_CALLBACK_HOSTS.to_owned()] }
+        Self {
+            patterns: vec![DEFAULT_CALLBACK_HOSTS.to_owned()],
+        }
     }
 }
 
@@ -99,6 +112,9 @@ mod tests {
         assert!(hosts.allows("http://127.0.0.1:8080/cb"));
         assert!(!hosts.allows("http://callback.example.org/x"));
         assert_eq!(CallbackHosts::parse(" , "), Err(CallbackHostsError::Empty));
-        assert!(matches!(CallbackHosts::parse("https://x.com"), Err(CallbackHostsError::NotAHost(_))));
+        assert!(matches!(
+            CallbackHosts::parse("https://x.com"),
+            Err(CallbackHostsError::NotAHost(_))
+        ));
     }
 }

@@ -3,6 +3,8 @@
 //! user sees nothing; the console logs "말풍선 가이드 위반 (2461)"), so every answer is
 //! checked before it is sent.
 //!
+//! encore sends simpleText, basicCard and listCard bubbles (alone or in a carousel), which
+//! [`validate`] checks in full; the other components' limits are listed for completeness.
 //! Lengths are counted in characters (Unicode scalar values), as Kakao counts them;
 //! [`truncate`] shortens text without splitting a character.
 //! Source: Kakao's answer_json_format guide and Help Center, compiled in
@@ -61,6 +63,23 @@ pub const MAX_LIST_CARD_CAROUSEL_ITEMS: usize = 5;
 /// The whole serialized answer, in bytes (30 KB); over it no reply is sent.
 pub const MAX_BUBBLE_BYTES: usize = 30_720;
 
+/// textCard `title`.
+pub const MAX_TEXT_CARD_TITLE_CHARS: usize = 50;
+/// textCard `description` when the card stands alone (shared with the title).
+pub const MAX_TEXT_CARD_DESCRIPTION_CHARS: usize = 400;
+/// textCard `description` inside a carousel.
+pub const MAX_TEXT_CARD_DESCRIPTION_IN_CAROUSEL_CHARS: usize = 128;
+/// commerceCard `title`.
+pub const MAX_COMMERCE_CARD_TITLE_CHARS: usize = 30;
+/// commerceCard `description`.
+pub const MAX_COMMERCE_CARD_DESCRIPTION_CHARS: usize = 40;
+/// itemCard `itemList` entries when the card stands alone.
+pub const MAX_ITEM_CARD_ITEMS: usize = 10;
+/// itemCard `itemList` entries inside a carousel.
+pub const MAX_ITEM_CARD_ITEMS_IN_CAROUSEL: usize = 5;
+/// How long Kakao waits for a skill's answer; past it the user gets nothing.
+pub const SKILL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// What ends a shortened text.
 pub const ELLIPSIS: char = '…';
 
@@ -70,11 +89,23 @@ pub enum LimitViolation {
     #[error("version must be {VERSION:?}, got {0:?}")]
     Version(String),
     #[error("{what}: {actual} is more than the limit of {limit}")]
-    TooMany { what: &'static str, limit: usize, actual: usize },
+    TooMany {
+        what: &'static str,
+        limit: usize,
+        actual: usize,
+    },
     #[error("{what}: {actual} is fewer than the minimum of {min}")]
-    TooFew { what: &'static str, min: usize, actual: usize },
+    TooFew {
+        what: &'static str,
+        min: usize,
+        actual: usize,
+    },
     #[error("{what}: {actual} characters, more than the limit of {limit}")]
-    TooLong { what: &'static str, limit: usize, actual: usize },
+    TooLong {
+        what: &'static str,
+        limit: usize,
+        actual: usize,
+    },
     #[error("{what} is empty")]
     Empty { what: &'static str },
     #[error("{what} is not an http(s) URL")]
@@ -101,11 +132,20 @@ pub fn validate(response: &SkillResponse) -> Result<(), LimitViolation> {
     }
     match &response.template {
         Some(template) => {
-            count("template.outputs", template.outputs.len(), MIN_OUTPUTS, MAX_OUTPUTS)?;
+            count(
+                "template.outputs",
+                template.outputs.len(),
+                MIN_OUTPUTS,
+                MAX_OUTPUTS,
+            )?;
             for output in &template.outputs {
                 validate_component(output)?;
             }
-            at_most("quickReplies", template.quick_replies.len(), MAX_QUICK_REPLIES)?;
+            at_most(
+                "quickReplies",
+                template.quick_replies.len(),
+                MAX_QUICK_REPLIES,
+            )?;
             for reply in &template.quick_replies {
                 validate_quick_reply(reply)?;
             }
@@ -176,7 +216,11 @@ fn attaches_to_previous(c: char) -> bool {
 
 fn at_most(what: &'static str, actual: usize, limit: usize) -> Result<(), LimitViolation> {
     if actual > limit {
-        return Err(LimitViolation::TooMany { what, limit, actual });
+        return Err(LimitViolation::TooMany {
+            what,
+            limit,
+            actual,
+        });
     }
     Ok(())
 }
@@ -194,12 +238,20 @@ fn text(what: &'static str, value: &str, limit: usize) -> Result<(), LimitViolat
     }
     let actual = char_len(value);
     if actual > limit {
-        return Err(LimitViolation::TooLong { what, limit, actual });
+        return Err(LimitViolation::TooLong {
+            what,
+            limit,
+            actual,
+        });
     }
     Ok(())
 }
 
-fn optional_text(what: &'static str, value: Option<&str>, limit: usize) -> Result<(), LimitViolation> {
+fn optional_text(
+    what: &'static str,
+    value: Option<&str>,
+    limit: usize,
+) -> Result<(), LimitViolation> {
     value.map_or(Ok(()), |v| text(what, v, limit))
 }
 
@@ -216,8 +268,12 @@ fn url(what: &'static str, value: &str) -> Result<(), LimitViolation> {
 /// True when `value` is an absolute http(s) URL with a host and no whitespace: the only
 /// kind of link and image address encore sends.
 pub fn is_http_url(value: &str) -> bool {
-    let rest = value.strip_prefix("https://").or_else(|| value.strip_prefix("http://"));
-    rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/') && !value.chars().any(char::is_whitespace))
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"));
+    rest.is_some_and(|r| {
+        !r.is_empty() && !r.starts_with('/') && !value.chars().any(char::is_whitespace)
+    })
 }
 
 fn link(what: &'static str, link: &Link) -> Result<(), LimitViolation> {
@@ -238,8 +294,15 @@ fn validate_component(component: &Component) -> Result<(), LimitViolation> {
         Component::BasicCard(card) => validate_basic_card(card),
         Component::ListCard(card) => validate_list_card(card, Placement::Alone),
         Component::Carousel(Carousel::ListCard(cards)) => {
-            count("carousel of listCards", cards.len(), 1, MAX_LIST_CARD_CAROUSEL_ITEMS)?;
-            cards.iter().try_for_each(|card| validate_list_card(card, Placement::InCarousel))
+            count(
+                "carousel of listCards",
+                cards.len(),
+                1,
+                MAX_LIST_CARD_CAROUSEL_ITEMS,
+            )?;
+            cards
+                .iter()
+                .try_for_each(|card| validate_list_card(card, Placement::InCarousel))
         }
         Component::Carousel(Carousel::BasicCard(cards)) => {
             count("carousel of basicCards", cards.len(), 1, MAX_CAROUSEL_ITEMS)?;
@@ -249,10 +312,22 @@ fn validate_component(component: &Component) -> Result<(), LimitViolation> {
 }
 
 fn validate_basic_card(card: &BasicCard) -> Result<(), LimitViolation> {
-    optional_text("basicCard.title", card.title.as_deref(), MAX_BASIC_CARD_TITLE_CHARS)?;
-    optional_text("basicCard.description", card.description.as_deref(), MAX_BASIC_CARD_DESCRIPTION_CHARS)?;
+    optional_text(
+        "basicCard.title",
+        card.title.as_deref(),
+        MAX_BASIC_CARD_TITLE_CHARS,
+    )?;
+    optional_text(
+        "basicCard.description",
+        card.description.as_deref(),
+        MAX_BASIC_CARD_DESCRIPTION_CHARS,
+    )?;
     url("basicCard.thumbnail.imageUrl", &card.thumbnail.image_url)?;
-    optional_text("basicCard.thumbnail.altText", card.thumbnail.alt_text.as_deref(), MAX_ALT_TEXT_CHARS)?;
+    optional_text(
+        "basicCard.thumbnail.altText",
+        card.thumbnail.alt_text.as_deref(),
+        MAX_ALT_TEXT_CHARS,
+    )?;
     if let Some(l) = &card.thumbnail.link {
         link("basicCard.thumbnail.link", l)?;
     }
@@ -260,15 +335,27 @@ fn validate_basic_card(card: &BasicCard) -> Result<(), LimitViolation> {
 }
 
 fn validate_list_card(card: &ListCard, placement: Placement) -> Result<(), LimitViolation> {
-    text("listCard.header.title", &card.header.title, MAX_LIST_HEADER_CHARS)?;
+    text(
+        "listCard.header.title",
+        &card.header.title,
+        MAX_LIST_HEADER_CHARS,
+    )?;
     let max_items = match placement {
         Placement::Alone => MAX_LIST_ITEMS,
         Placement::InCarousel => MAX_LIST_ITEMS_IN_CAROUSEL,
     };
     count("listCard.items", card.items.len(), 1, max_items)?;
     for item in &card.items {
-        text("listCard item title", &item.title, MAX_LIST_ITEM_TITLE_CHARS)?;
-        optional_text("listCard item description", item.description.as_deref(), MAX_LIST_ITEM_DESCRIPTION_CHARS)?;
+        text(
+            "listCard item title",
+            &item.title,
+            MAX_LIST_ITEM_TITLE_CHARS,
+        )?;
+        optional_text(
+            "listCard item description",
+            item.description.as_deref(),
+            MAX_LIST_ITEM_DESCRIPTION_CHARS,
+        )?;
         if let Some(image) = &item.image_url {
             url("listCard item imageUrl", image)?;
         }
@@ -279,9 +366,16 @@ fn validate_list_card(card: &ListCard, placement: Placement) -> Result<(), Limit
     validate_buttons(&card.buttons, card.button_layout)
 }
 
-fn validate_buttons(buttons: &[Button], layout: Option<ButtonLayout>) -> Result<(), LimitViolation> {
+fn validate_buttons(
+    buttons: &[Button],
+    layout: Option<ButtonLayout>,
+) -> Result<(), LimitViolation> {
     let side_by_side = layout == Some(ButtonLayout::Horizontal);
-    let max = if side_by_side { MAX_BUTTONS_HORIZONTAL } else { MAX_BUTTONS_VERTICAL };
+    let max = if side_by_side {
+        MAX_BUTTONS_HORIZONTAL
+    } else {
+        MAX_BUTTONS_VERTICAL
+    };
     at_most("card buttons", buttons.len(), max)?;
     let label_limit = if side_by_side && buttons.len() > 1 {
         MAX_BUTTON_LABEL_CHARS_SIDE_BY_SIDE
@@ -292,7 +386,9 @@ fn validate_buttons(buttons: &[Button], layout: Option<ButtonLayout>) -> Result<
         text("button label", &button.label, label_limit)?;
         match &button.action {
             ButtonAction::WebLink { web_link_url } => url("button webLinkUrl", web_link_url)?,
-            ButtonAction::Message { message_text } => text("button messageText", message_text, usize::MAX)?,
+            ButtonAction::Message { message_text } => {
+                text("button messageText", message_text, usize::MAX)?
+            }
             ButtonAction::Block { block_id, .. } => text("button blockId", block_id, usize::MAX)?,
         }
     }
@@ -300,10 +396,18 @@ fn validate_buttons(buttons: &[Button], layout: Option<ButtonLayout>) -> Result<
 }
 
 fn validate_quick_reply(reply: &QuickReply) -> Result<(), LimitViolation> {
-    text("quickReply label", &reply.label, MAX_QUICK_REPLY_LABEL_CHARS)?;
+    text(
+        "quickReply label",
+        &reply.label,
+        MAX_QUICK_REPLY_LABEL_CHARS,
+    )?;
     match &reply.action {
-        QuickReplyAction::Message { message_text } => text("quickReply messageText", message_text, usize::MAX),
-        QuickReplyAction::Block { block_id, .. } => text("quickReply blockId", block_id, usize::MAX),
+        QuickReplyAction::Message { message_text } => {
+            text("quickReply messageText", message_text, usize::MAX)
+        }
+        QuickReplyAction::Block { block_id, .. } => {
+            text("quickReply blockId", block_id, usize::MAX)
+        }
     }
 }
 
@@ -341,7 +445,12 @@ mod tests {
         ListCard {
             header: ListHeader { title: "h".into() },
             items: (0..rows)
-                .map(|i| ListItem { title: format!("t{i}"), description: None, image_url: None, link: None })
+                .map(|i| ListItem {
+                    title: format!("t{i}"),
+                    description: None,
+                    image_url: None,
+                    link: None,
+                })
                 .collect(),
             buttons: Vec::new(),
             button_layout: None,
@@ -350,13 +459,36 @@ mod tests {
 
     #[test]
     fn carousel_rows_and_cards_are_limited() {
-        let ok = SkillResponse::new(vec![Component::Carousel(Carousel::ListCard(vec![list_card(4); 5]))], vec![]);
+        let ok = SkillResponse::new(
+            vec![Component::Carousel(Carousel::ListCard(vec![
+                list_card(4);
+                5
+            ]))],
+            vec![],
+        );
         assert_eq!(validate(&ok), Ok(()));
-        let fifth_row =
-            SkillResponse::new(vec![Component::Carousel(Carousel::ListCard(vec![list_card(5)]))], vec![]);
-        assert!(matches!(validate(&fifth_row), Err(LimitViolation::TooMany { what: "listCard.items", .. })));
-        let sixth_card = SkillResponse::new(vec![Component::Carousel(Carousel::ListCard(vec![list_card(1); 6]))], vec![]);
-        assert!(matches!(validate(&sixth_card), Err(LimitViolation::TooMany { .. })));
+        let fifth_row = SkillResponse::new(
+            vec![Component::Carousel(Carousel::ListCard(vec![list_card(5)]))],
+            vec![],
+        );
+        assert!(matches!(
+            validate(&fifth_row),
+            Err(LimitViolation::TooMany {
+                what: "listCard.items",
+                ..
+            })
+        ));
+        let sixth_card = SkillResponse::new(
+            vec![Component::Carousel(Carousel::ListCard(vec![
+                list_card(1);
+                6
+            ]))],
+            vec![],
+        );
+        assert!(matches!(
+            validate(&sixth_card),
+            Err(LimitViolation::TooMany { .. })
+        ));
         let alone = SkillResponse::new(vec![Component::ListCard(list_card(5))], vec![]);
         assert_eq!(validate(&alone), Ok(()));
     }
@@ -364,10 +496,16 @@ mod tests {
     #[test]
     fn outputs_quick_replies_and_labels_are_limited() {
         let text = |t: &str| Component::SimpleText(SimpleText { text: t.into() });
-        assert!(matches!(validate(&SkillResponse::new(vec![], vec![])), Err(LimitViolation::TooFew { .. })));
+        assert!(matches!(
+            validate(&SkillResponse::new(vec![], vec![])),
+            Err(LimitViolation::TooFew { .. })
+        ));
         assert!(validate(&SkillResponse::new(vec![text("a"); 4], vec![])).is_err());
         assert!(validate(&SkillResponse::new(vec![text(&"가".repeat(1001))], vec![])).is_err());
-        assert_eq!(validate(&SkillResponse::new(vec![text(&"가".repeat(1000))], vec![])), Ok(()));
+        assert_eq!(
+            validate(&SkillResponse::new(vec![text(&"가".repeat(1000))], vec![])),
+            Ok(())
+        );
         let replies = vec![QuickReply::message("a", "a"); 11];
         assert!(validate(&SkillResponse::new(vec![text("a")], replies)).is_err());
         let long_label = vec![QuickReply::message("a".repeat(15), "a")];
@@ -382,33 +520,55 @@ mod tests {
     fn buttons_images_and_size_are_limited() {
         let button = |label: &str| Button {
             label: label.into(),
-            action: ButtonAction::WebLink { web_link_url: "https://example.com".into() },
+            action: ButtonAction::WebLink {
+                web_link_url: "https://example.com".into(),
+            },
         };
         let mut card = list_card(1);
         card.buttons = vec![button("123456789"), button("b")];
         card.button_layout = Some(ButtonLayout::Horizontal);
         let response = |card: ListCard| SkillResponse::new(vec![Component::ListCard(card)], vec![]);
-        assert!(validate(&response(card.clone())).is_err(), "9 chars side by side");
+        assert!(
+            validate(&response(card.clone())).is_err(),
+            "9 chars side by side"
+        );
         card.button_layout = None;
         assert_eq!(validate(&response(card.clone())), Ok(()));
         card.buttons = vec![button("b"); 4];
         assert!(validate(&response(card.clone())).is_err());
         card.buttons.clear();
         card.items[0].image_url = Some(String::new());
-        assert!(matches!(validate(&response(card.clone())), Err(LimitViolation::Empty { .. })));
+        assert!(matches!(
+            validate(&response(card.clone())),
+            Err(LimitViolation::Empty { .. })
+        ));
         card.items[0].image_url = Some("javascript:alert(1)".into());
-        assert!(matches!(validate(&response(card.clone())), Err(LimitViolation::NotAUrl { .. })));
+        assert!(matches!(
+            validate(&response(card.clone())),
+            Err(LimitViolation::NotAUrl { .. })
+        ));
         card.items[0].image_url = Some(format!("https://x/{}", "a".repeat(MAX_BUBBLE_BYTES)));
-        assert!(matches!(validate(&response(card)), Err(LimitViolation::TooLarge { .. })));
+        assert!(matches!(
+            validate(&response(card)),
+            Err(LimitViolation::TooLarge { .. })
+        ));
 
         let basic = BasicCard {
             title: Some("t".into()),
             description: None,
-            thumbnail: Thumbnail { image_url: String::new(), alt_text: None, link: None, fixed_ratio: None },
+            thumbnail: Thumbnail {
+                image_url: String::new(),
+                alt_text: None,
+                link: None,
+                fixed_ratio: None,
+            },
             buttons: vec![],
             button_layout: None,
         };
         let answer = SkillResponse::new(vec![Component::BasicCard(basic)], vec![]);
-        assert!(matches!(validate(&answer), Err(LimitViolation::Empty { .. })));
+        assert!(matches!(
+            validate(&answer),
+            Err(LimitViolation::Empty { .. })
+        ));
     }
 }

@@ -10,8 +10,8 @@ use serde_json::{Map, Value};
 
 use crate::limits::{self, truncate};
 use crate::response::{
-    Button, ButtonAction, Carousel, Component, Link, ListCard, ListHeader, ListItem, QuickReply, SimpleText,
-    SkillResponse,
+    Button, ButtonAction, Carousel, Component, Link, ListCard, ListHeader, ListItem, QuickReply,
+    SimpleText, SkillResponse,
 };
 
 /// Similar artists shown beside the asked one: a listCard carousel holds five cards.
@@ -46,7 +46,11 @@ pub struct ArtistCard {
 impl ArtistCard {
     /// A card of `artist` with its top tracks and no release.
     pub fn new(artist: Artist, tracks: Vec<Track>) -> Self {
-        Self { artist, tracks, latest_release: None }
+        Self {
+            artist,
+            tracks,
+            latest_release: None,
+        }
     }
 }
 
@@ -69,7 +73,10 @@ pub fn artist_answer(card: &ArtistCard, similar: &[ArtistCard]) -> SkillResponse
     } else {
         texts::with_related(&card.artist.name)
     };
-    let fitting = BUDGETS.iter().map(|budget| render_artist(&header, card, similar, budget)).find(fits);
+    let fitting = BUDGETS
+        .iter()
+        .map(|budget| render_artist(&header, card, similar, budget))
+        .find(fits);
     fitting.unwrap_or_else(|| text_answer(&header, Vec::new()))
 }
 
@@ -109,13 +116,19 @@ pub fn failure() -> SkillResponse {
 }
 
 fn example_replies() -> Vec<QuickReply> {
-    EXAMPLES.iter().map(|name| QuickReply::message(*name, *name)).collect()
+    EXAMPLES
+        .iter()
+        .map(|name| QuickReply::message(*name, *name))
+        .collect()
 }
 
 /// A one-bubble text answer; the text is cut to the simpleText limit.
 fn text_answer(text: &str, quick_replies: Vec<QuickReply>) -> SkillResponse {
     let text = truncate(text, limits::MAX_SIMPLE_TEXT_CHARS).into_owned();
-    SkillResponse::new(vec![Component::SimpleText(SimpleText { text })], quick_replies)
+    SkillResponse::new(
+        vec![Component::SimpleText(SimpleText { text })],
+        quick_replies,
+    )
 }
 
 fn fits(response: &SkillResponse) -> bool {
@@ -139,39 +152,113 @@ struct Budget {
 
 /// From the full answer down to one bare card; tried in order.
 const BUDGETS: [Budget; 7] = [
-    Budget { similar: MAX_SIMILAR, rows: MAX_TRACK_ROWS, text_chars: 50, extras: true, buttons: true, quick_replies: true },
-    Budget { similar: MAX_SIMILAR, rows: MAX_TRACK_ROWS, text_chars: 30, extras: true, buttons: true, quick_replies: true },
-    Budget { similar: MAX_SIMILAR, rows: MAX_TRACK_ROWS, text_chars: 30, extras: false, buttons: true, quick_replies: true },
-    Budget { similar: MAX_SIMILAR, rows: 2, text_chars: 20, extras: false, buttons: true, quick_replies: true },
-    Budget { similar: 2, rows: 2, text_chars: 20, extras: false, buttons: false, quick_replies: true },
-    Budget { similar: 1, rows: 1, text_chars: 14, extras: false, buttons: false, quick_replies: false },
-    Budget { similar: 0, rows: 1, text_chars: 10, extras: false, buttons: false, quick_replies: false },
+    Budget {
+        similar: MAX_SIMILAR,
+        rows: MAX_TRACK_ROWS,
+        text_chars: 50,
+        extras: true,
+        buttons: true,
+        quick_replies: true,
+    },
+    Budget {
+        similar: MAX_SIMILAR,
+        rows: MAX_TRACK_ROWS,
+        text_chars: 30,
+        extras: true,
+        buttons: true,
+        quick_replies: true,
+    },
+    Budget {
+        similar: MAX_SIMILAR,
+        rows: MAX_TRACK_ROWS,
+        text_chars: 30,
+        extras: false,
+        buttons: true,
+        quick_replies: true,
+    },
+    Budget {
+        similar: MAX_SIMILAR,
+        rows: 2,
+        text_chars: 20,
+        extras: false,
+        buttons: true,
+        quick_replies: true,
+    },
+    Budget {
+        similar: 2,
+        rows: 2,
+        text_chars: 20,
+        extras: false,
+        buttons: false,
+        quick_replies: true,
+    },
+    Budget {
+        similar: 1,
+        rows: 1,
+        text_chars: 14,
+        extras: false,
+        buttons: false,
+        quick_replies: false,
+    },
+    Budget {
+        similar: 0,
+        rows: 1,
+        text_chars: 10,
+        extras: false,
+        buttons: false,
+        quick_replies: false,
+    },
 ];
 
-fn render_artist(header: &str, card: &ArtistCard, similar: &[ArtistCard], budget: &Budget) -> SkillResponse {
-    let header = Component::SimpleText(SimpleText { text: truncate(header, limits::MAX_SIMPLE_TEXT_CHARS).into_owned() });
+fn render_artist(
+    header: &str,
+    card: &ArtistCard,
+    similar: &[ArtistCard],
+    budget: &Budget,
+) -> SkillResponse {
+    let header = Component::SimpleText(SimpleText {
+        text: truncate(header, limits::MAX_SIMPLE_TEXT_CHARS).into_owned(),
+    });
     let shown = &similar[..similar.len().min(budget.similar)];
     if similar.is_empty() {
-        return SkillResponse::new(vec![header, Component::ListCard(list_card(card, budget))], Vec::new());
+        return SkillResponse::new(
+            vec![header, Component::ListCard(list_card(card, budget))],
+            Vec::new(),
+        );
     }
-    let cards = std::iter::once(card).chain(shown).map(|c| list_card(c, budget)).collect();
+    let cards = std::iter::once(card)
+        .chain(shown)
+        .map(|c| list_card(c, budget))
+        .collect();
     let quick_replies = if budget.quick_replies {
         similar
             .iter()
             .map(|c| c.artist.name.as_str())
-            .filter(|name| !name.trim().is_empty() && limits::char_len(name) <= MAX_QUICK_REPLY_NAME_CHARS)
+            .filter(|name| {
+                !name.trim().is_empty() && limits::char_len(name) <= MAX_QUICK_REPLY_NAME_CHARS
+            })
             .take(limits::MAX_QUICK_REPLIES)
-            .map(|name| QuickReply::message(truncate(name, limits::MAX_QUICK_REPLY_LABEL_CHARS), name))
+            .map(|name| {
+                QuickReply::message(truncate(name, limits::MAX_QUICK_REPLY_LABEL_CHARS), name)
+            })
             .collect()
     } else {
         Vec::new()
     };
-    SkillResponse::new(vec![header, Component::Carousel(Carousel::ListCard(cards))], quick_replies)
+    SkillResponse::new(
+        vec![header, Component::Carousel(Carousel::ListCard(cards))],
+        quick_replies,
+    )
 }
 
 fn list_card(card: &ArtistCard, budget: &Budget) -> ListCard {
     let artist = &card.artist;
-    let mut items: Vec<ListItem> = card.tracks.iter().take(budget.rows).map(|t| track_row(t, budget)).collect();
+    let mut items: Vec<ListItem> = card
+        .tracks
+        .iter()
+        .take(budget.rows)
+        .map(|t| track_row(t, budget))
+        .collect();
     if budget.extras {
         items.extend(card.latest_release.as_ref().map(|r| release_row(r, budget)));
     }
@@ -186,13 +273,20 @@ fn list_card(card: &ArtistCard, budget: &Budget) -> ListCard {
     let buttons = if budget.buttons {
         vec![Button {
             label: YOUTUBE_LABEL.to_owned(),
-            action: ButtonAction::WebLink { web_link_url: youtube_search_url(&artist.name) },
+            action: ButtonAction::WebLink {
+                web_link_url: youtube_search_url(&artist.name),
+            },
         }]
     } else {
         Vec::new()
     };
     ListCard {
-        header: ListHeader { title: display(&artist.name, budget.text_chars.min(limits::MAX_LIST_HEADER_CHARS)) },
+        header: ListHeader {
+            title: display(
+                &artist.name,
+                budget.text_chars.min(limits::MAX_LIST_HEADER_CHARS),
+            ),
+        },
         items,
         buttons,
         button_layout: None,
@@ -201,10 +295,23 @@ fn list_card(card: &ArtistCard, budget: &Budget) -> ListCard {
 
 fn track_row(track: &Track, budget: &Budget) -> ListItem {
     ListItem {
-        title: display(&track.name, budget.text_chars.min(limits::MAX_LIST_ITEM_TITLE_CHARS)),
-        description: non_blank(track.album_name.as_deref())
-            .map(|album| display(album, budget.text_chars.min(limits::MAX_LIST_ITEM_DESCRIPTION_CHARS))),
-        image_url: if budget.extras { http_url(track.image_url.as_deref()) } else { None },
+        title: display(
+            &track.name,
+            budget.text_chars.min(limits::MAX_LIST_ITEM_TITLE_CHARS),
+        ),
+        description: non_blank(track.album_name.as_deref()).map(|album| {
+            display(
+                album,
+                budget
+                    .text_chars
+                    .min(limits::MAX_LIST_ITEM_DESCRIPTION_CHARS),
+            )
+        }),
+        image_url: if budget.extras {
+            http_url(track.image_url.as_deref())
+        } else {
+            None
+        },
         link: http_url(track.spotify_url.as_deref())
             .or_else(|| spotify_url(SPOTIFY_TRACK, &track.id))
             .map(Link::web),
@@ -214,9 +321,18 @@ fn track_row(track: &Track, budget: &Budget) -> ListItem {
 fn release_row(release: &Release, budget: &Budget) -> ListItem {
     let title = format!("{} · {}", texts::LATEST_RELEASE, release.name.trim());
     ListItem {
-        title: display(&title, budget.text_chars.min(limits::MAX_LIST_ITEM_TITLE_CHARS)),
-        description: non_blank(release.release_date.as_deref())
-            .map(|date| display(date, budget.text_chars.min(limits::MAX_LIST_ITEM_DESCRIPTION_CHARS))),
+        title: display(
+            &title,
+            budget.text_chars.min(limits::MAX_LIST_ITEM_TITLE_CHARS),
+        ),
+        description: non_blank(release.release_date.as_deref()).map(|date| {
+            display(
+                date,
+                budget
+                    .text_chars
+                    .min(limits::MAX_LIST_ITEM_DESCRIPTION_CHARS),
+            )
+        }),
         image_url: http_url(release.image_url.as_deref()),
         link: http_url(release.spotify_url.as_deref()).map(Link::web),
     }
@@ -242,7 +358,9 @@ fn non_blank(text: Option<&str>) -> Option<&str> {
 
 /// `url` when it is a usable http(s) URL: no empty strings ever reach Kakao.
 fn http_url(url: Option<&str>) -> Option<String> {
-    url.map(str::trim).filter(|u| limits::is_http_url(u)).map(str::to_owned)
+    url.map(str::trim)
+        .filter(|u| limits::is_http_url(u))
+        .map(str::to_owned)
 }
 
 fn spotify_url(base: &str, id: &str) -> Option<String> {
@@ -253,7 +371,10 @@ fn spotify_url(base: &str, id: &str) -> Option<String> {
 /// The YouTube search for `name`.
 pub fn youtube_search_url(name: &str) -> String {
     let query = truncate(name.trim(), QUOTED_NAME_CHARS);
-    format!("{YOUTUBE_SEARCH}{}", percent_encode(query.trim_end_matches(limits::ELLIPSIS)))
+    format!(
+        "{YOUTUBE_SEARCH}{}",
+        percent_encode(query.trim_end_matches(limits::ELLIPSIS))
+    )
 }
 
 /// RFC 3986 percent-encoding of everything but unreserved characters.
@@ -261,7 +382,9 @@ fn percent_encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len() * 3);
     for byte in text.bytes() {
         match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(byte as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(byte as char)
+            }
             _ => out.push_str(&format!("%{byte:02X}")),
         }
     }
@@ -276,7 +399,8 @@ mod texts {
     pub const OPEN_IN_SPOTIFY: &str = "Spotify에서 보기";
     pub const LATEST_RELEASE: &str = "최신 발매";
     pub const UNTITLED: &str = "(제목 없음)";
-    pub const HELP: &str = "좋아하는 아티스트 이름을 보내 주세요. 인기곡과 비슷한 아티스트를 알려 드릴게요.\n\
+    pub const HELP: &str =
+        "좋아하는 아티스트 이름을 보내 주세요. 인기곡과 비슷한 아티스트를 알려 드릴게요.\n\
         예: BTS, 아이유, Red Velvet";
     pub const FAILURE: &str = "죄송해요, 지금은 답을 찾지 못했어요. 잠시 후 다시 보내 주세요.";
 
@@ -296,15 +420,24 @@ mod texts {
     }
 
     pub fn looking_up(query: &str) -> String {
-        format!("'{}' 아티스트를 찾아보고 있어요. 잠시 후 다시 물어봐 주세요.", quoted(query))
+        format!(
+            "'{}' 아티스트를 찾아보고 있어요. 잠시 후 다시 물어봐 주세요.",
+            quoted(query)
+        )
     }
 
     pub fn waiting(query: &str) -> String {
-        format!("'{}' 아티스트를 찾고 있어요. 잠시만 기다려 주세요.", quoted(query))
+        format!(
+            "'{}' 아티스트를 찾고 있어요. 잠시만 기다려 주세요.",
+            quoted(query)
+        )
     }
 
     pub fn not_found(query: &str) -> String {
-        format!("'{}' 아티스트를 찾지 못했어요. 이름을 확인하고 다시 보내 주세요.", quoted(query))
+        format!(
+            "'{}' 아티스트를 찾지 못했어요. 이름을 확인하고 다시 보내 주세요.",
+            quoted(query)
+        )
     }
 }
 
@@ -326,7 +459,13 @@ mod tests {
         }
     }
 
-    fn track(artist_id: &str, rank: u32, name: &str, album: Option<&str>, image: Option<&str>) -> Track {
+    fn track(
+        artist_id: &str,
+        rank: u32,
+        name: &str,
+        album: Option<&str>,
+        image: Option<&str>,
+    ) -> Track {
         Track {
             id: format!("{artist_id}t{rank}"),
             name: name.into(),
@@ -342,7 +481,15 @@ mod tests {
 
     fn card(id: &str, name: &str, tracks: usize) -> ArtistCard {
         let tracks = (1..=tracks as u32)
-            .map(|r| track(id, r, &format!("{name} song {r}"), Some("Album"), Some("https://i.scdn.co/image/a")))
+            .map(|r| {
+                track(
+                    id,
+                    r,
+                    &format!("{name} song {r}"),
+                    Some("Album"),
+                    Some("https://i.scdn.co/image/a"),
+                )
+            })
             .collect();
         ArtistCard::new(artist(id, name), tracks)
     }
@@ -353,10 +500,14 @@ mod tests {
 
     #[test]
     fn related_answer_has_header_carousel_and_quick_replies() {
-        let similar: Vec<_> = (0..6).map(|i| card(&format!("s{i}"), &format!("Similar {i}"), 10)).collect();
+        let similar: Vec<_> = (0..6)
+            .map(|i| card(&format!("s{i}"), &format!("Similar {i}"), 10))
+            .collect();
         let answer = artist_answer(&card("a", "아이유", 10), &similar);
         assert_eq!(validate(&answer), Ok(()));
-        let [Component::SimpleText(header), Component::Carousel(Carousel::ListCard(cards))] = outputs(&answer) else {
+        let [Component::SimpleText(header), Component::Carousel(Carousel::ListCard(cards))] =
+            outputs(&answer)
+        else {
             panic!("unexpected shape: {answer:?}");
         };
         assert!(header.text.contains("아이유"));
@@ -365,10 +516,15 @@ mod tests {
         assert_eq!(cards[0].items.len(), MAX_TRACK_ROWS);
         assert_eq!(cards[0].items[0].title, "아이유 song 1");
         assert_eq!(cards[0].items[0].description.as_deref(), Some("Album"));
-        assert_eq!(cards[0].items[0].link, Some(Link::web("https://open.spotify.com/track/at1")));
+        assert_eq!(
+            cards[0].items[0].link,
+            Some(Link::web("https://open.spotify.com/track/at1"))
+        );
         assert_eq!(
             cards[0].buttons[0].action,
-            ButtonAction::WebLink { web_link_url: format!("{YOUTUBE_SEARCH}%EC%95%84%EC%9D%B4%EC%9C%A0") }
+            ButtonAction::WebLink {
+                web_link_url: format!("{YOUTUBE_SEARCH}%EC%95%84%EC%9D%B4%EC%9C%A0")
+            }
         );
         let replies = &answer.template.as_ref().unwrap().quick_replies;
         assert_eq!(replies.len(), 6);
@@ -406,12 +562,23 @@ mod tests {
         assert_eq!(validate(&answer), Ok(()));
         let json = serde_json::to_string(&answer).unwrap();
         assert!(!json.contains(r#""imageUrl":"""#), "{json}");
-        let [_, Component::Carousel(Carousel::ListCard(cards))] = outputs(&answer) else { panic!("{answer:?}") };
+        let [_, Component::Carousel(Carousel::ListCard(cards))] = outputs(&answer) else {
+            panic!("{answer:?}")
+        };
         assert_eq!(cards[0].header.title, texts::UNTITLED);
-        assert_eq!(cards[0].items[0].link, Some(Link::web("https://open.spotify.com/artist/a")));
-        assert_eq!(cards[1].items[0].link, Some(Link::web("https://open.spotify.com/track/bt1")));
+        assert_eq!(
+            cards[0].items[0].link,
+            Some(Link::web("https://open.spotify.com/artist/a"))
+        );
+        assert_eq!(
+            cards[1].items[0].link,
+            Some(Link::web("https://open.spotify.com/track/bt1"))
+        );
         assert_eq!(cards[1].items[0].description, None);
-        assert_eq!(answer.template.as_ref().unwrap().quick_replies, vec![QuickReply::message("B", "B")]);
+        assert_eq!(
+            answer.template.as_ref().unwrap().quick_replies,
+            vec![QuickReply::message("B", "B")]
+        );
     }
 
     #[test]
@@ -425,12 +592,22 @@ mod tests {
         let similar = vec![big.clone(); 4];
         let answer = artist_answer(&big, &similar);
         assert_eq!(validate(&answer), Ok(()));
-        assert!(matches!(outputs(&answer).get(1), Some(Component::Carousel(_))), "still a carousel");
+        assert!(
+            matches!(outputs(&answer).get(1), Some(Component::Carousel(_))),
+            "still a carousel"
+        );
     }
 
     #[test]
     fn text_answers_are_valid() {
-        for answer in [help(), failure(), looking_up("BTS"), waiting("BTS"), not_found("BTS"), looking_up(&"a".repeat(5000))] {
+        for answer in [
+            help(),
+            failure(),
+            looking_up("BTS"),
+            waiting("BTS"),
+            not_found("BTS"),
+            looking_up(&"a".repeat(5000)),
+        ] {
             assert_eq!(validate(&answer), Ok(()), "{answer:?}");
         }
         assert!(waiting("BTS").use_callback);
@@ -449,8 +626,18 @@ mod tests {
     }
 
     fn arb_card() -> impl Strategy<Value = ArtistCard> {
-        let track = (nasty_text(), proptest::option::of(nasty_text()), proptest::option::of(nasty_text()), any::<bool>());
-        (nasty_text(), nasty_text(), proptest::collection::vec(track, 0..12), proptest::option::of(nasty_text()))
+        let track = (
+            nasty_text(),
+            proptest::option::of(nasty_text()),
+            proptest::option::of(nasty_text()),
+            any::<bool>(),
+        );
+        (
+            nasty_text(),
+            nasty_text(),
+            proptest::collection::vec(track, 0..12),
+            proptest::option::of(nasty_text()),
+        )
             .prop_map(|(id, name, tracks, release)| {
                 let tracks = tracks
                     .into_iter()
@@ -464,7 +651,12 @@ mod tests {
                         image_url: image.map(|i| format!("https://i.scdn.co/{i}")),
                         popularity: None,
                         duration_ms: None,
-                        spotify_url: url.then(|| format!("https://open.spotify.com/track/{}", album.unwrap_or_default())),
+                        spotify_url: url.then(|| {
+                            format!(
+                                "https://open.spotify.com/track/{}",
+                                album.unwrap_or_default()
+                            )
+                        }),
                     })
                     .collect();
                 let latest_release = release.map(|name| Release {
@@ -473,17 +665,21 @@ mod tests {
                     spotify_url: None,
                     image_url: Some(String::new()),
                 });
-                ArtistCard { artist: artist(&id, &name), tracks, latest_release }
+                ArtistCard {
+                    artist: artist(&id, &name),
+                    tracks,
+                    latest_release,
+                }
             })
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(300))]
+        #![proptest_config(ProptestConfig::with_cases(200))]
 
         #[test]
         fn every_artist_answer_respects_every_limit(
             asked in arb_card(),
-            similar in proptest::collection::vec(arb_card(), 0..8),
+            similar in proptest::collection::vec(arb_card(), 0..13),
         ) {
             let answer = artist_answer(&asked, &similar);
             prop_assert_eq!(validate(&answer), Ok(()));

@@ -36,7 +36,11 @@ pub struct SkillRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent: Option<Intent>,
     /// Active conversation contexts, passed through untouched.
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub contexts: Vec<Value>,
     /// How the user reached the block.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,7 +63,11 @@ pub struct UserRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lang: Option<String>,
     /// Request parameters such as `surface`.
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "HashMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "HashMap::is_empty"
+    )]
     pub params: HashMap<String, Value>,
     /// The block that handled the message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -79,7 +87,11 @@ pub struct User {
     pub kind: Option<String>,
     /// Extra keys about the user (`plusfriendUserKey`, `isFriend`, and undocumented
     /// snake_case duplicates), kept as sent.
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Map::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Map::is_empty"
+    )]
     pub properties: Map<String, Value>,
 }
 
@@ -93,10 +105,18 @@ pub struct Action {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Entity name → value; system entities arrive as JSON encoded in a string.
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "HashMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "HashMap::is_empty"
+    )]
     pub params: HashMap<String, Value>,
     /// Entity name → the raw text and the resolved value.
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "HashMap::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "HashMap::is_empty"
+    )]
     pub detail_params: HashMap<String, DetailParam>,
     /// `extra` of the button, quick reply or list item that triggered the block.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -108,7 +128,12 @@ impl Action {
     /// string, else `detailParams[name]`'s value, else its origin (the raw text).
     pub fn param(&self, name: &str) -> Option<&str> {
         let non_blank = |s: &&str| !s.trim().is_empty();
-        if let Some(value) = self.params.get(name).and_then(Value::as_str).filter(non_blank) {
+        if let Some(value) = self
+            .params
+            .get(name)
+            .and_then(Value::as_str)
+            .filter(non_blank)
+        {
             return Some(value);
         }
         let detail = self.detail_params.get(name)?;
@@ -198,7 +223,9 @@ mod tests {
         match (written, original) {
             (Value::Object(w), Value::Object(o)) => {
                 for (key, value) in w {
-                    let other = o.get(key).unwrap_or_else(|| panic!("{at}.{key} was not in the original"));
+                    let other = o
+                        .get(key)
+                        .unwrap_or_else(|| panic!("{at}.{key} was not in the original"));
                     assert_subset(value, other, &format!("{at}.{key}"));
                 }
             }
@@ -220,13 +247,28 @@ mod tests {
         let plain = round_trip(&sample("kakao-skill-request.json"));
         assert_eq!(plain.user_request.utterance, "BTS");
         assert_eq!(plain.user_request.callback_url, None);
-        assert_eq!(plain.action.as_ref().and_then(|a| a.param("artist")), Some("BTS"));
-        assert_eq!(plain.user_request.user.properties["bot_user_key"].as_str().map(str::len), Some(64));
+        assert_eq!(
+            plain.action.as_ref().and_then(|a| a.param("artist")),
+            Some("BTS")
+        );
+        assert_eq!(
+            plain.user_request.user.properties["bot_user_key"]
+                .as_str()
+                .map(str::len),
+            Some(64)
+        );
 
         let callback = round_trip(&sample("kakao-skill-request-callback.json"));
         assert_eq!(callback.user_request.utterance, "방탄소년단");
-        assert!(callback.user_request.callback_url.as_deref().is_some_and(|u| u.starts_with("https://bot-api.kakao.com/")));
-        assert_eq!(callback.action.as_ref().and_then(|a| a.param("artist")), None);
+        assert!(callback
+            .user_request
+            .callback_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://bot-api.kakao.com/")));
+        assert_eq!(
+            callback.action.as_ref().and_then(|a| a.param("artist")),
+            None
+        );
     }
 
     #[test]
@@ -235,7 +277,14 @@ mod tests {
         let body = event["body"].as_str().unwrap();
         let parsed = round_trip(body);
         assert_eq!(parsed.user_request.user.kind.as_deref(), Some("botUserKey"));
-        assert_eq!(parsed.flow.and_then(|f| f.trigger).and_then(|t| t.kind).as_deref(), Some("TEXT_INPUT"));
+        assert_eq!(
+            parsed
+                .flow
+                .and_then(|f| f.trigger)
+                .and_then(|t| t.kind)
+                .as_deref(),
+            Some("TEXT_INPUT")
+        );
     }
 
     #[test]
@@ -266,7 +315,10 @@ mod tests {
         let parsed: SkillRequest = serde_json::from_str(raw).unwrap();
         assert_eq!(parsed.user_request.callback_url, None);
         assert!(parsed.contexts.is_empty());
-        assert_eq!(parsed.action.as_ref().and_then(|a| a.param("artist")), Some("아이유"));
+        assert_eq!(
+            parsed.action.as_ref().and_then(|a| a.param("artist")),
+            Some("아이유")
+        );
     }
 
     #[test]
@@ -281,7 +333,10 @@ mod tests {
             r#"{"userRequest":"x"}"#,
             r#"[]"#,
         ] {
-            assert!(serde_json::from_str::<SkillRequest>(raw).is_err(), "{raw} was accepted");
+            assert!(
+                serde_json::from_str::<SkillRequest>(raw).is_err(),
+                "{raw} was accepted"
+            );
         }
     }
 
@@ -290,12 +345,18 @@ mod tests {
         let mut action = Action::default();
         action.detail_params.insert(
             "artist".into(),
-            DetailParam { origin: Some("raw".into()), value: Some(" ".into()), group_name: None },
+            DetailParam {
+                origin: Some("raw".into()),
+                value: Some(" ".into()),
+                group_name: None,
+            },
         );
         assert_eq!(action.param("artist"), Some("raw"));
         action.detail_params.get_mut("artist").unwrap().value = Some("value".into());
         assert_eq!(action.param("artist"), Some("value"));
-        action.params.insert("artist".into(), Value::String("param".into()));
+        action
+            .params
+            .insert("artist".into(), Value::String("param".into()));
         assert_eq!(action.param("artist"), Some("param"));
         assert_eq!(action.param("other"), None);
     }

@@ -33,7 +33,10 @@ impl SkillResponse {
     pub fn new(outputs: Vec<Component>, quick_replies: Vec<QuickReply>) -> Self {
         Self {
             version: VERSION.to_owned(),
-            template: Some(SkillTemplate { outputs, quick_replies }),
+            template: Some(SkillTemplate {
+                outputs,
+                quick_replies,
+            }),
             use_callback: false,
             data: None,
         }
@@ -42,7 +45,12 @@ impl SkillResponse {
     /// A callback acknowledgement: no template, `useCallback: true`, and `data` for the
     /// block's waiting message.
     pub fn callback(data: Map<String, Value>) -> Self {
-        Self { version: VERSION.to_owned(), template: None, use_callback: true, data: Some(data) }
+        Self {
+            version: VERSION.to_owned(),
+            template: None,
+            use_callback: true,
+            data: Some(data),
+        }
     }
 }
 
@@ -147,12 +155,19 @@ pub struct Link {
 impl Link {
     /// A link opening `url` on every client.
     pub fn web(url: impl Into<String>) -> Self {
-        Self { web: Some(url.into()), pc: None, mobile: None }
+        Self {
+            web: Some(url.into()),
+            pc: None,
+            mobile: None,
+        }
     }
 
     /// Every URL of the link.
     pub fn urls(&self) -> impl Iterator<Item = &str> {
-        [&self.web, &self.pc, &self.mobile].into_iter().flatten().map(String::as_str)
+        [&self.web, &self.pc, &self.mobile]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
     }
 }
 
@@ -212,7 +227,12 @@ pub struct QuickReply {
 impl QuickReply {
     /// A quick reply that sends `message_text` as if the user typed it.
     pub fn message(label: impl Into<String>, message_text: impl Into<String>) -> Self {
-        Self { label: label.into(), action: QuickReplyAction::Message { message_text: message_text.into() } }
+        Self {
+            label: label.into(),
+            action: QuickReplyAction::Message {
+                message_text: message_text.into(),
+            },
+        }
     }
 }
 
@@ -249,9 +269,13 @@ mod tests {
             "quickReplies":[{"label":"태연","action":"message","messageText":"태연"}]}});
         let ours = SkillResponse::new(
             vec![
-                Component::SimpleText(SimpleText { text: "아이유 and similar artists".into() }),
+                Component::SimpleText(SimpleText {
+                    text: "아이유 and similar artists".into(),
+                }),
                 Component::Carousel(Carousel::ListCard(vec![ListCard {
-                    header: ListHeader { title: "아이유".into() },
+                    header: ListHeader {
+                        title: "아이유".into(),
+                    },
                     items: vec![ListItem {
                         title: "Love wins all".into(),
                         description: Some("The Winning".into()),
@@ -279,7 +303,10 @@ mod tests {
         let mut data = Map::new();
         data.insert("text".into(), json!("찾는 중"));
         let value = serde_json::to_value(SkillResponse::callback(data)).unwrap();
-        assert_eq!(value, json!({"version":"2.0","useCallback":true,"data":{"text":"찾는 중"}}));
+        assert_eq!(
+            value,
+            json!({"version":"2.0","useCallback":true,"data":{"text":"찾는 중"}})
+        );
     }
 
     #[test]
@@ -295,7 +322,10 @@ mod tests {
             },
             buttons: vec![Button {
                 label: "go".into(),
-                action: ButtonAction::Block { block_id: "b1".into(), message_text: None },
+                action: ButtonAction::Block {
+                    block_id: "b1".into(),
+                    message_text: None,
+                },
             }],
             button_layout: Some(ButtonLayout::Horizontal),
         });

@@ -47,13 +47,26 @@ impl OutputName {
     }
 
     fn parse(key: &str) -> Option<Self> {
-        let file = key.rsplit('/').next()?.strip_suffix(FILE_EXTENSION)?.strip_prefix("part-")?;
+        let file = key
+            .rsplit('/')
+            .next()?
+            .strip_suffix(FILE_EXTENSION)?
+            .strip_prefix("part-")?;
         let mut fields = file.split('-');
-        let (id, index, of, count) = (fields.next()?, fields.next()?, fields.next()?, fields.next()?);
+        let (id, index, of, count) = (
+            fields.next()?,
+            fields.next()?,
+            fields.next()?,
+            fields.next()?,
+        );
         if fields.next().is_some() || of != "of" {
             return None;
         }
-        Some(Self { id: id.to_owned(), index: index.parse().ok()?, count: count.parse().ok()? })
+        Some(Self {
+            id: id.to_owned(),
+            index: index.parse().ok()?,
+            count: count.parse().ok()?,
+        })
     }
 }
 
@@ -87,7 +100,10 @@ pub async fn compact(
             reason: format!("only dates before today ({today}, Asia/Seoul) are compacted: the lake consumer may still write to it"),
         });
     }
-    let mut report = CompactionReport { recovered: recover(lake, table, dt).await?, ..Default::default() };
+    let mut report = CompactionReport {
+        recovered: recover(lake, table, dt).await?,
+        ..Default::default()
+    };
     let files: Vec<ObjectInfo> = list_parts(lake, table, dt)
         .await?
         .into_iter()
@@ -99,23 +115,40 @@ pub async fn compact(
     let keys: Vec<&str> = files.iter().map(|f| f.key.as_str()).collect();
     let mut batches = Vec::new();
     for file in &files {
-        let bytes = lake.get(&file.key).await?.ok_or_else(|| LakeError::NotCompactable {
-            table: table.prefix,
-            dt,
-            reason: format!("{} vanished while compacting: is another compaction running?", file.key),
-        })?;
+        let bytes = lake
+            .get(&file.key)
+            .await?
+            .ok_or_else(|| LakeError::NotCompactable {
+                table: table.prefix,
+                dt,
+                reason: format!(
+                    "{} vanished while compacting: is another compaction running?",
+                    file.key
+                ),
+            })?;
         batches.extend(read_batches(table, &file.key, bytes)?);
     }
     let total_rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
     let total_bytes: u64 = files.iter().map(|f| f.size).sum();
-    let count = usize::try_from(total_bytes.div_ceil(target_bytes.max(1))).unwrap_or(usize::MAX).clamp(1, total_rows.max(1));
+    let count = usize::try_from(total_bytes.div_ceil(target_bytes.max(1)))
+        .unwrap_or(usize::MAX)
+        .clamp(1, total_rows.max(1));
     let id = derived_id("compaction", keys.iter().copied());
     let metadata = vec![KeyValue::new(COMPACTED_FROM.to_owned(), keys.join("\n"))];
     for index in 0..count {
         let (start, end) = (total_rows * index / count, total_rows * (index + 1) / count);
         let slice = slice_rows(&batches, start, end);
-        let key = table.file_key(dt, &OutputName { id: id.clone(), index, count }.stem());
-        lake.put(&key, encode_parquet(table, &slice, metadata.clone())?).await?;
+        let key = table.file_key(
+            dt,
+            &OutputName {
+                id: id.clone(),
+                index,
+                count,
+            }
+            .stem(),
+        );
+        lake.put(&key, encode_parquet(table, &slice, metadata.clone())?)
+            .await?;
         report.outputs.push(key);
     }
     for key in &keys {
@@ -126,19 +159,30 @@ pub async fn compact(
     Ok(report)
 }
 
-async fn list_parts(lake: &dyn Lake, table: &LakeTable, dt: NaiveDate) -> Result<Vec<ObjectInfo>, LakeError> {
+async fn list_parts(
+    lake: &dyn Lake,
+    table: &LakeTable,
+    dt: NaiveDate,
+) -> Result<Vec<ObjectInfo>, LakeError> {
     let mut files = lake.list(&table.partition_prefix(dt)).await?;
     files.retain(|f| f.key.ends_with(FILE_EXTENSION));
     Ok(files)
 }
 
 /// Finishes or undoes interrupted compactions of the partition; returns the keys removed.
-async fn recover(lake: &dyn Lake, table: &LakeTable, dt: NaiveDate) -> Result<Vec<String>, LakeError> {
+async fn recover(
+    lake: &dyn Lake,
+    table: &LakeTable,
+    dt: NaiveDate,
+) -> Result<Vec<String>, LakeError> {
     let files = list_parts(lake, table, dt).await?;
     let mut groups: BTreeMap<(String, usize), Vec<(usize, String)>> = BTreeMap::new();
     for file in &files {
         if let Some(name) = OutputName::parse(&file.key) {
-            groups.entry((name.id, name.count)).or_default().push((name.index, file.key.clone()));
+            groups
+                .entry((name.id, name.count))
+                .or_default()
+                .push((name.index, file.key.clone()));
         }
     }
     let present: std::collections::BTreeSet<&str> = files.iter().map(|f| f.key.as_str()).collect();
@@ -146,8 +190,12 @@ async fn recover(lake: &dyn Lake, table: &LakeTable, dt: NaiveDate) -> Result<Ve
     for ((_, count), outputs) in groups {
         let complete = outputs.len() == count && outputs.iter().all(|(index, _)| *index < count);
         if complete {
-            let Some((_, first)) = outputs.first() else { continue };
-            let Some(bytes) = lake.get(first).await? else { continue };
+            let Some((_, first)) = outputs.first() else {
+                continue;
+            };
+            let Some(bytes) = lake.get(first).await? else {
+                continue;
+            };
             for input in replaced_inputs(first, bytes)? {
                 if present.contains(input.as_str()) {
                     lake.delete(&input).await?;
@@ -172,7 +220,10 @@ fn replaced_inputs(key: &str, bytes: Bytes) -> Result<Vec<String>, LakeError> {
         .key_value_metadata()
         .and_then(|kv| kv.iter().find(|e| e.key == COMPACTED_FROM))
         .and_then(|e| e.value.clone())
-        .ok_or_else(|| LakeError::InvalidKey { key: key.into(), reason: "compacted file without its input list" })?;
+        .ok_or_else(|| LakeError::InvalidKey {
+            key: key.into(),
+            reason: "compacted file without its input list",
+        })?;
     Ok(listed.lines().map(str::to_owned).collect())
 }
 
@@ -180,7 +231,10 @@ fn replaced_inputs(key: &str, bytes: Bytes) -> Result<Vec<String>, LakeError> {
 fn read_batches(table: &LakeTable, key: &str, bytes: Bytes) -> Result<Vec<RecordBatch>, LakeError> {
     let builder = ParquetRecordBatchReaderBuilder::try_new(bytes)?;
     if builder.schema().fields() != table.schema().fields() {
-        return Err(LakeError::UnexpectedSchema { key: key.into(), table: table.prefix });
+        return Err(LakeError::UnexpectedSchema {
+            key: key.into(),
+            table: table.prefix,
+        });
     }
     Ok(builder.build()?.collect::<Result<Vec<_>, _>>()?)
 }
@@ -206,10 +260,20 @@ mod tests {
 
     #[test]
     fn output_names_round_trip_and_batch_parts_are_not_outputs() {
-        let name = OutputName { id: "ab12".into(), index: 1, count: 3 };
+        let name = OutputName {
+            id: "ab12".into(),
+            index: 1,
+            count: 3,
+        };
         let key = format!("top-tracks/dt=2026-11-24/{}.parquet", name.stem());
         assert_eq!(OutputName::parse(&key), Some(name));
-        assert_eq!(OutputName::parse("top-tracks/dt=2026-11-24/part-0123abcd.parquet"), None);
-        assert_eq!(OutputName::parse("top-tracks/dt=2026-11-24/part-a-1-to-2.parquet"), None);
+        assert_eq!(
+            OutputName::parse("top-tracks/dt=2026-11-24/part-0123abcd.parquet"),
+            None
+        );
+        assert_eq!(
+            OutputName::parse("top-tracks/dt=2026-11-24/part-a-1-to-2.parquet"),
+            None
+        );
     }
 }

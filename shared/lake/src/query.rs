@@ -101,13 +101,24 @@ pub struct ProfileRow {
 pub enum QueryError {
     /// An Athena API call failed (network, permissions, throttling past the SDK's retries).
     #[error("Athena {operation} failed: {message}")]
-    Athena { operation: &'static str, message: String },
+    Athena {
+        operation: &'static str,
+        message: String,
+    },
     /// Athena ran the query and it ended FAILED or CANCELLED.
     #[error("Athena query {execution_id} ended {state}: {reason}")]
-    Failed { execution_id: String, state: ExecutionState, reason: String },
+    Failed {
+        execution_id: String,
+        state: ExecutionState,
+        reason: String,
+    },
     /// The query did not finish within the polling budget (it was asked to stop).
     #[error("Athena query {execution_id} still {state} after {waited_secs} s")]
-    TimedOut { execution_id: String, state: ExecutionState, waited_secs: u64 },
+    TimedOut {
+        execution_id: String,
+        state: ExecutionState,
+        waited_secs: u64,
+    },
     /// DataFusion could not plan or run the query.
     #[error("DataFusion query failed: {0}")]
     DataFusion(#[from] datafusion::error::DataFusionError),
@@ -119,7 +130,11 @@ pub enum QueryError {
     MissingColumn(&'static str),
     /// A value could not be decoded into its column's type.
     #[error("result row {row}, column {column}: {reason}")]
-    BadValue { row: usize, column: &'static str, reason: String },
+    BadValue {
+        row: usize,
+        column: &'static str,
+        reason: String,
+    },
 }
 
 /// What a long lake query reports while it runs, for a progress display. Both methods
@@ -138,7 +153,10 @@ impl QueryProgress for () {}
 pub trait LakeSql: Send + Sync {
     /// Runs [`PROFILE_SQL`] and returns every result row, ordered by artist id. An empty
     /// lake gives no rows.
-    async fn artist_profiles(&self, progress: &dyn QueryProgress) -> Result<Vec<ProfileRow>, QueryError>;
+    async fn artist_profiles(
+        &self,
+        progress: &dyn QueryProgress,
+    ) -> Result<Vec<ProfileRow>, QueryError>;
 }
 
 /// Where each column of [`ProfileRow`] is in a result, found by name.
@@ -163,7 +181,11 @@ impl ProfileLayout {
         for (slot, name) in features.iter_mut().zip(FEATURE_NAMES) {
             *slot = find(name)?;
         }
-        Ok(Self { artist_id: find(ARTIST_ID_COLUMN)?, track_count: find(TRACK_COUNT_COLUMN)?, features })
+        Ok(Self {
+            artist_id: find(ARTIST_ID_COLUMN)?,
+            track_count: find(TRACK_COUNT_COLUMN)?,
+            features,
+        })
     }
 }
 
@@ -182,29 +204,48 @@ mod tests {
 
     #[test]
     fn sql_names_every_output_column_in_lower_case() {
-        for column in [ARTIST_ID_COLUMN, TRACK_COUNT_COLUMN].into_iter().chain(FEATURE_NAMES) {
+        for column in [ARTIST_ID_COLUMN, TRACK_COUNT_COLUMN]
+            .into_iter()
+            .chain(FEATURE_NAMES)
+        {
             assert!(PROFILE_SQL.contains(&format!(" AS {column}")), "{column}");
         }
-        assert!(!PROFILE_SQL.contains('"') && !PROFILE_SQL.contains('`'), "no quoted identifiers");
+        assert!(
+            !PROFILE_SQL.contains('"') && !PROFILE_SQL.contains('`'),
+            "no quoted identifiers"
+        );
     }
 
     #[test]
     fn layout_is_found_by_name_in_any_order() {
-        let mut names: Vec<String> = FEATURE_NAMES.iter().rev().map(|s| s.to_uppercase()).collect();
+        let mut names: Vec<String> = FEATURE_NAMES
+            .iter()
+            .rev()
+            .map(|s| s.to_uppercase())
+            .collect();
         names.push("track_count".into());
         names.insert(3, "artist_id".into());
         let layout = ProfileLayout::locate(&names).unwrap();
         assert_eq!(layout.artist_id, 3);
         assert_eq!(layout.track_count, 10);
-        assert_eq!(layout.features[0], 9, "danceability is last of the reversed features");
+        assert_eq!(
+            layout.features[0], 9,
+            "danceability is last of the reversed features"
+        );
         assert_eq!(layout.features[8], 0, "tempo is first");
         names.retain(|n| n != "ENERGY");
-        assert!(matches!(ProfileLayout::locate(&names), Err(QueryError::MissingColumn("energy"))));
+        assert!(matches!(
+            ProfileLayout::locate(&names),
+            Err(QueryError::MissingColumn("energy"))
+        ));
     }
 
     #[test]
     fn counts_must_fit() {
         assert_eq!(track_count_from(0, 7).unwrap(), 7);
-        assert!(matches!(track_count_from(4, -1), Err(QueryError::BadValue { row: 4, .. })));
+        assert!(matches!(
+            track_count_from(4, -1),
+            Err(QueryError::BadValue { row: 4, .. })
+        ));
     }
 }

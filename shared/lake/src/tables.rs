@@ -9,7 +9,9 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
 
@@ -51,7 +53,9 @@ impl ColumnType {
             Self::Int32 => DataType::Int32,
             Self::Int64 => DataType::Int64,
             Self::Float64 => DataType::Float64,
-            Self::TimestampMillis => DataType::Timestamp(TimeUnit::Millisecond, Some(TIMESTAMP_TZ.into())),
+            Self::TimestampMillis => {
+                DataType::Timestamp(TimeUnit::Millisecond, Some(TIMESTAMP_TZ.into()))
+            }
         }
     }
 
@@ -77,11 +81,19 @@ pub struct Column {
 }
 
 const fn required(name: &'static str, kind: ColumnType) -> Column {
-    Column { name, kind, nullable: false }
+    Column {
+        name,
+        kind,
+        nullable: false,
+    }
 }
 
 const fn optional(name: &'static str, kind: ColumnType) -> Column {
-    Column { name, kind, nullable: true }
+    Column {
+        name,
+        kind,
+        nullable: true,
+    }
 }
 
 /// A lake table: Parquet files under `<prefix>/dt=YYYY-MM-DD/`.
@@ -155,12 +167,20 @@ impl LakeTable {
 
     /// `(name, glue type)` of each data column, in order: what the SAM template declares.
     pub fn glue_columns(&self) -> Vec<(&'static str, &'static str)> {
-        self.columns.iter().map(|c| (c.name, c.kind.glue_type())).collect()
+        self.columns
+            .iter()
+            .map(|c| (c.name, c.kind.glue_type()))
+            .collect()
     }
 
     /// The key prefix of one day's partition: `top-tracks/dt=2026-11-25/`.
     pub fn partition_prefix(&self, dt: NaiveDate) -> String {
-        format!("{}/{}={}/", self.prefix, PARTITION_COLUMN, dt.format(PARTITION_DATE_FORMAT))
+        format!(
+            "{}/{}={}/",
+            self.prefix,
+            PARTITION_COLUMN,
+            dt.format(PARTITION_DATE_FORMAT)
+        )
     }
 
     /// The key of a data file named `<file_stem>.parquet` in one day's partition.
@@ -204,12 +224,22 @@ impl LakeTable {
     /// Registers the table in DataFusion as a listing table over `root_url` (a lake
     /// directory as `file:///…/` or any URL DataFusion's object stores know), with this
     /// schema and `dt` as a string partition column: the embedded twin of the Glue table.
-    pub async fn register(&self, ctx: &SessionContext, root_url: &str) -> Result<(), DataFusionError> {
-        let url = ListingTableUrl::parse(format!("{}/{}/", root_url.trim_end_matches('/'), self.prefix))?;
+    pub async fn register(
+        &self,
+        ctx: &SessionContext,
+        root_url: &str,
+    ) -> Result<(), DataFusionError> {
+        let url = ListingTableUrl::parse(format!(
+            "{}/{}/",
+            root_url.trim_end_matches('/'),
+            self.prefix
+        ))?;
         let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
             .with_file_extension(FILE_EXTENSION)
             .with_table_partition_cols(vec![(PARTITION_COLUMN.to_owned(), DataType::Utf8)]);
-        let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(self.schema());
+        let config = ListingTableConfig::new(url)
+            .with_listing_options(options)
+            .with_schema(self.schema());
         ctx.register_table(self.sql_name, Arc::new(ListingTable::try_new(config)?))?;
         Ok(())
     }
@@ -229,22 +259,42 @@ mod tests {
             assert!(!names.contains(&PARTITION_COLUMN));
         }
         let dt = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
-        assert_eq!(TOP_TRACKS.file_key(dt, "part-x"), "top-tracks/dt=2026-11-25/part-x.parquet");
-        assert_eq!(AUDIO_FEATURES.partition_prefix(dt), "audio-features/dt=2026-11-25/");
+        assert_eq!(
+            TOP_TRACKS.file_key(dt, "part-x"),
+            "top-tracks/dt=2026-11-25/part-x.parquet"
+        );
+        assert_eq!(
+            AUDIO_FEATURES.partition_prefix(dt),
+            "audio-features/dt=2026-11-25/"
+        );
     }
 
     #[test]
     fn ddl_declares_every_column_and_projection() {
-        let ddl = TOP_TRACKS.create_table_ddl("encore", "s3://lake-bucket/", NaiveDate::from_ymd_opt(2026, 1, 1).unwrap());
+        let ddl = TOP_TRACKS.create_table_ddl(
+            "encore",
+            "s3://lake-bucket/",
+            NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        );
         assert!(ddl.starts_with("CREATE EXTERNAL TABLE IF NOT EXISTS `encore`.`top_tracks` (\n  `artist_id` string,"), "{ddl}");
-        assert!(ddl.contains("  `rank` int,\n  `fetched_at` timestamp,\n  `event_id` string\n)"), "{ddl}");
+        assert!(
+            ddl.contains("  `rank` int,\n  `fetched_at` timestamp,\n  `event_id` string\n)"),
+            "{ddl}"
+        );
         assert!(ddl.contains("PARTITIONED BY (`dt` string)\nSTORED AS PARQUET\nLOCATION 's3://lake-bucket/top-tracks/'"), "{ddl}");
         assert!(ddl.contains("'projection.enabled'='true'"));
         assert!(ddl.contains("'projection.dt.type'='date'"));
         assert!(ddl.contains("'projection.dt.format'='yyyy-MM-dd'"));
         assert!(ddl.contains("'projection.dt.range'='2026-01-01,NOW+1DAYS'"));
-        assert!(ddl.contains("'storage.location.template'='s3://lake-bucket/top-tracks/dt=${dt}/'"), "{ddl}");
-        let features = AUDIO_FEATURES.create_table_ddl("encore", "s3://b", NaiveDate::from_ymd_opt(2026, 1, 1).unwrap());
+        assert!(
+            ddl.contains("'storage.location.template'='s3://lake-bucket/top-tracks/dt=${dt}/'"),
+            "{ddl}"
+        );
+        let features = AUDIO_FEATURES.create_table_ddl(
+            "encore",
+            "s3://b",
+            NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        );
         for (name, glue) in AUDIO_FEATURES.glue_columns() {
             assert!(features.contains(&format!("`{name}` {glue}")), "{name}");
         }

@@ -11,7 +11,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
-use datafusion::arrow::array::{ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray};
+use datafusion::arrow::array::{
+    ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    TimestampMillisecondArray,
+};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::metadata::KeyValue;
@@ -38,7 +41,9 @@ pub(crate) fn derived_id<'a>(purpose: &str, parts: impl IntoIterator<Item = &'a 
         name.push('\n');
         name.push_str(part);
     }
-    Uuid::new_v5(&LAKE_ID_NAMESPACE, name.as_bytes()).simple().to_string()
+    Uuid::new_v5(&LAKE_ID_NAMESPACE, name.as_bytes())
+        .simple()
+        .to_string()
 }
 
 /// Writer settings of every lake file: snappy, and nothing that varies between runs.
@@ -50,8 +55,16 @@ pub(crate) fn writer_properties(metadata: Vec<KeyValue>) -> WriterProperties {
 }
 
 /// Encodes `batches` (all of `table`'s schema) as one Parquet file.
-pub(crate) fn encode_parquet(table: &LakeTable, batches: &[RecordBatch], metadata: Vec<KeyValue>) -> Result<Bytes, LakeError> {
-    let mut writer = ArrowWriter::try_new(Vec::new(), table.schema(), Some(writer_properties(metadata)))?;
+pub(crate) fn encode_parquet(
+    table: &LakeTable,
+    batches: &[RecordBatch],
+    metadata: Vec<KeyValue>,
+) -> Result<Bytes, LakeError> {
+    let mut writer = ArrowWriter::try_new(
+        Vec::new(),
+        table.schema(),
+        Some(writer_properties(metadata)),
+    )?;
     for batch in batches {
         writer.write(batch)?;
     }
@@ -99,7 +112,11 @@ struct Snapshot {
 }
 
 fn to_i32(event: &ArtistIngested, field: &'static str, value: u32) -> Result<i32, RowError> {
-    i32::try_from(value).map_err(|_| RowError::OutOfRange { event_id: event.meta.id.to_string(), field, value: value.into() })
+    i32::try_from(value).map_err(|_| RowError::OutOfRange {
+        event_id: event.meta.id.to_string(),
+        field,
+        value: value.into(),
+    })
 }
 
 impl Snapshot {
@@ -111,7 +128,10 @@ impl Snapshot {
                 Ok(TopTrackRow {
                     track_id: t.id.clone(),
                     name: t.name.clone(),
-                    popularity: t.popularity.map(|p| to_i32(event, "popularity", p)).transpose()?,
+                    popularity: t
+                        .popularity
+                        .map(|p| to_i32(event, "popularity", p))
+                        .transpose()?,
                     album_name: t.album_name.clone(),
                     image_url: t.image_url.clone(),
                     rank: to_i32(event, "rank", t.rank)?,
@@ -191,7 +211,11 @@ impl LakeBatch {
 
     /// The id in the batch's file names: derived from its sorted event ids.
     pub fn part_id(&self) -> String {
-        let ids: Vec<String> = self.snapshots.keys().map(|id| id.simple().to_string()).collect();
+        let ids: Vec<String> = self
+            .snapshots
+            .keys()
+            .map(|id| id.simple().to_string())
+            .collect();
         derived_id("part", ids.iter().map(String::as_str))
     }
 
@@ -201,7 +225,10 @@ impl LakeBatch {
         let stem = format!("part-{}", self.part_id());
         let mut by_date: BTreeMap<NaiveDate, Vec<&Snapshot>> = BTreeMap::new();
         for snapshot in self.snapshots.values() {
-            by_date.entry(partition_date(snapshot.fetched_at)).or_default().push(snapshot);
+            by_date
+                .entry(partition_date(snapshot.fetched_at))
+                .or_default()
+                .push(snapshot);
         }
         let mut files = Vec::new();
         for (dt, mut snapshots) in by_date {
@@ -238,7 +265,10 @@ pub async fn write_batch(lake: &dyn Lake, batch: &LakeBatch) -> Result<Vec<LakeF
 
 /// Assembles named columns into a batch in the table's column order; a column the table
 /// declares but the writer did not build (or built with another type) is an error.
-fn assemble(table: &LakeTable, mut columns: HashMap<&'static str, ArrayRef>) -> Result<RecordBatch, LakeError> {
+fn assemble(
+    table: &LakeTable,
+    mut columns: HashMap<&'static str, ArrayRef>,
+) -> Result<RecordBatch, LakeError> {
     let schema = table.schema();
     let arrays = table
         .columns
@@ -260,7 +290,10 @@ fn timestamps(values: Vec<i64>) -> ArrayRef {
 }
 
 fn top_tracks_batch(snapshots: &[&Snapshot]) -> Result<RecordBatch, LakeError> {
-    let rows: Vec<(&Snapshot, &TopTrackRow)> = snapshots.iter().flat_map(|s| s.tracks.iter().map(move |t| (*s, t))).collect();
+    let rows: Vec<(&Snapshot, &TopTrackRow)> = snapshots
+        .iter()
+        .flat_map(|s| s.tracks.iter().map(move |t| (*s, t)))
+        .collect();
     let text = |f: for<'r> fn(&'r (&'r Snapshot, &'r TopTrackRow)) -> &'r str| -> ArrayRef {
         Arc::new(StringArray::from_iter_values(rows.iter().map(f)))
     };
@@ -268,22 +301,69 @@ fn top_tracks_batch(snapshots: &[&Snapshot]) -> Result<RecordBatch, LakeError> {
         ("artist_id", text(|(s, _)| &s.artist_id)),
         ("track_id", text(|(_, t)| &t.track_id)),
         ("name", text(|(_, t)| &t.name)),
-        ("popularity", Arc::new(rows.iter().map(|(_, t)| t.popularity).collect::<Int32Array>()) as ArrayRef),
-        ("album_name", Arc::new(rows.iter().map(|(_, t)| t.album_name.as_deref()).collect::<StringArray>())),
-        ("image_url", Arc::new(rows.iter().map(|(_, t)| t.image_url.as_deref()).collect::<StringArray>())),
-        ("rank", Arc::new(Int32Array::from_iter_values(rows.iter().map(|(_, t)| t.rank)))),
-        ("fetched_at", timestamps(rows.iter().map(|(s, _)| s.fetched_at.timestamp_millis()).collect())),
+        (
+            "popularity",
+            Arc::new(
+                rows.iter()
+                    .map(|(_, t)| t.popularity)
+                    .collect::<Int32Array>(),
+            ) as ArrayRef,
+        ),
+        (
+            "album_name",
+            Arc::new(
+                rows.iter()
+                    .map(|(_, t)| t.album_name.as_deref())
+                    .collect::<StringArray>(),
+            ),
+        ),
+        (
+            "image_url",
+            Arc::new(
+                rows.iter()
+                    .map(|(_, t)| t.image_url.as_deref())
+                    .collect::<StringArray>(),
+            ),
+        ),
+        (
+            "rank",
+            Arc::new(Int32Array::from_iter_values(
+                rows.iter().map(|(_, t)| t.rank),
+            )),
+        ),
+        (
+            "fetched_at",
+            timestamps(
+                rows.iter()
+                    .map(|(s, _)| s.fetched_at.timestamp_millis())
+                    .collect(),
+            ),
+        ),
         ("event_id", text(|(s, _)| &s.event_id)),
     ]);
     assemble(&TOP_TRACKS, columns)
 }
 
 fn features_batch(snapshots: &[&Snapshot]) -> Result<RecordBatch, LakeError> {
-    let rows: Vec<(&Snapshot, &FeatureRow)> = snapshots.iter().flat_map(|s| s.features.iter().map(move |f| (*s, f))).collect();
-    let float = |f: fn(&FeatureRow) -> f64| -> ArrayRef { Arc::new(Float64Array::from_iter_values(rows.iter().map(|(_, r)| f(r)))) };
-    let int = |f: fn(&FeatureRow) -> i32| -> ArrayRef { Arc::new(Int32Array::from_iter_values(rows.iter().map(|(_, r)| f(r)))) };
+    let rows: Vec<(&Snapshot, &FeatureRow)> = snapshots
+        .iter()
+        .flat_map(|s| s.features.iter().map(move |f| (*s, f)))
+        .collect();
+    let float = |f: fn(&FeatureRow) -> f64| -> ArrayRef {
+        Arc::new(Float64Array::from_iter_values(
+            rows.iter().map(|(_, r)| f(r)),
+        ))
+    };
+    let int = |f: fn(&FeatureRow) -> i32| -> ArrayRef {
+        Arc::new(Int32Array::from_iter_values(rows.iter().map(|(_, r)| f(r))))
+    };
     let columns: HashMap<&'static str, ArrayRef> = HashMap::from([
-        ("track_id", Arc::new(StringArray::from_iter_values(rows.iter().map(|(_, r)| &r.track_id))) as ArrayRef),
+        (
+            "track_id",
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|(_, r)| &r.track_id),
+            )) as ArrayRef,
+        ),
         ("danceability", float(|r| r.danceability)),
         ("energy", float(|r| r.energy)),
         ("key", int(|r| r.key)),
@@ -295,9 +375,30 @@ fn features_batch(snapshots: &[&Snapshot]) -> Result<RecordBatch, LakeError> {
         ("liveness", float(|r| r.liveness)),
         ("valence", float(|r| r.valence)),
         ("tempo", float(|r| r.tempo)),
-        ("duration_ms", Arc::new(rows.iter().map(|(_, r)| r.duration_ms).collect::<Int64Array>())),
-        ("time_signature", Arc::new(rows.iter().map(|(_, r)| r.time_signature).collect::<Int32Array>())),
-        ("fetched_at", timestamps(rows.iter().map(|(s, _)| s.fetched_at.timestamp_millis()).collect())),
+        (
+            "duration_ms",
+            Arc::new(
+                rows.iter()
+                    .map(|(_, r)| r.duration_ms)
+                    .collect::<Int64Array>(),
+            ),
+        ),
+        (
+            "time_signature",
+            Arc::new(
+                rows.iter()
+                    .map(|(_, r)| r.time_signature)
+                    .collect::<Int32Array>(),
+            ),
+        ),
+        (
+            "fetched_at",
+            timestamps(
+                rows.iter()
+                    .map(|(s, _)| s.fetched_at.timestamp_millis())
+                    .collect(),
+            ),
+        ),
     ]);
     assemble(&AUDIO_FEATURES, columns)
 }
@@ -310,9 +411,15 @@ mod tests {
     #[test]
     fn seoul_date_is_nine_hours_ahead_of_utc() {
         let late_utc = Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).unwrap();
-        assert_eq!(partition_date(late_utc), NaiveDate::from_ymd_opt(2026, 11, 25).unwrap());
+        assert_eq!(
+            partition_date(late_utc),
+            NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()
+        );
         let early_utc = Utc.with_ymd_and_hms(2026, 11, 24, 14, 59, 59).unwrap();
-        assert_eq!(partition_date(early_utc), NaiveDate::from_ymd_opt(2026, 11, 24).unwrap());
+        assert_eq!(
+            partition_date(early_utc),
+            NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()
+        );
     }
 
     #[test]

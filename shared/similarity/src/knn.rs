@@ -1,13 +1,20 @@
-//! Exact k-nearest neighbours: a static kd-tree searched in tree order on every core.
+//! Exact k-nearest neighbours: a static kd-tree whose leaves are searched as batches, in
+//! tree order, on every core.
+//!
+//! How: points are stored leaf by leaf in contiguous column-major blocks (padded to
+//! `LANES` points, AVX2 when the processor has it). All queries of one leaf walk the tree
+//! together: a node is skipped when the gap between its box and the query leaf's box
+//! exceeds the largest k-th distance among those queries, and a reached leaf is scanned
+//! only for the queries whose own k-th distance its box does not exceed.
 //!
 //! Exactness rests on three rules that the brute force in [`brute_force_knn`] shares:
 //! a squared distance is always summed the same way (dimension 0 first, starting from
-//! 0.0, each term `(candidate - query)²` in `f64`), candidates are ordered by
-//! `(squared distance, index)` with index order being artist-id order, and a node is
-//! skipped only when its box distance, summed the same way, is *strictly* greater than the
-//! current k-th squared distance. Rounding is monotone, so the box distance never exceeds
-//! the computed distance of a point inside the box: no point that could enter the top-k
-//! (including one tied with the k-th at a smaller id) is ever pruned.
+//! 0.0, each term `(candidate - query)²` in `f64`, no fused multiply-add), candidates are
+//! ordered by `(squared distance, index)` with index order being artist-id order, and a
+//! node or leaf is skipped only when its box bound, summed the same way, is *strictly*
+//! greater than the k-th squared distance. Rounding is monotone, so a box bound never
+//! exceeds the computed distance of any point inside the box: no point that could enter
+//! the top-k (including one tied with the k-th at a smaller id) is ever pruned.
 
 use rayon::prelude::*;
 

@@ -124,7 +124,10 @@ enum Failure {
     /// 401: the token was rejected; refresh once and try again.
     Refresh(String),
     /// Worth another attempt, after `wait` (a `Retry-After`) or the backoff.
-    Retry { error: SpotifyError, wait: Option<Duration> },
+    Retry {
+        error: SpotifyError,
+        wait: Option<Duration>,
+    },
     /// Final.
     Fatal(SpotifyError),
 }
@@ -140,14 +143,23 @@ impl SpotifyClient {
     /// A client for `config`; fails only when a base URL is not a URL or the HTTP client
     /// cannot be built.
     pub fn new(config: SpotifyConfig) -> Result<Self, SpotifyError> {
-        let token_url = Url::parse(&format!("{}/api/token", config.accounts_base.trim_end_matches('/')))
-            .map_err(|e| SpotifyError::Config { reason: format!("accounts base: {e}") })?;
-        Url::parse(&config.api_base).map_err(|e| SpotifyError::Config { reason: format!("api base: {e}") })?;
+        let token_url = Url::parse(&format!(
+            "{}/api/token",
+            config.accounts_base.trim_end_matches('/')
+        ))
+        .map_err(|e| SpotifyError::Config {
+            reason: format!("accounts base: {e}"),
+        })?;
+        Url::parse(&config.api_base).map_err(|e| SpotifyError::Config {
+            reason: format!("api base: {e}"),
+        })?;
         let http = reqwest::Client::builder()
             .timeout(config.request_timeout)
             .connect_timeout(config.connect_timeout)
             .build()
-            .map_err(|e| SpotifyError::Config { reason: format!("HTTP client: {e}") })?;
+            .map_err(|e| SpotifyError::Config {
+                reason: format!("HTTP client: {e}"),
+            })?;
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
@@ -189,10 +201,21 @@ impl SpotifyClient {
         let limit = PAGE_LIMIT.to_string();
         let url = self.api_url(
             "/search",
-            &[("q", query), ("type", "artist"), ("market", self.market()), ("limit", &limit)],
+            &[
+                ("q", query),
+                ("type", "artist"),
+                ("market", self.market()),
+                ("limit", &limit),
+            ],
         )?;
         let answer: wire::ArtistSearch = self.get(url).await?;
-        Ok(answer.artists.items.into_iter().flatten().map(Artist::from).collect())
+        Ok(answer
+            .artists
+            .items
+            .into_iter()
+            .flatten()
+            .map(Artist::from)
+            .collect())
     }
 
     /// One page of tracks matching `query` (Spotify's syntax, e.g. `artist:"BTS"`),
@@ -219,10 +242,16 @@ impl SpotifyClient {
             .map(|(t, rank)| {
                 let artist_ids = t.artist_ids();
                 let first = artist_ids.first().cloned().unwrap_or_default();
-                FoundTrack { track: t.into_track(&first, rank), artist_ids }
+                FoundTrack {
+                    track: t.into_track(&first, rank),
+                    artist_ids,
+                }
             })
             .collect();
-        Ok(TrackPage { tracks, has_more: answer.tracks.next.is_some() })
+        Ok(TrackPage {
+            tracks,
+            has_more: answer.tracks.next.is_some(),
+        })
     }
 
     /// The artist with this id; [`SpotifyError::NotFound`] when Spotify has none.
@@ -230,7 +259,9 @@ impl SpotifyClient {
         let url = self.api_url(&format!("/artists/{}", checked_id(id)?), &[])?;
         match self.get::<wire::FullArtist>(url).await {
             Ok(artist) => Ok(artist.into()),
-            Err(SpotifyError::Http { status: 404, .. }) => Err(SpotifyError::NotFound { what: format!("artist {id}") }),
+            Err(SpotifyError::Http { status: 404, .. }) => Err(SpotifyError::NotFound {
+                what: format!("artist {id}"),
+            }),
             Err(e) => Err(e),
         }
     }
@@ -238,25 +269,39 @@ impl SpotifyClient {
     /// The artist's top tracks in the configured market, ranked 1..n. A 403 or 404 is
     /// [`SpotifyError::Unavailable`] (the endpoint is removed in Development Mode).
     pub async fn top_tracks(&self, artist_id: &str) -> Result<Vec<Track>, SpotifyError> {
-        let url =
-            self.api_url(&format!("/artists/{}/top-tracks", checked_id(artist_id)?), &[("market", self.market())])?;
+        let url = self.api_url(
+            &format!("/artists/{}/top-tracks", checked_id(artist_id)?),
+            &[("market", self.market())],
+        )?;
         let answer: wire::TopTracks = self.get(url).await.map_err(removed_as_unavailable)?;
-        Ok(answer.tracks.into_iter().zip(1..).map(|(t, rank)| t.into_track(artist_id, rank)).collect())
+        Ok(answer
+            .tracks
+            .into_iter()
+            .zip(1..)
+            .map(|(t, rank)| t.into_track(artist_id, rank))
+            .collect())
     }
 
     /// Audio features for `track_ids`, one slot per id in order (`None` for tracks Spotify
     /// has no features for), in calls of at most [`AUDIO_FEATURES_BATCH`] ids. A 403 or
     /// 404 is [`SpotifyError::Unavailable`].
-    pub async fn audio_features(&self, track_ids: &[String]) -> Result<Vec<Option<AudioFeatures>>, SpotifyError> {
+    pub async fn audio_features(
+        &self,
+        track_ids: &[String],
+    ) -> Result<Vec<Option<AudioFeatures>>, SpotifyError> {
         let mut slots = Vec::with_capacity(track_ids.len());
         for chunk in track_ids.chunks(AUDIO_FEATURES_BATCH) {
             for id in chunk {
                 checked_id(id)?;
             }
             let url = self.api_url("/audio-features", &[("ids", &chunk.join(","))])?;
-            let answer: wire::AudioFeaturesBatch = self.get(url).await.map_err(removed_as_unavailable)?;
-            let mut batch: Vec<Option<AudioFeatures>> =
-                answer.audio_features.into_iter().map(|f| f.and_then(wire::WireAudioFeatures::into_features)).collect();
+            let answer: wire::AudioFeaturesBatch =
+                self.get(url).await.map_err(removed_as_unavailable)?;
+            let mut batch: Vec<Option<AudioFeatures>> = answer
+                .audio_features
+                .into_iter()
+                .map(|f| f.and_then(wire::WireAudioFeatures::into_features))
+                .collect();
             batch.resize(chunk.len(), None);
             slots.extend(batch);
         }
@@ -270,7 +315,11 @@ impl SpotifyClient {
         let limit = PAGE_LIMIT.to_string();
         let mut url = Some(self.api_url(
             &format!("/artists/{}/albums", checked_id(artist_id)?),
-            &[("include_groups", "album,single"), ("market", self.market()), ("limit", &limit)],
+            &[
+                ("include_groups", "album,single"),
+                ("market", self.market()),
+                ("limit", &limit),
+            ],
         )?);
         let mut releases = Vec::new();
         let mut pages = 0;
@@ -281,7 +330,9 @@ impl SpotifyClient {
                 let id = album.id.clone();
                 match album.into_release(artist_id) {
                     Some(release) => releases.push(release),
-                    None => tracing::debug!(album_id = %id, "album without a usable type or release date skipped"),
+                    None => {
+                        tracing::debug!(album_id = %id, "album without a usable type or release date skipped")
+                    }
                 }
             }
             url = match page.next {
@@ -294,14 +345,20 @@ impl SpotifyClient {
 
     /// The artist's own `n` newest releases (no compilations, no appearances on other
     /// artists' albums), newest first.
-    pub async fn latest_releases(&self, artist_id: &str, n: usize) -> Result<Vec<Release>, SpotifyError> {
+    pub async fn latest_releases(
+        &self,
+        artist_id: &str,
+        n: usize,
+    ) -> Result<Vec<Release>, SpotifyError> {
         Ok(latest_releases(&self.artist_albums(artist_id).await?, n))
     }
 
     /// The artist `query` means (see [`choose_artist`]); [`SpotifyError::NotFound`] when
     /// no search result is a credible match.
     pub async fn resolve_artist(&self, query: &str) -> Result<Resolved, SpotifyError> {
-        let not_found = || SpotifyError::NotFound { what: format!("an artist named {query:?}") };
+        let not_found = || SpotifyError::NotFound {
+            what: format!("an artist named {query:?}"),
+        };
         if encore_domain::is_blank(query) {
             return Err(not_found());
         }
@@ -313,7 +370,11 @@ impl SpotifyClient {
                 Ok(Resolved { artist, reason })
             }
             None => {
-                tracing::info!(query, results = results.len(), "no artist matches the query");
+                tracing::info!(
+                    query,
+                    results = results.len(),
+                    "no artist matches the query"
+                );
                 Err(not_found())
             }
         }
@@ -323,10 +384,16 @@ impl SpotifyClient {
     /// tracks, then one audio-features call. When the app is refused either endpoint,
     /// top tracks come from a track search for the artist and features are left missing;
     /// the refusal is logged once and remembered, so later calls skip the endpoint.
-    pub async fn top_tracks_with_features(&self, artist: &Artist) -> Result<ArtistTracks, SpotifyError> {
+    pub async fn top_tracks_with_features(
+        &self,
+        artist: &Artist,
+    ) -> Result<ArtistTracks, SpotifyError> {
         let mut degraded = Vec::new();
         let top = if self.is_refused(RefusedEndpoint::TopTracks) {
-            Err(SpotifyError::Unavailable { endpoint: RefusedEndpoint::TopTracks.as_str().into(), status: 403 })
+            Err(SpotifyError::Unavailable {
+                endpoint: RefusedEndpoint::TopTracks.as_str().into(),
+                status: 403,
+            })
         } else {
             self.top_tracks(&artist.id).await
         };
@@ -355,7 +422,11 @@ impl SpotifyClient {
                 }
             }
         }
-        Ok(ArtistTracks { tracks, features, degraded })
+        Ok(ArtistTracks {
+            tracks,
+            features,
+            degraded,
+        })
     }
 
     /// The top-tracks fallback: search `artist:"NAME"`, keep tracks the artist is on (a
@@ -369,7 +440,7 @@ impl SpotifyClient {
             let page = self.search_tracks(&query, offset).await?;
             offset += PAGE_LIMIT;
             for found in page.tracks {
-                let ours = found.artist_ids.iter().any(|id| *id == artist.id);
+                let ours = found.artist_ids.contains(&artist.id);
                 if ours && !tracks.iter().any(|t| t.id == found.track.id) {
                     tracks.push(found.track);
                 }
@@ -379,7 +450,7 @@ impl SpotifyClient {
             }
         }
         if tracks.iter().all(|t| t.popularity.is_some()) {
-            tracks.sort_by(|a, b| b.popularity.cmp(&a.popularity));
+            tracks.sort_by_key(|t| std::cmp::Reverse(t.popularity));
         }
         tracks.truncate(TOP_TRACKS);
         for (track, rank) in tracks.iter_mut().zip(1..) {
@@ -405,8 +476,12 @@ impl SpotifyClient {
     }
 
     fn api_url(&self, path: &str, query: &[(&str, &str)]) -> Result<Url, SpotifyError> {
-        let mut url = Url::parse(&format!("{}{path}", self.inner.config.api_base))
-            .map_err(|e| SpotifyError::Config { reason: format!("api base: {e}") })?;
+        let mut url =
+            Url::parse(&format!("{}{path}", self.inner.config.api_base)).map_err(|e| {
+                SpotifyError::Config {
+                    reason: format!("api base: {e}"),
+                }
+            })?;
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
@@ -437,10 +512,17 @@ impl SpotifyClient {
             attempt += 1;
             let (token, generation) = self.bearer().await?;
             self.inner.calls.fetch_add(1, Ordering::Relaxed);
-            let sent = self.inner.http.get(url.clone()).bearer_auth(&token).send().await;
+            let sent = self
+                .inner
+                .http
+                .get(url.clone())
+                .bearer_auth(&token)
+                .send()
+                .await;
             let failure = match receive(sent).await {
                 Ok(answer) if answer.status.is_success() => {
-                    return serde_json::from_slice(&answer.body).map_err(|source| SpotifyError::Decode { endpoint, source })
+                    return serde_json::from_slice(&answer.body)
+                        .map_err(|source| SpotifyError::Decode { endpoint, source })
                 }
                 Ok(answer) => classify(&answer, &endpoint, &self.inner.config.retry),
                 Err(source) => transport(&endpoint, source),
@@ -461,7 +543,12 @@ impl SpotifyClient {
     }
 
     /// Returns the error of a final failure, or waits before the next attempt.
-    async fn settle(&self, failure: Failure, endpoint: &str, attempt: u32) -> Result<(), SpotifyError> {
+    async fn settle(
+        &self,
+        failure: Failure,
+        endpoint: &str,
+        attempt: u32,
+    ) -> Result<(), SpotifyError> {
         let policy = &self.inner.config.retry;
         match failure {
             Failure::Retry { error, wait } if attempt < policy.max_attempts => {
@@ -524,31 +611,46 @@ impl SpotifyClient {
                 .form(&[("grant_type", "client_credentials")])
                 .send()
                 .await;
-            let failure = match receive(sent).await {
-                Ok(answer) if answer.status.is_success() => {
-                    let token: wire::TokenAnswer = serde_json::from_slice(&answer.body)
-                        .map_err(|source| SpotifyError::Decode { endpoint: endpoint.clone(), source })?;
-                    if token.token_type.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("bearer")) {
-                        return Err(SpotifyError::Unauthorized { message: "token type is not Bearer".into() });
+            let failure =
+                match receive(sent).await {
+                    Ok(answer) if answer.status.is_success() => {
+                        let token: wire::TokenAnswer = serde_json::from_slice(&answer.body)
+                            .map_err(|source| SpotifyError::Decode {
+                                endpoint: endpoint.clone(),
+                                source,
+                            })?;
+                        if token
+                            .token_type
+                            .as_deref()
+                            .is_some_and(|t| !t.eq_ignore_ascii_case("bearer"))
+                        {
+                            return Err(SpotifyError::Unauthorized {
+                                message: "token type is not Bearer".into(),
+                            });
+                        }
+                        let lifetime = Duration::from_secs(token.expires_in);
+                        let margin = (lifetime / 10).min(Duration::from_secs(60));
+                        return Ok(CachedToken {
+                            value: token.access_token,
+                            refresh_at: Instant::now() + lifetime - margin,
+                        });
                     }
-                    let lifetime = Duration::from_secs(token.expires_in);
-                    let margin = (lifetime / 10).min(Duration::from_secs(60));
-                    return Ok(CachedToken { value: token.access_token, refresh_at: Instant::now() + lifetime - margin });
-                }
-                Ok(answer) if matches!(answer.status.as_u16(), 400 | 401 | 403) => {
-                    let (message, _) = wire::ErrorBody::parse(&answer.body);
-                    Failure::Fatal(SpotifyError::Unauthorized { message })
-                }
-                Ok(answer) => classify(&answer, &endpoint, &config.retry),
-                Err(source) => transport(&endpoint, source),
-            };
+                    Ok(answer) if matches!(answer.status.as_u16(), 400 | 401 | 403) => {
+                        let (message, _) = wire::ErrorBody::parse(&answer.body);
+                        Failure::Fatal(SpotifyError::Unauthorized { message })
+                    }
+                    Ok(answer) => classify(&answer, &endpoint, &config.retry),
+                    Err(source) => transport(&endpoint, source),
+                };
             self.settle(failure, &endpoint, attempt).await?;
         }
     }
 }
 
 /// Reads the status, `Retry-After` and body of a sent request.
-async fn receive(sent: Result<reqwest::Response, reqwest::Error>) -> Result<Answer, reqwest::Error> {
+async fn receive(
+    sent: Result<reqwest::Response, reqwest::Error>,
+) -> Result<Answer, reqwest::Error> {
     let response = sent?;
     let status = response.status();
     let retry_after = response
@@ -557,11 +659,21 @@ async fn receive(sent: Result<reqwest::Response, reqwest::Error>) -> Result<Answ
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     let body = response.bytes().await?.to_vec();
-    Ok(Answer { status, retry_after, body })
+    Ok(Answer {
+        status,
+        retry_after,
+        body,
+    })
 }
 
 fn transport(endpoint: &str, source: reqwest::Error) -> Failure {
-    Failure::Retry { error: SpotifyError::Transport { endpoint: endpoint.to_owned(), source: source.without_url() }, wait: None }
+    Failure::Retry {
+        error: SpotifyError::Transport {
+            endpoint: endpoint.to_owned(),
+            source: source.without_url(),
+        },
+        wait: None,
+    }
 }
 
 /// Sorts a non-success answer: 401 refresh; 429 wait `Retry-After` (unless too long or
@@ -577,16 +689,33 @@ fn classify(answer: &Answer, endpoint: &str, policy: &RetryPolicy) -> Failure {
                 return Failure::Fatal(SpotifyError::QuotaExceeded { endpoint });
             }
             let retry_after = Duration::from_secs(answer.retry_after.unwrap_or(1));
-            let error = SpotifyError::RateLimited { endpoint, retry_after };
+            let error = SpotifyError::RateLimited {
+                endpoint,
+                retry_after,
+            };
             if retry_after > policy.max_retry_after {
                 Failure::Fatal(error)
             } else {
-                Failure::Retry { error, wait: Some(retry_after) }
+                Failure::Retry {
+                    error,
+                    wait: Some(retry_after),
+                }
             }
         }
         StatusCode::FORBIDDEN => Failure::Fatal(SpotifyError::Unavailable { endpoint, status }),
-        s if s.is_server_error() => Failure::Retry { error: SpotifyError::Http { endpoint, status, message }, wait: None },
-        _ => Failure::Fatal(SpotifyError::Http { endpoint, status, message }),
+        s if s.is_server_error() => Failure::Retry {
+            error: SpotifyError::Http {
+                endpoint,
+                status,
+                message,
+            },
+            wait: None,
+        },
+        _ => Failure::Fatal(SpotifyError::Http {
+            endpoint,
+            status,
+            message,
+        }),
     }
 }
 
@@ -594,7 +723,10 @@ fn classify(answer: &Answer, endpoint: &str, policy: &RetryPolicy) -> Failure {
 /// in its upper half (so concurrent clients spread out but never retry at once).
 fn backoff(policy: &RetryPolicy, attempt: u32) -> Duration {
     let exponent = attempt.saturating_sub(1).min(16);
-    let ceiling = policy.base_delay.saturating_mul(1 << exponent).min(policy.max_delay);
+    let ceiling = policy
+        .base_delay
+        .saturating_mul(1 << exponent)
+        .min(policy.max_delay);
     let ceiling_ms = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
     Duration::from_millis(rand::rng().random_range(ceiling_ms / 2..=ceiling_ms))
 }
@@ -602,7 +734,14 @@ fn backoff(policy: &RetryPolicy, attempt: u32) -> Duration {
 /// 404 on a removed endpoint means the same as 403: not for this app.
 fn removed_as_unavailable(error: SpotifyError) -> SpotifyError {
     match error {
-        SpotifyError::Http { endpoint, status: 404, .. } => SpotifyError::Unavailable { endpoint, status: 404 },
+        SpotifyError::Http {
+            endpoint,
+            status: 404,
+            ..
+        } => SpotifyError::Unavailable {
+            endpoint,
+            status: 404,
+        },
         other => other,
     }
 }
@@ -629,9 +768,15 @@ mod tests {
         };
         for _ in 0..50 {
             let first = backoff(&policy, 1);
-            assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100), "{first:?}");
+            assert!(
+                first >= Duration::from_millis(50) && first <= Duration::from_millis(100),
+                "{first:?}"
+            );
             let third = backoff(&policy, 3);
-            assert!(third >= Duration::from_millis(175) && third <= Duration::from_millis(350), "{third:?}");
+            assert!(
+                third >= Duration::from_millis(175) && third <= Duration::from_millis(350),
+                "{third:?}"
+            );
             assert!(backoff(&policy, 40) <= Duration::from_millis(350));
         }
     }
@@ -644,16 +789,32 @@ mod tests {
             retry_after,
             body: body.as_bytes().to_vec(),
         };
-        let quota = r#"{"error":{"status":429,"message":"Too many requests","reason":"QUOTA_EXCEEDED"}}"#;
-        assert!(matches!(classify(&answer(429, Some(1), quota), "/x", &policy), Failure::Fatal(SpotifyError::QuotaExceeded { .. })));
+        let quota =
+            r#"{"error":{"status":429,"message":"Too many requests","reason":"QUOTA_EXCEEDED"}}"#;
+        assert!(matches!(
+            classify(&answer(429, Some(1), quota), "/x", &policy),
+            Failure::Fatal(SpotifyError::QuotaExceeded { .. })
+        ));
         assert!(matches!(
             classify(&answer(429, Some(2), "{}"), "/x", &policy),
             Failure::Retry { wait: Some(w), .. } if w == Duration::from_secs(2)
         ));
-        assert!(matches!(classify(&answer(429, Some(3600), "{}"), "/x", &policy), Failure::Fatal(SpotifyError::RateLimited { .. })));
-        assert!(matches!(classify(&answer(503, None, ""), "/x", &policy), Failure::Retry { wait: None, .. }));
-        assert!(matches!(classify(&answer(401, None, ""), "/x", &policy), Failure::Refresh(_)));
-        assert!(matches!(classify(&answer(403, None, ""), "/x", &policy), Failure::Fatal(SpotifyError::Unavailable { .. })));
+        assert!(matches!(
+            classify(&answer(429, Some(3600), "{}"), "/x", &policy),
+            Failure::Fatal(SpotifyError::RateLimited { .. })
+        ));
+        assert!(matches!(
+            classify(&answer(503, None, ""), "/x", &policy),
+            Failure::Retry { wait: None, .. }
+        ));
+        assert!(matches!(
+            classify(&answer(401, None, ""), "/x", &policy),
+            Failure::Refresh(_)
+        ));
+        assert!(matches!(
+            classify(&answer(403, None, ""), "/x", &policy),
+            Failure::Fatal(SpotifyError::Unavailable { .. })
+        ));
         let bad = r#"{"error":{"status":400,"message":"Invalid limit"}}"#;
         assert!(matches!(
             classify(&answer(400, None, bad), "/x", &policy),

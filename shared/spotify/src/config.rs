@@ -95,7 +95,11 @@ impl SpotifyConfig {
 
     /// The same, pointed at other base URLs (the stand-in: `accounts_base` = its base URL,
     /// `api_base` = its base URL + `/v1`).
-    pub fn with_base_urls(mut self, accounts_base: impl Into<String>, api_base: impl Into<String>) -> Self {
+    pub fn with_base_urls(
+        mut self,
+        accounts_base: impl Into<String>,
+        api_base: impl Into<String>,
+    ) -> Self {
         self.accounts_base = accounts_base.into().trim_end_matches('/').to_owned();
         self.api_base = api_base.into().trim_end_matches('/').to_owned();
         self

@@ -16,7 +16,10 @@ pub enum SpotifyError {
     Unavailable { endpoint: String, status: u16 },
     /// Rate limited for longer than the client is willing to wait.
     #[error("rate limited on {endpoint}: retry after {retry_after:?}")]
-    RateLimited { endpoint: String, retry_after: Duration },
+    RateLimited {
+        endpoint: String,
+        retry_after: Duration,
+    },
     /// The app's (or developer account's) quota is used up (`reason: QUOTA_EXCEEDED`).
     #[error("Spotify quota exceeded on {endpoint}")]
     QuotaExceeded { endpoint: String },
@@ -25,13 +28,23 @@ pub enum SpotifyError {
     Unauthorized { message: String },
     /// Any other non-success answer (after retries, for 5xx).
     #[error("Spotify answered {status} on {endpoint}: {message}")]
-    Http { endpoint: String, status: u16, message: String },
+    Http {
+        endpoint: String,
+        status: u16,
+        message: String,
+    },
     /// The request did not complete (connection, timeout), after retries.
     #[error("cannot reach Spotify on {endpoint}: {source}")]
-    Transport { endpoint: String, source: reqwest::Error },
+    Transport {
+        endpoint: String,
+        source: reqwest::Error,
+    },
     /// The answer was not the JSON Spotify documents.
     #[error("unexpected answer from {endpoint}: {source}")]
-    Decode { endpoint: String, source: serde_json::Error },
+    Decode {
+        endpoint: String,
+        source: serde_json::Error,
+    },
     /// The configuration cannot work (a base URL that is not a URL).
     #[error("invalid Spotify client configuration: {reason}")]
     Config { reason: String },

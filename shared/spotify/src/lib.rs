@@ -20,8 +20,11 @@ pub use client::{
     FALLBACK_SEARCH_PAGES, MAX_ALBUM_PAGES, TOP_TRACKS,
 };
 pub use config::{
-    ClientSecret, RetryPolicy, SpotifyConfig, DEFAULT_MARKET, PAGE_LIMIT, SPOTIFY_ACCOUNTS_BASE, SPOTIFY_API_BASE,
+    ClientSecret, RetryPolicy, SpotifyConfig, DEFAULT_MARKET, PAGE_LIMIT, SPOTIFY_ACCOUNTS_BASE,
+    SPOTIFY_API_BASE,
 };
 pub use error::SpotifyError;
-pub use release::{latest_releases, AlbumType, DatePrecision, Release, ReleaseDate, ReleaseDateError};
+pub use release::{
+    latest_releases, AlbumType, DatePrecision, Release, ReleaseDate, ReleaseDateError,
+};
 pub use resolve::{choose_artist, MatchReason, Resolved};

@@ -258,8 +258,12 @@ impl Release {
 /// The artist's own newest `n` releases (see [`Release::is_own_release`]), newest first;
 /// equal dates keep their input order.
 pub fn latest_releases(releases: &[Release], n: usize) -> Vec<Release> {
-    let mut own: Vec<Release> = releases.iter().filter(|r| r.is_own_release()).cloned().collect();
-    own.sort_by(|a, b| b.release_date.cmp(&a.release_date));
+    let mut own: Vec<Release> = releases
+        .iter()
+        .filter(|r| r.is_own_release())
+        .cloned()
+        .collect();
+    own.sort_by_key(|r| std::cmp::Reverse(r.release_date));
     own.truncate(n);
     own
 }
@@ -277,7 +281,17 @@ mod tests {
         assert_eq!(date("2019"), ReleaseDate::Year(2019));
         assert_eq!(date("2019-05"), ReleaseDate::Month(2019, 5));
         assert_eq!(date("2019-05-31").precision(), DatePrecision::Day);
-        for bad in ["", "19", "2019-13", "2019-02-30", "2019-5", "2019-05-1", "2019/05/01", "2019-05-01-02", "abcd"] {
+        for bad in [
+            "",
+            "19",
+            "2019-13",
+            "2019-02-30",
+            "2019-5",
+            "2019-05-1",
+            "2019/05/01",
+            "2019-05-01-02",
+            "abcd",
+        ] {
             assert!(ReleaseDate::parse(bad).is_err(), "{bad}");
         }
     }
@@ -287,16 +301,33 @@ mod tests {
         assert_eq!(date("2019").to_string(), "2019");
         assert_eq!(date("2019-05").to_string(), "2019-05");
         assert_eq!(date("2019-05-07").to_string(), "2019-05-07");
-        assert_eq!(ReleaseDate::from_spotify("2019-05-07", Some("month")).unwrap().to_string(), "2019-05");
-        assert_eq!(ReleaseDate::from_spotify("2019", Some("day")).unwrap(), ReleaseDate::Year(2019));
+        assert_eq!(
+            ReleaseDate::from_spotify("2019-05-07", Some("month"))
+                .unwrap()
+                .to_string(),
+            "2019-05"
+        );
+        assert_eq!(
+            ReleaseDate::from_spotify("2019", Some("day")).unwrap(),
+            ReleaseDate::Year(2019)
+        );
         let json = serde_json::to_string(&date("2019-05")).unwrap();
         assert_eq!(json, "\"2019-05\"");
-        assert_eq!(serde_json::from_str::<ReleaseDate>(&json).unwrap(), date("2019-05"));
+        assert_eq!(
+            serde_json::from_str::<ReleaseDate>(&json).unwrap(),
+            date("2019-05")
+        );
     }
 
     #[test]
     fn orders_mixed_precisions() {
-        let mut dates = vec![date("2020-01-15"), date("2019"), date("2020"), date("2019-12"), date("2020-01")];
+        let mut dates = vec![
+            date("2020-01-15"),
+            date("2019"),
+            date("2020"),
+            date("2019-12"),
+            date("2020-01"),
+        ];
         dates.sort();
         let shown: Vec<String> = dates.iter().map(ToString::to_string).collect();
         assert_eq!(shown, ["2019", "2019-12", "2020", "2020-01", "2020-01-15"]);
@@ -304,17 +335,38 @@ mod tests {
 
     #[test]
     fn compares_at_common_precision() {
-        assert_eq!(date("2021").cmp_at_common_precision(&date("2021-03-05")), Ordering::Equal);
-        assert_eq!(date("2021-03").cmp_at_common_precision(&date("2021-03-05")), Ordering::Equal);
-        assert_eq!(date("2021-02").cmp_at_common_precision(&date("2021-03-05")), Ordering::Less);
-        assert_eq!(date("2022").cmp_at_common_precision(&date("2021-12-31")), Ordering::Greater);
+        assert_eq!(
+            date("2021").cmp_at_common_precision(&date("2021-03-05")),
+            Ordering::Equal
+        );
+        assert_eq!(
+            date("2021-03").cmp_at_common_precision(&date("2021-03-05")),
+            Ordering::Equal
+        );
+        assert_eq!(
+            date("2021-02").cmp_at_common_precision(&date("2021-03-05")),
+            Ordering::Less
+        );
+        assert_eq!(
+            date("2022").cmp_at_common_precision(&date("2021-12-31")),
+            Ordering::Greater
+        );
     }
 
     #[test]
     fn day_bounds() {
-        assert_eq!(date("2024-02").last_day(), NaiveDate::from_ymd_opt(2024, 2, 29));
-        assert_eq!(date("2023-12").last_day(), NaiveDate::from_ymd_opt(2023, 12, 31));
-        assert_eq!(date("2023").first_day(), NaiveDate::from_ymd_opt(2023, 1, 1));
+        assert_eq!(
+            date("2024-02").last_day(),
+            NaiveDate::from_ymd_opt(2024, 2, 29)
+        );
+        assert_eq!(
+            date("2023-12").last_day(),
+            NaiveDate::from_ymd_opt(2023, 12, 31)
+        );
+        assert_eq!(
+            date("2023").first_day(),
+            NaiveDate::from_ymd_opt(2023, 1, 1)
+        );
     }
 
     #[test]

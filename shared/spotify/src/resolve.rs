@@ -55,19 +55,26 @@ pub fn choose_artist(query: &str, results: &[Artist]) -> Option<(usize, MatchRea
     let most_popular = |indexes: Vec<usize>| -> Option<usize> {
         // max_by_key keeps the last maximum; iterate in reverse so ties go to the earlier
         // (more relevant) result, and a missing popularity ranks lowest.
-        indexes.into_iter().rev().max_by_key(|&i| results[i].popularity.map_or(0, |p| p + 1))
+        indexes
+            .into_iter()
+            .rev()
+            .max_by_key(|&i| results[i].popularity.map_or(0, |p| p + 1))
     };
     let exact: Vec<usize> = (0..results.len()).filter(|&i| names[i] == wanted).collect();
     if let Some(i) = most_popular(exact) {
         return Some((i, MatchReason::ExactName));
     }
-    let close: Vec<usize> = (0..results.len()).filter(|&i| is_close(&wanted, &names[i])).collect();
+    let close: Vec<usize> = (0..results.len())
+        .filter(|&i| is_close(&wanted, &names[i]))
+        .collect();
     if let Some(i) = most_popular(close) {
         return Some((i, MatchReason::CloseName));
     }
     let query_scripts = scripts(&wanted);
     match names.first() {
-        Some(first) if query_scripts != 0 && scripts(first) != 0 && scripts(first) & query_scripts == 0 => {
+        Some(first)
+            if query_scripts != 0 && scripts(first) != 0 && scripts(first) & query_scripts == 0 =>
+        {
             Some((0, MatchReason::OtherScript))
         }
         _ => None,
@@ -116,16 +123,18 @@ const OTHER: u8 = 32;
 
 /// The scripts of the letters in `text`, as a bit set (digits and punctuation ignored).
 fn scripts(text: &str) -> u8 {
-    text.chars().filter(|c| c.is_alphabetic()).fold(0, |set, c| {
-        set | match u32::from(c) {
-            0..=0x024F | 0x1E00..=0x1EFF => LATIN,
-            0x1100..=0x11FF | 0x3130..=0x318F | 0xAC00..=0xD7A3 => HANGUL,
-            0x3040..=0x30FF => KANA,
-            0x4E00..=0x9FFF => HAN,
-            0x0400..=0x04FF => CYRILLIC,
-            _ => OTHER,
-        }
-    })
+    text.chars()
+        .filter(|c| c.is_alphabetic())
+        .fold(0, |set, c| {
+            set | match u32::from(c) {
+                0..=0x024F | 0x1E00..=0x1EFF => LATIN,
+                0x1100..=0x11FF | 0x3130..=0x318F | 0xAC00..=0xD7A3 => HANGUL,
+                0x3040..=0x30FF => KANA,
+                0x4E00..=0x9FFF => HAN,
+                0x0400..=0x04FF => CYRILLIC,
+                _ => OTHER,
+            }
+        })
 }
 
 #[cfg(test)]
@@ -147,21 +156,40 @@ mod tests {
     #[test]
     fn exact_beats_more_popular_near_match() {
         let results = vec![artist("Nova Twins", Some(80)), artist("NOVA", Some(20))];
-        assert_eq!(choose_artist("nova", &results), Some((1, MatchReason::ExactName)));
+        assert_eq!(
+            choose_artist("nova", &results),
+            Some((1, MatchReason::ExactName))
+        );
     }
 
     #[test]
     fn most_popular_close_name() {
-        let results = vec![artist("Red Velvet - IRENE & SEULGI", Some(60)), artist("Red Velvet", Some(70)), artist("Velvet", Some(90))];
-        assert_eq!(choose_artist("red velvett", &results), Some((1, MatchReason::CloseName)));
-        let results = vec![artist("Daft Punk Tribute", Some(10)), artist("Daft Punkk", Some(30))];
-        assert_eq!(choose_artist("daft punk", &results), Some((1, MatchReason::CloseName)));
+        let results = vec![
+            artist("Red Velvet - IRENE & SEULGI", Some(60)),
+            artist("Red Velvet", Some(70)),
+            artist("Velvet", Some(90)),
+        ];
+        assert_eq!(
+            choose_artist("red velvett", &results),
+            Some((1, MatchReason::CloseName))
+        );
+        let results = vec![
+            artist("Daft Punk Tribute", Some(10)),
+            artist("Daft Punkk", Some(30)),
+        ];
+        assert_eq!(
+            choose_artist("daft punk", &results),
+            Some((1, MatchReason::CloseName))
+        );
     }
 
     #[test]
     fn other_script_takes_spotifys_first() {
         let results = vec![artist("BTS", Some(90)), artist("BTS Piano", Some(30))];
-        assert_eq!(choose_artist("방탄소년단", &results), Some((0, MatchReason::OtherScript)));
+        assert_eq!(
+            choose_artist("방탄소년단", &results),
+            Some((0, MatchReason::OtherScript))
+        );
     }
 
     #[test]

@@ -93,8 +93,11 @@ impl Album {
     /// release date (logged by the caller).
     pub fn into_release(self, artist_id: &str) -> Option<Release> {
         let album_type = AlbumType::parse(self.album_type.as_deref()?)?;
-        let release_date =
-            ReleaseDate::from_spotify(self.release_date.as_deref()?, self.release_date_precision.as_deref()).ok()?;
+        let release_date = ReleaseDate::from_spotify(
+            self.release_date.as_deref()?,
+            self.release_date_precision.as_deref(),
+        )
+        .ok()?;
         let primary_artist = self.artists.first().and_then(|a| a.id.as_deref()) == Some(artist_id);
         Some(Release {
             id: self.id,
@@ -256,10 +259,17 @@ impl ErrorBody {
     /// The message and reason of an error body (best effort; empty when unreadable).
     pub fn parse(body: &[u8]) -> (String, Option<String>) {
         match serde_json::from_slice::<ErrorBody>(body) {
-            Ok(ErrorBody { error: ErrorField::Api { message, reason }, .. }) => (message.unwrap_or_default(), reason),
-            Ok(ErrorBody { error: ErrorField::OAuth(code), error_description }) => {
-                (error_description.map_or(code.clone(), |d| format!("{code}: {d}")), None)
-            }
+            Ok(ErrorBody {
+                error: ErrorField::Api { message, reason },
+                ..
+            }) => (message.unwrap_or_default(), reason),
+            Ok(ErrorBody {
+                error: ErrorField::OAuth(code),
+                error_description,
+            }) => (
+                error_description.map_or(code.clone(), |d| format!("{code}: {d}")),
+                None,
+            ),
             Err(_) => (String::new(), None),
         }
     }

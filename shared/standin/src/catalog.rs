@@ -84,11 +84,18 @@ pub fn followers_for(popularity: u32) -> u64 {
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     #[error("cannot open catalog {path}: {source}")]
-    Open { path: PathBuf, source: std::io::Error },
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("catalog {path} is not a valid songs CSV: {source}")]
     Csv { path: PathBuf, source: csv::Error },
     #[error("catalog {path}, track {track_id}: release date {date:?} is not YYYY, YYYY-MM or YYYY-MM-DD")]
-    ReleaseDate { path: PathBuf, track_id: String, date: String },
+    ReleaseDate {
+        path: PathBuf,
+        track_id: String,
+        date: String,
+    },
 }
 
 /// How precise a release date is, as Spotify's `release_date_precision` says.
@@ -260,8 +267,10 @@ impl Catalog {
     /// Loads a songs CSV, gunzipping it when the file name ends in `.gz`.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, CatalogError> {
         let path = path.as_ref();
-        let file = File::open(path)
-            .map_err(|source| CatalogError::Open { path: path.to_owned(), source })?;
+        let file = File::open(path).map_err(|source| CatalogError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
         let reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
             Box::new(flate2::read::GzDecoder::new(BufReader::new(file)))
         } else {
@@ -276,7 +285,10 @@ impl Catalog {
         let mut catalog = Catalog::default();
         let mut album_by_id: HashMap<String, usize> = HashMap::new();
         for row in csv.deserialize::<Row>() {
-            let row = row.map_err(|source| CatalogError::Csv { path: origin.to_owned(), source })?;
+            let row = row.map_err(|source| CatalogError::Csv {
+                path: origin.to_owned(),
+                source,
+            })?;
             let artist_name = row.track_artist.trim();
             if artist_name.is_empty() || catalog.track_by_id.contains_key(&row.track_id) {
                 continue;
@@ -290,20 +302,25 @@ impl Catalog {
             })?;
             let artist = catalog.artist_index(artist_name);
             let track_index = catalog.tracks.len();
-            let album = *album_by_id.entry(row.track_album_id.clone()).or_insert_with(|| {
-                catalog.albums.push(CatalogAlbum {
-                    id: row.track_album_id.clone(),
-                    name: row.track_album_name.clone(),
-                    release_date: row.track_album_release_date.clone(),
-                    precision,
-                    primary_artist: artist,
-                    tracks: Vec::new(),
+            let album = *album_by_id
+                .entry(row.track_album_id.clone())
+                .or_insert_with(|| {
+                    catalog.albums.push(CatalogAlbum {
+                        id: row.track_album_id.clone(),
+                        name: row.track_album_name.clone(),
+                        release_date: row.track_album_release_date.clone(),
+                        precision,
+                        primary_artist: artist,
+                        tracks: Vec::new(),
+                    });
+                    catalog.albums.len() - 1
                 });
-                catalog.albums.len() - 1
-            });
             catalog.albums[album].tracks.push(track_index);
-            let track_number = u32::try_from(catalog.albums[album].tracks.len()).unwrap_or(u32::MAX);
-            catalog.track_by_id.insert(row.track_id.clone(), track_index);
+            let track_number =
+                u32::try_from(catalog.albums[album].tracks.len()).unwrap_or(u32::MAX);
+            catalog
+                .track_by_id
+                .insert(row.track_id.clone(), track_index);
             catalog.artists[artist].tracks.push(track_index);
             let features = row.features();
             catalog.tracks.push(CatalogTrack {
@@ -372,7 +389,10 @@ impl Catalog {
         let albums = &self.albums;
         for artist in &mut self.artists {
             artist.tracks.sort_by(|&a, &b| {
-                tracks[b].popularity.cmp(&tracks[a].popularity).then_with(|| tracks[a].id.cmp(&tracks[b].id))
+                tracks[b]
+                    .popularity
+                    .cmp(&tracks[a].popularity)
+                    .then_with(|| tracks[a].id.cmp(&tracks[b].id))
             });
             artist.popularity = artist.tracks.first().map_or(0, |&t| tracks[t].popularity);
             artist.followers = followers_for(artist.popularity);
@@ -426,12 +446,18 @@ impl Catalog {
     }
 
     /// The artist's tracks, most popular first.
-    pub fn tracks_of<'a>(&'a self, artist: &'a CatalogArtist) -> impl Iterator<Item = &'a CatalogTrack> + 'a {
+    pub fn tracks_of<'a>(
+        &'a self,
+        artist: &'a CatalogArtist,
+    ) -> impl Iterator<Item = &'a CatalogTrack> + 'a {
         artist.tracks.iter().map(|&t| &self.tracks[t])
     }
 
     /// The albums the artist has tracks on, newest first.
-    pub fn albums_of<'a>(&'a self, artist: &'a CatalogArtist) -> impl Iterator<Item = &'a CatalogAlbum> + 'a {
+    pub fn albums_of<'a>(
+        &'a self,
+        artist: &'a CatalogArtist,
+    ) -> impl Iterator<Item = &'a CatalogAlbum> + 'a {
         artist.albums.iter().map(|&a| &self.albums[a])
     }
 
@@ -457,7 +483,9 @@ impl Catalog {
             .collect();
         hits.sort_by(|&(ta, a), &(tb, b)| {
             let (a, b) = (&self.artists[a], &self.artists[b]);
-            ta.cmp(&tb).then_with(|| b.popularity.cmp(&a.popularity)).then_with(|| a.name.cmp(&b.name))
+            ta.cmp(&tb)
+                .then_with(|| b.popularity.cmp(&a.popularity))
+                .then_with(|| a.name.cmp(&b.name))
         });
         hits.into_iter().map(|(_, i)| &self.artists[i]).collect()
     }
@@ -471,7 +499,9 @@ impl Catalog {
             return Vec::new();
         }
         let artist_filter = query.artist.as_deref().map(normalize);
-        let alias = artist_filter.as_ref().and_then(|f| self.aliases.get(f).copied());
+        let alias = artist_filter
+            .as_ref()
+            .and_then(|f| self.aliases.get(f).copied());
         let track_filter = query.track.as_deref().map(normalize);
         let keywords = normalize(&query.keywords);
         let words: Vec<&str> = keywords.split(' ').filter(|w| !w.is_empty()).collect();
@@ -481,23 +511,31 @@ impl Catalog {
             .enumerate()
             .filter(|(_, t)| {
                 let artist = &self.artists[t.artist];
-                let artist_ok = artist_filter
+                let artist_ok = artist_filter.as_ref().is_none_or(|f| {
+                    alias == Some(t.artist) || artist.normalized.contains(f.as_str())
+                });
+                let track_ok = track_filter
                     .as_ref()
-                    .is_none_or(|f| alias == Some(t.artist) || artist.normalized.contains(f.as_str()));
-                let track_ok = track_filter.as_ref().is_none_or(|f| t.normalized.contains(f.as_str()));
+                    .is_none_or(|f| t.normalized.contains(f.as_str()));
                 let words_ok = words
                     .iter()
                     .all(|w| t.normalized.contains(w) || artist.normalized.contains(w));
                 artist_ok && track_ok && words_ok
             })
             .map(|(i, t)| {
-                let tier = if keywords.is_empty() { 2 } else { text_tier(&t.normalized, &keywords).unwrap_or(2) };
+                let tier = if keywords.is_empty() {
+                    2
+                } else {
+                    text_tier(&t.normalized, &keywords).unwrap_or(2)
+                };
                 (tier, i)
             })
             .collect();
         hits.sort_by(|&(ta, a), &(tb, b)| {
             let (a, b) = (&self.tracks[a], &self.tracks[b]);
-            ta.cmp(&tb).then_with(|| b.popularity.cmp(&a.popularity)).then_with(|| a.id.cmp(&b.id))
+            ta.cmp(&tb)
+                .then_with(|| b.popularity.cmp(&a.popularity))
+                .then_with(|| a.id.cmp(&b.id))
         });
         hits.into_iter().map(|(_, i)| &self.tracks[i]).collect()
     }
@@ -535,7 +573,9 @@ impl SearchQuery {
         while !rest.is_empty() {
             let (token, after) = next_token(rest);
             match token.split_once(':') {
-                Some((field, value)) if !field.is_empty() && field.chars().all(|c| c.is_ascii_alphabetic()) => {
+                Some((field, value))
+                    if !field.is_empty() && field.chars().all(|c| c.is_ascii_alphabetic()) =>
+                {
                     let value = value.trim_matches('"').to_owned();
                     match field.to_ascii_lowercase().as_str() {
                         "artist" => query.artist = Some(value),

@@ -123,7 +123,11 @@ impl FaultState {
     pub(crate) fn new(faults: &Faults) -> Self {
         let state = Self::default();
         state.set_latency(faults.latency);
-        state.set_rate_limit_burst(faults.rate_limit_burst, faults.retry_after_secs, faults.quota_exceeded);
+        state.set_rate_limit_burst(
+            faults.rate_limit_burst,
+            faults.retry_after_secs,
+            faults.quota_exceeded,
+        );
         state.set_server_error_every(faults.server_error_every);
         state.set_dev_mode(faults.dev_mode);
         state.set_token_ttl(faults.token_ttl);
@@ -138,8 +142,14 @@ impl FaultState {
         Duration::from_millis(self.latency_ms.load(Ordering::Relaxed))
     }
 
-    pub(crate) fn set_rate_limit_burst(&self, calls: u32, retry_after_secs: u64, quota_exceeded: bool) {
-        self.retry_after_secs.store(retry_after_secs, Ordering::Relaxed);
+    pub(crate) fn set_rate_limit_burst(
+        &self,
+        calls: u32,
+        retry_after_secs: u64,
+        quota_exceeded: bool,
+    ) {
+        self.retry_after_secs
+            .store(retry_after_secs, Ordering::Relaxed);
         self.quota_exceeded.store(quota_exceeded, Ordering::Relaxed);
         self.rate_limit_burst.store(calls, Ordering::SeqCst);
     }
@@ -186,7 +196,7 @@ impl FaultState {
         }
         let seq = self.api_calls.fetch_add(1, Ordering::SeqCst) + 1;
         let every = u64::from(self.server_error_every.load(Ordering::Relaxed));
-        (every > 0 && seq % every == 0).then_some(Injected::ServerError)
+        (seq.checked_rem(every) == Some(0)).then_some(Injected::ServerError)
     }
 }
 
@@ -198,17 +208,43 @@ mod tests {
     fn classifies_paths() {
         assert_eq!(Endpoint::of_path("/api/token"), Endpoint::Token);
         assert_eq!(Endpoint::of_path("/v1/artists/abc"), Endpoint::Artist);
-        assert_eq!(Endpoint::of_path("/v1/artists/abc/top-tracks"), Endpoint::TopTracks);
-        assert_eq!(Endpoint::of_path("/v1/artists/abc/albums"), Endpoint::ArtistAlbums);
-        assert_eq!(Endpoint::of_path("/v1/audio-features"), Endpoint::AudioFeatures);
+        assert_eq!(
+            Endpoint::of_path("/v1/artists/abc/top-tracks"),
+            Endpoint::TopTracks
+        );
+        assert_eq!(
+            Endpoint::of_path("/v1/artists/abc/albums"),
+            Endpoint::ArtistAlbums
+        );
+        assert_eq!(
+            Endpoint::of_path("/v1/audio-features"),
+            Endpoint::AudioFeatures
+        );
         assert_eq!(Endpoint::of_path("/v1/nothing"), Endpoint::Other);
     }
 
     #[test]
     fn burst_then_periodic_errors() {
-        let state = FaultState::new(&Faults { rate_limit_burst: 2, server_error_every: 3, ..Faults::default() });
+        let state = FaultState::new(&Faults {
+            rate_limit_burst: 2,
+            server_error_every: 3,
+            ..Faults::default()
+        });
         let seen: Vec<Option<Injected>> = (0..6).map(|_| state.inject()).collect();
-        let limited = Some(Injected::RateLimited { retry_after_secs: 1, quota: false });
-        assert_eq!(seen, vec![limited, limited, None, None, Some(Injected::ServerError), None]);
+        let limited = Some(Injected::RateLimited {
+            retry_after_secs: 1,
+            quota: false,
+        });
+        assert_eq!(
+            seen,
+            vec![
+                limited,
+                limited,
+                None,
+                None,
+                Some(Injected::ServerError),
+                None
+            ]
+        );
     }
 }

@@ -21,8 +21,8 @@ use tokio::task::JoinHandle;
 
 use crate::catalog::{is_spotify_id, Catalog, SearchQuery};
 use crate::faults::{
-    Endpoint, FaultState, Faults, Injected, DEV_MODE_ALBUMS_LIMIT, DEV_MODE_SEARCH_LIMIT, EXTENDED_ALBUMS_LIMIT,
-    EXTENDED_SEARCH_LIMIT,
+    Endpoint, FaultState, Faults, Injected, DEV_MODE_ALBUMS_LIMIT, DEV_MODE_SEARCH_LIMIT,
+    EXTENDED_ALBUMS_LIMIT, EXTENDED_SEARCH_LIMIT,
 };
 use crate::wire::{Paging, View};
 
@@ -44,7 +44,10 @@ impl Credentials {
     /// The credentials the stand-in accepts unless told otherwise; the embedded default
     /// configuration uses the same pair.
     pub fn standin_default() -> Self {
-        Self { client_id: "standin-client".into(), client_secret: "standin-secret".into() }
+        Self {
+            client_id: "standin-client".into(),
+            client_secret: "standin-secret".into(),
+        }
     }
 }
 
@@ -61,7 +64,10 @@ impl std::fmt::Debug for Credentials {
 #[derive(Debug, thiserror::Error)]
 pub enum StandInError {
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// A stand-in server, configured but not yet listening.
@@ -75,7 +81,11 @@ pub struct StandIn {
 impl StandIn {
     /// A healthy server over `catalog` accepting [`Credentials::standin_default`].
     pub fn new(catalog: Arc<Catalog>) -> Self {
-        Self { catalog, credentials: Credentials::standin_default(), faults: Faults::default() }
+        Self {
+            catalog,
+            credentials: Credentials::standin_default(),
+            faults: Faults::default(),
+        }
     }
 
     /// Accept these client credentials instead.
@@ -93,9 +103,12 @@ impl StandIn {
     /// Binds `addr` (port 0 picks a free port) and serves until the handle is shut down
     /// or dropped.
     pub async fn serve(self, addr: SocketAddr) -> Result<RunningStandIn, StandInError> {
-        let listener =
-            tokio::net::TcpListener::bind(addr).await.map_err(|source| StandInError::Bind { addr, source })?;
-        let local = listener.local_addr().map_err(|source| StandInError::Bind { addr, source })?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| StandInError::Bind { addr, source })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| StandInError::Bind { addr, source })?;
         let base_url = format!("http://{local}");
         let state = Arc::new(AppState {
             catalog: self.catalog,
@@ -110,12 +123,21 @@ impl StandIn {
             let shutdown = async {
                 let _ = stopped.await;
             };
-            if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+            if let Err(error) = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
                 tracing::error!(%error, "stand-in server stopped");
             }
         });
         tracing::info!(%base_url, "Spotify stand-in listening");
-        Ok(RunningStandIn { base_url, addr: local, state, stop: Some(stop), task: Some(task) })
+        Ok(RunningStandIn {
+            base_url,
+            addr: local,
+            state,
+            stop: Some(stop),
+            task: Some(task),
+        })
     }
 }
 
@@ -152,12 +174,16 @@ impl RunningStandIn {
 
     /// Answer the next `calls` API calls with 429 and `Retry-After: retry_after_secs`.
     pub fn rate_limit_burst(&self, calls: u32, retry_after_secs: u64) {
-        self.state.faults.set_rate_limit_burst(calls, retry_after_secs, false);
+        self.state
+            .faults
+            .set_rate_limit_burst(calls, retry_after_secs, false);
     }
 
     /// Answer the next `calls` API calls with a 429 carrying `reason: QUOTA_EXCEEDED`.
     pub fn quota_exceeded_burst(&self, calls: u32, retry_after_secs: u64) {
-        self.state.faults.set_rate_limit_burst(calls, retry_after_secs, true);
+        self.state
+            .faults
+            .set_rate_limit_burst(calls, retry_after_secs, true);
     }
 
     /// Answer every k-th API call with 500 (0 turns it off).
@@ -188,7 +214,10 @@ impl RunningStandIn {
 
     /// Calls received on all endpoints so far.
     pub fn total_calls(&self) -> u64 {
-        Endpoint::ALL.iter().map(|&e| self.state.faults.calls(e)).sum()
+        Endpoint::ALL
+            .iter()
+            .map(|&e| self.state.faults.calls(e))
+            .sum()
     }
 
     /// Stops the server and waits for it to finish.
@@ -204,7 +233,9 @@ impl RunningStandIn {
 
 impl std::fmt::Debug for RunningStandIn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunningStandIn").field("base_url", &self.base_url).finish_non_exhaustive()
+        f.debug_struct("RunningStandIn")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -242,14 +273,16 @@ struct AppState {
 
 impl AppState {
     fn view(&self) -> View<'_> {
-        View { base_url: &self.base_url, dev_mode: self.faults.dev_mode() }
+        View {
+            base_url: &self.base_url,
+            dev_mode: self.faults.dev_mode(),
+        }
     }
 
     fn tokens(&self) -> std::sync::MutexGuard<'_, TokenBook> {
         self.tokens.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
-
 
 fn router(state: Arc<AppState>) -> Router {
     Router::new()
@@ -266,12 +299,29 @@ fn router(state: Arc<AppState>) -> Router {
 
 /// Spotify's regular error body.
 fn api_error(status: StatusCode, message: &str) -> Response {
-    (status, Json(json!({"error": {"status": status.as_u16(), "message": message}}))).into_response()
+    (
+        status,
+        Json(json!({"error": {"status": status.as_u16(), "message": message}})),
+    )
+        .into_response()
+}
+
+/// A request refused with a status and Spotify's message (small, unlike a `Response`).
+struct Rejection(StatusCode, &'static str);
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        api_error(self.0, self.1)
+    }
 }
 
 /// Spotify's OAuth error body, used by the token endpoint.
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    (status, Json(json!({"error": error, "error_description": description}))).into_response()
+    (
+        status,
+        Json(json!({"error": error, "error_description": description})),
+    )
+        .into_response()
 }
 
 async fn not_found() -> Response {
@@ -290,17 +340,22 @@ async fn guard(State(state): State<Arc<AppState>>, request: Request, next: Next)
     if endpoint == Endpoint::Token || endpoint == Endpoint::Other {
         return next.run(request).await;
     }
-    if let Err(response) = check_bearer(&state, request.headers()) {
-        return response;
+    if let Err(rejection) = check_bearer(&state, request.headers()) {
+        return rejection.into_response();
     }
     match state.faults.inject() {
-        Some(Injected::RateLimited { retry_after_secs, quota }) => {
+        Some(Injected::RateLimited {
+            retry_after_secs,
+            quota,
+        }) => {
             let mut body = json!({"error": {"status": 429, "message": "Too many requests"}});
             if quota {
                 body["error"]["reason"] = "QUOTA_EXCEEDED".into();
             }
             let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             response
         }
         Some(Injected::ServerError) => api_error(StatusCode::INTERNAL_SERVER_ERROR, "Server error"),
@@ -308,19 +363,25 @@ async fn guard(State(state): State<Arc<AppState>>, request: Request, next: Next)
     }
 }
 
-fn check_bearer(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
-    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
-        return Err(api_error(StatusCode::UNAUTHORIZED, "No token provided"));
+fn check_bearer(state: &AppState, headers: &HeaderMap) -> Result<(), Rejection> {
+    let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Err(Rejection(StatusCode::UNAUTHORIZED, "No token provided"));
     };
     let Some(token) = value.strip_prefix("Bearer ") else {
-        return Err(api_error(StatusCode::BAD_REQUEST, "Only valid bearer authentication supported"));
+        return Err(Rejection(
+            StatusCode::BAD_REQUEST,
+            "Only valid bearer authentication supported",
+        ));
     };
     let book = state.tokens();
     match book.issued.get(token) {
-        None => Err(api_error(StatusCode::UNAUTHORIZED, "Invalid access token")),
-        Some(issued) if issued.seq < book.valid_from || issued.expires <= Instant::now() => {
-            Err(api_error(StatusCode::UNAUTHORIZED, "The access token expired"))
-        }
+        None => Err(Rejection(StatusCode::UNAUTHORIZED, "Invalid access token")),
+        Some(issued) if issued.seq < book.valid_from || issued.expires <= Instant::now() => Err(
+            Rejection(StatusCode::UNAUTHORIZED, "The access token expired"),
+        ),
         Some(_) => Ok(()),
     }
 }
@@ -331,21 +392,37 @@ struct TokenForm {
 }
 
 /// `POST /api/token`: the client-credentials flow with Basic auth.
-async fn token(State(state): State<Arc<AppState>>, headers: HeaderMap, Form(form): Form<TokenForm>) -> Response {
+async fn token(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Form(form): Form<TokenForm>,
+) -> Response {
     if !basic_auth_matches(&headers, &state.credentials) {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_client", "Invalid client");
     }
     if form.grant_type.as_deref() != Some("client_credentials") {
-        return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "grant_type parameter is missing");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "grant_type parameter is missing",
+        );
     }
     let ttl = state.faults.token_ttl();
     let mut book = state.tokens();
     let seq = book.next_seq;
     book.next_seq += 1;
-    let digest = Sha256::digest(format!("{}:{seq}:{:?}", state.base_url, Instant::now()).as_bytes());
+    let digest =
+        Sha256::digest(format!("{}:{seq}:{:?}", state.base_url, Instant::now()).as_bytes());
     let access_token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
-    book.issued.insert(access_token.clone(), IssuedToken { seq, expires: Instant::now() + ttl });
-    Json(json!({"access_token": access_token, "token_type": "Bearer", "expires_in": ttl.as_secs()})).into_response()
+    book.issued.insert(
+        access_token.clone(),
+        IssuedToken {
+            seq,
+            expires: Instant::now() + ttl,
+        },
+    );
+    Json(json!({"access_token": access_token, "token_type": "Bearer", "expires_in": ttl.as_secs()}))
+        .into_response()
 }
 
 fn basic_auth_matches(headers: &HeaderMap, expected: &Credentials) -> bool {
@@ -384,7 +461,10 @@ fn page<T, U>(
     render: impl Fn(&T) -> U,
 ) -> Paging<U> {
     let link = |offset: u32| {
-        let mut query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
+        let mut query: Vec<String> = params
+            .iter()
+            .map(|(k, v)| format!("{k}={}", encode(v)))
+            .collect();
         query.push(format!("offset={offset}"));
         query.push(format!("limit={limit}"));
         format!("{base_url}{path}?{}", query.join("&"))
@@ -428,16 +508,29 @@ struct SearchParams {
 }
 
 /// `GET /v1/search` for `type=artist`, `track` or both.
-async fn search(State(state): State<Arc<AppState>>, Query(params): Query<SearchParams>) -> Response {
+async fn search(
+    State(state): State<Arc<AppState>>,
+    Query(params): Query<SearchParams>,
+) -> Response {
     let Some(q) = params.q.as_deref().filter(|q| !q.trim().is_empty()) else {
         return api_error(StatusCode::BAD_REQUEST, "No search query");
     };
-    let kinds: Vec<&str> = params.kind.as_deref().unwrap_or("").split(',').map(str::trim).collect();
+    let kinds: Vec<&str> = params
+        .kind
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .collect();
     if kinds.iter().any(|k| !matches!(*k, "artist" | "track")) {
         return api_error(StatusCode::BAD_REQUEST, "Bad search type field");
     }
     let view = state.view();
-    let (max, default) = if view.dev_mode { DEV_MODE_SEARCH_LIMIT } else { EXTENDED_SEARCH_LIMIT };
+    let (max, default) = if view.dev_mode {
+        DEV_MODE_SEARCH_LIMIT
+    } else {
+        EXTENDED_SEARCH_LIMIT
+    };
     let Some(limit) = bounded(params.limit.as_deref(), default, max) else {
         return api_error(StatusCode::BAD_REQUEST, "Invalid limit");
     };
@@ -454,14 +547,26 @@ async fn search(State(state): State<Arc<AppState>>, Query(params): Query<SearchP
     for kind in kinds {
         let value = if kind == "artist" {
             let hits = catalog.search_artists(&query);
-            serde_json::to_value(page(&state.base_url, "/v1/search", &link_params, &hits, limit, offset, |a| {
-                view.artist(a)
-            }))
+            serde_json::to_value(page(
+                &state.base_url,
+                "/v1/search",
+                &link_params,
+                &hits,
+                limit,
+                offset,
+                |a| view.artist(a),
+            ))
         } else {
             let hits = catalog.search_tracks(&query);
-            serde_json::to_value(page(&state.base_url, "/v1/search", &link_params, &hits, limit, offset, |t| {
-                view.track(catalog, t)
-            }))
+            serde_json::to_value(page(
+                &state.base_url,
+                "/v1/search",
+                &link_params,
+                &hits,
+                limit,
+                offset,
+                |t| view.track(catalog, t),
+            ))
         };
         match value {
             Ok(value) => body.insert(format!("{kind}s"), value),
@@ -472,18 +577,23 @@ async fn search(State(state): State<Arc<AppState>>, Query(params): Query<SearchP
 }
 
 /// The catalog artist for a path id, or Spotify's 400 / 404 answer.
-fn find_artist<'a>(catalog: &'a Catalog, id: &str) -> Result<&'a crate::catalog::CatalogArtist, Response> {
+fn find_artist<'a>(
+    catalog: &'a Catalog,
+    id: &str,
+) -> Result<&'a crate::catalog::CatalogArtist, Rejection> {
     if !is_spotify_id(id) {
-        return Err(api_error(StatusCode::BAD_REQUEST, "Invalid base62 id"));
+        return Err(Rejection(StatusCode::BAD_REQUEST, "Invalid base62 id"));
     }
-    catalog.artist(id).ok_or_else(|| api_error(StatusCode::NOT_FOUND, "Resource not found"))
+    catalog
+        .artist(id)
+        .ok_or(Rejection(StatusCode::NOT_FOUND, "Resource not found"))
 }
 
 /// `GET /v1/artists/{id}`.
 async fn artist(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
     match find_artist(&state.catalog, &id) {
         Ok(artist) => Json(state.view().artist(artist)).into_response(),
-        Err(response) => response,
+        Err(rejection) => rejection.into_response(),
     }
 }
 
@@ -503,15 +613,23 @@ async fn top_tracks(
     if view.dev_mode {
         return api_error(StatusCode::FORBIDDEN, "Forbidden");
     }
-    if !params.market.as_deref().is_some_and(|m| m.len() == 2 && m.bytes().all(|b| b.is_ascii_alphabetic())) {
+    if !params
+        .market
+        .as_deref()
+        .is_some_and(|m| m.len() == 2 && m.bytes().all(|b| b.is_ascii_alphabetic()))
+    {
         return api_error(StatusCode::BAD_REQUEST, "Invalid market");
     }
     let artist = match find_artist(&state.catalog, &id) {
         Ok(artist) => artist,
-        Err(response) => return response,
+        Err(rejection) => return rejection.into_response(),
     };
-    let tracks: Vec<_> =
-        state.catalog.tracks_of(artist).take(TOP_TRACKS).map(|t| view.track(&state.catalog, t)).collect();
+    let tracks: Vec<_> = state
+        .catalog
+        .tracks_of(artist)
+        .take(TOP_TRACKS)
+        .map(|t| view.track(&state.catalog, t))
+        .collect();
     Json(json!({ "tracks": tracks })).into_response()
 }
 
@@ -536,10 +654,17 @@ async fn artist_albums(
         None | Some("") => vec!["album", "single", "appears_on", "compilation"],
         Some(list) => list.split(',').map(str::trim).collect(),
     };
-    if groups.iter().any(|g| !matches!(*g, "album" | "single" | "appears_on" | "compilation")) {
+    if groups
+        .iter()
+        .any(|g| !matches!(*g, "album" | "single" | "appears_on" | "compilation"))
+    {
         return api_error(StatusCode::BAD_REQUEST, "Invalid include_groups");
     }
-    let (max, default) = if view.dev_mode { DEV_MODE_ALBUMS_LIMIT } else { EXTENDED_ALBUMS_LIMIT };
+    let (max, default) = if view.dev_mode {
+        DEV_MODE_ALBUMS_LIMIT
+    } else {
+        EXTENDED_ALBUMS_LIMIT
+    };
     let Some(limit) = bounded(params.limit.as_deref(), default, max) else {
         return api_error(StatusCode::BAD_REQUEST, "Invalid limit");
     };
@@ -549,13 +674,20 @@ async fn artist_albums(
     let catalog = &state.catalog;
     let artist = match find_artist(catalog, &id) {
         Ok(artist) => artist,
-        Err(response) => return response,
+        Err(rejection) => return rejection.into_response(),
     };
     let albums: Vec<_> = catalog
         .albums_of(artist)
         .map(|album| {
             let primary = catalog.artist_at(album.primary_artist).id == artist.id;
-            (album, if primary { album.album_type() } else { "appears_on" })
+            (
+                album,
+                if primary {
+                    album.album_type()
+                } else {
+                    "appears_on"
+                },
+            )
         })
         .filter(|(_, group)| groups.contains(group))
         .collect();
@@ -564,9 +696,15 @@ async fn artist_albums(
         link_params.push(("market", market.clone()));
     }
     let path = format!("/v1/artists/{}/albums", artist.id);
-    Json(page(&state.base_url, &path, &link_params, &albums, limit, offset, |(album, group)| {
-        view.album(catalog, album, Some(group))
-    }))
+    Json(page(
+        &state.base_url,
+        &path,
+        &link_params,
+        &albums,
+        limit,
+        offset,
+        |(album, group)| view.album(catalog, album, Some(group)),
+    ))
     .into_response()
 }
 
@@ -577,12 +715,21 @@ struct IdsParams {
 
 /// `GET /v1/audio-features?ids=`: one slot per id in request order, `null` for unknown
 /// ids; refused in Development Mode.
-async fn audio_features(State(state): State<Arc<AppState>>, Query(params): Query<IdsParams>) -> Response {
+async fn audio_features(
+    State(state): State<Arc<AppState>>,
+    Query(params): Query<IdsParams>,
+) -> Response {
     let view = state.view();
     if view.dev_mode {
         return api_error(StatusCode::FORBIDDEN, "Forbidden");
     }
-    let ids: Vec<&str> = params.ids.as_deref().unwrap_or("").split(',').filter(|id| !id.is_empty()).collect();
+    let ids: Vec<&str> = params
+        .ids
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .filter(|id| !id.is_empty())
+        .collect();
     if ids.is_empty() {
         return api_error(StatusCode::BAD_REQUEST, "invalid request");
     }
@@ -592,8 +739,10 @@ async fn audio_features(State(state): State<Arc<AppState>>, Query(params): Query
     if ids.iter().any(|id| !is_spotify_id(id)) {
         return api_error(StatusCode::BAD_REQUEST, "invalid request");
     }
-    let features: Vec<_> =
-        ids.iter().map(|id| state.catalog.track(id).map(|t| view.audio_features(t))).collect();
+    let features: Vec<_> = ids
+        .iter()
+        .map(|id| state.catalog.track(id).map(|t| view.audio_features(t)))
+        .collect();
     Json(json!({ "audio_features": features })).into_response()
 }
 
@@ -604,10 +753,24 @@ mod tests {
     #[test]
     fn pages_with_links() {
         let items: Vec<u32> = (0..25).collect();
-        let p = page("http://h", "/v1/x", &[("q", "a b".into())], &items, 10, 10, |n| *n);
+        let p = page(
+            "http://h",
+            "/v1/x",
+            &[("q", "a b".into())],
+            &items,
+            10,
+            10,
+            |n| *n,
+        );
         assert_eq!(p.items, (10..20).collect::<Vec<_>>());
-        assert_eq!(p.next.as_deref(), Some("http://h/v1/x?q=a%20b&offset=20&limit=10"));
-        assert_eq!(p.previous.as_deref(), Some("http://h/v1/x?q=a%20b&offset=0&limit=10"));
+        assert_eq!(
+            p.next.as_deref(),
+            Some("http://h/v1/x?q=a%20b&offset=20&limit=10")
+        );
+        assert_eq!(
+            p.previous.as_deref(),
+            Some("http://h/v1/x?q=a%20b&offset=0&limit=10")
+        );
         let last = page("http://h", "/v1/x", &[], &items, 10, 20, |n| *n);
         assert_eq!(last.items.len(), 5);
         assert_eq!(last.next, None);

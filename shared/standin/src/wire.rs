@@ -18,7 +18,9 @@ pub(crate) struct ExternalUrls {
 }
 
 fn external(kind: &str, id: &str) -> ExternalUrls {
-    ExternalUrls { spotify: format!("https://open.spotify.com/{kind}/{id}") }
+    ExternalUrls {
+        spotify: format!("https://open.spotify.com/{kind}/{id}"),
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -141,7 +143,10 @@ impl View<'_> {
     pub(crate) fn artist(&self, a: &CatalogArtist) -> ArtistJson {
         ArtistJson {
             external_urls: external("artist", &a.id),
-            followers: (!self.dev_mode).then_some(Followers { href: None, total: a.followers }),
+            followers: (!self.dev_mode).then_some(Followers {
+                href: None,
+                total: a.followers,
+            }),
             genres: (!self.dev_mode).then(Vec::new),
             href: format!("{}/v1/artists/{}", self.base_url, a.id),
             id: a.id.clone(),
@@ -165,7 +170,12 @@ impl View<'_> {
     }
 
     /// An album; `group` is the album's relation to the artist whose albums are listed.
-    pub(crate) fn album(&self, catalog: &Catalog, album: &CatalogAlbum, group: Option<&'static str>) -> AlbumJson {
+    pub(crate) fn album(
+        &self,
+        catalog: &Catalog,
+        album: &CatalogAlbum,
+        group: Option<&'static str>,
+    ) -> AlbumJson {
         AlbumJson {
             album_type: album.album_type(),
             album_group: group,

@@ -6,11 +6,11 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, DeleteRequest, KeySchemaElement, KeyType, KeysAndAttributes,
-    PutRequest, ScalarAttributeType, WriteRequest,
-};
 use aws_sdk_dynamodb::client::Waiters;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, DeleteRequest, KeySchemaElement, KeyType,
+    KeysAndAttributes, PutRequest, ScalarAttributeType, WriteRequest,
+};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, SecondsFormat, Utc};
 use encore_domain::Track;
@@ -55,7 +55,10 @@ fn backoff(attempt: u32) -> Duration {
 /// The primary key of one cached track.
 fn key(artist_id: &str, rank: u32) -> HashMap<String, AttributeValue> {
     HashMap::from([
-        (attr::ARTIST_ID.to_owned(), AttributeValue::S(artist_id.to_owned())),
+        (
+            attr::ARTIST_ID.to_owned(),
+            AttributeValue::S(artist_id.to_owned()),
+        ),
         (attr::RANK.to_owned(), AttributeValue::N(rank.to_string())),
     ])
 }
@@ -64,39 +67,74 @@ fn item(track: &Track, artist_id: &str, fetched_at: &str) -> HashMap<String, Att
     let mut item = key(artist_id, track.rank);
     item.insert(attr::TRACK_ID.into(), AttributeValue::S(track.id.clone()));
     item.insert(attr::NAME.into(), AttributeValue::S(track.name.clone()));
-    item.insert(attr::FETCHED_AT.into(), AttributeValue::S(fetched_at.to_owned()));
+    item.insert(
+        attr::FETCHED_AT.into(),
+        AttributeValue::S(fetched_at.to_owned()),
+    );
     let optional = [
-        (attr::ALBUM_NAME, track.album_name.clone().map(AttributeValue::S)),
-        (attr::IMAGE_URL, track.image_url.clone().map(AttributeValue::S)),
-        (attr::POPULARITY, track.popularity.map(|n| AttributeValue::N(n.to_string()))),
-        (attr::DURATION_MS, track.duration_ms.map(|n| AttributeValue::N(n.to_string()))),
-        (attr::SPOTIFY_URL, track.spotify_url.clone().map(AttributeValue::S)),
+        (
+            attr::ALBUM_NAME,
+            track.album_name.clone().map(AttributeValue::S),
+        ),
+        (
+            attr::IMAGE_URL,
+            track.image_url.clone().map(AttributeValue::S),
+        ),
+        (
+            attr::POPULARITY,
+            track.popularity.map(|n| AttributeValue::N(n.to_string())),
+        ),
+        (
+            attr::DURATION_MS,
+            track.duration_ms.map(|n| AttributeValue::N(n.to_string())),
+        ),
+        (
+            attr::SPOTIFY_URL,
+            track.spotify_url.clone().map(AttributeValue::S),
+        ),
     ];
     // Unknown optional fields are left out rather than stored as NULL.
-    item.extend(optional.into_iter().filter_map(|(name, value)| Some((name.to_owned(), value?))));
+    item.extend(
+        optional
+            .into_iter()
+            .filter_map(|(name, value)| Some((name.to_owned(), value?))),
+    );
     item
 }
 
-fn string(item: &HashMap<String, AttributeValue>, name: &str) -> Result<Option<String>, StoreError> {
+fn string(
+    item: &HashMap<String, AttributeValue>,
+    name: &str,
+) -> Result<Option<String>, StoreError> {
     match item.get(name) {
         None | Some(AttributeValue::Null(_)) => Ok(None),
         Some(AttributeValue::S(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(StoreError::Corrupt(format!("top-tracks attribute {name} is not a string: {other:?}"))),
+        Some(other) => Err(StoreError::Corrupt(format!(
+            "top-tracks attribute {name} is not a string: {other:?}"
+        ))),
     }
 }
 
-fn required_string(item: &HashMap<String, AttributeValue>, name: &str) -> Result<String, StoreError> {
-    string(item, name)?.ok_or_else(|| StoreError::Corrupt(format!("top-tracks item without {name}")))
+fn required_string(
+    item: &HashMap<String, AttributeValue>,
+    name: &str,
+) -> Result<String, StoreError> {
+    string(item, name)?
+        .ok_or_else(|| StoreError::Corrupt(format!("top-tracks item without {name}")))
 }
 
-fn number<T: std::str::FromStr>(item: &HashMap<String, AttributeValue>, name: &str) -> Result<Option<T>, StoreError> {
+fn number<T: std::str::FromStr>(
+    item: &HashMap<String, AttributeValue>,
+    name: &str,
+) -> Result<Option<T>, StoreError> {
     match item.get(name) {
         None | Some(AttributeValue::Null(_)) => Ok(None),
-        Some(AttributeValue::N(n)) => n
-            .parse()
-            .map(Some)
-            .map_err(|_| StoreError::Corrupt(format!("top-tracks attribute {name} = {n} is out of range"))),
-        Some(other) => Err(StoreError::Corrupt(format!("top-tracks attribute {name} is not a number: {other:?}"))),
+        Some(AttributeValue::N(n)) => n.parse().map(Some).map_err(|_| {
+            StoreError::Corrupt(format!("top-tracks attribute {name} = {n} is out of range"))
+        }),
+        Some(other) => Err(StoreError::Corrupt(format!(
+            "top-tracks attribute {name} is not a number: {other:?}"
+        ))),
     }
 }
 
@@ -105,7 +143,8 @@ fn track_from_item(item: &HashMap<String, AttributeValue>) -> Result<Track, Stor
         id: required_string(item, attr::TRACK_ID)?,
         name: required_string(item, attr::NAME)?,
         artist_id: required_string(item, attr::ARTIST_ID)?,
-        rank: number(item, attr::RANK)?.ok_or_else(|| StoreError::Corrupt("top-tracks item without rank".into()))?,
+        rank: number(item, attr::RANK)?
+            .ok_or_else(|| StoreError::Corrupt("top-tracks item without rank".into()))?,
         album_name: string(item, attr::ALBUM_NAME)?,
         image_url: string(item, attr::IMAGE_URL)?,
         popularity: number(item, attr::POPULARITY)?,
@@ -171,7 +210,10 @@ pub struct DynamoTopTracks {
 impl DynamoTopTracks {
     /// The cache in table `table_name`, through `client` (built once per process).
     pub fn new(client: Client, table_name: impl Into<String>) -> Self {
-        Self { client, table: table_name.into() }
+        Self {
+            client,
+            table: table_name.into(),
+        }
     }
 
     /// Sends up to [`BATCH_WRITE_MAX`] write requests, retrying the unprocessed ones with
@@ -192,7 +234,11 @@ impl DynamoTopTracks {
             if requests.is_empty() {
                 return Ok(());
             }
-            tracing::debug!(attempt, unprocessed = requests.len(), "retrying unprocessed top-tracks writes");
+            tracing::debug!(
+                attempt,
+                unprocessed = requests.len(),
+                "retrying unprocessed top-tracks writes"
+            );
             tokio::time::sleep(backoff(attempt)).await;
         }
         Err(StoreError::Unavailable(format!(
@@ -219,7 +265,10 @@ impl DynamoTopTracks {
                 .send()
                 .await
                 .map_err(from_sdk)?;
-            if let Some(found) = output.responses.and_then(|mut responses| responses.remove(&self.table)) {
+            if let Some(found) = output
+                .responses
+                .and_then(|mut responses| responses.remove(&self.table))
+            {
                 items.extend(found);
             }
             keys = output
@@ -230,7 +279,11 @@ impl DynamoTopTracks {
             if keys.is_empty() {
                 return Ok(items);
             }
-            tracing::debug!(attempt, unprocessed = keys.len(), "retrying unprocessed top-tracks reads");
+            tracing::debug!(
+                attempt,
+                unprocessed = keys.len(),
+                "retrying unprocessed top-tracks reads"
+            );
             tokio::time::sleep(backoff(attempt)).await;
         }
         Err(StoreError::Unavailable(format!(
@@ -245,17 +298,26 @@ impl TopTracksCache for DynamoTopTracks {
     /// Puts every track and deletes the ranks the list lacks, in batches of 25. Not atomic:
     /// a concurrent reader may briefly see a mix of the old and new lists.
     #[tracing::instrument(skip(self, tracks), fields(table = %self.table, tracks = tracks.len()))]
-    async fn put_top_tracks(&self, artist_id: &str, tracks: &[Track], fetched_at: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn put_top_tracks(
+        &self,
+        artist_id: &str,
+        tracks: &[Track],
+        fetched_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         check_top_tracks(artist_id, tracks)?;
         let fetched_at = fetched_at.to_rfc3339_opts(SecondsFormat::Millis, true);
         let puts = tracks.iter().map(|track| {
-            let put = PutRequest::builder().set_item(Some(item(track, artist_id, &fetched_at))).build();
+            let put = PutRequest::builder()
+                .set_item(Some(item(track, artist_id, &fetched_at)))
+                .build();
             put.map(|put| WriteRequest::builder().put_request(put).build())
         });
         let deletes = (1..=TOP_TRACKS_PER_ARTIST)
             .filter(|rank| !tracks.iter().any(|track| track.rank == *rank))
             .map(|rank| {
-                let delete = DeleteRequest::builder().set_key(Some(key(artist_id, rank))).build();
+                let delete = DeleteRequest::builder()
+                    .set_key(Some(key(artist_id, rank)))
+                    .build();
                 delete.map(|delete| WriteRequest::builder().delete_request(delete).build())
             });
         let requests = puts
@@ -270,20 +332,27 @@ impl TopTracksCache for DynamoTopTracks {
 
     /// One `BatchGetItem` per 100 keys (every rank of every artist), a few in flight.
     #[tracing::instrument(skip_all, fields(table = %self.table, artists = artist_ids.len()))]
-    async fn top_tracks(&self, artist_ids: &[String]) -> Result<HashMap<String, Vec<Track>>, StoreError> {
+    async fn top_tracks(
+        &self,
+        artist_ids: &[String],
+    ) -> Result<HashMap<String, Vec<Track>>, StoreError> {
         let keys: Vec<_> = distinct(artist_ids)
             .into_iter()
             .flat_map(|artist_id| (1..=TOP_TRACKS_PER_ARTIST).map(move |rank| key(artist_id, rank)))
             .collect();
-        let batches: Vec<Vec<_>> = futures::stream::iter(keys.chunks(BATCH_GET_MAX).map(<[_]>::to_vec))
-            .map(|chunk| self.get_batch(chunk))
-            .buffer_unordered(BATCH_GET_CONCURRENCY)
-            .try_collect()
-            .await?;
+        let batches: Vec<Vec<_>> =
+            futures::stream::iter(keys.chunks(BATCH_GET_MAX).map(<[_]>::to_vec))
+                .map(|chunk| self.get_batch(chunk))
+                .buffer_unordered(BATCH_GET_CONCURRENCY)
+                .try_collect()
+                .await?;
         let mut found: HashMap<String, Vec<Track>> = HashMap::new();
         for item in batches.iter().flatten() {
             let track = track_from_item(item)?;
-            found.entry(track.artist_id.clone()).or_default().push(track);
+            found
+                .entry(track.artist_id.clone())
+                .or_default()
+                .push(track);
         }
         for tracks in found.values_mut() {
             tracks.sort_by_key(|track| track.rank);

@@ -55,7 +55,8 @@ fn envelope(event: &OutgoingEvent) -> Result<String, StoreError> {
         resources: Vec::new(),
         detail,
     };
-    serde_json::to_string(&envelope).map_err(|e| StoreError::Rejected(format!("envelope of {}: {e}", event.detail_type)))
+    serde_json::to_string(&envelope)
+        .map_err(|e| StoreError::Rejected(format!("envelope of {}: {e}", event.detail_type)))
 }
 
 #[async_trait]

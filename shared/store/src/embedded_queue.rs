@@ -198,15 +198,13 @@ impl Queue for EmbeddedQueue {
     async fn send(&self, body: &str) -> Result<String, StoreError> {
         let id = Uuid::new_v4().to_string();
         let now = now_millis();
-        sqlx::query(
-            "INSERT INTO queue_messages (id, queue, body, sent_at, visible_at) VALUES (?1, ?2, ?3, ?4, ?4)",
-        )
-        .bind(&id)
-        .bind(&self.name)
-        .bind(body)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query("INSERT INTO queue_messages (id, queue, body, sent_at, visible_at) VALUES (?1, ?2, ?3, ?4, ?4)")
+            .bind(&id)
+            .bind(&self.name)
+            .bind(body)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
         Ok(id)
     }
 

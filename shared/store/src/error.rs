@@ -49,10 +49,12 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed
             | sqlx::Error::Tls(_) => Self::Unavailable(err.to_string()),
-            sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) | sqlx::Error::ColumnNotFound(_) => {
-                Self::Corrupt(err.to_string())
+            sqlx::Error::ColumnDecode { .. }
+            | sqlx::Error::Decode(_)
+            | sqlx::Error::ColumnNotFound(_) => Self::Corrupt(err.to_string()),
+            sqlx::Error::Database(db) if is_transient(db.as_ref()) => {
+                Self::Unavailable(err.to_string())
             }
-            sqlx::Error::Database(db) if is_transient(db.as_ref()) => Self::Unavailable(err.to_string()),
             // MySQL 1062, SQLite 1555 / 2067: the data itself is wrong, name it plainly.
             sqlx::Error::Database(db) if matches!(db.kind(), ErrorKind::UniqueViolation) => {
                 Self::Rejected(format!("duplicate key: {}", db.message()))

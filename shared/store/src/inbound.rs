@@ -62,11 +62,8 @@ pub fn from_sqs_event(event: SqsEvent) -> Vec<InboundMessage> {
         .records
         .into_iter()
         .map(|record| {
-            let receive_count = record
-                .attributes
-                .get(RECEIVE_COUNT_ATTRIBUTE)
-                .and_then(|raw| raw.parse().ok())
-                .unwrap_or(1);
+            let receive_count =
+                record.attributes.get(RECEIVE_COUNT_ATTRIBUTE).and_then(|raw| raw.parse().ok()).unwrap_or(1);
             InboundMessage {
                 id: record.message_id.unwrap_or_default(),
                 body: record.body.unwrap_or_default(),
@@ -78,7 +75,12 @@ pub fn from_sqs_event(event: SqsEvent) -> Vec<InboundMessage> {
 
 /// The Lambda answer for an outcome: `batchItemFailures` naming exactly the failed
 /// messages, so SQS deletes the others and redelivers (or dead-letters) these.
+/// Each failure is logged with its reason, as [`process_batch`] does on the embedded path.
 pub fn to_sqs_response(outcome: &BatchOutcome) -> SqsBatchResponse {
+    for failure in &outcome.failures {
+        tracing::warn!(message_id = %failure.id, reason = %failure.reason,
+            "message failed; SQS redelivers it or moves it to the dead-letter queue");
+    }
     let mut response = SqsBatchResponse::default();
     response.set_failures(outcome.failures.iter().map(|f| f.id.clone()));
     response
@@ -138,6 +140,19 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_sample_batch() {
+        let event: SqsEvent =
+            serde_json::from_str(include_str!("../../../events/samples/sqs-batch-artist-requested.json")).unwrap();
+        let messages = from_sqs_event(event);
+        assert_eq!(messages.len(), 2);
+        assert_eq!(messages[0].id, "0f6c5b2e-3d4a-4b5c-8d9e-000000000001");
+        assert!(messages.iter().all(|m| m.receive_count == 1));
+        for message in &messages {
+            encore_domain::events::decode::<encore_domain::events::ArtistRequested>(&message.body).unwrap();
+        }
+    }
 
     #[test]
     fn sqs_event_round_trip() {

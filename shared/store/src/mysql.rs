@@ -11,7 +11,8 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions, MySqlRow};
 use sqlx::{MySql, MySqlConnection, MySqlPool, QueryBuilder, Row};
 
 use crate::migrate::tables::{
-    ARTISTS, ARTIST_ALIASES, ARTIST_REQUESTS, RELATED_ARTISTS, RELATED_ARTISTS_OLD, RELATED_ARTISTS_STAGING,
+    ARTISTS, ARTIST_ALIASES, ARTIST_REQUESTS, RELATED_ARTISTS, RELATED_ARTISTS_OLD,
+    RELATED_ARTISTS_STAGING,
 };
 use crate::ports::distinct;
 use crate::{ArtistStore, RelatedRow, RelatedStore, RequestLog, RequestStatus, StoreError};
@@ -43,24 +44,38 @@ fn artist_columns(alias: &str) -> String {
     )
 }
 
+/// Reads a text column. The tables use the `utf8mb4_bin` collation (names and keys match
+/// byte for byte), which the server reports with the BINARY flag, and sqlx refuses to decode
+/// such columns as strings; the value is still checked to be UTF-8.
+fn text<T>(row: &MySqlRow, column: &str) -> Result<T, StoreError>
+where
+    T: for<'r> sqlx::Decode<'r, MySql>,
+{
+    Ok(row.try_get_unchecked(column)?)
+}
+
 fn artist_from_row(row: &MySqlRow) -> Result<Artist, StoreError> {
-    let genres: String = row.try_get("genres")?;
+    let genres: String = text(row, "genres")?;
     Ok(Artist {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
+        id: text(row, "id")?,
+        name: text(row, "name")?,
         popularity: row.try_get("popularity")?,
         followers: row.try_get("followers")?,
-        genres: serde_json::from_str(&genres)
-            .map_err(|e| StoreError::Corrupt(format!("genres of an artist are not a JSON list: {e}")))?,
-        image_url: row.try_get("image_url")?,
-        spotify_url: row.try_get("spotify_url")?,
+        genres: serde_json::from_str(&genres).map_err(|e| {
+            StoreError::Corrupt(format!("genres of an artist are not a JSON list: {e}"))
+        })?,
+        image_url: text(row, "image_url")?,
+        spotify_url: text(row, "spotify_url")?,
     })
 }
 
 /// Parses a datamart snapshot date (`YYYY-MM-DD`).
 fn snapshot_date(row: &RelatedArtist) -> Result<NaiveDate, StoreError> {
     NaiveDate::parse_from_str(&row.snapshot, "%Y-%m-%d").map_err(|e| {
-        StoreError::Rejected(format!("snapshot {:?} of {} is not a YYYY-MM-DD date: {e}", row.snapshot, row.artist_id))
+        StoreError::Rejected(format!(
+            "snapshot {:?} of {} is not a YYYY-MM-DD date: {e}",
+            row.snapshot, row.artist_id
+        ))
     })
 }
 
@@ -103,14 +118,24 @@ impl MySqlStore {
     /// Loads `rows` into a fresh staging table and swaps it in with one `RENAME TABLE`, on
     /// a connection holding [`REPLACE_LOCK`]. Any failure before the rename leaves the live
     /// table untouched.
-    async fn load_and_swap(conn: &mut MySqlConnection, rows: &[RelatedArtist]) -> Result<(), StoreError> {
-        let dates = rows.iter().map(snapshot_date).collect::<Result<Vec<_>, _>>()?;
-        sqlx::query(&format!("DROP TABLE IF EXISTS {RELATED_ARTISTS_STAGING}, {RELATED_ARTISTS_OLD}"))
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query(&format!("CREATE TABLE {RELATED_ARTISTS_STAGING} LIKE {RELATED_ARTISTS}"))
-            .execute(&mut *conn)
-            .await?;
+    async fn load_and_swap(
+        conn: &mut MySqlConnection,
+        rows: &[RelatedArtist],
+    ) -> Result<(), StoreError> {
+        let dates = rows
+            .iter()
+            .map(snapshot_date)
+            .collect::<Result<Vec<_>, _>>()?;
+        sqlx::query(&format!(
+            "DROP TABLE IF EXISTS {RELATED_ARTISTS_STAGING}, {RELATED_ARTISTS_OLD}"
+        ))
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(&format!(
+            "CREATE TABLE {RELATED_ARTISTS_STAGING} LIKE {RELATED_ARTISTS}"
+        ))
+        .execute(&mut *conn)
+        .await?;
         let loaded = Self::load_staging(conn, rows, &dates).await;
         if let Err(err) = loaded {
             let dropped = sqlx::query(&format!("DROP TABLE IF EXISTS {RELATED_ARTISTS_STAGING}"))
@@ -126,7 +151,9 @@ impl MySqlStore {
         ))
         .execute(&mut *conn)
         .await?;
-        sqlx::query(&format!("DROP TABLE {RELATED_ARTISTS_OLD}")).execute(&mut *conn).await?;
+        sqlx::query(&format!("DROP TABLE {RELATED_ARTISTS_OLD}"))
+            .execute(&mut *conn)
+            .await?;
         Ok(())
     }
 
@@ -135,7 +162,10 @@ impl MySqlStore {
         rows: &[RelatedArtist],
         dates: &[NaiveDate],
     ) -> Result<(), StoreError> {
-        for (chunk, chunk_dates) in rows.chunks(RELATED_ROWS_PER_INSERT).zip(dates.chunks(RELATED_ROWS_PER_INSERT)) {
+        for (chunk, chunk_dates) in rows
+            .chunks(RELATED_ROWS_PER_INSERT)
+            .zip(dates.chunks(RELATED_ROWS_PER_INSERT))
+        {
             let mut insert = QueryBuilder::<MySql>::new(format!(
                 "INSERT INTO {RELATED_ARTISTS_STAGING} (artist_id, `rank`, related_id, distance, snapshot) "
             ));
@@ -157,7 +187,8 @@ impl MySqlStore {
 impl ArtistStore for MySqlStore {
     #[tracing::instrument(skip_all, fields(artist_id = %artist.id))]
     async fn upsert_artist(&self, artist: &Artist) -> Result<(), StoreError> {
-        let genres = serde_json::to_string(&artist.genres).map_err(|e| StoreError::Rejected(e.to_string()))?;
+        let genres = serde_json::to_string(&artist.genres)
+            .map_err(|e| StoreError::Rejected(e.to_string()))?;
         sqlx::query(&format!(
             "INSERT INTO {ARTISTS} \
              (id, name, normalized_name, popularity, followers, genres, image_url, spotify_url, updated_at) \
@@ -219,7 +250,10 @@ impl ArtistStore for MySqlStore {
     async fn artists(&self, ids: &[String]) -> Result<Vec<Artist>, StoreError> {
         let mut found = Vec::with_capacity(ids.len());
         for chunk in distinct(ids).chunks(IDS_PER_QUERY) {
-            let mut query = QueryBuilder::<MySql>::new(format!("SELECT {} FROM {ARTISTS} a WHERE a.id IN (", artist_columns("a")));
+            let mut query = QueryBuilder::<MySql>::new(format!(
+                "SELECT {} FROM {ARTISTS} a WHERE a.id IN (",
+                artist_columns("a")
+            ));
             let mut list = query.separated(", ");
             for id in chunk {
                 list.push_bind(id);
@@ -236,7 +270,11 @@ impl ArtistStore for MySqlStore {
 #[async_trait]
 impl RelatedStore for MySqlStore {
     #[tracing::instrument(skip(self))]
-    async fn related(&self, artist_id: &str, limit: u32) -> Result<Vec<(RelatedArtist, Artist)>, StoreError> {
+    async fn related(
+        &self,
+        artist_id: &str,
+        limit: u32,
+    ) -> Result<Vec<(RelatedArtist, Artist)>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT r.artist_id AS source_id, r.`rank`, r.related_id, r.distance, r.snapshot, {} \
              FROM {RELATED_ARTISTS} r JOIN {ARTISTS} a ON a.id = r.related_id \
@@ -251,9 +289,9 @@ impl RelatedStore for MySqlStore {
             .map(|row| {
                 let snapshot: NaiveDate = row.try_get("snapshot")?;
                 let related = RelatedArtist {
-                    artist_id: row.try_get("source_id")?,
+                    artist_id: text(row, "source_id")?,
                     rank: row.try_get("rank")?,
-                    related_id: row.try_get("related_id")?,
+                    related_id: text(row, "related_id")?,
                     distance: row.try_get("distance")?,
                     snapshot: snapshot.format("%Y-%m-%d").to_string(),
                 };
@@ -276,7 +314,10 @@ impl RelatedStore for MySqlStore {
             )));
         }
         let swapped = Self::load_and_swap(&mut conn, rows).await;
-        let released = sqlx::query("SELECT RELEASE_LOCK(?)").bind(REPLACE_LOCK).execute(&mut *conn).await;
+        let released = sqlx::query("SELECT RELEASE_LOCK(?)")
+            .bind(REPLACE_LOCK)
+            .execute(&mut *conn)
+            .await;
         if let Err(err) = released {
             // The lock dies with the connection: make sure it is not returned to the pool.
             tracing::warn!(error = %err, "could not release the replace lock; closing its connection");
@@ -299,11 +340,11 @@ impl RelatedStore for MySqlStore {
         rows.iter()
             .map(|row| {
                 Ok(RelatedRow {
-                    artist_id: row.try_get("artist_id")?,
-                    artist_name: row.try_get("artist_name")?,
+                    artist_id: text(row, "artist_id")?,
+                    artist_name: text(row, "artist_name")?,
                     rank: row.try_get("rank")?,
-                    related_id: row.try_get("related_id")?,
-                    related_name: row.try_get("related_name")?,
+                    related_id: text(row, "related_id")?,
+                    related_name: text(row, "related_name")?,
                     distance: row.try_get("distance")?,
                 })
             })
@@ -314,8 +355,14 @@ impl RelatedStore for MySqlStore {
 #[async_trait]
 impl RequestLog for MySqlStore {
     #[tracing::instrument(skip(self))]
-    async fn claim(&self, normalized: &str, now: DateTime<Utc>, window: Duration) -> Result<bool, StoreError> {
-        let window = chrono::Duration::from_std(window).map_err(|e| StoreError::Rejected(e.to_string()))?;
+    async fn claim(
+        &self,
+        normalized: &str,
+        now: DateTime<Utc>,
+        window: Duration,
+    ) -> Result<bool, StoreError> {
+        let window =
+            chrono::Duration::from_std(window).map_err(|e| StoreError::Rejected(e.to_string()))?;
         let cutoff = now - window;
         // Take over a finished or stale request; a fresh pending one stays.
         let taken = sqlx::query(&format!(
@@ -364,24 +411,28 @@ impl RequestLog for MySqlStore {
 
     #[tracing::instrument(skip(self))]
     async fn status(&self, normalized: &str) -> Result<Option<RequestStatus>, StoreError> {
-        let raw: Option<String> = sqlx::query_scalar(&format!("SELECT status FROM {ARTIST_REQUESTS} WHERE normalized = ?"))
-            .bind(normalized)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT status FROM {ARTIST_REQUESTS} WHERE normalized = ?"
+        ))
+        .bind(normalized)
+        .fetch_optional(&self.pool)
+        .await?;
+        let raw: Option<String> = row.map(|row| text(&row, "status")).transpose()?;
         raw.map(|raw| {
-            RequestStatus::parse(&raw).ok_or_else(|| StoreError::Corrupt(format!("unknown request status {raw:?}")))
+            RequestStatus::parse(&raw)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown request status {raw:?}")))
         })
         .transpose()
     }
 
     #[tracing::instrument(skip(self))]
     async fn requested_since(&self, since: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
-        let names = sqlx::query_scalar(&format!(
+        let rows = sqlx::query(&format!(
             "SELECT normalized FROM {ARTIST_REQUESTS} WHERE requested_at >= ? ORDER BY normalized"
         ))
         .bind(since)
         .fetch_all(&self.pool)
         .await?;
-        Ok(names)
+        rows.iter().map(|row| text(row, "normalized")).collect()
     }
 }

@@ -11,12 +11,18 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use encore_domain::{Artist, RelatedArtist, Track};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
-use crate::migrate::tables::{ARTISTS, ARTIST_ALIASES, ARTIST_REQUESTS, RELATED_ARTISTS, TOP_TRACKS};
+use crate::migrate::tables::{
+    ARTISTS, ARTIST_ALIASES, ARTIST_REQUESTS, RELATED_ARTISTS, TOP_TRACKS,
+};
 use crate::ports::{check_top_tracks, distinct};
-use crate::{ArtistStore, RelatedRow, RelatedStore, RequestLog, RequestStatus, StoreError, TopTracksCache};
+use crate::{
+    ArtistStore, RelatedRow, RelatedStore, RequestLog, RequestStatus, StoreError, TopTracksCache,
+};
 
 /// How long a writer waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -47,10 +53,15 @@ fn artist_columns(alias: &str) -> String {
 }
 
 /// Reads an optional non-negative integer column into the domain's unsigned type.
-fn optional_unsigned<T: TryFrom<i64>>(row: &SqliteRow, column: &str) -> Result<Option<T>, StoreError> {
+fn optional_unsigned<T: TryFrom<i64>>(
+    row: &SqliteRow,
+    column: &str,
+) -> Result<Option<T>, StoreError> {
     let raw: Option<i64> = row.try_get(column)?;
-    raw.map(|n| T::try_from(n).map_err(|_| StoreError::Corrupt(format!("{column} {n} is out of range"))))
-        .transpose()
+    raw.map(|n| {
+        T::try_from(n).map_err(|_| StoreError::Corrupt(format!("{column} {n} is out of range")))
+    })
+    .transpose()
 }
 
 /// Reads a non-negative integer column that fits `u32` (ranks).
@@ -66,8 +77,9 @@ fn artist_from_row(row: &SqliteRow) -> Result<Artist, StoreError> {
         name: row.try_get("name")?,
         popularity: optional_unsigned(row, "popularity")?,
         followers: optional_unsigned(row, "followers")?,
-        genres: serde_json::from_str(&genres)
-            .map_err(|e| StoreError::Corrupt(format!("genres of an artist are not a JSON list: {e}")))?,
+        genres: serde_json::from_str(&genres).map_err(|e| {
+            StoreError::Corrupt(format!("genres of an artist are not a JSON list: {e}"))
+        })?,
         image_url: row.try_get("image_url")?,
         spotify_url: row.try_get("spotify_url")?,
     })
@@ -89,7 +101,10 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT);
-        let pool = SqlitePoolOptions::new().max_connections(MAX_CONNECTIONS).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .connect_with(options)
+            .await?;
         Self::migrated(pool).await
     }
 
@@ -121,12 +136,18 @@ impl SqliteStore {
 impl ArtistStore for SqliteStore {
     #[tracing::instrument(skip_all, fields(artist_id = %artist.id))]
     async fn upsert_artist(&self, artist: &Artist) -> Result<(), StoreError> {
-        let genres = serde_json::to_string(&artist.genres).map_err(|e| StoreError::Rejected(e.to_string()))?;
+        let genres = serde_json::to_string(&artist.genres)
+            .map_err(|e| StoreError::Rejected(e.to_string()))?;
         let followers = artist
             .followers
             .map(i64::try_from)
             .transpose()
-            .map_err(|_| StoreError::Rejected(format!("followers of {} exceed SQLite's integers", artist.id)))?;
+            .map_err(|_| {
+                StoreError::Rejected(format!(
+                    "followers of {} exceed SQLite's integers",
+                    artist.id
+                ))
+            })?;
         sqlx::query(&format!(
             "INSERT INTO {ARTISTS} \
              (id, name, normalized_name, popularity, followers, genres, image_url, spotify_url, updated_at) \
@@ -187,8 +208,10 @@ impl ArtistStore for SqliteStore {
     async fn artists(&self, ids: &[String]) -> Result<Vec<Artist>, StoreError> {
         let mut found = Vec::with_capacity(ids.len());
         for chunk in distinct(ids).chunks(IDS_PER_QUERY) {
-            let mut query =
-                QueryBuilder::<Sqlite>::new(format!("SELECT {} FROM {ARTISTS} a WHERE a.id IN (", artist_columns("a")));
+            let mut query = QueryBuilder::<Sqlite>::new(format!(
+                "SELECT {} FROM {ARTISTS} a WHERE a.id IN (",
+                artist_columns("a")
+            ));
             let mut list = query.separated(", ");
             for id in chunk {
                 list.push_bind(id);
@@ -205,7 +228,11 @@ impl ArtistStore for SqliteStore {
 #[async_trait]
 impl RelatedStore for SqliteStore {
     #[tracing::instrument(skip(self))]
-    async fn related(&self, artist_id: &str, limit: u32) -> Result<Vec<(RelatedArtist, Artist)>, StoreError> {
+    async fn related(
+        &self,
+        artist_id: &str,
+        limit: u32,
+    ) -> Result<Vec<(RelatedArtist, Artist)>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT r.artist_id AS source_id, r.rank, r.related_id, r.distance, r.snapshot, {} \
              FROM {RELATED_ARTISTS} r JOIN {ARTISTS} a ON a.id = r.related_id \
@@ -234,7 +261,9 @@ impl RelatedStore for SqliteStore {
     #[tracing::instrument(skip_all, fields(rows = rows.len()))]
     async fn replace_related(&self, rows: &[RelatedArtist]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(&format!("DELETE FROM {RELATED_ARTISTS}")).execute(&mut *tx).await?;
+        sqlx::query(&format!("DELETE FROM {RELATED_ARTISTS}"))
+            .execute(&mut *tx)
+            .await?;
         for chunk in rows.chunks(RELATED_ROWS_PER_INSERT) {
             let mut insert = QueryBuilder::<Sqlite>::new(format!(
                 "INSERT INTO {RELATED_ARTISTS} (artist_id, rank, related_id, distance, snapshot) "
@@ -282,8 +311,14 @@ impl RelatedStore for SqliteStore {
 #[async_trait]
 impl RequestLog for SqliteStore {
     #[tracing::instrument(skip(self))]
-    async fn claim(&self, normalized: &str, now: DateTime<Utc>, window: Duration) -> Result<bool, StoreError> {
-        let window = chrono::Duration::from_std(window).map_err(|e| StoreError::Rejected(e.to_string()))?;
+    async fn claim(
+        &self,
+        normalized: &str,
+        now: DateTime<Utc>,
+        window: Duration,
+    ) -> Result<bool, StoreError> {
+        let window =
+            chrono::Duration::from_std(window).map_err(|e| StoreError::Rejected(e.to_string()))?;
         // Insert, or take over a finished or stale request; a fresh pending one stays and
         // the statement changes no row.
         let claimed = sqlx::query(&format!(
@@ -316,12 +351,15 @@ impl RequestLog for SqliteStore {
 
     #[tracing::instrument(skip(self))]
     async fn status(&self, normalized: &str) -> Result<Option<RequestStatus>, StoreError> {
-        let raw: Option<String> = sqlx::query_scalar(&format!("SELECT status FROM {ARTIST_REQUESTS} WHERE normalized = ?"))
-            .bind(normalized)
-            .fetch_optional(&self.pool)
-            .await?;
+        let raw: Option<String> = sqlx::query_scalar(&format!(
+            "SELECT status FROM {ARTIST_REQUESTS} WHERE normalized = ?"
+        ))
+        .bind(normalized)
+        .fetch_optional(&self.pool)
+        .await?;
         raw.map(|raw| {
-            RequestStatus::parse(&raw).ok_or_else(|| StoreError::Corrupt(format!("unknown request status {raw:?}")))
+            RequestStatus::parse(&raw)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown request status {raw:?}")))
         })
         .transpose()
     }
@@ -341,7 +379,12 @@ impl RequestLog for SqliteStore {
 #[async_trait]
 impl TopTracksCache for SqliteStore {
     #[tracing::instrument(skip(self, tracks), fields(tracks = tracks.len()))]
-    async fn put_top_tracks(&self, artist_id: &str, tracks: &[Track], fetched_at: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn put_top_tracks(
+        &self,
+        artist_id: &str,
+        tracks: &[Track],
+        fetched_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         check_top_tracks(artist_id, tracks)?;
         let mut tx = self.pool.begin().await?;
         sqlx::query(&format!("DELETE FROM {TOP_TRACKS} WHERE artist_id = ?"))
@@ -374,7 +417,10 @@ impl TopTracksCache for SqliteStore {
     }
 
     #[tracing::instrument(skip_all, fields(artists = artist_ids.len()))]
-    async fn top_tracks(&self, artist_ids: &[String]) -> Result<HashMap<String, Vec<Track>>, StoreError> {
+    async fn top_tracks(
+        &self,
+        artist_ids: &[String],
+    ) -> Result<HashMap<String, Vec<Track>>, StoreError> {
         let mut found: HashMap<String, Vec<Track>> = HashMap::new();
         for chunk in distinct(artist_ids).chunks(IDS_PER_QUERY) {
             let mut query = QueryBuilder::<Sqlite>::new(format!(
@@ -398,7 +444,10 @@ impl TopTracksCache for SqliteStore {
                     duration_ms: optional_unsigned(&row, "duration_ms")?,
                     spotify_url: row.try_get("spotify_url")?,
                 };
-                found.entry(track.artist_id.clone()).or_default().push(track);
+                found
+                    .entry(track.artist_id.clone())
+                    .or_default()
+                    .push(track);
             }
         }
         Ok(found)

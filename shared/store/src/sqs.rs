@@ -193,8 +193,7 @@ impl Queue for SqsQueue {
         let attributes = answer.attributes();
         let read = |attribute: QueueAttributeName| -> Result<u64, StoreError> {
             let raw = attributes.and_then(|all| all.get(&attribute)).map_or("0", String::as_str);
-            raw.parse()
-                .map_err(|_| StoreError::Corrupt(format!("queue {}: {attribute} is {raw:?}", self.name)))
+            raw.parse().map_err(|_| StoreError::Corrupt(format!("queue {}: {attribute} is {raw:?}", self.name)))
         };
         Ok(read(QueueAttributeName::ApproximateNumberOfMessages)?
             + read(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)?)
@@ -233,15 +232,16 @@ pub async fn create_with_dead_letters(
     Ok((queue, dead_letters))
 }
 
-async fn create(client: &Client, name: &str, attributes: &[(QueueAttributeName, String)]) -> Result<SqsQueue, StoreError> {
+async fn create(
+    client: &Client,
+    name: &str,
+    attributes: &[(QueueAttributeName, String)],
+) -> Result<SqsQueue, StoreError> {
     let request = attributes
         .iter()
-        .fold(client.create_queue().queue_name(name), |request, (key, value)| {
-            request.attributes(key.clone(), value)
-        });
+        .fold(client.create_queue().queue_name(name), |request, (key, value)| request.attributes(key.clone(), value));
     let created = request.send().await.map_err(|e| aws_call(&format!("CreateQueue {name}"), e))?;
-    let url = created
-        .queue_url()
-        .ok_or_else(|| StoreError::Corrupt(format!("CreateQueue {name}: no URL in the answer")))?;
+    let url =
+        created.queue_url().ok_or_else(|| StoreError::Corrupt(format!("CreateQueue {name}: no URL in the answer")))?;
     Ok(SqsQueue::new(client.clone(), url, name))
 }

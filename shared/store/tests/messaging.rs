@@ -403,7 +403,10 @@ async fn embedded_dead_letters_keep_the_reason() {
     let reasons: Vec<(&str, Option<&str>)> = listed.iter().map(|m| (m.id.as_str(), m.last_error.as_deref())).collect();
     assert_eq!(
         reasons,
-        [(failed.as_str(), Some("detail-type is unknown")), (crashed.as_str(), Some("delivered 2 times without success"))]
+        [
+            (failed.as_str(), Some("detail-type is unknown")),
+            (crashed.as_str(), Some("delivered 2 times without success"))
+        ]
     );
     assert_eq!(dead_letters.depth().await.unwrap(), 2);
 }

@@ -15,7 +15,9 @@ use encore_store::dynamodb::{create_table, DynamoTopTracks};
 use encore_store::migrate::{self, tables};
 use encore_store::mysql::MySqlStore;
 use encore_store::sqlite::SqliteStore;
-use encore_store::{ArtistStore, RelatedStore, RequestLog, RequestStatus, StoreError, TopTracksCache};
+use encore_store::{
+    ArtistStore, RelatedStore, RequestLog, RequestStatus, StoreError, TopTracksCache,
+};
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::{ConnectOptions, Connection, MySqlConnection};
 
@@ -43,7 +45,13 @@ fn artist(id: &str, name: &str) -> Artist {
     }
 }
 
-fn related(artist_id: &str, rank: u32, related_id: &str, distance: f64, snapshot: &str) -> RelatedArtist {
+fn related(
+    artist_id: &str,
+    rank: u32,
+    related_id: &str,
+    distance: f64,
+    snapshot: &str,
+) -> RelatedArtist {
     RelatedArtist {
         artist_id: artist_id.to_owned(),
         rank,
@@ -70,7 +78,9 @@ fn track(artist_id: &str, rank: u32, name: &str) -> Track {
 /// A whole-millisecond instant (both databases keep milliseconds), in 2033: later than
 /// any `Utc::now()` the stores record themselves.
 fn at(seconds: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(2_000_000_000_000 + seconds * 1_000).single().expect("valid instant")
+    Utc.timestamp_millis_opt(2_000_000_000_000 + seconds * 1_000)
+        .single()
+        .expect("valid instant")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -90,10 +100,17 @@ async fn artist_store_conformance(store: &impl ArtistStore) {
     };
     store.upsert_artist(&renamed).await.unwrap();
     let found = store.artists(std::slice::from_ref(&bts.id)).await.unwrap();
-    assert_eq!(found, vec![renamed.clone()], "upserting twice keeps one row with the latest fields");
+    assert_eq!(
+        found,
+        vec![renamed.clone()],
+        "upserting twice keeps one row with the latest fields"
+    );
 
     // Found by the normalized new name, no longer by the old one.
-    assert_eq!(store.find_artist(&normalize("bangtan boys")).await.unwrap(), Some(renamed.clone()));
+    assert_eq!(
+        store.find_artist(&normalize("bangtan boys")).await.unwrap(),
+        Some(renamed.clone())
+    );
     assert_eq!(store.find_artist("bts").await.unwrap(), None);
     assert_eq!(store.find_artist("nobody at all").await.unwrap(), None);
 
@@ -102,13 +119,22 @@ async fn artist_store_conformance(store: &impl ArtistStore) {
     store.upsert_artist(&twice).await.unwrap();
     store.put_alias("방탄소년단", &bts.id).await.unwrap();
     store.put_alias("방탄소년단", &bts.id).await.unwrap();
-    assert_eq!(store.find_artist("방탄소년단").await.unwrap().map(|a| a.id), Some(bts.id.clone()));
+    assert_eq!(
+        store.find_artist("방탄소년단").await.unwrap().map(|a| a.id),
+        Some(bts.id.clone())
+    );
     store.put_alias("방탄소년단", &twice.id).await.unwrap();
-    assert_eq!(store.find_artist("방탄소년단").await.unwrap().map(|a| a.id), Some(twice.id.clone()));
+    assert_eq!(
+        store.find_artist("방탄소년단").await.unwrap().map(|a| a.id),
+        Some(twice.id.clone())
+    );
 
     // A catalog name beats an alias spelled the same.
     store.put_alias("twice", &bts.id).await.unwrap();
-    assert_eq!(store.find_artist("twice").await.unwrap().map(|a| a.id), Some(twice.id.clone()));
+    assert_eq!(
+        store.find_artist("twice").await.unwrap().map(|a| a.id),
+        Some(twice.id.clone())
+    );
     // An alias to an artist missing from the catalog finds nothing.
     store.put_alias("ghost", &id("ghost", 3)).await.unwrap();
     assert_eq!(store.find_artist("ghost").await.unwrap(), None);
@@ -116,11 +142,28 @@ async fn artist_store_conformance(store: &impl ArtistStore) {
     // Unicode and emoji names round-trip and match by their normalized form.
     let emoji = artist(&id("emoji", 4), "Ｒｅｄ Velvet 🎀 \"<b>\"");
     store.upsert_artist(&emoji).await.unwrap();
-    assert_eq!(store.find_artist(&normalize("red velvet 🎀 \"<b>\"")).await.unwrap(), Some(emoji.clone()));
+    assert_eq!(
+        store
+            .find_artist(&normalize("red velvet 🎀 \"<b>\""))
+            .await
+            .unwrap(),
+        Some(emoji.clone())
+    );
 
     // Lookup by ids: unknown ids are skipped, repeated ids read once, empty is empty.
-    let ids = vec![twice.id.clone(), id("unknown", 5), bts.id.clone(), twice.id.clone()];
-    let mut found: Vec<String> = store.artists(&ids).await.unwrap().into_iter().map(|a| a.id).collect();
+    let ids = vec![
+        twice.id.clone(),
+        id("unknown", 5),
+        bts.id.clone(),
+        twice.id.clone(),
+    ];
+    let mut found: Vec<String> = store
+        .artists(&ids)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
     found.sort();
     let mut expected = vec![bts.id.clone(), twice.id.clone()];
     expected.sort();
@@ -131,7 +174,10 @@ async fn artist_store_conformance(store: &impl ArtistStore) {
 async fn related_store_conformance(store: &(impl ArtistStore + RelatedStore)) {
     let ids: Vec<String> = (0..6).map(|n| id("rel", n)).collect();
     for (n, artist_id) in ids.iter().enumerate() {
-        store.upsert_artist(&artist(artist_id, &format!("Artist {n} 🎵"))).await.unwrap();
+        store
+            .upsert_artist(&artist(artist_id, &format!("Artist {n} 🎵")))
+            .await
+            .unwrap();
     }
     let missing = id("missing", 9);
     let snapshot = vec![
@@ -146,9 +192,18 @@ async fn related_store_conformance(store: &(impl ArtistStore + RelatedStore)) {
 
     // Ordered by rank, limited, joined with the catalog, the missing id skipped.
     let first = store.related(&ids[0], 3).await.unwrap();
-    let got: Vec<(u32, &str, &str)> =
-        first.iter().map(|(r, a)| (r.rank, r.related_id.as_str(), a.name.as_str())).collect();
-    assert_eq!(got, vec![(1, ids[1].as_str(), "Artist 1 🎵"), (3, ids[3].as_str(), "Artist 3 🎵"), (4, ids[4].as_str(), "Artist 4 🎵")]);
+    let got: Vec<(u32, &str, &str)> = first
+        .iter()
+        .map(|(r, a)| (r.rank, r.related_id.as_str(), a.name.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (1, ids[1].as_str(), "Artist 1 🎵"),
+            (3, ids[3].as_str(), "Artist 3 🎵"),
+            (4, ids[4].as_str(), "Artist 4 🎵")
+        ]
+    );
     assert_eq!(first[0].0, snapshot[1]);
     assert_eq!(first[0].1, artist(&ids[1], "Artist 1 🎵"));
     assert_eq!(store.related(&ids[0], 10).await.unwrap().len(), 4);
@@ -157,8 +212,20 @@ async fn related_store_conformance(store: &(impl ArtistStore + RelatedStore)) {
 
     // The export: every row whose artists are both known, by artist then rank, with names.
     let export = store.export_related().await.unwrap();
-    let keys: Vec<(&str, u32)> = export.iter().map(|r| (r.artist_id.as_str(), r.rank)).collect();
-    assert_eq!(keys, vec![(ids[0].as_str(), 1), (ids[0].as_str(), 3), (ids[0].as_str(), 4), (ids[0].as_str(), 5), (ids[1].as_str(), 1)]);
+    let keys: Vec<(&str, u32)> = export
+        .iter()
+        .map(|r| (r.artist_id.as_str(), r.rank))
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            (ids[0].as_str(), 1),
+            (ids[0].as_str(), 3),
+            (ids[0].as_str(), 4),
+            (ids[0].as_str(), 5),
+            (ids[1].as_str(), 1)
+        ]
+    );
     assert_eq!(export[0].artist_name, "Artist 0 🎵");
     assert_eq!(export[0].related_name, "Artist 1 🎵");
     assert_eq!(export[0].distance, 0.1);
@@ -172,7 +239,10 @@ async fn related_store_conformance(store: &(impl ArtistStore + RelatedStore)) {
     assert_eq!(now[0].0, next[0]);
 
     // A failing replacement (a repeated key) is rejected and leaves the datamart as it was.
-    let broken = vec![related(&ids[4], 1, &ids[5], 0.1, "2026-11-26"), related(&ids[4], 1, &ids[3], 0.2, "2026-11-26")];
+    let broken = vec![
+        related(&ids[4], 1, &ids[5], 0.1, "2026-11-26"),
+        related(&ids[4], 1, &ids[3], 0.2, "2026-11-26"),
+    ];
     let err = store.replace_related(&broken).await.unwrap_err();
     assert!(matches!(err, StoreError::Rejected(_)), "{err}");
     assert_eq!(store.related(&ids[2], 10).await.unwrap()[0].0, next[0]);
@@ -189,14 +259,27 @@ async fn request_log_conformance(store: &impl RequestLog) {
 
     // The first claim wins; a repeat inside the window does not; after it, it does again.
     assert!(store.claim("bts", at(0), window).await.unwrap());
-    assert_eq!(store.status("bts").await.unwrap(), Some(RequestStatus::Pending));
+    assert_eq!(
+        store.status("bts").await.unwrap(),
+        Some(RequestStatus::Pending)
+    );
     assert!(!store.claim("bts", at(0), window).await.unwrap());
     assert!(!store.claim("bts", at(299), window).await.unwrap());
-    assert!(store.claim("bts", at(300), window).await.unwrap(), "a pending request older than the window is stale");
-    assert!(!store.claim("bts", at(301), window).await.unwrap(), "the new claim restarted the window");
+    assert!(
+        store.claim("bts", at(300), window).await.unwrap(),
+        "a pending request older than the window is stale"
+    );
+    assert!(
+        !store.claim("bts", at(301), window).await.unwrap(),
+        "the new claim restarted the window"
+    );
 
     // A finished request can be claimed again at once, whatever its end.
-    for status in [RequestStatus::Done, RequestStatus::NotFound, RequestStatus::Failed] {
+    for status in [
+        RequestStatus::Done,
+        RequestStatus::NotFound,
+        RequestStatus::Failed,
+    ] {
         store.finish("bts", status).await.unwrap();
         assert_eq!(store.status("bts").await.unwrap(), Some(status));
         assert!(store.claim("bts", at(302), window).await.unwrap());
@@ -204,38 +287,84 @@ async fn request_log_conformance(store: &impl RequestLog) {
     }
 
     // Finishing a request never claimed records it.
-    store.finish("방탄소년단", RequestStatus::Done).await.unwrap();
-    assert_eq!(store.status("방탄소년단").await.unwrap(), Some(RequestStatus::Done));
+    store
+        .finish("방탄소년단", RequestStatus::Done)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.status("방탄소년단").await.unwrap(),
+        Some(RequestStatus::Done)
+    );
 
     // Names are independent; requested_since includes its bound and nothing earlier.
     assert!(store.claim("twice", at(1_000), window).await.unwrap());
-    assert!(store.claim("🎀 red velvet", at(2_000), window).await.unwrap());
-    assert_eq!(store.requested_since(at(1_000)).await.unwrap(), vec!["twice".to_owned(), "🎀 red velvet".to_owned()]);
-    assert_eq!(store.requested_since(at(1_001)).await.unwrap(), vec!["🎀 red velvet".to_owned()]);
+    assert!(store
+        .claim("🎀 red velvet", at(2_000), window)
+        .await
+        .unwrap());
+    assert_eq!(
+        store.requested_since(at(1_000)).await.unwrap(),
+        vec!["twice".to_owned(), "🎀 red velvet".to_owned()]
+    );
+    assert_eq!(
+        store.requested_since(at(1_001)).await.unwrap(),
+        vec!["🎀 red velvet".to_owned()]
+    );
     assert!(store.requested_since(at(2_001)).await.unwrap().is_empty());
 }
 
 async fn top_tracks_conformance(cache: &impl TopTracksCache) {
     let bts = id("bts", 1);
-    let ten: Vec<Track> = (1..=10).map(|rank| track(&bts, rank, &format!("Song {rank}"))).collect();
+    let ten: Vec<Track> = (1..=10)
+        .map(|rank| track(&bts, rank, &format!("Song {rank}")))
+        .collect();
     cache.put_top_tracks(&bts, &ten, at(0)).await.unwrap();
     cache.put_top_tracks(&bts, &ten, at(0)).await.unwrap();
     let got = cache.top_tracks(std::slice::from_ref(&bts)).await.unwrap();
-    assert_eq!(got.get(&bts), Some(&ten), "the same list twice leaves the same items, by rank");
+    assert_eq!(
+        got.get(&bts),
+        Some(&ten),
+        "the same list twice leaves the same items, by rank"
+    );
 
     // A shorter list removes the ranks it lacks; unknown fields round-trip as None.
-    let mut three: Vec<Track> = (1..=3).map(|rank| track(&bts, rank, &format!("New {rank} 💜 \"봄날\""))).collect();
-    three[2] = Track { album_name: None, image_url: None, popularity: None, duration_ms: None, spotify_url: None, ..three[2].clone() };
+    let mut three: Vec<Track> = (1..=3)
+        .map(|rank| track(&bts, rank, &format!("New {rank} 💜 \"봄날\"")))
+        .collect();
+    three[2] = Track {
+        album_name: None,
+        image_url: None,
+        popularity: None,
+        duration_ms: None,
+        spotify_url: None,
+        ..three[2].clone()
+    };
     cache.put_top_tracks(&bts, &three, at(60)).await.unwrap();
-    assert_eq!(cache.top_tracks(std::slice::from_ref(&bts)).await.unwrap().get(&bts), Some(&three));
+    assert_eq!(
+        cache
+            .top_tracks(std::slice::from_ref(&bts))
+            .await
+            .unwrap()
+            .get(&bts),
+        Some(&three)
+    );
 
     // An empty list removes the artist.
     cache.put_top_tracks(&bts, &[], at(120)).await.unwrap();
-    assert!(cache.top_tracks(std::slice::from_ref(&bts)).await.unwrap().is_empty());
+    assert!(cache
+        .top_tracks(std::slice::from_ref(&bts))
+        .await
+        .unwrap()
+        .is_empty());
 
     // Bad lists are rejected: a rank out of range, a repeated rank, another artist's track.
     let other = id("other", 2);
-    for bad in [vec![track(&bts, 11, "x")], vec![track(&bts, 0, "x")], vec![track(&bts, 1, "x"), track(&bts, 1, "y")], vec![track(&other, 1, "x")]] {
+    for bad in [
+        vec![track(&bts, 11, "x")],
+        vec![track(&bts, 0, "x")],
+        vec![track(&bts, 1, "x"), track(&bts, 1, "y")],
+        vec![track(&other, 1, "x")],
+    ] {
         let err = cache.put_top_tracks(&bts, &bad, at(0)).await.unwrap_err();
         assert!(matches!(err, StoreError::Rejected(_)), "{err}");
     }
@@ -244,8 +373,13 @@ async fn top_tracks_conformance(cache: &impl TopTracksCache) {
     // with artists lacking tracks, unknown and repeated ids.
     let artists: Vec<String> = (0..15).map(|n| id("many", n)).collect();
     for (n, artist_id) in artists.iter().enumerate() {
-        let tracks: Vec<Track> = (1..=(n as u32 % 11)).map(|rank| track(artist_id, rank, &format!("{n}-{rank} 🎶"))).collect();
-        cache.put_top_tracks(artist_id, &tracks, at(0)).await.unwrap();
+        let tracks: Vec<Track> = (1..=(n as u32 % 11))
+            .map(|rank| track(artist_id, rank, &format!("{n}-{rank} 🎶")))
+            .collect();
+        cache
+            .put_top_tracks(artist_id, &tracks, at(0))
+            .await
+            .unwrap();
     }
     let mut asked = artists.clone();
     asked.push(id("unknown", 99));
@@ -256,7 +390,12 @@ async fn top_tracks_conformance(cache: &impl TopTracksCache) {
         .enumerate()
         .filter(|(n, _)| n % 11 != 0)
         .map(|(n, artist_id)| {
-            (artist_id.clone(), (1..=(n as u32 % 11)).map(|rank| track(artist_id, rank, &format!("{n}-{rank} 🎶"))).collect())
+            (
+                artist_id.clone(),
+                (1..=(n as u32 % 11))
+                    .map(|rank| track(artist_id, rank, &format!("{n}-{rank} 🎶")))
+                    .collect(),
+            )
         })
         .collect();
     assert_eq!(got, expected);
@@ -266,13 +405,19 @@ async fn top_tracks_conformance(cache: &impl TopTracksCache) {
 /// While `replace_related` installs distinct snapshots one after another, a reader polling
 /// `related()` and `export_related()` sees only whole snapshots: every row of one read
 /// carries the same snapshot date, and the read has that snapshot's full row count.
-async fn replace_is_atomic(writer: impl ArtistStore + RelatedStore + 'static, reader: impl RelatedStore + 'static) {
+async fn replace_is_atomic(
+    writer: impl ArtistStore + RelatedStore + 'static,
+    reader: impl RelatedStore + 'static,
+) {
     const ARTISTS: usize = 40;
     const RANKS: u32 = 10;
     const RUNS: u32 = 8;
     let ids: Vec<String> = (0..ARTISTS).map(|n| id("swap", n)).collect();
     for artist_id in &ids {
-        writer.upsert_artist(&artist(artist_id, artist_id)).await.unwrap();
+        writer
+            .upsert_artist(&artist(artist_id, artist_id))
+            .await
+            .unwrap();
     }
     // Snapshot `run` gives artist i the ranks 1..=RANKS with distances encoding the run.
     let snapshot = |run: u32| -> Vec<RelatedArtist> {
@@ -284,7 +429,13 @@ async fn replace_is_atomic(writer: impl ArtistStore + RelatedStore + 'static, re
                 let date = date.clone();
                 (1..=RANKS).map(move |rank| {
                     let related_id = &ids[(i + rank as usize) % ARTISTS];
-                    related(artist_id, rank, related_id, f64::from(run) * 100.0 + f64::from(rank), &date)
+                    related(
+                        artist_id,
+                        rank,
+                        related_id,
+                        f64::from(run) * 100.0 + f64::from(rank),
+                        &date,
+                    )
                 })
             })
             .collect()
@@ -299,18 +450,33 @@ async fn replace_is_atomic(writer: impl ArtistStore + RelatedStore + 'static, re
         let mut seen = HashSet::new();
         while !reader_done.load(Ordering::Relaxed) {
             let rows = reader.related(&watched, RANKS).await.unwrap();
-            assert_eq!(rows.len(), RANKS as usize, "related() saw a partial snapshot");
+            assert_eq!(
+                rows.len(),
+                RANKS as usize,
+                "related() saw a partial snapshot"
+            );
             let dates: HashSet<&str> = rows.iter().map(|(r, _)| r.snapshot.as_str()).collect();
             assert_eq!(dates.len(), 1, "related() mixed snapshots: {dates:?}");
             let run = (rows[0].0.distance / 100.0).floor();
             for (r, _) in &rows {
-                assert_eq!(r.distance, run * 100.0 + f64::from(r.rank), "a row of another snapshot");
+                assert_eq!(
+                    r.distance,
+                    run * 100.0 + f64::from(r.rank),
+                    "a row of another snapshot"
+                );
             }
             seen.insert(rows[0].0.snapshot.clone());
 
             let export = reader.export_related().await.unwrap();
-            assert_eq!(export.len(), ARTISTS * RANKS as usize, "export_related() saw a partial snapshot");
-            let runs: HashSet<u64> = export.iter().map(|r| (r.distance / 100.0).floor() as u64).collect();
+            assert_eq!(
+                export.len(),
+                ARTISTS * RANKS as usize,
+                "export_related() saw a partial snapshot"
+            );
+            let runs: HashSet<u64> = export
+                .iter()
+                .map(|r| (r.distance / 100.0).floor() as u64)
+                .collect();
             assert_eq!(runs.len(), 1, "export_related() mixed snapshots: {runs:?}");
             reads += 1;
         }
@@ -322,9 +488,14 @@ async fn replace_is_atomic(writer: impl ArtistStore + RelatedStore + 'static, re
     }
     done.store(true, Ordering::Relaxed);
     let (reads, snapshots_seen) = polling.await.unwrap();
-    assert!(reads > 0 && snapshots_seen > 1, "the reader must overlap the replacements ({reads} reads, {snapshots_seen} snapshots)");
+    assert!(
+        reads > 0 && snapshots_seen > 1,
+        "the reader must overlap the replacements ({reads} reads, {snapshots_seen} snapshots)"
+    );
     let last = writer.related(&ids[7], RANKS).await.unwrap();
-    assert!(last.iter().all(|(r, _)| r.snapshot == format!("2026-11-{:02}", RUNS + 1)));
+    assert!(last
+        .iter()
+        .all(|(r, _)| r.snapshot == format!("2026-11-{:02}", RUNS + 1)));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -332,7 +503,9 @@ async fn replace_is_atomic(writer: impl ArtistStore + RelatedStore + 'static, re
 // ---------------------------------------------------------------------------------------
 
 fn mysql_url() -> String {
-    Env::process().optional(keys::TEST_MYSQL_URL).unwrap_or_else(|| DEFAULT_MYSQL_URL.to_owned())
+    Env::process()
+        .optional(keys::TEST_MYSQL_URL)
+        .unwrap_or_else(|| DEFAULT_MYSQL_URL.to_owned())
 }
 
 /// A database of its own on the test server, dropped by [`TestDatabase::drop_database`].
@@ -344,12 +517,16 @@ struct TestDatabase {
 impl TestDatabase {
     async fn create() -> Self {
         let url = mysql_url();
-        let server = MySqlConnectOptions::from_str(&url).unwrap_or_else(|e| panic!("{} is not a MySQL URL: {e}", keys::TEST_MYSQL_URL));
+        let server = MySqlConnectOptions::from_str(&url)
+            .unwrap_or_else(|e| panic!("{} is not a MySQL URL: {e}", keys::TEST_MYSQL_URL));
         let name = format!("encore_test_{}", uuid::Uuid::new_v4().simple());
         let mut admin = server.connect().await.unwrap_or_else(|e| {
             panic!("MariaDB is not reachable at {url} ({e}); start the test stack with `bash infra/local/stack.sh`")
         });
-        sqlx::query(&format!("CREATE DATABASE {name} CHARACTER SET utf8mb4")).execute(&mut admin).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name} CHARACTER SET utf8mb4"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
         admin.close().await.unwrap();
         Self { server, name }
     }
@@ -364,15 +541,19 @@ impl TestDatabase {
 
     async fn drop_database(self) {
         let mut admin = MySqlConnection::connect_with(&self.server).await.unwrap();
-        sqlx::query(&format!("DROP DATABASE {}", self.name)).execute(&mut admin).await.unwrap();
+        sqlx::query(&format!("DROP DATABASE {}", self.name))
+            .execute(&mut admin)
+            .await
+            .unwrap();
         admin.close().await.unwrap();
     }
 }
 
 /// The DynamoDB client for the moto server, and a fresh table name.
 async fn dynamo_table() -> (aws_sdk_dynamodb::Client, String) {
-    let endpoint =
-        Env::process().optional(keys::TEST_AWS_ENDPOINT).unwrap_or_else(|| DEFAULT_AWS_ENDPOINT.to_owned());
+    let endpoint = Env::process()
+        .optional(keys::TEST_AWS_ENDPOINT)
+        .unwrap_or_else(|| DEFAULT_AWS_ENDPOINT.to_owned());
     let config = encore_platform::aws::for_endpoint(&endpoint).await;
     let client = aws_sdk_dynamodb::Client::new(&config);
     let table = format!("top_tracks_{}", uuid::Uuid::new_v4().simple());
@@ -383,7 +564,10 @@ async fn dynamo_table() -> (aws_sdk_dynamodb::Client, String) {
 }
 
 fn temp_sqlite_path() -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("encore-store-{}.sqlite", uuid::Uuid::new_v4().simple()))
+    std::env::temp_dir().join(format!(
+        "encore-store-{}.sqlite",
+        uuid::Uuid::new_v4().simple()
+    ))
 }
 
 fn remove_sqlite_files(path: &std::path::Path) {
@@ -425,7 +609,10 @@ async fn sqlite_migrations_apply_twice_and_create_the_tables() {
     let store = SqliteStore::open(&path).await.unwrap();
     assert!(path.exists(), "open() creates the file");
     migrate::sqlite(store.pool()).await.unwrap();
-    let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(store.pool()).await.unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
     assert_eq!(mode, "wal");
     let mut names: Vec<String> = sqlx::query_scalar(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> '_sqlx_migrations'",
@@ -434,13 +621,20 @@ async fn sqlite_migrations_apply_twice_and_create_the_tables() {
     .await
     .unwrap();
     names.sort();
-    let mut expected: Vec<String> = tables::ALL.iter().chain(&tables::SQLITE_ONLY).map(|t| t.to_string()).collect();
+    let mut expected: Vec<String> = tables::ALL
+        .iter()
+        .chain(&tables::SQLITE_ONLY)
+        .map(|t| t.to_string())
+        .collect();
     expected.sort();
     assert_eq!(names, expected);
     store.pool().close().await;
     // Reopening an existing file applies nothing new and keeps the data.
     let reopened = SqliteStore::open(&path).await.unwrap();
-    reopened.upsert_artist(&artist(&id("again", 1), "Again")).await.unwrap();
+    reopened
+        .upsert_artist(&artist(&id("again", 1), "Again"))
+        .await
+        .unwrap();
     reopened.pool().close().await;
     remove_sqlite_files(&path);
 }
@@ -473,7 +667,10 @@ async fn mysql_related_store() {
         .fetch_all(db.store().await.pool())
         .await
         .unwrap();
-    assert!(leftovers.is_empty(), "no staging or old table is left behind: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "no staging or old table is left behind: {leftovers:?}"
+    );
     db.drop_database().await;
 }
 
@@ -508,7 +705,13 @@ async fn mysql_migrations_apply_twice_and_create_the_tables() {
 async fn mysql_replace_related_is_atomic() {
     let db = TestDatabase::create().await;
     let writer = db.store().await;
-    let reader = MySqlStore::from_pool(MySqlPoolOptions::new().max_connections(2).connect_with(db.options()).await.unwrap());
+    let reader = MySqlStore::from_pool(
+        MySqlPoolOptions::new()
+            .max_connections(2)
+            .connect_with(db.options())
+            .await
+            .unwrap(),
+    );
     replace_is_atomic(writer, reader).await;
     db.drop_database().await;
 }
@@ -516,12 +719,24 @@ async fn mysql_replace_related_is_atomic() {
 #[tokio::test]
 async fn mysql_unreachable_server_is_unavailable_quickly() {
     // A port nothing listens on: bind one, note it, and close it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let started = Instant::now();
-    let err = MySqlStore::connect(&format!("mysql://root@127.0.0.1:{port}/encore")).await.unwrap_err();
+    let err = MySqlStore::connect(&format!("mysql://root@127.0.0.1:{port}/encore"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err}");
-    assert!(started.elapsed() < Duration::from_secs(10), "gave up after {:?}", started.elapsed());
-    let err = MySqlStore::connect("postgres://nope").await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "gave up after {:?}",
+        started.elapsed()
+    );
+    let err = MySqlStore::connect("mysql://root@127.0.0.1:not-a-port/encore")
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Rejected(_)), "{err}");
 }
 
@@ -533,13 +748,23 @@ async fn mysql_unreachable_server_is_unavailable_quickly() {
 async fn dynamodb_top_tracks() {
     let (client, table) = dynamo_table().await;
     top_tracks_conformance(&DynamoTopTracks::new(client.clone(), &table)).await;
-    client.delete_table().table_name(&table).send().await.unwrap();
+    client
+        .delete_table()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn dynamodb_missing_table_is_rejected() {
     let (client, table) = dynamo_table().await;
-    client.delete_table().table_name(&table).send().await.unwrap();
+    client
+        .delete_table()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
     let cache = DynamoTopTracks::new(client, table);
     let err = cache.top_tracks(&[id("bts", 1)]).await.unwrap_err();
     assert!(matches!(err, StoreError::Rejected(_)), "{err}");

@@ -17,7 +17,10 @@ use encore_store::inbound::InboundMessage;
 use serde::Deserialize;
 
 /// Where the data set lives, relative to this crate.
-const DATA_SET: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/spotify_songs.csv.gz");
+const DATA_SET: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/data/spotify_songs.csv.gz"
+);
 /// Top tracks kept per artist, as Spotify's top-tracks endpoint returns.
 const TOP_TRACKS: usize = 10;
 
@@ -50,12 +53,18 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { artists: None, batch: 10, dir: None };
+    let mut args = Args {
+        artists: None,
+        batch: 10,
+        dir: None,
+    };
     let mut raw = std::env::args().skip(1);
     while let Some(flag) = raw.next() {
         let value = raw.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
-            "--artists" => args.artists = Some(value.parse().map_err(|e| format!("--artists: {e}"))?),
+            "--artists" => {
+                args.artists = Some(value.parse().map_err(|e| format!("--artists: {e}"))?)
+            }
             "--batch" => args.batch = value.parse().map_err(|e| format!("--batch: {e}"))?,
             "--dir" => args.dir = Some(PathBuf::from(value)),
             other => return Err(format!("unknown argument {other}")),
@@ -70,7 +79,11 @@ fn parse_args() -> Result<Args, String> {
 /// A stable 22-character base62 id for an artist name (the data set has no artist ids).
 fn artist_id(name: &str) -> String {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut n = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, format!("encore:artist:{name}").as_bytes()).as_u128();
+    let mut n = uuid::Uuid::new_v5(
+        &uuid::Uuid::NAMESPACE_URL,
+        format!("encore:artist:{name}").as_bytes(),
+    )
+    .as_u128();
     let mut id = [b'0'; 22];
     for slot in id.iter_mut().rev() {
         *slot = ALPHABET[(n % 62) as usize];
@@ -88,15 +101,25 @@ fn load_events(limit: Option<usize>) -> Result<Vec<ArtistIngested>, Box<dyn std:
     for row in reader.deserialize::<SongRow>() {
         let Ok(row) = row else { continue };
         if seen.insert(row.track_id.clone()) {
-            by_artist.entry(row.track_artist.clone()).or_default().push(row);
+            by_artist
+                .entry(row.track_artist.clone())
+                .or_default()
+                .push(row);
         }
     }
-    let occurred_at = Utc.with_ymd_and_hms(2026, 11, 25, 3, 0, 0).single().ok_or("bad benchmark time")?;
+    let occurred_at = Utc
+        .with_ymd_and_hms(2026, 11, 25, 3, 0, 0)
+        .single()
+        .ok_or("bad benchmark time")?;
     let events = by_artist
         .into_iter()
         .take(limit.unwrap_or(usize::MAX))
         .map(|(name, mut rows)| {
-            rows.sort_by(|a, b| b.track_popularity.cmp(&a.track_popularity).then_with(|| a.track_id.cmp(&b.track_id)));
+            rows.sort_by(|a, b| {
+                b.track_popularity
+                    .cmp(&a.track_popularity)
+                    .then_with(|| a.track_id.cmp(&b.track_id))
+            });
             rows.truncate(TOP_TRACKS);
             let id = artist_id(&name);
             let tracks = rows
@@ -135,10 +158,27 @@ fn load_events(limit: Option<usize>) -> Result<Vec<ArtistIngested>, Box<dyn std:
                 .collect();
             let meta = EventMeta {
                 version: 1,
-                id: uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, format!("encore:bench:{id}").as_bytes()),
+                id: uuid::Uuid::new_v5(
+                    &uuid::Uuid::NAMESPACE_URL,
+                    format!("encore:bench:{id}").as_bytes(),
+                ),
                 occurred_at,
             };
-            ArtistIngested { meta, query: name.clone(), artist: Artist { id, name, popularity: None, followers: None, genres: Vec::new(), image_url: None, spotify_url: None }, tracks, features }
+            ArtistIngested {
+                meta,
+                query: name.clone(),
+                artist: Artist {
+                    id,
+                    name,
+                    popularity: None,
+                    followers: None,
+                    genres: Vec::new(),
+                    image_url: None,
+                    spotify_url: None,
+                },
+                tracks,
+                features,
+            }
         })
         .collect();
     Ok(events)
@@ -148,7 +188,9 @@ fn load_events(limit: Option<usize>) -> Result<Vec<ArtistIngested>, Box<dyn std:
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = parse_args()?;
     let events = load_events(args.artists)?;
-    let dir = args.dir.unwrap_or_else(|| std::env::temp_dir().join(format!("encore-lake-bench-{}", std::process::id())));
+    let dir = args.dir.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("encore-lake-bench-{}", std::process::id()))
+    });
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;
     }
@@ -178,10 +220,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let objects = lake.list("").await?;
     let bytes: u64 = objects.iter().map(|o| o.size).sum();
     let rows = tracks + features;
-    println!("artists {}  batches of {}  top-tracks rows {tracks}  audio-features rows {features}", events.len(), args.batch);
+    println!(
+        "artists {}  batches of {}  top-tracks rows {tracks}  audio-features rows {features}",
+        events.len(),
+        args.batch
+    );
     println!("files {}  bytes {bytes}  in {elapsed:.3} s", objects.len());
-    println!("rows/s {:.0}  events/s {:.0}", rows as f64 / elapsed, events.len() as f64 / elapsed);
-    println!("bytes per track (both tables) {:.1}", bytes as f64 / tracks.max(1) as f64);
+    println!(
+        "rows/s {:.0}  events/s {:.0}",
+        rows as f64 / elapsed,
+        events.len() as f64 / elapsed
+    );
+    println!(
+        "bytes per track (both tables) {:.1}",
+        bytes as f64 / tracks.max(1) as f64
+    );
     println!("lake directory {}", dir.display());
     Ok(())
 }

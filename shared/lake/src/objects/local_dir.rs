@@ -29,12 +29,16 @@ impl LocalDirLake {
     }
 
     fn path_of(&self, key: &str) -> PathBuf {
-        key.split('/').fold(self.root.clone(), |path, segment| path.join(segment))
+        key.split('/')
+            .fold(self.root.clone(), |path, segment| path.join(segment))
     }
 }
 
 fn io_error(path: &Path, source: std::io::Error) -> LakeError {
-    LakeError::Io { path: path.display().to_string(), source }
+    LakeError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 #[async_trait]
@@ -43,9 +47,17 @@ impl Lake for LocalDirLake {
         validate_key(key)?;
         let path = self.path_of(key);
         let dir = path.parent().unwrap_or(&self.root).to_path_buf();
-        tokio::fs::create_dir_all(&dir).await.map_err(|e| io_error(&dir, e))?;
-        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let temp = dir.join(format!(".{file_name}.{}.tmp", uuid::Uuid::new_v4().simple()));
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| io_error(&dir, e))?;
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let temp = dir.join(format!(
+            ".{file_name}.{}.tmp",
+            uuid::Uuid::new_v4().simple()
+        ));
         let written = async {
             let mut file = tokio::fs::File::create(&temp).await?;
             file.write_all(&bytes).await?;
@@ -65,7 +77,14 @@ impl Lake for LocalDirLake {
         let path = self.path_of(key);
         match tokio::fs::read(&path).await {
             Ok(bytes) => Ok(Some(Bytes::from(bytes))),
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::IsADirectory) => Ok(None),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::IsADirectory
+                ) =>
+            {
+                Ok(None)
+            }
             Err(e) => Err(io_error(&path, e)),
         }
     }
@@ -74,7 +93,11 @@ impl Lake for LocalDirLake {
         validate_prefix(prefix)?;
         // Walk only the deepest directory the prefix names in full.
         let start_key = prefix.rsplit_once('/').map_or("", |(dir, _)| dir);
-        let start = if start_key.is_empty() { self.root.clone() } else { self.path_of(start_key) };
+        let start = if start_key.is_empty() {
+            self.root.clone()
+        } else {
+            self.path_of(start_key)
+        };
         let mut found = Vec::new();
         let mut pending = vec![(start, start_key.to_owned())];
         while let Some((dir, dir_key)) = pending.pop() {
@@ -88,12 +111,22 @@ impl Lake for LocalDirLake {
                 if name.starts_with('.') {
                     continue;
                 }
-                let key = if dir_key.is_empty() { name } else { format!("{dir_key}/{name}") };
-                let meta = entry.metadata().await.map_err(|e| io_error(&entry.path(), e))?;
+                let key = if dir_key.is_empty() {
+                    name
+                } else {
+                    format!("{dir_key}/{name}")
+                };
+                let meta = entry
+                    .metadata()
+                    .await
+                    .map_err(|e| io_error(&entry.path(), e))?;
                 if meta.is_dir() {
                     pending.push((entry.path(), key));
                 } else if key.starts_with(prefix) {
-                    found.push(ObjectInfo { key, size: meta.len() });
+                    found.push(ObjectInfo {
+                        key,
+                        size: meta.len(),
+                    });
                 }
             }
         }

@@ -39,7 +39,10 @@ pub trait Lake: Send + Sync {
 /// `..`, nor hidden (a leading `.` is reserved for the local directory's temporary files).
 pub(crate) fn validate_key(key: &str) -> Result<(), LakeError> {
     if key.is_empty() {
-        return Err(LakeError::InvalidKey { key: key.into(), reason: "empty" });
+        return Err(LakeError::InvalidKey {
+            key: key.into(),
+            reason: "empty",
+        });
     }
     validate_segments(key, key.split('/'))
 }
@@ -51,14 +54,25 @@ pub(crate) fn validate_prefix(prefix: &str) -> Result<(), LakeError> {
         return if prefix.is_empty() {
             Ok(())
         } else {
-            Err(LakeError::InvalidKey { key: prefix.into(), reason: "absolute" })
+            Err(LakeError::InvalidKey {
+                key: prefix.into(),
+                reason: "absolute",
+            })
         };
     }
     validate_segments(prefix, body.split('/'))
 }
 
-fn validate_segments<'a>(key: &str, mut segments: impl Iterator<Item = &'a str>) -> Result<(), LakeError> {
-    let invalid = |reason| Err(LakeError::InvalidKey { key: key.into(), reason });
+fn validate_segments<'a>(
+    key: &str,
+    mut segments: impl Iterator<Item = &'a str>,
+) -> Result<(), LakeError> {
+    let invalid = |reason| {
+        Err(LakeError::InvalidKey {
+            key: key.into(),
+            reason,
+        })
+    };
     if key.contains('\\') || key.contains('\0') {
         return invalid("contains a backslash or NUL");
     }

@@ -33,7 +33,10 @@ pub struct S3Lake {
 impl S3Lake {
     /// The lake in `bucket`, through `client` (see [`s3_client`]).
     pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
-        Self { client, bucket: bucket.into() }
+        Self {
+            client,
+            bucket: bucket.into(),
+        }
     }
 
     /// The bucket's name.
@@ -75,7 +78,12 @@ impl S3Lake {
         }
     }
 
-    async fn upload_parts(&self, key: &str, upload_id: &str, bytes: Bytes) -> Result<(), LakeError> {
+    async fn upload_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+        bytes: Bytes,
+    ) -> Result<(), LakeError> {
         let mut parts = Vec::new();
         let mut offset = 0;
         let mut number = 1;
@@ -106,7 +114,11 @@ impl S3Lake {
             .bucket(&self.bucket)
             .key(key)
             .upload_id(upload_id)
-            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
             .send()
             .await
             .map_err(|e| s3_error("CompleteMultipartUpload", key, e))?;
@@ -114,8 +126,16 @@ impl S3Lake {
     }
 }
 
-fn s3_error<E: std::error::Error + Send + Sync + 'static>(operation: &'static str, key: &str, error: E) -> LakeError {
-    LakeError::S3 { operation, key: key.into(), message: DisplayErrorContext(&error).to_string() }
+fn s3_error<E: std::error::Error + Send + Sync + 'static>(
+    operation: &'static str,
+    key: &str,
+    error: E,
+) -> LakeError {
+    LakeError::S3 {
+        operation,
+        key: key.into(),
+        message: DisplayErrorContext(&error).to_string(),
+    }
 }
 
 #[async_trait]
@@ -140,12 +160,23 @@ impl Lake for S3Lake {
     #[tracing::instrument(skip(self), fields(bucket = %self.bucket))]
     async fn get(&self, key: &str) -> Result<Option<Bytes>, LakeError> {
         validate_key(key)?;
-        let answer = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+        let answer = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(answer) => answer,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
             Err(e) => return Err(s3_error("GetObject", key, e)),
         };
-        let body = answer.body.collect().await.map_err(|e| s3_error("GetObject body", key, e))?;
+        let body = answer
+            .body
+            .collect()
+            .await
+            .map_err(|e| s3_error("GetObject body", key, e))?;
         Ok(Some(body.into_bytes()))
     }
 
@@ -164,8 +195,14 @@ impl Lake for S3Lake {
             let page = page.map_err(|e| s3_error("ListObjectsV2", prefix, e))?;
             for object in page.contents() {
                 if let Some(key) = object.key() {
-                    let size = object.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0);
-                    found.push(ObjectInfo { key: key.to_owned(), size });
+                    let size = object
+                        .size()
+                        .and_then(|s| u64::try_from(s).ok())
+                        .unwrap_or(0);
+                    found.push(ObjectInfo {
+                        key: key.to_owned(),
+                        size,
+                    });
                 }
             }
         }

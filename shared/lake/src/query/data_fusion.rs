@@ -9,7 +9,9 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 use datafusion::prelude::SessionContext;
 
-use super::{track_count_from, LakeSql, ProfileLayout, ProfileRow, QueryError, QueryProgress, PROFILE_SQL};
+use super::{
+    track_count_from, LakeSql, ProfileLayout, ProfileRow, QueryError, QueryProgress, PROFILE_SQL,
+};
 use crate::tables::ALL_TABLES;
 
 /// [`LakeSql`] over a lake directory laid out like the S3 bucket (`top-tracks/dt=…/`).
@@ -34,9 +36,8 @@ impl DataFusionLakeSql {
     /// exist yet is registered over an empty directory listing all the same, so the SQL
     /// plans and yields nothing.
     async fn session(&self) -> Result<SessionContext, QueryError> {
-        let root = std::path::absolute(&self.root).map_err(|e| {
-            QueryError::DataFusion(datafusion::error::DataFusionError::IoError(e))
-        })?;
+        let root = std::path::absolute(&self.root)
+            .map_err(|e| QueryError::DataFusion(datafusion::error::DataFusionError::IoError(e)))?;
         let ctx = SessionContext::new();
         let root_url = root.to_string_lossy();
         for table in ALL_TABLES {
@@ -49,7 +50,10 @@ impl DataFusionLakeSql {
 #[async_trait]
 impl LakeSql for DataFusionLakeSql {
     #[tracing::instrument(name = "datafusion_profiles", skip_all, fields(root = %self.root.display()))]
-    async fn artist_profiles(&self, progress: &dyn QueryProgress) -> Result<Vec<ProfileRow>, QueryError> {
+    async fn artist_profiles(
+        &self,
+        progress: &dyn QueryProgress,
+    ) -> Result<Vec<ProfileRow>, QueryError> {
         let ctx = self.session().await?;
         progress.state("RUNNING");
         let batches = ctx.sql(PROFILE_SQL).await?.collect().await?;
@@ -78,10 +82,17 @@ fn decode_batch(batch: &RecordBatch, out: &mut Vec<ProfileRow>) -> Result<(), Qu
         .iter()
         .map(|&index| cast(batch.column(index), &DataType::Float64))
         .collect::<Result<Vec<_>, _>>()?;
-    let features: Vec<_> = features.iter().map(|array| array.as_primitive::<Float64Type>()).collect();
+    let features: Vec<_> = features
+        .iter()
+        .map(|array| array.as_primitive::<Float64Type>())
+        .collect();
     for i in 0..batch.num_rows() {
         let row = out.len();
-        let null = |column: &'static str| QueryError::BadValue { row, column, reason: "NULL".into() };
+        let null = |column: &'static str| QueryError::BadValue {
+            row,
+            column,
+            reason: "NULL".into(),
+        };
         if ids.is_null(i) {
             return Err(null(super::ARTIST_ID_COLUMN));
         }
@@ -89,7 +100,11 @@ fn decode_batch(batch: &RecordBatch, out: &mut Vec<ProfileRow>) -> Result<(), Qu
             return Err(null(super::TRACK_COUNT_COLUMN));
         }
         let mut values = [0.0; 9];
-        for ((value, array), column) in values.iter_mut().zip(&features).zip(encore_domain::FEATURE_NAMES) {
+        for ((value, array), column) in values
+            .iter_mut()
+            .zip(&features)
+            .zip(encore_domain::FEATURE_NAMES)
+        {
             if array.is_null(i) {
                 return Err(null(column));
             }
@@ -102,4 +117,197 @@ fn decode_batch(batch: &RecordBatch, out: &mut Vec<ProfileRow>) -> Result<(), Qu
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+    use encore_domain::events::{ArtistIngested, EventMeta};
+    use encore_domain::{Artist, AudioFeatures, Track};
+
+    use super::*;
+    use crate::{write_batch, LakeBatch, LocalDirLake};
+
+    /// A lake directory of its own, removed when the test ends.
+    struct TempLake(PathBuf);
+
+    impl TempLake {
+        fn new() -> Self {
+            Self(std::env::temp_dir().join(format!(
+                "encore-lake-query-{}",
+                uuid::Uuid::new_v4().simple()
+            )))
+        }
+    }
+
+    impl Drop for TempLake {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// Features whose i-th similarity feature is `base + i`, so each mean is checkable.
+    fn features(track_id: &str, base: f64) -> AudioFeatures {
+        let f = |i: u8| base + f64::from(i);
+        AudioFeatures {
+            track_id: track_id.into(),
+            danceability: f(0),
+            energy: f(1),
+            key: 5,
+            loudness: f(2),
+            mode: 1,
+            speechiness: f(3),
+            acousticness: f(4),
+            instrumentalness: f(5),
+            liveness: f(6),
+            valence: f(7),
+            tempo: f(8),
+            duration_ms: Some(200_000),
+            time_signature: Some(4),
+        }
+    }
+
+    /// An ingest of `artist` at `at` with top `tracks`, of which those in `with` have features.
+    fn ingest(artist: &str, at: &str, tracks: &[&str], with: &[(&str, f64)]) -> ArtistIngested {
+        let mut meta = EventMeta::new(1);
+        meta.occurred_at = at.parse::<DateTime<Utc>>().unwrap();
+        ArtistIngested {
+            meta,
+            query: artist.into(),
+            artist: Artist {
+                id: artist.into(),
+                name: artist.to_uppercase(),
+                popularity: None,
+                followers: None,
+                genres: Vec::new(),
+                image_url: None,
+                spotify_url: None,
+            },
+            tracks: tracks
+                .iter()
+                .zip(1..)
+                .map(|(id, rank)| Track {
+                    id: (*id).into(),
+                    name: format!("song {id}"),
+                    artist_id: artist.into(),
+                    rank,
+                    album_name: None,
+                    image_url: None,
+                    popularity: Some(50),
+                    duration_ms: None,
+                    spotify_url: None,
+                })
+                .collect(),
+            features: with.iter().map(|(id, base)| features(id, *base)).collect(),
+        }
+    }
+
+    async fn write(lake: &LocalDirLake, events: &[&ArtistIngested]) {
+        let mut batch = LakeBatch::new();
+        for event in events {
+            batch.add(event).unwrap();
+        }
+        write_batch(lake, &batch).await.unwrap();
+    }
+
+    fn profile(artist_id: &str, track_count: u32, base: f64) -> ProfileRow {
+        ProfileRow {
+            artist_id: artist_id.into(),
+            track_count,
+            features: std::array::from_fn(|i| base + i as f64),
+        }
+    }
+
+    #[derive(Default)]
+    struct Seen(std::sync::Mutex<Vec<String>>);
+
+    impl QueryProgress for Seen {
+        fn state(&self, state: &str) {
+            self.0.lock().unwrap().push(state.to_owned());
+        }
+        fn rows_read(&self, rows: usize) {
+            self.0.lock().unwrap().push(format!("rows {rows}"));
+        }
+    }
+
+    #[tokio::test]
+    async fn latest_snapshot_per_artist_across_days_with_deduplicated_features() {
+        let dir = TempLake::new();
+        let lake = LocalDirLake::new(&dir.0);
+        // a1: an old snapshot (t1, t2) then the latest (t3, t4) two days later.
+        let a1_old = ingest(
+            "a1",
+            "2026-11-20T01:00:00Z",
+            &["t1", "t2"],
+            &[("t1", 1.0), ("t2", 3.0)],
+        );
+        let a1_new = ingest(
+            "a1",
+            "2026-11-22T01:00:00Z",
+            &["t3", "t4"],
+            &[("t3", 5.0), ("t4", 7.0)],
+        );
+        // a2: ingested on another day only; t7 has no features.
+        let a2 = ingest(
+            "a2",
+            "2026-11-21T01:00:00Z",
+            &["t5", "t6", "t7"],
+            &[("t5", 2.0), ("t6", 4.0)],
+        );
+        // a3: no track has features: absent from the result.
+        let a3 = ingest("a3", "2026-11-21T02:00:00Z", &["t8"], &[]);
+        // a4 shares t3 with a1: t3's features appear twice, identical.
+        let a4 = ingest(
+            "a4",
+            "2026-11-22T02:00:00Z",
+            &["t3", "t9"],
+            &[("t3", 5.0), ("t9", 1.0)],
+        );
+        // a5 re-fetched t5 later with new values: the latest row of t5 counts, for a2 too.
+        let a5 = ingest("a5", "2026-11-22T03:00:00Z", &["t5"], &[("t5", 6.0)]);
+        write(&lake, &[&a1_old, &a2, &a3]).await;
+        write(&lake, &[&a1_new, &a4]).await;
+        // a1's latest event redelivered in another batch: its rows are in the lake twice.
+        write(&lake, &[&a1_new, &a5]).await;
+
+        let seen = Seen::default();
+        let rows = DataFusionLakeSql::new(&dir.0)
+            .artist_profiles(&seen)
+            .await
+            .unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                profile("a1", 2, 6.0), // (5 + 7) / 2, not the old (1 + 3) / 2
+                profile("a2", 2, 5.0), // (6 + 4) / 2 with t5's latest features, t7 skipped
+                profile("a4", 2, 3.0), // (5 + 1) / 2, t3 counted once
+                profile("a5", 1, 6.0),
+            ]
+        );
+        let seen = seen.0.into_inner().unwrap();
+        assert_eq!(seen.first().map(String::as_str), Some("RUNNING"));
+        assert_eq!(seen.last().map(String::as_str), Some("rows 4"));
+    }
+
+    #[tokio::test]
+    async fn an_empty_or_half_written_lake_has_no_profiles() {
+        let dir = TempLake::new();
+        let engine = DataFusionLakeSql::new(&dir.0);
+        assert_eq!(
+            engine.artist_profiles(&()).await.unwrap(),
+            Vec::new(),
+            "no directory at all"
+        );
+        let lake = LocalDirLake::new(&dir.0);
+        write(
+            &lake,
+            &[&ingest("a3", "2026-11-21T02:00:00Z", &["t8"], &[])],
+        )
+        .await;
+        assert_eq!(
+            engine.artist_profiles(&()).await.unwrap(),
+            Vec::new(),
+            "tracks but no features"
+        );
+    }
 }

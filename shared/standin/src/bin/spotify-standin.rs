@@ -31,11 +31,22 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).compact().init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .compact()
+        .init();
     let args = Args::parse();
     let catalog = Catalog::load(&args.catalog)?;
-    let faults = Faults { dev_mode: args.dev_mode, latency: Duration::from_millis(args.latency_ms), ..Faults::default() };
-    let server = StandIn::new(Arc::new(catalog)).with_faults(faults).serve(args.addr).await?;
+    let faults = Faults {
+        dev_mode: args.dev_mode,
+        latency: Duration::from_millis(args.latency_ms),
+        ..Faults::default()
+    };
+    let server = StandIn::new(Arc::new(catalog))
+        .with_faults(faults)
+        .serve(args.addr)
+        .await?;
     println!("{}", server.base_url());
     tokio::signal::ctrl_c().await?;
     server.shutdown().await;

@@ -1,0 +1,758 @@
+//! The chat end to end: every answer kind and a bad-input matrix, through the local axum
+//! server (real HTTP on 127.0.0.1) and through the Lambda handler with the sample API
+//! Gateway event, on both adapter sets: SQLite + the embedded bus, and MariaDB + DynamoDB
+//! + EventBridge (the local test stack: `bash infra/local/stack.sh`).
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+use base64::Engine;
+use chrono::Utc;
+use encore_chat::lambda::handle_apigw;
+use encore_chat::server::{check_exposure, serve, ServeError, SKILL_PATH};
+use encore_chat::{Chat, ChatPorts, ChatSettings, SecretGuard, SkillEndpoint, SkillSecret, Stores};
+use encore_domain::events::{self, ArtistRequested, BusEvent};
+use encore_domain::{Artist, RelatedArtist, Track};
+use encore_kakao::limits::validate;
+use encore_kakao::SkillResponse;
+use encore_platform::config::keys;
+use encore_store::dynamodb::{self, DynamoTopTracks};
+use encore_store::embedded_bus::EmbeddedBus;
+use encore_store::embedded_queue::{EmbeddedQueue, QueueSettings};
+use encore_store::eventbridge::{self as eventbridge_adapter, EventBridgePublisher};
+use encore_store::mysql::MySqlStore;
+use encore_store::sqlite::SqliteStore;
+use encore_store::sqs::{self, SqsQueue};
+use encore_store::{
+    ArtistStore, EventPublisher, OutgoingEvent, Queue, RelatedStore, RequestLog, RequestStatus,
+    StoreError, TopTracksCache,
+};
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{json, Value};
+use sqlx::mysql::MySqlConnectOptions;
+use sqlx::{ConnectOptions, Connection};
+
+/// The secret in `events/samples/apigw-v2-skill-request.json`.
+const SECRET: &str = "sample-secret-not-real";
+const DEFAULT_MYSQL_URL: &str = "mysql://root@127.0.0.1:3306/encore_test";
+const DEFAULT_AWS_ENDPOINT: &str = "http://127.0.0.1:5055";
+const QUEUE_SETTINGS: QueueSettings = QueueSettings {
+    visibility_timeout: Duration::from_secs(30),
+    max_receives: 3,
+};
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}{}", uuid::Uuid::new_v4().simple())
+}
+
+// ------------------------------------------------------------------ catalog fixture
+
+const BTS: &str = "3Nrfpe0tUJi4K4DXYWgMUX";
+const SOLO: &str = "0SoloNewcomer000000000";
+
+fn artist(id: &str, name: &str) -> Artist {
+    Artist {
+        id: id.into(),
+        name: name.into(),
+        popularity: Some(80),
+        followers: None,
+        genres: vec!["k-pop".into()],
+        image_url: Some(format!("https://i.scdn.co/image/{id}")),
+        spotify_url: Some(format!("https://open.spotify.com/artist/{id}")),
+    }
+}
+
+fn tracks(artist_id: &str, count: u32) -> Vec<Track> {
+    (1..=count)
+        .map(|rank| Track {
+            id: format!("{artist_id}{rank:02}"),
+            name: format!("Song {rank} of {artist_id}"),
+            artist_id: artist_id.into(),
+            rank,
+            album_name: Some(format!("Album {rank}")),
+            image_url: (rank % 2 == 1).then(|| format!("https://i.scdn.co/image/album{rank}")),
+            popularity: Some(90 - rank),
+            duration_ms: Some(200_000),
+            spotify_url: Some(format!(
+                "https://open.spotify.com/track/{artist_id}{rank:02}"
+            )),
+        })
+        .collect()
+}
+
+const SIMILAR: [(&str, &str); 5] = [
+    ("1SimilarOne00000000000", "SEVENTEEN"),
+    ("2SimilarTwo00000000000", "Stray Kids"),
+    ("3SimilarThree000000000", "TXT"),
+    ("4SimilarFour0000000000", "ENHYPEN"),
+    ("5SimilarFive0000000000", "ATEEZ"),
+];
+
+/// BTS (alias 방탄소년단) with five related artists, and a newcomer without any.
+async fn seed<S: ChatPorts>(stores: &S) {
+    let now = Utc::now();
+    let mut all = vec![(BTS, "BTS"), (SOLO, "Solo Newcomer")];
+    all.extend(SIMILAR);
+    for (id, name) in all {
+        stores
+            .artists()
+            .upsert_artist(&artist(id, name))
+            .await
+            .unwrap();
+        stores
+            .top_tracks()
+            .put_top_tracks(id, &tracks(id, 10), now)
+            .await
+            .unwrap();
+    }
+    stores.artists().put_alias("방탄소년단", BTS).await.unwrap();
+    let rows: Vec<RelatedArtist> = SIMILAR
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| RelatedArtist {
+            artist_id: BTS.into(),
+            rank: i as u32 + 1,
+            related_id: (*id).into(),
+            distance: 0.1 * (i + 1) as f64,
+            snapshot: "2026-11-25".into(),
+        })
+        .collect();
+    stores.related().replace_related(&rows).await.unwrap();
+}
+
+// ------------------------------------------------------------------ backends
+
+/// A chat over one adapter set, with the queue its `ArtistRequested` events arrive on.
+struct Backend<S: ChatPorts> {
+    endpoint: Arc<SkillEndpoint<S>>,
+    requested: Arc<dyn Queue>,
+    /// How long to wait for an event that should have arrived.
+    patience: Duration,
+}
+
+fn settings() -> ChatSettings {
+    ChatSettings {
+        cache_ttl: Duration::from_secs(60),
+        ..ChatSettings::default()
+    }
+}
+
+fn guarded<S: ChatPorts>(stores: S) -> Arc<SkillEndpoint<S>> {
+    let secret = SkillSecret::new(SECRET).unwrap();
+    Arc::new(SkillEndpoint::new(
+        Chat::new(stores, settings()),
+        SecretGuard::Required(secret),
+    ))
+}
+
+type Embedded = Stores<SqliteStore, SqliteStore, SqliteStore, SqliteStore, EmbeddedBus>;
+
+async fn embedded() -> Backend<Embedded> {
+    let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+    let queue: Arc<dyn Queue> = Arc::new(
+        EmbeddedQueue::open(store.pool().clone(), "ingest", QUEUE_SETTINGS)
+            .await
+            .unwrap(),
+    );
+    let bus = EmbeddedBus::new().route(ArtistRequested::DETAIL_TYPE, queue.clone());
+    let stores = Stores::shared(store, Arc::new(bus));
+    seed(&stores).await;
+    Backend {
+        endpoint: guarded(stores),
+        requested: queue,
+        patience: Duration::ZERO,
+    }
+}
+
+type Aws = Stores<MySqlStore, MySqlStore, DynamoTopTracks, MySqlStore, EventBridgePublisher>;
+
+/// A database of its own on the test MariaDB, dropped by [`TestDatabase::drop_now`].
+struct TestDatabase {
+    server: MySqlConnectOptions,
+    name: String,
+}
+
+impl TestDatabase {
+    async fn create() -> Self {
+        let url =
+            std::env::var(keys::TEST_MYSQL_URL).unwrap_or_else(|_| DEFAULT_MYSQL_URL.to_owned());
+        let server = MySqlConnectOptions::from_str(&url)
+            .unwrap_or_else(|e| panic!("{} is not a MySQL URL: {e}", keys::TEST_MYSQL_URL));
+        let mut admin = sqlx::MySqlConnection::connect_with(&server).await.unwrap_or_else(|e| {
+            panic!("MariaDB does not answer at {url} ({}): start it with `bash infra/local/stack.sh`: {e}", keys::TEST_MYSQL_URL)
+        });
+        let name = unique("encore_chat_");
+        sqlx::query(&format!("CREATE DATABASE {name} CHARACTER SET utf8mb4"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        Self { server, name }
+    }
+
+    async fn store(&self) -> MySqlStore {
+        MySqlStore::connect_with(self.server.clone().database(&self.name))
+            .await
+            .unwrap()
+    }
+
+    async fn drop_now(self) {
+        let mut admin = self.server.connect().await.unwrap();
+        sqlx::query(&format!("DROP DATABASE {}", self.name))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+    }
+}
+
+async fn aws() -> (Backend<Aws>, TestDatabase) {
+    let endpoint =
+        std::env::var(keys::TEST_AWS_ENDPOINT).unwrap_or_else(|_| DEFAULT_AWS_ENDPOINT.to_owned());
+    let config = encore_platform::aws::for_endpoint(&endpoint).await;
+    let sqs_client = aws_sdk_sqs::Client::new(&config);
+    assert!(
+        sqs_client.list_queues().send().await.is_ok(),
+        "the moto server does not answer at {endpoint} ({}): start it with `bash infra/local/stack.sh`",
+        keys::TEST_AWS_ENDPOINT
+    );
+    let db = TestDatabase::create().await;
+    let mysql = Arc::new(db.store().await);
+    let dynamo = aws_sdk_dynamodb::Client::new(&config);
+    let table = unique("top_tracks_");
+    dynamodb::create_table(&dynamo, &table).await.unwrap();
+    let events = aws_sdk_eventbridge::Client::new(&config);
+    let bus = unique("encore-chat-");
+    let (queue, _dead_letters) =
+        sqs::create_with_dead_letters(&sqs_client, &unique("ingest-"), QUEUE_SETTINGS)
+            .await
+            .unwrap();
+    eventbridge_adapter::route_to_queue(&events, &bus, ArtistRequested::DETAIL_TYPE, &queue)
+        .await
+        .unwrap();
+    let stores = Stores {
+        artists: mysql.clone(),
+        related: mysql.clone(),
+        top_tracks: Arc::new(DynamoTopTracks::new(dynamo, table)),
+        requests: mysql,
+        events: Arc::new(EventBridgePublisher::new(events, bus)),
+    };
+    seed(&stores).await;
+    let queue: Arc<SqsQueue> = Arc::new(queue);
+    (
+        Backend {
+            endpoint: guarded(stores),
+            requested: queue,
+            patience: Duration::from_secs(2),
+        },
+        db,
+    )
+}
+
+impl<S: ChatPorts> Backend<S> {
+    /// The `ArtistRequested` events published since the last call.
+    async fn take_requested(&self) -> Vec<ArtistRequested> {
+        let mut out = Vec::new();
+        loop {
+            let wait = if out.is_empty() {
+                self.patience
+            } else {
+                Duration::ZERO
+            };
+            let batch = self.requested.receive(10, wait).await.unwrap();
+            if batch.is_empty() {
+                return out;
+            }
+            for message in batch {
+                out.push(events::decode::<ArtistRequested>(&message.body).unwrap());
+                self.requested.delete(&message.receipt).await.unwrap();
+            }
+        }
+    }
+
+    async fn status(&self, normalized: &str) -> Option<RequestStatus> {
+        self.endpoint
+            .chat
+            .stores()
+            .requests()
+            .status(normalized)
+            .await
+            .unwrap()
+    }
+}
+
+// ------------------------------------------------------------------ transports
+
+/// How a request reaches the chat.
+enum Transport {
+    /// A POST to the local axum server.
+    Http {
+        client: reqwest::Client,
+        url: String,
+    },
+    /// An API Gateway v2 event (the sample, with its body and headers replaced).
+    Lambda,
+}
+
+impl Transport {
+    async fn http<S: ChatPorts>(endpoint: Arc<SkillEndpoint<S>>) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}{SKILL_PATH}", listener.local_addr().unwrap());
+        tokio::spawn(serve(listener, endpoint));
+        Transport::Http {
+            client: reqwest::Client::new(),
+            url,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Transport::Http { .. } => "http",
+            Transport::Lambda => "lambda",
+        }
+    }
+
+    /// Sends `body` with `secret` in the secret header (none: no header); the status and
+    /// the JSON answer.
+    async fn send<S: ChatPorts>(
+        &self,
+        endpoint: &SkillEndpoint<S>,
+        secret: Option<&str>,
+        body: Vec<u8>,
+    ) -> (u16, Value) {
+        match self {
+            Transport::Http { client, url } => {
+                let mut request = client
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .body(body);
+                if let Some(secret) = secret {
+                    request = request.header("X-Encore-Skill-Secret", secret);
+                }
+                let response = request.send().await.unwrap();
+                let status = response.status().as_u16();
+                let content_type = response.headers()["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
+                assert!(
+                    content_type.starts_with("application/json"),
+                    "{content_type}"
+                );
+                (status, response.json().await.unwrap())
+            }
+            Transport::Lambda => {
+                let mut event = sample_event();
+                let headers = event["headers"].as_object_mut().unwrap();
+                match secret {
+                    Some(secret) => headers.insert("x-encore-skill-secret".into(), secret.into()),
+                    None => headers.remove("x-encore-skill-secret"),
+                };
+                match String::from_utf8(body) {
+                    Ok(text) => event["body"] = text.into(),
+                    Err(raw) => {
+                        event["body"] = base64::engine::general_purpose::STANDARD
+                            .encode(raw.as_bytes())
+                            .into();
+                        event["isBase64Encoded"] = true.into();
+                    }
+                }
+                let payload: ApiGatewayV2httpRequest = serde_json::from_value(event).unwrap();
+                let response =
+                    handle_apigw(endpoint, LambdaEvent::new(payload, Context::default()))
+                        .await
+                        .unwrap();
+                let Some(aws_lambda_events::encodings::Body::Text(text)) = response.body else {
+                    panic!("no text body: {response:?}");
+                };
+                assert!(response.headers["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("application/json"));
+                (
+                    response.status_code as u16,
+                    serde_json::from_str(&text).unwrap(),
+                )
+            }
+        }
+    }
+}
+
+fn sample_event() -> Value {
+    let path = format!(
+        "{}/../../events/samples/apigw-v2-skill-request.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let raw = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+    serde_json::from_str(&raw).unwrap()
+}
+
+fn skill_body(utterance: &str, callback_url: Option<&str>) -> Vec<u8> {
+    json!({
+        "intent": {"id": "b1", "name": "artist"},
+        "userRequest": {"timezone": "Asia/Seoul", "params": {"surface": "Kakaotalk.plusfriend"},
+            "block": {"id": "b1", "name": "artist"}, "utterance": utterance, "lang": null,
+            "user": {"id": "user-1", "type": "botUserKey", "properties": {"plusfriendUserKey": "k"}},
+            "callbackUrl": callback_url},
+        "bot": {"id": "6400!", "name": "encore"},
+        "action": {"id": "s1", "name": "chat", "params": {}, "detailParams": {}, "clientExtra": null},
+        "contexts": []
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// The answer parsed, after checking it against every Kakao limit.
+fn answer(status: u16, body: &Value) -> SkillResponse {
+    assert_eq!(status, 200, "{body}");
+    let response: SkillResponse = serde_json::from_value(body.clone()).unwrap();
+    assert_eq!(validate(&response), Ok(()));
+    response
+}
+
+fn first_text(body: &Value) -> &str {
+    body["template"]["outputs"][0]["simpleText"]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no text: {body}"))
+}
+
+// ------------------------------------------------------------------ scenarios
+
+/// Every answer kind through `transport`; `tag` keeps unknown names apart between runs
+/// on the same backend.
+async fn answer_kinds<S: ChatPorts>(backend: &Backend<S>, transport: &Transport, tag: &str) {
+    let endpoint = &*backend.endpoint;
+    let send = |body| transport.send(endpoint, Some(SECRET), body);
+
+    // The sample event as API Gateway sends it (artist from the action parameter).
+    let (status, body) = send(sample_event()["body"].as_str().unwrap().as_bytes().to_vec()).await;
+    answer(status, &body);
+    let carousel = &body["template"]["outputs"][1]["carousel"];
+    assert_eq!(carousel["type"], "listCard", "{body}");
+    let cards = carousel["items"].as_array().unwrap();
+    assert_eq!(cards.len(), 5, "the artist and four similar");
+    assert_eq!(cards[0]["header"]["title"], "BTS");
+    assert_eq!(cards[1]["header"]["title"], "SEVENTEEN");
+    assert_eq!(cards[0]["items"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        cards[0]["items"][0]["link"]["web"],
+        format!("https://open.spotify.com/track/{BTS}01")
+    );
+    assert_eq!(cards[0]["items"][0]["description"], "Album 1");
+    assert_eq!(
+        cards[0]["buttons"][0]["webLinkUrl"],
+        "https://www.youtube.com/results?search_query=BTS"
+    );
+    let replies: Vec<&str> = body["template"]["quickReplies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["messageText"].as_str().unwrap())
+        .collect();
+    assert_eq!(replies, ["SEVENTEEN", "Stray Kids", "TXT", "ENHYPEN"]);
+
+    // A learned alias, from the utterance, with a callback URL: answered at once anyway.
+    let (status, by_alias) = send(skill_body(
+        "방탄소년단",
+        Some("https://bot-api.kakao.com/v1/cb/x"),
+    ))
+    .await;
+    assert!(!answer(status, &by_alias).use_callback);
+    assert_eq!(
+        by_alias["template"]["outputs"][1]["carousel"]["items"][0]["header"]["title"],
+        "BTS"
+    );
+
+    // A known artist without related artists yet.
+    let (status, solo) = send(skill_body("  solo   NEWCOMER ", None)).await;
+    answer(status, &solo);
+    assert!(first_text(&solo).contains("03:00 (KST)"), "{solo}");
+    assert_eq!(
+        solo["template"]["outputs"][1]["listCard"]["header"]["title"],
+        "Solo Newcomer"
+    );
+
+    // Blank or meaningless input: help, nothing claimed or published.
+    for meaningless in ["", "   ", "🎵🎶✨", "?!…", &"a".repeat(101)] {
+        let (status, help) = send(skill_body(meaningless, None)).await;
+        answer(status, &help);
+        assert!(first_text(&help).contains("BTS"), "{help}");
+    }
+    assert!(backend.take_requested().await.is_empty());
+
+    // An unknown artist without a callback: looking up, published once within the window.
+    let unknown = format!("Unknown Band {tag}");
+    let (status, looking) = send(skill_body(&unknown, None)).await;
+    answer(status, &looking);
+    assert!(first_text(&looking).contains(&unknown), "{looking}");
+    assert_eq!(
+        looking["template"]["quickReplies"][0]["messageText"],
+        unknown.as_str()
+    );
+    let (status, again) = send(skill_body(&format!(" {} ", unknown.to_uppercase()), None)).await;
+    answer(status, &again);
+    let published = backend.take_requested().await;
+    assert_eq!(published.len(), 1, "published once: {published:?}");
+    assert_eq!(published[0].query, unknown);
+    assert_eq!(published[0].normalized, unknown.to_lowercase());
+    assert_eq!(published[0].requested_by.as_deref(), Some("user-1"));
+    assert_eq!(published[0].callback_url, None);
+    assert_eq!(
+        backend.status(&unknown.to_lowercase()).await,
+        Some(RequestStatus::Pending)
+    );
+
+    // An unknown artist with Kakao's callback URL: useCallback, and the URL travels.
+    let callback = "https://bot-api.kakao.com/v1/bots/6400/callback/token";
+    let waiting_name = format!("Waiting Band {tag}");
+    let (status, waiting) = send(skill_body(&waiting_name, Some(callback))).await;
+    let response = answer(status, &waiting);
+    assert!(
+        response.use_callback && response.template.is_none(),
+        "{waiting}"
+    );
+    assert!(waiting["data"]["text"]
+        .as_str()
+        .unwrap()
+        .contains(&waiting_name));
+    let published = backend.take_requested().await;
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].callback_url.as_deref(), Some(callback));
+
+    // A callback URL outside the allow-list is not passed on.
+    let (status, refused) = send(skill_body(
+        &format!("Evil Band {tag}"),
+        Some("https://evil.example/cb"),
+    ))
+    .await;
+    assert!(!answer(status, &refused).use_callback);
+    let published = backend.take_requested().await;
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].callback_url, None);
+}
+
+/// Rejected requests get their status and change nothing; injection-looking names are
+/// plain data.
+async fn bad_inputs<S: ChatPorts>(backend: &Backend<S>, transport: &Transport, tag: &str) {
+    let endpoint = &*backend.endpoint;
+    let named = |name: &str| skill_body(&format!("{name} {tag}"), None);
+    let mut huge =
+        json!({"userRequest": {"utterance": format!("Huge {tag}"), "user": {"id": "u"}}});
+    huge["padding"] = "x".repeat(70 * 1024).into();
+    let cases: Vec<(&str, Option<&str>, Vec<u8>, u16)> = vec![
+        ("no secret", None, named("No Secret"), 401),
+        ("wrong secret", Some("sample-secret-not-reaL"), named("Wrong Secret"), 401),
+        ("empty secret", Some(""), named("Empty Secret"), 401),
+        ("injection without secret", None, named("x'); DROP TABLE artists;--"), 401),
+        ("malformed JSON", Some(SECRET), br#"{"userRequest": {"utterance": "Mal"#.to_vec(), 400),
+        ("empty body", Some(SECRET), Vec::new(), 400),
+        ("not an object", Some(SECRET), b"[]".to_vec(), 400),
+        ("no userRequest", Some(SECRET), br#"{"bot": {"id": "b"}, "utterance": "No Request"}"#.to_vec(), 400),
+        ("no utterance", Some(SECRET), br#"{"userRequest": {"user": {"id": "u"}}}"#.to_vec(), 400),
+        ("no user id", Some(SECRET), br#"{"userRequest": {"utterance": "No User", "user": {}}}"#.to_vec(), 400),
+        ("utterance a number", Some(SECRET), br#"{"userRequest": {"utterance": 42, "user": {"id": "u"}}}"#.to_vec(), 400),
+        ("userRequest a string", Some(SECRET), br#"{"userRequest": "BTS"}"#.to_vec(), 400),
+        ("user id an object", Some(SECRET), br#"{"userRequest": {"utterance": "Obj", "user": {"id": {}}}}"#.to_vec(), 400),
+        (
+            "invalid UTF-8",
+            Some(SECRET),
+            b"{\"userRequest\": {\"utterance\": \"Bad \xff\xfe Bytes\", \"user\": {\"id\": \"u\"}}}".to_vec(),
+            400,
+        ),
+        ("huge body", Some(SECRET), huge.to_string().into_bytes(), 413),
+    ];
+    for (what, secret, body, expected) in cases {
+        let (status, reply) = transport.send(endpoint, secret, body).await;
+        assert_eq!(
+            status,
+            expected,
+            "{what} over {}: {reply}",
+            transport.name()
+        );
+        assert!(
+            reply["error"].is_string() && reply["reason"].is_string(),
+            "{what}: {reply}"
+        );
+        assert!(
+            !reply.to_string().contains(SECRET),
+            "{what} echoes the secret"
+        );
+    }
+    assert!(
+        backend.take_requested().await.is_empty(),
+        "a rejected request published"
+    );
+    for name in ["no secret", "wrong secret", "empty secret", "huge"] {
+        assert_eq!(
+            backend
+                .status(&format!("{name} {}", tag.to_lowercase()))
+                .await,
+            None,
+            "{name} was claimed"
+        );
+    }
+    for name in ["mal", "no user", "obj", "no request"] {
+        assert_eq!(backend.status(name).await, None, "{name} was claimed");
+    }
+
+    // Names that look like SQL or HTML are names: answered, requested verbatim, harmless.
+    for name in [
+        format!("x'); DROP TABLE artists;-- {tag}"),
+        format!("<b>alert('x')</b> \"{tag}\""),
+    ] {
+        let (status, reply) = transport
+            .send(endpoint, Some(SECRET), skill_body(&name, None))
+            .await;
+        answer(status, &reply);
+        assert!(first_text(&reply).contains(&name), "{reply}");
+        let published = backend.take_requested().await;
+        assert_eq!(published.len(), 1);
+        assert_eq!(published[0].query, name);
+    }
+    let (status, bts) = transport
+        .send(endpoint, Some(SECRET), skill_body("BTS", None))
+        .await;
+    answer(status, &bts);
+    assert_eq!(
+        bts["template"]["outputs"][1]["carousel"]["items"][0]["header"]["title"], "BTS",
+        "the tables survived"
+    );
+}
+
+async fn run_all<S: ChatPorts>(backend: &Backend<S>) {
+    let http = Transport::http(backend.endpoint.clone()).await;
+    for transport in [http, Transport::Lambda] {
+        let tag = format!("{}{}", transport.name(), &unique("")[..6]);
+        answer_kinds(backend, &transport, &tag).await;
+        bad_inputs(backend, &transport, &tag).await;
+    }
+}
+
+// ------------------------------------------------------------------ tests
+
+#[tokio::test]
+async fn every_answer_and_bad_input_on_sqlite_and_the_embedded_bus() {
+    run_all(&embedded().await).await;
+}
+
+#[tokio::test]
+async fn every_answer_and_bad_input_on_mariadb_dynamodb_and_eventbridge() {
+    let (backend, db) = aws().await;
+    run_all(&backend).await;
+    db.drop_now().await;
+}
+
+#[tokio::test]
+async fn cached_answers_refresh_on_invalidate() {
+    let backend = embedded().await;
+    let transport = Transport::Lambda;
+    let ask = || {
+        transport.send(
+            &backend.endpoint,
+            Some(SECRET),
+            skill_body("Solo Newcomer", None),
+        )
+    };
+    let (_, before) = ask().await;
+    assert!(
+        before["template"]["outputs"][1]["listCard"].is_object(),
+        "{before}"
+    );
+    let related = RelatedArtist {
+        artist_id: SOLO.into(),
+        rank: 1,
+        related_id: BTS.into(),
+        distance: 0.5,
+        snapshot: "2026-11-26".into(),
+    };
+    backend
+        .endpoint
+        .chat
+        .stores()
+        .related()
+        .replace_related(&[related])
+        .await
+        .unwrap();
+    let (_, cached) = ask().await;
+    assert_eq!(cached, before, "served from the cache until invalidated");
+    backend.endpoint.chat.invalidate();
+    let (_, after) = ask().await;
+    assert_eq!(
+        after["template"]["outputs"][1]["carousel"]["items"][1]["header"]["title"], "BTS",
+        "{after}"
+    );
+}
+
+/// A bus that always fails.
+struct BrokenBus;
+
+#[async_trait]
+impl EventPublisher for BrokenBus {
+    async fn publish(&self, _events: &[OutgoingEvent]) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable("the bus is down".into()))
+    }
+}
+
+#[tokio::test]
+async fn failures_after_a_valid_request_are_friendly_200s() {
+    let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+    let stores = Stores {
+        artists: store.clone(),
+        related: store.clone(),
+        top_tracks: store.clone(),
+        requests: store.clone(),
+        events: Arc::new(BrokenBus),
+    };
+    seed(&stores).await;
+    let endpoint = guarded(stores);
+    let transport = Transport::http(endpoint.clone()).await;
+
+    let (status, reply) = transport
+        .send(&endpoint, Some(SECRET), skill_body("Nobody Yet", None))
+        .await;
+    answer(status, &reply);
+    assert_eq!(
+        reply,
+        serde_json::to_value(&*endpoint.chat.failure().response).unwrap()
+    );
+    assert_eq!(
+        store.status("nobody yet").await.unwrap(),
+        Some(RequestStatus::Failed),
+        "the claim is released"
+    );
+
+    store.pool().close().await;
+    let (status, reply) = transport
+        .send(&endpoint, Some(SECRET), skill_body("Someone Else", None))
+        .await;
+    answer(status, &reply);
+    assert_eq!(
+        reply,
+        serde_json::to_value(&*endpoint.chat.failure().response).unwrap()
+    );
+}
+
+#[tokio::test]
+async fn without_a_secret_the_server_only_listens_on_loopback() {
+    let loopback = "127.0.0.1:8080".parse().unwrap();
+    let public = "0.0.0.0:8080".parse().unwrap();
+    assert!(check_exposure(&SecretGuard::Disabled, loopback).is_ok());
+    assert!(matches!(
+        check_exposure(&SecretGuard::Disabled, public),
+        Err(ServeError::SecretRequired(_))
+    ));
+    let secret = SecretGuard::Required(SkillSecret::new(SECRET).unwrap());
+    assert!(check_exposure(&secret, public).is_ok());
+
+    let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+    let stores = Stores::shared(store, Arc::new(EmbeddedBus::new()));
+    seed(&stores).await;
+    let open = Arc::new(SkillEndpoint::new(
+        Chat::new(stores, settings()),
+        SecretGuard::Disabled,
+    ));
+    let transport = Transport::http(open.clone()).await;
+    let (status, reply) = transport.send(&open, None, skill_body("BTS", None)).await;
+    answer(status, &reply);
+}

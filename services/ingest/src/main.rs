@@ -1,0 +1,45 @@
+//! The ingest Lambda: SQS batches of `ArtistRequested` → [`encore_ingest::handle`].
+
+use std::sync::Arc;
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use encore_ingest::spotify::SpotifyCatalog;
+use encore_ingest::{handle, Callbacks, Config, Ingest};
+use encore_platform::config::{keys, Env};
+use encore_platform::secrets;
+use encore_spotify::{ClientSecret, SpotifyClient, SpotifyConfig};
+use encore_store::dynamodb::DynamoTopTracks;
+use encore_store::eventbridge::EventBridgePublisher;
+use encore_store::inbound::{from_sqs_event, to_sqs_response};
+use encore_store::mysql::MySqlStore;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    encore_platform::logging::init();
+    let env = Env::process();
+    let aws = encore_platform::aws::from_env().await;
+    let spotify_secret =
+        secrets::resolve(&env, &aws, keys::SPOTIFY_CLIENT_SECRET, keys::SPOTIFY_CLIENT_SECRET_ARN).await?;
+    let config = Config::from_env(&env, spotify_secret)?;
+    let store = Arc::new(MySqlStore::connect(&secrets::database_url(&env, &aws).await?).await?);
+    let spotify = SpotifyClient::new(SpotifyConfig::new(
+        config.spotify_client_id.clone(),
+        ClientSecret::new(config.spotify_client_secret.clone()),
+    ))?;
+    let ingest = Ingest {
+        catalog: Arc::new(SpotifyCatalog::new(spotify)),
+        artists: store.clone(),
+        related: store.clone(),
+        requests: store,
+        top_tracks: Arc::new(DynamoTopTracks::new(aws_sdk_dynamodb::Client::new(&aws), config.top_tracks_table)),
+        publisher: Arc::new(EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&aws), config.event_bus_name)),
+        callbacks: Callbacks::new(config.allowed_callback_hosts),
+        concurrency: config.concurrency,
+    };
+    lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
+        let ingest = &ingest;
+        async move { Ok::<SqsBatchResponse, Error>(to_sqs_response(&handle(from_sqs_event(event.payload), ingest).await)) }
+    }))
+    .await
+}

@@ -1,0 +1,49 @@
+//! The catalog adapter over the Spotify client (Spotify itself or the stand-in).
+
+use async_trait::async_trait;
+use encore_domain::Artist;
+use encore_spotify::{SpotifyClient, SpotifyError};
+
+use crate::catalog::{ArtistTracks, Catalog, CatalogError};
+
+/// [`Catalog`] backed by the Spotify Web API.
+#[derive(Debug, Clone)]
+pub struct SpotifyCatalog {
+    client: SpotifyClient,
+}
+
+impl SpotifyCatalog {
+    /// Wraps a configured client.
+    pub fn new(client: SpotifyClient) -> Self {
+        Self { client }
+    }
+
+    /// The client, for its call counters.
+    pub fn client(&self) -> &SpotifyClient {
+        &self.client
+    }
+}
+
+fn classify(err: SpotifyError) -> CatalogError {
+    if err.is_transient() {
+        CatalogError::Transient(err.to_string())
+    } else {
+        CatalogError::Permanent(err.to_string())
+    }
+}
+
+#[async_trait]
+impl Catalog for SpotifyCatalog {
+    async fn resolve(&self, query: &str) -> Result<Option<Artist>, CatalogError> {
+        match self.client.resolve_artist(query).await {
+            Ok(resolved) => Ok(Some(resolved.artist)),
+            Err(err) if err.is_not_found() => Ok(None),
+            Err(err) => Err(classify(err)),
+        }
+    }
+
+    async fn top_tracks(&self, artist: &Artist) -> Result<ArtistTracks, CatalogError> {
+        let found = self.client.top_tracks_with_features(artist).await.map_err(classify)?;
+        Ok(ArtistTracks { tracks: found.tracks, features: found.features })
+    }
+}

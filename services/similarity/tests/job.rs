@@ -1,0 +1,827 @@
+//! The similarity job end to end on both adapter sets (DataFusion over a local lake with
+//! SQLite; Athena on the moto server with MariaDB), the Athena adapter against moto, the
+//! guarantee that a failed run leaves the datamart alone, and the Lambda's triggers.
+//!
+//! Needs the local test stack (`bash infra/local/stack.sh`): MariaDB and the moto server.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_athena::config::interceptors::BeforeTransmitInterceptorContextMut;
+use aws_sdk_athena::config::{ConfigBag, Intercept, RuntimeComponents};
+use chrono::{DateTime, Utc};
+use encore_domain::events::{
+    ArtistIngested, BusEnvelope, EventMeta, SimilarityRequested, SOURCE_OPS,
+};
+use encore_domain::{Artist, AudioFeatures, RelatedArtist, Track, FEATURE_NAMES};
+use encore_lake::query::{
+    AthenaLakeSql, AthenaTarget, DataFusionLakeSql, ExecutionState, LakeSql, Polling, ProfileRow,
+    QueryError, QueryProgress, PROFILE_SQL,
+};
+use encore_lake::{write_batch, LakeBatch, LocalDirLake};
+use encore_platform::config::keys;
+use encore_similarity::{relate, ArtistProfile, Profile};
+use encore_similarity_service::{
+    handle_event, run_similarity, snapshot_date, HandlerError, JobError, Phase, Progress, Settings,
+    Trigger, TriggerError,
+};
+use encore_store::mysql::MySqlStore;
+use encore_store::sqlite::SqliteStore;
+use encore_store::{ArtistStore, RelatedStore};
+use sqlx::mysql::MySqlConnectOptions;
+use sqlx::ConnectOptions;
+
+const K: usize = 10;
+/// Enough artists that every one has a full list of K neighbours and some are left out.
+const ARTISTS: usize = 14;
+
+// ------------------------------------------------------------------ test data
+
+fn artist_id(n: usize) -> String {
+    format!("artist{n:02}")
+}
+
+/// Artist `n`'s two tracks' features: multiples of 1/64 whose mean is exact in binary, so
+/// the profile the lake computes is known exactly. Spread irregularly so no two artists
+/// are at the same distance from a third.
+fn track_features(n: usize) -> [[f64; 9]; 2] {
+    let base = |i: usize| ((n * 37 + i * 11 + n * n * i) % 53) as f64 / 8.0 + i as f64;
+    let mean: [f64; 9] = std::array::from_fn(base);
+    [
+        std::array::from_fn(|i| mean[i] - 0.25),
+        std::array::from_fn(|i| mean[i] + 0.25),
+    ]
+}
+
+/// What the lake query should return for artist `n`.
+fn expected_profile(n: usize) -> ProfileRow {
+    let [a, b] = track_features(n);
+    ProfileRow {
+        artist_id: artist_id(n),
+        track_count: 2,
+        features: std::array::from_fn(|i| (a[i] + b[i]) / 2.0),
+    }
+}
+
+fn features(track_id: &str, values: [f64; 9]) -> AudioFeatures {
+    let [danceability, energy, loudness, speechiness, acousticness, instrumentalness, liveness, valence, tempo] =
+        values;
+    AudioFeatures {
+        track_id: track_id.into(),
+        danceability,
+        energy,
+        key: 0,
+        loudness,
+        mode: 1,
+        speechiness,
+        acousticness,
+        instrumentalness,
+        liveness,
+        valence,
+        tempo,
+        duration_ms: Some(180_000),
+        time_signature: Some(4),
+    }
+}
+
+fn catalog_artist(n: usize) -> Artist {
+    Artist {
+        id: artist_id(n),
+        name: format!("Artist {n}"),
+        popularity: None,
+        followers: None,
+        genres: Vec::new(),
+        image_url: None,
+        spotify_url: None,
+    }
+}
+
+/// Artist `n`'s ingest: two tracks with features and one without; on one of three days.
+fn ingest(n: usize) -> ArtistIngested {
+    let mut meta = EventMeta::new(1);
+    meta.occurred_at = format!("2026-11-{:02}T01:00:00Z", 20 + n % 3)
+        .parse::<DateTime<Utc>>()
+        .unwrap();
+    let track_ids: Vec<String> = (0..3).map(|t| format!("{}-t{t}", artist_id(n))).collect();
+    let [a, b] = track_features(n);
+    ArtistIngested {
+        meta,
+        query: artist_id(n),
+        artist: catalog_artist(n),
+        tracks: track_ids
+            .iter()
+            .zip(1..)
+            .map(|(id, rank)| Track {
+                id: id.clone(),
+                name: format!("song {id}"),
+                artist_id: artist_id(n),
+                rank,
+                album_name: None,
+                image_url: None,
+                popularity: None,
+                duration_ms: None,
+                spotify_url: None,
+            })
+            .collect(),
+        features: vec![features(&track_ids[0], a), features(&track_ids[1], b)],
+    }
+}
+
+/// The datamart the job must leave: computed by the engine from the exact profiles.
+fn expected_rows(settings: &Settings) -> Vec<(String, u32, String, f64)> {
+    let profiles: Vec<ArtistProfile> = (0..ARTISTS)
+        .map(expected_profile)
+        .map(|p| ArtistProfile {
+            artist_id: p.artist_id,
+            features: p.features,
+            track_count: p.track_count,
+        })
+        .collect();
+    let relations = relate(&profiles, settings.k, settings.profile).unwrap();
+    relations
+        .to_related_artists("unused")
+        .into_iter()
+        .map(|r| (r.artist_id, r.rank, r.related_id, r.distance))
+        .collect()
+}
+
+/// Each artist's neighbour ids by an independent brute force over z-scores.
+fn brute_force_order() -> Vec<Vec<String>> {
+    let profiles: Vec<ProfileRow> = (0..ARTISTS).map(expected_profile).collect();
+    let n = profiles.len() as f64;
+    let mut z = vec![[0.0; 9]; profiles.len()];
+    for i in 0..9 {
+        let mean = profiles.iter().map(|p| p.features[i]).sum::<f64>() / n;
+        let std = (profiles
+            .iter()
+            .map(|p| (p.features[i] - mean).powi(2))
+            .sum::<f64>()
+            / n)
+            .sqrt();
+        for (row, p) in z.iter_mut().zip(&profiles) {
+            row[i] = (p.features[i] - mean) / std;
+        }
+    }
+    (0..profiles.len())
+        .map(|a| {
+            let mut others: Vec<(f64, &str)> = (0..profiles.len())
+                .filter(|&b| b != a)
+                .map(|b| {
+                    (
+                        z[a].iter()
+                            .zip(&z[b])
+                            .map(|(x, y)| (x - y).powi(2))
+                            .sum::<f64>(),
+                        profiles[b].artist_id.as_str(),
+                    )
+                })
+                .collect();
+            others.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(y.1)));
+            others
+                .into_iter()
+                .take(K)
+                .map(|(_, id)| id.to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+/// Checks the datamart holds exactly the expected rows, and their basic shape on its own.
+async fn assert_datamart(store: &(impl RelatedStore + ArtistStore), settings: &Settings) {
+    let stored: Vec<(String, u32, String, f64)> = store
+        .export_related()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.artist_id, r.rank, r.related_id, r.distance))
+        .collect();
+    assert_eq!(stored.len(), ARTISTS * K);
+    for (n, rows) in stored.chunks(K).enumerate() {
+        let ranks: Vec<u32> = rows.iter().map(|r| r.1).collect();
+        assert_eq!(
+            ranks,
+            (1..=K as u32).collect::<Vec<_>>(),
+            "ranks of {}",
+            artist_id(n)
+        );
+        assert!(
+            rows.iter().all(|r| r.0 == artist_id(n) && r.2 != r.0),
+            "self excluded for {}",
+            artist_id(n)
+        );
+        assert!(
+            rows.windows(2).all(|w| w[0].3 <= w[1].3),
+            "distances ascending for {}",
+            artist_id(n)
+        );
+    }
+    if settings.profile == Profile::Plain {
+        let order: Vec<Vec<String>> = stored
+            .chunks(K)
+            .map(|rows| rows.iter().map(|r| r.2.clone()).collect())
+            .collect();
+        assert_eq!(
+            order,
+            brute_force_order(),
+            "neighbours as an independent brute force ranks them"
+        );
+    }
+    assert_eq!(stored, expected_rows(settings));
+    let related = store.related(&artist_id(0), 4).await.unwrap();
+    assert_eq!(related.len(), 4);
+    let today = snapshot_date(Utc::now()).to_string();
+    assert!(
+        related.iter().all(|(r, _)| r.snapshot == today),
+        "snapshot is today in Seoul"
+    );
+}
+
+// ------------------------------------------------------------------ progress
+
+#[derive(Default)]
+struct Recorded(Mutex<Vec<String>>);
+
+impl Recorded {
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+impl Progress for Recorded {
+    fn started(&self, phase: Phase, total: Option<u64>) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("start {phase} {total:?}"));
+    }
+    fn message(&self, phase: Phase, message: &str) {
+        self.0.lock().unwrap().push(format!("{phase}: {message}"));
+    }
+    fn advanced(&self, phase: Phase, done: u64) {
+        self.0.lock().unwrap().push(format!("{phase} at {done}"));
+    }
+    fn finished(&self, phase: Phase, count: u64, _elapsed: Duration) {
+        self.0.lock().unwrap().push(format!("end {phase} {count}"));
+    }
+}
+
+impl QueryProgress for Recorded {
+    fn state(&self, state: &str) {
+        self.0.lock().unwrap().push(state.to_owned());
+    }
+    fn rows_read(&self, rows: usize) {
+        self.0.lock().unwrap().push(format!("rows {rows}"));
+    }
+}
+
+// ------------------------------------------------------------------ embedded stack
+
+/// A lake directory of its own, removed when the test ends.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        Self(std::env::temp_dir().join(format!(
+            "encore-similarity-{}",
+            uuid::Uuid::new_v4().simple()
+        )))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A local lake with every test artist ingested, in two batches over three days.
+async fn filled_lake() -> TempDir {
+    let dir = TempDir::new();
+    let lake = LocalDirLake::new(&dir.0);
+    for half in [0..ARTISTS / 2, ARTISTS / 2..ARTISTS] {
+        let mut batch = LakeBatch::new();
+        for n in half {
+            batch.add(&ingest(n)).unwrap();
+        }
+        write_batch(&lake, &batch).await.unwrap();
+    }
+    dir
+}
+
+async fn sqlite_with_catalog() -> SqliteStore {
+    let store = SqliteStore::in_memory().await.unwrap();
+    for n in 0..ARTISTS {
+        store.upsert_artist(&catalog_artist(n)).await.unwrap();
+    }
+    store
+}
+
+#[tokio::test]
+async fn datafusion_lake_to_sqlite_datamart() {
+    let dir = filled_lake().await;
+    let lake_sql = DataFusionLakeSql::new(&dir.0);
+    assert_eq!(
+        lake_sql.artist_profiles(&()).await.unwrap(),
+        (0..ARTISTS).map(expected_profile).collect::<Vec<_>>(),
+        "the SQL averages each artist's tracks with features"
+    );
+    let store = sqlite_with_catalog().await;
+    let settings = Settings {
+        k: K,
+        profile: Profile::Plain,
+    };
+    let progress = Recorded::default();
+
+    let summary = run_similarity(&lake_sql, &store, &settings, &progress)
+        .await
+        .unwrap();
+
+    assert_eq!((summary.artists, summary.rows), (ARTISTS, ARTISTS * K));
+    assert_eq!(summary.snapshot, snapshot_date(Utc::now()));
+    assert_datamart(&store, &settings).await;
+    let (artists, rows) = (ARTISTS, ARTISTS * K);
+    assert_eq!(
+        progress.take(),
+        [
+            "start query None".to_owned(),
+            "query: RUNNING".into(),
+            "query: SUCCEEDED".into(),
+            format!("query at {artists}"),
+            format!("end query {artists}"),
+            format!("start knn Some({artists})"),
+            format!("end knn {artists}"),
+            format!("start load Some({rows})"),
+            format!("end load {rows}"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_scheduled_event_runs_the_default_job() {
+    let dir = filled_lake().await;
+    let store = sqlite_with_catalog().await;
+    let sample = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../events/samples/eventbridge-scheduled.json"
+    ))
+    .unwrap();
+    let event: BusEnvelope = serde_json::from_str(&sample).unwrap();
+    let summary = handle_event(
+        event,
+        &DataFusionLakeSql::new(&dir.0),
+        &store,
+        &Settings::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((summary.artists, summary.rows), (ARTISTS, ARTISTS * K));
+    assert_datamart(&store, &Settings::default()).await;
+}
+
+// ------------------------------------------------------------------ failures
+
+/// A lake engine that answers with a fixed result and counts its calls.
+struct ScriptedLake {
+    answer: fn() -> Result<Vec<ProfileRow>, QueryError>,
+    calls: Mutex<usize>,
+}
+
+impl ScriptedLake {
+    fn new(answer: fn() -> Result<Vec<ProfileRow>, QueryError>) -> Self {
+        Self {
+            answer,
+            calls: Mutex::new(0),
+        }
+    }
+}
+
+#[async_trait]
+impl LakeSql for ScriptedLake {
+    async fn artist_profiles(
+        &self,
+        _progress: &dyn QueryProgress,
+    ) -> Result<Vec<ProfileRow>, QueryError> {
+        *self.calls.lock().unwrap() += 1;
+        (self.answer)()
+    }
+}
+
+#[tokio::test]
+async fn a_failed_phase_leaves_yesterdays_datamart() {
+    let store = sqlite_with_catalog().await;
+    let yesterday: Vec<RelatedArtist> = (1..=2)
+        .map(|rank| RelatedArtist {
+            artist_id: artist_id(0),
+            rank,
+            related_id: artist_id(rank as usize),
+            distance: f64::from(rank),
+            snapshot: "2026-11-24".into(),
+        })
+        .collect();
+    store.replace_related(&yesterday).await.unwrap();
+    let before = store.export_related().await.unwrap();
+
+    let failed = ScriptedLake::new(|| {
+        Err(QueryError::Failed {
+            execution_id: "e".into(),
+            state: ExecutionState::Failed,
+            reason: "HIVE_CURSOR_ERROR".into(),
+        })
+    });
+    let empty = ScriptedLake::new(|| Ok(Vec::new()));
+    let not_finite = ScriptedLake::new(|| {
+        let mut rows: Vec<ProfileRow> = (0..3).map(expected_profile).collect();
+        rows[1].features[4] = f64::NAN;
+        Ok(rows)
+    });
+    let settings = Settings::default();
+    let err = run_similarity(&failed, &store, &settings, &())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, JobError::Query(_)) && err.to_string().contains("HIVE_CURSOR_ERROR"),
+        "{err}"
+    );
+    let err = run_similarity(&empty, &store, &settings, &())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, JobError::NoProfiles), "{err}");
+    let err = run_similarity(&not_finite, &store, &settings, &())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, JobError::Knn(_)), "{err}");
+
+    assert_eq!(
+        store.export_related().await.unwrap(),
+        before,
+        "the datamart was not touched"
+    );
+}
+
+// ------------------------------------------------------------------ triggers
+
+fn requested_envelope(version: u64) -> serde_json::Value {
+    let sample = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../events/samples/similarity-requested.json"
+    ))
+    .unwrap();
+    let mut detail: serde_json::Value = serde_json::from_str(&sample).unwrap();
+    detail["version"] = version.into();
+    serde_json::json!({
+        "version": "0",
+        "id": "4f1d2e3c-0000-4000-8000-000000000001",
+        "detail-type": "SimilarityRequested",
+        "source": SOURCE_OPS,
+        "time": "2026-11-25T09:00:00Z",
+        "resources": [],
+        "detail": detail,
+    })
+}
+
+#[test]
+fn triggers_are_the_schedule_and_similarity_requested_only() {
+    let scheduled: BusEnvelope = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../events/samples/eventbridge-scheduled.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(Trigger::try_from(scheduled).unwrap(), Trigger::Schedule);
+
+    let requested: BusEnvelope = serde_json::from_value(requested_envelope(1)).unwrap();
+    match Trigger::try_from(requested).unwrap() {
+        Trigger::Requested(event) => assert_eq!(event.requested_by.as_deref(), Some("operator")),
+        other => panic!("expected a request, got {other:?}"),
+    }
+    let wrapped = BusEnvelope::wrap(
+        &SimilarityRequested {
+            meta: EventMeta::new(1),
+            requested_by: None,
+        },
+        SOURCE_OPS,
+    )
+    .unwrap();
+    assert!(matches!(
+        Trigger::try_from(wrapped),
+        Ok(Trigger::Requested(_))
+    ));
+
+    let future: BusEnvelope = serde_json::from_value(requested_envelope(2)).unwrap();
+    assert!(matches!(
+        Trigger::try_from(future),
+        Err(TriggerError::Malformed(_))
+    ));
+    let mut other = requested_envelope(1);
+    other["detail-type"] = "ArtistIngested".into();
+    let other: BusEnvelope = serde_json::from_value(other).unwrap();
+    assert!(
+        matches!(Trigger::try_from(other), Err(TriggerError::Unsupported(t)) if t == "ArtistIngested")
+    );
+}
+
+#[tokio::test]
+async fn other_events_run_nothing() {
+    let store = sqlite_with_catalog().await;
+    let lake = ScriptedLake::new(|| Ok((0..3).map(expected_profile).collect()));
+    let mut event = requested_envelope(1);
+    event["detail-type"] = "ArtistRequested".into();
+    let event: BusEnvelope = serde_json::from_value(event).unwrap();
+    let err = handle_event(event, &lake, &store, &Settings::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, HandlerError::Trigger(TriggerError::Unsupported(_))),
+        "{err}"
+    );
+    assert_eq!(*lake.calls.lock().unwrap(), 0);
+    assert!(store.export_related().await.unwrap().is_empty());
+}
+
+// ------------------------------------------------------------------ AWS stack: moto + MariaDB
+
+const MOTO_REGION: &str = "us-east-1";
+
+fn aws_endpoint() -> String {
+    std::env::var(keys::TEST_AWS_ENDPOINT).unwrap_or_else(|_| "http://127.0.0.1:5055".into())
+}
+
+/// Sends every Athena call as account `0`: moto keeps one seeded-results queue per account
+/// and region, so each test has a queue of its own.
+#[derive(Debug)]
+struct MotoAccount(String);
+
+impl Intercept for MotoAccount {
+    fn name(&self) -> &'static str {
+        "MotoAccount"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_athena::error::BoxError> {
+        context
+            .request_mut()
+            .headers_mut()
+            .insert("x-moto-account-id", self.0.clone());
+        Ok(())
+    }
+}
+
+/// An Athena client on the moto server in an account of its own, and the way to seed the
+/// results its next query returns.
+struct MotoAthena {
+    client: aws_sdk_athena::Client,
+    account: String,
+    endpoint: String,
+}
+
+impl MotoAthena {
+    async fn new() -> Self {
+        let endpoint = aws_endpoint();
+        let reachable = reqwest::get(format!("{endpoint}/moto-api/")).await;
+        assert!(
+            reachable.is_ok_and(|r| r.status().is_success()),
+            "the moto server does not answer at {endpoint} ({}): run `bash infra/local/stack.sh`",
+            keys::TEST_AWS_ENDPOINT
+        );
+        let account = format!("{:012}", uuid::Uuid::new_v4().as_u128() % 1_000_000_000_000);
+        let sdk = encore_platform::aws::for_endpoint(&endpoint).await;
+        let config = aws_sdk_athena::config::Builder::from(&sdk)
+            .interceptor(MotoAccount(account.clone()))
+            .build();
+        Self {
+            client: aws_sdk_athena::Client::from_conf(config),
+            account,
+            endpoint,
+        }
+    }
+
+    /// Queues one query result: a header row of `columns`, then `rows`.
+    async fn seed(&self, columns: &[&str], rows: &[Vec<Option<String>>]) {
+        let cell = |value: &Option<String>| match value {
+            Some(text) => serde_json::json!({ "VarCharValue": text }),
+            None => serde_json::json!({}),
+        };
+        let header = serde_json::json!({ "Data": columns.iter().map(|c| serde_json::json!({ "VarCharValue": c })).collect::<Vec<_>>() });
+        let data = rows
+            .iter()
+            .map(|row| serde_json::json!({ "Data": row.iter().map(cell).collect::<Vec<_>>() }));
+        let column_info: Vec<_> = columns
+            .iter()
+            .map(|c| {
+                let kind = if *c == "artist_id" { "varchar" } else if *c == "track_count" { "bigint" } else { "double" };
+                serde_json::json!({ "Name": c, "Label": c, "Type": kind, "Nullable": "UNKNOWN", "CaseSensitive": false })
+            })
+            .collect();
+        let body = serde_json::json!({
+            "account_id": self.account,
+            "region": MOTO_REGION,
+            "results": [{ "rows": std::iter::once(header).chain(data).collect::<Vec<_>>(), "column_info": column_info }],
+        });
+        let response = reqwest::Client::new()
+            .post(format!(
+                "{}/moto-api/static/athena/query-results",
+                self.endpoint
+            ))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status().as_u16(),
+            201,
+            "moto refused the seeded results"
+        );
+    }
+
+    /// Seeds the profiles of every test artist, columns in an order unlike the SQL's.
+    async fn seed_profiles(&self) {
+        let mut columns: Vec<&str> = FEATURE_NAMES.iter().rev().copied().collect();
+        columns.insert(4, "artist_id");
+        columns.push("track_count");
+        let rows: Vec<Vec<Option<String>>> = (0..ARTISTS)
+            .map(expected_profile)
+            .map(|p| {
+                columns
+                    .iter()
+                    .map(|c| match *c {
+                        "artist_id" => Some(p.artist_id.clone()),
+                        "track_count" => Some(p.track_count.to_string()),
+                        feature => Some(
+                            p.features[FEATURE_NAMES.iter().position(|f| *f == feature).unwrap()]
+                                .to_string(),
+                        ),
+                    })
+                    .collect()
+            })
+            .collect();
+        self.seed(&columns, &rows).await;
+    }
+
+    fn adapter(&self, target: AthenaTarget) -> AthenaLakeSql {
+        let polling = Polling {
+            first_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(50),
+            timeout: Duration::from_secs(10),
+        };
+        AthenaLakeSql::new(self.client.clone(), target).with_polling(polling)
+    }
+}
+
+fn athena_target() -> AthenaTarget {
+    AthenaTarget {
+        workgroup: "primary".into(),
+        database: format!("lake_{}", uuid::Uuid::new_v4().simple()),
+        output_location: Some("s3://encore-athena-results/similarity/".into()),
+    }
+}
+
+#[tokio::test]
+async fn athena_adapter_on_moto_starts_polls_and_decodes_by_name() {
+    let moto = MotoAthena::new().await;
+    moto.seed_profiles().await;
+    let target = athena_target();
+    let progress = Recorded::default();
+
+    let rows = moto
+        .adapter(target.clone())
+        .artist_profiles(&progress)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        rows,
+        (0..ARTISTS).map(expected_profile).collect::<Vec<_>>(),
+        "header skipped, columns by name"
+    );
+    assert_eq!(
+        progress.take(),
+        ["SUCCEEDED".to_owned(), format!("rows {ARTISTS}")]
+    );
+    let executions = moto
+        .client
+        .list_query_executions()
+        .work_group("primary")
+        .send()
+        .await
+        .unwrap();
+    let ids = executions.query_execution_ids();
+    assert_eq!(ids.len(), 1, "one query started");
+    let execution = moto
+        .client
+        .get_query_execution()
+        .query_execution_id(&ids[0])
+        .send()
+        .await
+        .unwrap();
+    let execution = execution.query_execution().unwrap();
+    assert_eq!(execution.query(), Some(PROFILE_SQL));
+    assert_eq!(
+        execution
+            .query_execution_context()
+            .and_then(|c| c.database()),
+        Some(target.database.as_str())
+    );
+    let output = execution
+        .result_configuration()
+        .and_then(|r| r.output_location())
+        .unwrap();
+    assert!(
+        output.starts_with("s3://encore-athena-results/similarity/"),
+        "{output}"
+    );
+}
+
+#[tokio::test]
+async fn athena_nulls_and_missing_columns_are_clear_errors() {
+    let moto = MotoAthena::new().await;
+    let mut columns: Vec<&str> = vec!["artist_id", "track_count"];
+    columns.extend(FEATURE_NAMES);
+    let mut row: Vec<Option<String>> = vec![Some("a".into()), Some("2".into())];
+    row.extend((0..9).map(|i| Some(i.to_string())));
+    row[3] = None;
+    moto.seed(&columns, &[row]).await;
+    moto.seed(&columns[..10], &[]).await;
+    let adapter = moto.adapter(athena_target());
+    let err = adapter.artist_profiles(&()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            QueryError::BadValue {
+                row: 0,
+                column: "energy",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let err = adapter.artist_profiles(&()).await.unwrap_err();
+    assert!(matches!(err, QueryError::MissingColumn("tempo")), "{err:?}");
+}
+
+/// A database of its own on the test MariaDB, dropped at the end of the test.
+struct TestDatabase {
+    options: MySqlConnectOptions,
+    name: String,
+}
+
+impl TestDatabase {
+    async fn create() -> (Self, MySqlStore) {
+        let url = std::env::var(keys::TEST_MYSQL_URL)
+            .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/encore_test".into());
+        let options = MySqlConnectOptions::from_str(&url).unwrap();
+        let mut admin = options.connect().await.unwrap_or_else(|e| {
+            panic!(
+                "MariaDB does not answer at {url} ({}): {e}; run `bash infra/local/stack.sh`",
+                keys::TEST_MYSQL_URL
+            )
+        });
+        let name = format!("encore_similarity_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let store = MySqlStore::connect_with(options.clone().database(&name))
+            .await
+            .unwrap();
+        (Self { options, name }, store)
+    }
+
+    async fn remove(self) {
+        let mut admin = self.options.connect().await.unwrap();
+        sqlx::query(&format!("DROP DATABASE {}", self.name))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn athena_on_moto_to_mariadb_datamart() {
+    let moto = MotoAthena::new().await;
+    moto.seed_profiles().await;
+    let (database, store) = TestDatabase::create().await;
+    for n in 0..ARTISTS {
+        store.upsert_artist(&catalog_artist(n)).await.unwrap();
+    }
+    let settings = Settings {
+        k: K,
+        profile: Profile::Plain,
+    };
+
+    let summary = run_similarity(&moto.adapter(athena_target()), &store, &settings, &())
+        .await
+        .unwrap();
+
+    assert_eq!((summary.artists, summary.rows), (ARTISTS, ARTISTS * K));
+    assert_datamart(&store, &settings).await;
+    database.remove().await;
+}
