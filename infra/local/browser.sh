@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the headless browser of the chat-page test is installed: Debian's `chromium`,
-# its matching `chromium-driver` (WebDriver) and `fonts-noto-cjk` (Korean glyphs).
+# its matching `chromium-driver` (WebDriver), `fonts-noto-cjk` (Korean glyphs) and
+# `fonts-noto-color-emoji` (emoji in answers).
 # Installs only what is missing (apt-get, as root or through sudo). Idempotent; quick when
 # everything is present. Prints the paths of the browser and the driver on success.
 set -euo pipefail
@@ -14,8 +15,10 @@ as_root() {
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
-dpkg-query -W -f='${Status}' fonts-noto-cjk 2>/dev/null | grep -q 'install ok installed' \
-  || missing+=(fonts-noto-cjk)
+for fonts in fonts-noto-cjk fonts-noto-color-emoji; do
+  dpkg-query -W -f='${Status}' "$fonts" 2>/dev/null | grep -q 'install ok installed' \
+    || missing+=("$fonts")
+done
 
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]} (apt-get)"
@@ -25,7 +28,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     "${missing[@]}" >/dev/null
 fi
 
-/usr/bin/chromium --version >&2
-/usr/bin/chromedriver --version >&2
+log "$(/usr/bin/chromium --version 2>/dev/null)"
+log "$(/usr/bin/chromedriver --version)"
 echo "/usr/bin/chromium"
 echo "/usr/bin/chromedriver"

@@ -321,7 +321,7 @@ mod tests {
 
     #[test]
     fn orders_mixed_precisions() {
-        let mut dates = vec![
+        let mut dates = [
             date("2020-01-15"),
             date("2019"),
             date("2020"),

@@ -1,0 +1,101 @@
+//! Ingest throughput against the Spotify stand-in with a configured latency per call:
+//! N artists of the songs data set go through the real handler (SQLite store, embedded bus)
+//! in SQS-sized batches; prints artists/s and Spotify calls per artist.
+//!
+//! `cargo run --release -p encore-ingest --example ingest-bench -- [ARTISTS] [LATENCY_MS] [CONCURRENCY]`
+//! (defaults 1000, 50, 4). Needs `../shared/data/spotify_songs.csv.gz`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use encore_domain::events::{ArtistRequested, BusEnvelope, EventMeta, RequestReason, SOURCE_OPS};
+use encore_domain::normalize;
+use encore_ingest::spotify::SpotifyCatalog;
+use encore_ingest::{handle, AllowedHosts, Callbacks, Ingest};
+use encore_spotify::{ClientSecret, SpotifyClient, SpotifyConfig};
+use encore_standin::{Credentials, Faults, StandIn};
+use encore_store::embedded_bus::EmbeddedBus;
+use encore_store::embedded_queue::{EmbeddedQueue, QueueSettings};
+use encore_store::inbound::InboundMessage;
+use encore_store::sqlite::SqliteStore;
+use encore_store::Queue;
+
+/// Messages per batch, as SQS delivers at most.
+const BATCH: usize = 10;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let artists: usize = args.next().map_or(Ok(1000), |a| a.parse())?;
+    let latency_ms: u64 = args.next().map_or(Ok(50), |a| a.parse())?;
+    let concurrency: usize = args.next().map_or(Ok(4), |a| a.parse())?;
+
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/spotify_songs.csv.gz");
+    if !path.exists() {
+        return Err(format!("the songs data set is missing at {}; this benchmark needs it", path.display()).into());
+    }
+    let catalog = Arc::new(encore_standin::Catalog::load(&path)?);
+    let faults = Faults { latency: Duration::from_millis(latency_ms), ..Faults::default() };
+    let standin = StandIn::new(catalog.clone()).with_faults(faults).serve("127.0.0.1:0".parse()?).await?;
+    let credentials = Credentials::standin_default();
+    let client = SpotifyClient::new(
+        SpotifyConfig::new(credentials.client_id, ClientSecret::new(credentials.client_secret))
+            .with_base_urls(standin.base_url(), standin.api_base()),
+    )?;
+
+    let dir = std::env::temp_dir().join(format!("encore-ingest-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let store = Arc::new(SqliteStore::open(dir.join("encore.db")).await?);
+    let settings = QueueSettings { visibility_timeout: Duration::from_secs(60), max_receives: 3 };
+    let lake = Arc::new(EmbeddedQueue::open(store.pool().clone(), "lake", settings).await?);
+    let ingest = Ingest {
+        catalog: Arc::new(SpotifyCatalog::new(client.clone())),
+        artists: store.clone(),
+        related: store.clone(),
+        requests: store.clone(),
+        top_tracks: store.clone(),
+        publisher: Arc::new(EmbeddedBus::new().route("ArtistIngested", lake.clone())),
+        callbacks: Callbacks::new(AllowedHosts::default()),
+        concurrency,
+    };
+
+    let names: Vec<String> = catalog.artists().iter().take(artists).map(|a| a.name.clone()).collect();
+    let messages: Vec<InboundMessage> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let event = ArtistRequested {
+                meta: EventMeta::new(1),
+                query: name.clone(),
+                normalized: normalize(name),
+                requested_by: None,
+                callback_url: None,
+                request_id: format!("bench-{i}"),
+                reason: RequestReason::Backfill,
+            };
+            let body = serde_json::to_string(&BusEnvelope::wrap(&event, SOURCE_OPS)?)?;
+            Ok(InboundMessage { id: format!("m{i}"), body, receive_count: 1 })
+        })
+        .collect::<Result<_, Box<dyn std::error::Error>>>()?;
+
+    let started = Instant::now();
+    let mut failed = 0;
+    for batch in messages.chunks(BATCH) {
+        failed += handle(batch.to_vec(), &ingest).await.failures.len();
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let ingested = lake.depth().await?;
+    println!("artists={} ingested_events={ingested} failed={failed}", names.len());
+    println!("latency_ms_per_call={latency_ms} concurrency={concurrency} batch={BATCH}");
+    println!("seconds={seconds:.2} artists_per_second={:.1}", names.len() as f64 / seconds);
+    println!(
+        "spotify_calls_per_artist={:.2} (api calls {} + token calls {})",
+        (client.calls() + client.token_calls()) as f64 / names.len() as f64,
+        client.calls(),
+        client.token_calls()
+    );
+    standin.shutdown().await;
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
