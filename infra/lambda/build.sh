@@ -22,6 +22,14 @@ fi
 ensure_cargo_lambda
 rustup target add aarch64-unknown-linux-gnu >/dev/null
 
+# Every function must be a bin target of its crate (the template's `Binary:` name).
+cargo metadata --no-deps --format-version 1 | python3 -c '
+import json, sys
+bins = {(p["name"], t["name"]) for p in json.load(sys.stdin)["packages"] for t in p["targets"] if "bin" in t["kind"]}
+missing = [f"{f} ({p})" for f, p in zip(sys.argv[1::2], sys.argv[2::2]) if (p, f) not in bins]
+sys.exit("no [[bin]] target for: " + ", ".join(missing) if missing else 0)
+' $(for function in "${functions[@]}"; do echo "$function $(package_of "$function")"; done)
+
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 bin_args=()
 for function in "${functions[@]}"; do

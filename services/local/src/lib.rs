@@ -1,2 +1,7 @@
-//! encore: the whole pipeline in one process on one machine, and the operator's command line.
+//! encore: the whole pipeline in one process on one machine, and the operator's command
+//! line. The runner wires the same handlers the Lambdas run, over embedded adapters.
+pub mod backfill;
 pub mod page;
+pub mod report;
+pub mod serve;
+pub mod stack;

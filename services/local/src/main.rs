@@ -1,14 +1,213 @@
 //! `encore`: the operator's command line and the embedded all-in-one runner.
 
-use clap::Parser;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use encore_local::report::{readable, ProgressBars};
+use encore_local::serve::{serve, ServeOptions};
+use encore_local::stack::{CatalogSource, Stack};
+use encore_platform::config::Env;
 
 /// encore: artist recommendations for KakaoTalk, on one machine or on AWS.
+///
+/// Without AWS or Spotify credentials everything runs locally: SQLite, a lake directory,
+/// DataFusion, durable queues and a Spotify stand-in. Configuration also comes from the
+/// environment variables listed in the README.
 #[derive(Debug, Parser)]
-#[command(name = "encore", version, about)]
-struct Cli {}
+#[command(name = "encore", version, about, long_about)]
+struct Cli {
+    /// Where the embedded stack keeps its data (SQLite, queues, lake).
+    #[arg(long, global = true, env = "ENCORE_DATA_DIR", default_value = "./encore-data")]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() -> anyhow::Result<()> {
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run everything: skill endpoint, chat page, consumers, daily similarity schedule.
+    Serve {
+        /// Address to listen on (without ENCORE_SKILL_SECRET only loopback is allowed).
+        #[arg(long, env = "ENCORE_ADDR", default_value = "127.0.0.1:8080")]
+        addr: std::net::SocketAddr,
+        /// Catalog for the Spotify stand-in (CSV or .csv.gz with the songs data set's
+        /// columns); default: the built-in demo catalog. Ignored when Spotify credentials are set.
+        #[arg(long)]
+        catalog: Option<PathBuf>,
+    },
+    /// Send one utterance through the skill handler and print the Kakao JSON.
+    Chat {
+        /// What the user types, e.g. "BTS".
+        utterance: String,
+        /// Print a readable rendering instead of the JSON.
+        #[arg(long)]
+        text: bool,
+    },
+    /// Request every artist of a catalog through the normal path and wait until ingested.
+    Backfill {
+        /// The catalog whose artists to request (and to serve through the stand-in).
+        #[arg(long)]
+        catalog: PathBuf,
+        /// Request at most this many artists.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// The daily similarity job.
+    Similarity {
+        #[command(subcommand)]
+        action: SimilarityAction,
+    },
+    /// Print an artist's stored related artists with their distances.
+    Related {
+        /// The artist's name (or a learned alias).
+        name: String,
+    },
+    /// Export the datamart.
+    Export {
+        #[command(subcommand)]
+        what: ExportWhat,
+    },
+    /// Move dead-lettered messages back to their queue.
+    Replay {
+        /// Which queue's dead letters.
+        #[arg(long)]
+        queue: encore_replay::QueueName,
+        /// List what would move, move nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Use the SQS queues named by INGEST_QUEUE_URL, INGEST_DLQ_URL, LAKE_QUEUE_URL and
+        /// LAKE_DLQ_URL instead of the embedded ones.
+        #[arg(long)]
+        aws: bool,
+    },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        what: BenchWhat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SimilarityAction {
+    /// Run the job now over the embedded lake and store.
+    Run,
+}
+
+#[derive(Debug, Subcommand)]
+enum ExportWhat {
+    /// Every datamart row as artist_id,artist_name,rank,related_id,related_name,distance.
+    Related {
+        #[arg(long, value_enum, default_value_t = Format::Csv)]
+        format: Format,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    Csv,
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchWhat {
+    /// Standardize + exact k-NN (the plain z-score engine); last line `knn_seconds=…`.
+    Knn {
+        /// Rows `id,f1,…,fn` with a header line.
+        #[arg(long, conflicts_with = "artists")]
+        input: Option<PathBuf>,
+        /// Generate this many clustered synthetic artists instead.
+        #[arg(long)]
+        artists: Option<usize>,
+        /// Seed of the synthetic set.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Neighbours per artist.
+        #[arg(long, default_value_t = encore_similarity::DEFAULT_K)]
+        k: usize,
+        /// Where to write id,rank,neighbor_id,distance.
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Where to write the input rows (so another tool can run on the same data).
+        #[arg(long)]
+        dump: Option<PathBuf>,
+        /// Artists whose neighbours are checked against a brute force (0: none).
+        #[arg(long, default_value_t = 0)]
+        check: usize,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
     encore_platform::logging::init();
-    let _cli = Cli::parse();
-    anyhow::bail!("the embedded runner is not built yet (issue: the embedded default)")
+    let cli = Cli::parse();
+    let env = Env::process();
+    match cli.command {
+        Command::Serve { addr, catalog } => {
+            let stack = Stack::open(&cli.data_dir).await?;
+            serve(stack, ServeOptions { addr, catalog: CatalogSource::from_arg(catalog) }, &env).await
+        }
+        Command::Chat { utterance, text } => {
+            let stack = Stack::open(&cli.data_dir).await?;
+            let chat = stack.chat(encore_chat::ChatSettings::from_env(&env)?);
+            let answer = encore_chat::handle_skill(&encore_local::report::skill_request(&utterance), &chat).await;
+            if text {
+                print!("{}", readable(&answer.response));
+            } else {
+                println!("{}", serde_json::to_string_pretty(answer.response.as_ref())?);
+            }
+            Ok(())
+        }
+        Command::Backfill { catalog, limit } => {
+            let stack = Stack::open(&cli.data_dir).await?;
+            encore_local::backfill::run(&stack, &catalog, limit, &env).await
+        }
+        Command::Similarity { action: SimilarityAction::Run } => {
+            let stack = Stack::open(&cli.data_dir).await?;
+            let bars = ProgressBars::new();
+            let summary = encore_similarity_service::run_similarity(
+                &stack.lake_sql(),
+                stack.store.as_ref(),
+                &encore_similarity_service::Settings::default(),
+                &bars,
+            )
+            .await
+            .context("the similarity job failed; the previous datamart is unchanged")?;
+            bars.finish();
+            println!("{summary}");
+            Ok(())
+        }
+        Command::Related { name } => {
+            let stack = Stack::open(&cli.data_dir).await?;
+            encore_local::report::print_related(&stack, &name).await
+        }
+        Command::Export { what: ExportWhat::Related { format: Format::Csv } } => {
+            let stack = Stack::open(&cli.data_dir).await?;
+            encore_local::report::export_related_csv(&stack, std::io::stdout().lock()).await
+        }
+        Command::Replay { queue, dry_run, aws } => {
+            let pairs = if aws {
+                let config = encore_platform::aws::from_env().await;
+                let urls = encore_replay::QueueUrls::from_env(&env)?;
+                encore_replay::QueuePairs::on_sqs(&aws_sdk_sqs::Client::new(&config), &urls)
+            } else {
+                Stack::open(&cli.data_dir).await?.queue_pairs()
+            };
+            let summary = encore_replay::handle(encore_replay::ReplayRequest { queue, dry_run }, &pairs).await?;
+            encore_local::report::print_replay(&summary);
+            Ok(())
+        }
+        Command::Bench { what: BenchWhat::Knn { input, artists, seed, k, output, dump, check } } => {
+            let input = match (input, artists) {
+                (Some(path), _) => encore_similarity::KnnInput::Csv(path),
+                (None, Some(n)) => encore_similarity::KnnInput::Synthetic(encore_similarity::SyntheticSpec::new(n, seed)),
+                (None, None) => anyhow::bail!("give --input FILE.csv or --artists N"),
+            };
+            let report = tokio::task::spawn_blocking(move || {
+                encore_similarity::bench_knn(&encore_similarity::KnnBench { input, k, output, dump, check })
+            })
+            .await??;
+            println!("{report}");
+            Ok(())
+        }
+    }
 }

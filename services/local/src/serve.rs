@@ -1,0 +1,179 @@
+//! `encore serve`: the skill endpoint, the chat page, the ingest and lake consumers, the
+//! daily similarity schedule and its manual trigger, in one process.
+//!
+//! Ctrl-C stops accepting requests, lets each consumer finish the batch it holds, and
+//! exits; queued work stays in the durable queues for the next start.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use chrono::{DateTime, Days, TimeZone, Utc};
+use chrono_tz::Asia::Seoul;
+use encore_chat::server::check_exposure;
+use encore_chat::{ChatSettings, SecretGuard, SkillEndpoint, SkillSecret};
+use encore_platform::config::{keys, Env};
+use encore_similarity_service::{run_similarity, Settings};
+use tokio::sync::watch;
+
+use crate::stack::{CatalogSource, Stack};
+
+/// The daily similarity run, local time in Asia/Seoul (03:00 KST, as on AWS).
+pub const DAILY_RUN_HOUR_KST: u32 = 3;
+/// How long a consumer waits on an empty queue before looking again.
+const POLL_WAIT: Duration = Duration::from_millis(500);
+
+/// What `encore serve` was asked for.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub addr: SocketAddr,
+    pub catalog: CatalogSource,
+}
+
+/// Runs everything until Ctrl-C.
+pub async fn serve(stack: Stack, options: ServeOptions, env: &Env) -> anyhow::Result<()> {
+    let stack = Arc::new(stack);
+    let (catalog, client) = stack.catalog(env, &options.catalog).await?;
+    let ingest = Arc::new(stack.ingest(client, env));
+    let guard = match env.optional(keys::SKILL_SECRET) {
+        Some(secret) => SecretGuard::Required(SkillSecret::new(&secret)?),
+        None => SecretGuard::Disabled,
+    };
+    check_exposure(&guard, options.addr)?;
+    let secured = matches!(guard, SecretGuard::Required(_));
+    let endpoint = Arc::new(SkillEndpoint::new(stack.chat(ChatSettings::from_env(env)?), guard));
+
+    let listener = tokio::net::TcpListener::bind(options.addr).await?;
+    let addr = listener.local_addr()?;
+    println!("encore listening on http://{addr}");
+    println!("  chat page:      http://{addr}/");
+    println!("  Kakao skill:    POST http://{addr}/skill{}", if secured { " (X-Encore-Skill-Secret required)" } else { " (no secret: loopback only)" });
+    println!("  similarity now: POST http://{addr}/similarity/run");
+    println!("  catalog:        {}", catalog.describe());
+    println!("  data:           {}", stack.data_dir.display());
+
+    let (stop_tx, stop) = watch::channel(false);
+    let invalidate = {
+        let endpoint = endpoint.clone();
+        move || endpoint.chat.invalidate()
+    };
+    let mut workers = Vec::new();
+    {
+        let (stack, ingest, stop, invalidate) = (stack.clone(), ingest.clone(), stop.clone(), invalidate.clone());
+        workers.push(tokio::spawn(async move {
+            consume("ingest", stop, || stack.ingest_step(&ingest, POLL_WAIT), invalidate).await;
+        }));
+    }
+    {
+        let (stack, stop) = (stack.clone(), stop.clone());
+        workers.push(tokio::spawn(async move {
+            consume("lake", stop, || stack.lake_step(POLL_WAIT), || {}).await;
+        }));
+    }
+    {
+        let (stack, stop, invalidate) = (stack.clone(), stop.clone(), invalidate.clone());
+        workers.push(tokio::spawn(async move { daily_schedule(stack, stop, invalidate).await }));
+    }
+
+    let trigger = Router::new()
+        .route("/similarity/run", post(run_now))
+        .with_state((stack.clone(), endpoint.clone()));
+    let app = encore_chat::server::router(endpoint.clone()).merge(crate::page::router()).merge(trigger);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+            println!("stopping: finishing in-flight batches…");
+        })
+        .await?;
+    let _ = stop_tx.send(true);
+    for worker in workers {
+        let _ = worker.await;
+    }
+    let (ingest_left, lake_left) = stack.pending().await?;
+    println!("stopped; {ingest_left} ingest and {lake_left} lake messages wait in the queues for the next start");
+    Ok(())
+}
+
+/// Runs `step` until `stop` is set, never interrupting a batch in progress.
+async fn consume<S, F>(name: &str, stop: watch::Receiver<bool>, step: S, on_success: impl Fn())
+where
+    S: Fn() -> F,
+    F: std::future::Future<Output = Result<encore_store::inbound::BatchReport, encore_store::StoreError>>,
+{
+    while !*stop.borrow() {
+        match step().await {
+            Ok(report) if report.received > 0 => {
+                tracing::info!(queue = name, succeeded = report.succeeded, failed = report.failed, "batch done");
+                if report.succeeded > 0 {
+                    on_success();
+                }
+            }
+            Ok(_) => {}
+            Err(err) => {
+                tracing::error!(queue = name, reason = %err, "consumer step failed; retrying shortly");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// The next daily run after `now`: today's or tomorrow's 03:00 in Asia/Seoul.
+pub fn next_daily_run(now: DateTime<Utc>) -> DateTime<Utc> {
+    let local = now.with_timezone(&Seoul).date_naive();
+    [local, local + Days::new(1)]
+        .into_iter()
+        .filter_map(|day| day.and_hms_opt(DAILY_RUN_HOUR_KST, 0, 0))
+        .filter_map(|at| Seoul.from_local_datetime(&at).single())
+        .map(|at| at.with_timezone(&Utc))
+        .find(|at| *at > now)
+        .unwrap_or(now + chrono::Duration::days(1))
+}
+
+async fn daily_schedule(stack: Arc<Stack>, mut stop: watch::Receiver<bool>, invalidate: impl Fn()) {
+    loop {
+        let next = next_daily_run(Utc::now());
+        tracing::info!(at = %next, "next similarity run");
+        let wait = (next - Utc::now()).to_std().unwrap_or_default();
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => return,
+        }
+        match run_similarity(&stack.lake_sql(), stack.store.as_ref(), &Settings::default(), &()).await {
+            Ok(summary) => {
+                tracing::info!(%summary, "daily similarity run done");
+                invalidate();
+            }
+            Err(err) => tracing::error!(reason = %err, "daily similarity run failed; yesterday's datamart stays"),
+        }
+    }
+}
+
+type TriggerState = (Arc<Stack>, Arc<SkillEndpoint<crate::stack::EmbeddedChatPorts>>);
+
+/// `POST /similarity/run`: the daily job now; answers with its summary.
+async fn run_now(State((stack, endpoint)): State<TriggerState>) -> (StatusCode, Json<serde_json::Value>) {
+    match run_similarity(&stack.lake_sql(), stack.store.as_ref(), &Settings::default(), &()).await {
+        Ok(summary) => {
+            endpoint.chat.invalidate();
+            (StatusCode::OK, Json(serde_json::to_value(&summary).unwrap_or_default()))
+        }
+        Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, Json(serde_json::json!({ "error": err.to_string() }))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn daily_run_is_three_in_seoul() {
+        let before = Utc.with_ymd_and_hms(2026, 11, 25, 17, 59, 0).unwrap();
+        assert_eq!(next_daily_run(before), Utc.with_ymd_and_hms(2026, 11, 25, 18, 0, 0).unwrap());
+        let after = Utc.with_ymd_and_hms(2026, 11, 25, 18, 0, 0).unwrap();
+        assert_eq!(next_daily_run(after), Utc.with_ymd_and_hms(2026, 11, 26, 18, 0, 0).unwrap());
+    }
+}

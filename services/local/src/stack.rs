@@ -1,0 +1,216 @@
+//! The embedded stack: every port of the pipeline on one machine, in one data directory.
+//!
+//! `DATA_DIR/encore.db` holds the relational store, the top-tracks cache and the durable
+//! queues (SQLite); `DATA_DIR/lake/` is the lake in S3's key layout, queried by DataFusion.
+//! The catalog is Spotify when credentials are set, else the stand-in serving a catalog
+//! file in-process.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use encore_chat::{Chat, ChatSettings, Stores};
+use encore_domain::events::{ArtistIngested, ArtistRequested, BusEvent};
+use encore_ingest::spotify::SpotifyCatalog;
+use encore_ingest::{AllowedHosts, Callbacks, Ingest, DEFAULT_CONCURRENCY};
+use encore_lake::query::DataFusionLakeSql;
+use encore_lake::LocalDirLake;
+use encore_platform::config::{keys, Env};
+use encore_replay::{QueuePair, QueuePairs};
+use encore_spotify::{ClientSecret, SpotifyClient, SpotifyConfig};
+use encore_standin::{Credentials, RunningStandIn, StandIn};
+use encore_store::embedded_bus::EmbeddedBus;
+use encore_store::embedded_queue::{EmbeddedQueue, QueueSettings};
+use encore_store::inbound::{process_batch, BatchReport};
+use encore_store::sqlite::SqliteStore;
+use encore_store::{Queue, StoreError};
+
+/// The demo catalog authored for the embedded default (see `demo/README.md`).
+const DEMO_CATALOG: &str = include_str!("../demo/catalog.csv");
+/// Name of the ingest queue (its dead letters: `ingest-dlq`).
+pub const INGEST_QUEUE: &str = "ingest";
+/// Name of the lake queue (its dead letters: `lake-dlq`).
+pub const LAKE_QUEUE: &str = "lake";
+/// Messages handed to the ingest handler at once (SQS's maximum batch).
+const INGEST_BATCH: usize = 10;
+/// Messages handed to the lake handler at once: larger batches, fewer Parquet files.
+const LAKE_BATCH: usize = 100;
+/// Queue settings of the embedded queues, as the SAM template sets them for SQS.
+pub const QUEUE_SETTINGS: QueueSettings =
+    QueueSettings { visibility_timeout: Duration::from_secs(120), max_receives: 5 };
+
+/// Why the stack could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    #[error("cannot use the data directory {path}: {source}")]
+    DataDir { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot load the catalog {path}: {source}")]
+    Catalog { path: PathBuf, source: encore_standin::CatalogError },
+    #[error("cannot start the Spotify stand-in: {0}")]
+    StandIn(#[from] encore_standin::StandInError),
+    #[error("cannot build the Spotify client: {0}")]
+    Spotify(#[from] encore_spotify::SpotifyError),
+}
+
+/// Which catalog ingest reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatalogSource {
+    /// The small demo catalog built into the binary.
+    Demo,
+    /// A CSV (or .csv.gz) with the songs data set's columns.
+    File(PathBuf),
+}
+
+impl CatalogSource {
+    /// The demo catalog unless a path is given.
+    pub fn from_arg(path: Option<PathBuf>) -> Self {
+        path.map_or(Self::Demo, Self::File)
+    }
+
+    /// A human-readable name for start-up messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Demo => "the built-in demo catalog".into(),
+            Self::File(path) => path.display().to_string(),
+        }
+    }
+}
+
+/// Where ingest's catalog data comes from, kept alive as long as the stack.
+pub enum CatalogService {
+    /// Spotify itself (credentials in the environment).
+    Spotify,
+    /// The stand-in, serving a catalog file on loopback.
+    StandIn { server: RunningStandIn, source: CatalogSource },
+}
+
+impl CatalogService {
+    /// A line for start-up messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Spotify => "Spotify Web API (SPOTIFY_CLIENT_ID is set)".into(),
+            Self::StandIn { server, source } => {
+                format!("Spotify stand-in at {} serving {}", server.base_url(), source.describe())
+            }
+        }
+    }
+}
+
+/// The chat's ports on the embedded stack.
+pub type EmbeddedChatPorts = Stores<SqliteStore, SqliteStore, SqliteStore, SqliteStore, EmbeddedBus>;
+
+/// Every adapter of the embedded default, opened on one data directory.
+pub struct Stack {
+    pub data_dir: PathBuf,
+    pub store: Arc<SqliteStore>,
+    pub ingest_queue: Arc<EmbeddedQueue>,
+    pub lake_queue: Arc<EmbeddedQueue>,
+    pub bus: Arc<EmbeddedBus>,
+    pub lake: Arc<LocalDirLake>,
+}
+
+impl Stack {
+    /// Opens (creating when needed) the stack in `data_dir`.
+    pub async fn open(data_dir: &Path) -> Result<Self, StackError> {
+        std::fs::create_dir_all(data_dir.join("lake"))
+            .map_err(|source| StackError::DataDir { path: data_dir.to_owned(), source })?;
+        let store = Arc::new(SqliteStore::open(data_dir.join("encore.db")).await?);
+        let ingest_queue = Arc::new(EmbeddedQueue::open(store.pool().clone(), INGEST_QUEUE, QUEUE_SETTINGS).await?);
+        let lake_queue = Arc::new(EmbeddedQueue::open(store.pool().clone(), LAKE_QUEUE, QUEUE_SETTINGS).await?);
+        let bus = Arc::new(
+            EmbeddedBus::new()
+                .route(ArtistRequested::DETAIL_TYPE, ingest_queue.clone())
+                .route(ArtistIngested::DETAIL_TYPE, lake_queue.clone()),
+        );
+        Ok(Self {
+            data_dir: data_dir.to_owned(),
+            store,
+            ingest_queue,
+            lake_queue,
+            bus,
+            lake: Arc::new(LocalDirLake::new(data_dir.join("lake"))),
+        })
+    }
+
+    /// The lake SQL engine over this stack's lake directory.
+    pub fn lake_sql(&self) -> DataFusionLakeSql {
+        DataFusionLakeSql::new(self.data_dir.join("lake"))
+    }
+
+    /// The chat over this stack's stores and bus.
+    pub fn chat(&self, settings: ChatSettings) -> Chat<EmbeddedChatPorts> {
+        Chat::new(Stores::shared(self.store.clone(), self.bus.clone()), settings)
+    }
+
+    /// Starts the catalog ingest will read: Spotify when `SPOTIFY_CLIENT_ID` and
+    /// `SPOTIFY_CLIENT_SECRET` are set, otherwise the stand-in on `source`.
+    pub async fn catalog(&self, env: &Env, source: &CatalogSource) -> Result<(CatalogService, SpotifyClient), StackError> {
+        if let (Some(id), Some(secret)) = (env.optional(keys::SPOTIFY_CLIENT_ID), env.optional(keys::SPOTIFY_CLIENT_SECRET)) {
+            let client = SpotifyClient::new(SpotifyConfig::new(id, ClientSecret::new(secret)))?;
+            return Ok((CatalogService::Spotify, client));
+        }
+        let path = match source {
+            CatalogSource::File(path) => path.clone(),
+            CatalogSource::Demo => {
+                let path = self.data_dir.join("demo-catalog.csv");
+                std::fs::write(&path, DEMO_CATALOG)
+                    .map_err(|e| StackError::DataDir { path: self.data_dir.clone(), source: e })?;
+                path
+            }
+        };
+        let catalog = encore_standin::Catalog::load(&path).map_err(|source| StackError::Catalog { path, source })?;
+        let server = StandIn::new(Arc::new(catalog)).serve(([127, 0, 0, 1], 0).into()).await?;
+        let credentials = Credentials::standin_default();
+        let client = SpotifyClient::new(
+            SpotifyConfig::new(credentials.client_id, ClientSecret::new(credentials.client_secret))
+                .with_base_urls(server.base_url(), server.api_base()),
+        )?;
+        Ok((CatalogService::StandIn { server, source: source.clone() }, client))
+    }
+
+    /// The ingest handler's dependencies over this stack and `client`.
+    pub fn ingest(&self, client: SpotifyClient, env: &Env) -> Ingest {
+        let hosts = env.optional(keys::CALLBACK_HOSTS);
+        Ingest {
+            catalog: Arc::new(SpotifyCatalog::new(client)),
+            artists: self.store.clone(),
+            related: self.store.clone(),
+            requests: self.store.clone(),
+            top_tracks: self.store.clone(),
+            publisher: self.bus.clone(),
+            callbacks: Callbacks::new(hosts.map_or_else(AllowedHosts::default, |h| AllowedHosts::parse(&h))),
+            concurrency: DEFAULT_CONCURRENCY,
+        }
+    }
+
+    /// One step of the ingest consumer: a batch from the ingest queue through the handler.
+    pub async fn ingest_step(&self, ingest: &Ingest, wait: Duration) -> Result<BatchReport, StoreError> {
+        process_batch(self.ingest_queue.as_ref(), INGEST_BATCH, wait, |batch| encore_ingest::handle(batch, ingest)).await
+    }
+
+    /// One step of the lake consumer: a batch from the lake queue into the lake.
+    pub async fn lake_step(&self, wait: Duration) -> Result<BatchReport, StoreError> {
+        let lake = self.lake.clone();
+        process_batch(self.lake_queue.as_ref(), LAKE_BATCH, wait, |batch| {
+            let lake = lake.clone();
+            async move { encore_lake_service::handle(&batch, lake.as_ref()).await }
+        })
+        .await
+    }
+
+    /// The queues and their dead letters, for replay.
+    pub fn queue_pairs(&self) -> QueuePairs {
+        let pair = |queue: &Arc<EmbeddedQueue>| QueuePair {
+            source: queue.clone(),
+            dead_letters: Arc::new(queue.dead_letters()),
+        };
+        QueuePairs { ingest: pair(&self.ingest_queue), lake: pair(&self.lake_queue) }
+    }
+
+    /// Messages waiting or in flight on the ingest and lake queues.
+    pub async fn pending(&self) -> Result<(u64, u64), StoreError> {
+        Ok((self.ingest_queue.depth().await?, self.lake_queue.depth().await?))
+    }
+}
