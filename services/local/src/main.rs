@@ -143,11 +143,11 @@ async fn main() -> anyhow::Result<()> {
     let env = Env::process();
     match cli.command {
         Command::Serve { addr, catalog } => {
-            let stack = Stack::open(&cli.data_dir).await?;
+            let stack = Stack::open(&cli.data_dir, &env).await?;
             serve(stack, ServeOptions { addr, catalog: CatalogSource::from_arg(catalog) }, &env).await
         }
         Command::Chat { utterance, text } => {
-            let stack = Stack::open(&cli.data_dir).await?;
+            let stack = Stack::open(&cli.data_dir, &env).await?;
             let chat = stack.chat(encore_chat::ChatSettings::from_env(&env)?);
             let answer = encore_chat::handle_skill(&encore_local::report::skill_request(&utterance), &chat).await;
             if text {
@@ -158,11 +158,11 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Backfill { catalog, limit } => {
-            let stack = Stack::open(&cli.data_dir).await?;
+            let stack = Stack::open(&cli.data_dir, &env).await?;
             encore_local::backfill::run(&stack, &catalog, limit, &env).await
         }
         Command::Similarity { action: SimilarityAction::Run } => {
-            let stack = Stack::open(&cli.data_dir).await?;
+            let stack = Stack::open(&cli.data_dir, &env).await?;
             let bars = ProgressBars::new();
             let summary = encore_similarity_service::run_similarity(
                 &stack.lake_sql(),
@@ -177,11 +177,11 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Related { name } => {
-            let stack = Stack::open(&cli.data_dir).await?;
+            let stack = Stack::open(&cli.data_dir, &env).await?;
             encore_local::report::print_related(&stack, &name).await
         }
         Command::Export { what: ExportWhat::Related { format: Format::Csv } } => {
-            let stack = Stack::open(&cli.data_dir).await?;
+            let stack = Stack::open(&cli.data_dir, &env).await?;
             encore_local::report::export_related_csv(&stack, std::io::stdout().lock()).await
         }
         Command::Replay { queue, dry_run, aws } => {
@@ -190,7 +190,7 @@ async fn main() -> anyhow::Result<()> {
                 let urls = encore_replay::QueueUrls::from_env(&env)?;
                 encore_replay::QueuePairs::on_sqs(&aws_sdk_sqs::Client::new(&config), &urls)
             } else {
-                Stack::open(&cli.data_dir).await?.queue_pairs()
+                Stack::open(&cli.data_dir, &env).await?.queue_pairs()
             };
             let summary = encore_replay::handle(encore_replay::ReplayRequest { queue, dry_run }, &pairs).await?;
             encore_local::report::print_replay(&summary);

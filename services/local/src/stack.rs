@@ -35,9 +35,10 @@ pub const LAKE_QUEUE: &str = "lake";
 const INGEST_BATCH: usize = 10;
 /// Messages handed to the lake handler at once: larger batches, fewer Parquet files.
 const LAKE_BATCH: usize = 100;
-/// Queue settings of the embedded queues, as the SAM template sets them for SQS.
-pub const QUEUE_SETTINGS: QueueSettings =
-    QueueSettings { visibility_timeout: Duration::from_secs(120), max_receives: 5 };
+/// Default visibility timeout of the embedded queues (`ENCORE_QUEUE_VISIBILITY_SECS`).
+pub const DEFAULT_VISIBILITY_SECS: u64 = 120;
+/// Deliveries before a failing message is dead-lettered, as the SAM template's default.
+pub const MAX_RECEIVES: u32 = 5;
 
 /// Why the stack could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +47,8 @@ pub enum StackError {
     DataDir { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Config(#[from] encore_platform::ConfigError),
     #[error("cannot load the catalog {path}: {source}")]
     Catalog { path: PathBuf, source: encore_standin::CatalogError },
     #[error("cannot start the Spotify stand-in: {0}")]
@@ -113,12 +116,14 @@ pub struct Stack {
 
 impl Stack {
     /// Opens (creating when needed) the stack in `data_dir`.
-    pub async fn open(data_dir: &Path) -> Result<Self, StackError> {
+    pub async fn open(data_dir: &Path, env: &Env) -> Result<Self, StackError> {
+        let visibility = env.parse_or(keys::QUEUE_VISIBILITY_SECS, DEFAULT_VISIBILITY_SECS)?;
+        let settings = QueueSettings { visibility_timeout: Duration::from_secs(visibility), max_receives: MAX_RECEIVES };
         std::fs::create_dir_all(data_dir.join("lake"))
             .map_err(|source| StackError::DataDir { path: data_dir.to_owned(), source })?;
         let store = Arc::new(SqliteStore::open(data_dir.join("encore.db")).await?);
-        let ingest_queue = Arc::new(EmbeddedQueue::open(store.pool().clone(), INGEST_QUEUE, QUEUE_SETTINGS).await?);
-        let lake_queue = Arc::new(EmbeddedQueue::open(store.pool().clone(), LAKE_QUEUE, QUEUE_SETTINGS).await?);
+        let ingest_queue = Arc::new(EmbeddedQueue::open(store.pool().clone(), INGEST_QUEUE, settings).await?);
+        let lake_queue = Arc::new(EmbeddedQueue::open(store.pool().clone(), LAKE_QUEUE, settings).await?);
         let bus = Arc::new(
             EmbeddedBus::new()
                 .route(ArtistRequested::DETAIL_TYPE, ingest_queue.clone())

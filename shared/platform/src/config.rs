@@ -93,9 +93,6 @@ pub mod keys {
     pub const CALLBACK_HOSTS: &str = "ENCORE_CALLBACK_HOSTS";
     /// Artists one ingest batch works on at the same time.
     pub const INGEST_CONCURRENCY: &str = "ENCORE_INGEST_CONCURRENCY";
-    /// Spotify endpoints (set to the stand-in's in tests and the embedded default).
-    pub const SPOTIFY_ACCOUNTS_URL: &str = "SPOTIFY_ACCOUNTS_URL";
-    pub const SPOTIFY_API_URL: &str = "SPOTIFY_API_URL";
     /// Secrets Manager ARN of the MySQL credentials ({"username","password"}), read at cold start.
     pub const DATABASE_SECRET_ARN: &str = "DATABASE_SECRET_ARN";
     /// Secrets Manager ARN of the Spotify client secret, read at cold start.
@@ -111,6 +108,9 @@ pub mod keys {
     pub const INGEST_DLQ_URL: &str = "INGEST_DLQ_URL";
     pub const LAKE_QUEUE_URL: &str = "LAKE_QUEUE_URL";
     pub const LAKE_DLQ_URL: &str = "LAKE_DLQ_URL";
+    /// Visibility timeout of the embedded queues, in seconds (how long a crashed
+    /// consumer's messages stay hidden before another delivery).
+    pub const QUEUE_VISIBILITY_SECS: &str = "ENCORE_QUEUE_VISIBILITY_SECS";
     /// Test endpoints of the local stack.
     pub const TEST_MYSQL_URL: &str = "ENCORE_TEST_MYSQL_URL";
     pub const TEST_AWS_ENDPOINT: &str = "ENCORE_TEST_AWS_ENDPOINT";

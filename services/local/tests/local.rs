@@ -1,0 +1,162 @@
+//! The `encore` binary as a user runs it: `serve` answering the sample skill request and
+//! ingesting an unknown artist in the background, and a backfill killed midway that loses
+//! no requested artist after a restart.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use encore_domain::normalize;
+
+const ENCORE: &str = env!("CARGO_BIN_EXE_encore");
+
+fn data_set() -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/spotify_songs.csv.gz");
+    assert!(path.exists(), "the songs data set is missing at {}: it is part of ../shared", path.display());
+    path
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("encore-local-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn encore(data_dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(ENCORE);
+    command
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .env("ENCORE_QUEUE_VISIBILITY_SECS", "2")
+        .env_remove("SPOTIFY_CLIENT_ID")
+        .env_remove("SPOTIFY_CLIENT_SECRET")
+        .env_remove("ENCORE_SKILL_SECRET");
+    command
+}
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn post_skill(base: &str, body: &str) -> serde_json::Value {
+    let response = reqwest::Client::new()
+        .post(format!("{base}/skill"))
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn serve_answers_the_sample_request_and_ingests_unknown_artists() {
+    let dir = temp_dir("serve");
+    let port = free_port();
+    let _server = Running(
+        encore(&dir, &["serve", "--addr", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reqwest::get(format!("{base}/")).await.is_err() {
+        assert!(Instant::now() < deadline, "encore serve did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let page = reqwest::get(format!("{base}/")).await.unwrap();
+    assert_eq!(page.status(), 200);
+
+    let sample = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../events/samples/kakao-skill-request.json"),
+    )
+    .unwrap();
+    let first = post_skill(&base, &sample).await;
+    assert!(first["template"]["outputs"][0]["simpleText"].is_object(), "{first}");
+    assert!(first["template"]["outputs"].to_string().find("carousel").is_none(), "unknown at first: {first}");
+
+    // Ingest runs in the background; asking again soon shows BTS's card.
+    loop {
+        let answer = post_skill(&base, &sample).await;
+        let text = answer.to_string();
+        if text.contains("listCard") || text.contains("\"header\"") {
+            assert!(text.contains("BTS"), "{text}");
+            assert!(text.contains("open.spotify.com/track/"), "{text}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "BTS was not ingested in time: {text}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop(_server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn requested_statuses(dir: &Path) -> Vec<String> {
+    let db = dir.join("encore.db");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+        let rows: Vec<String> =
+            sqlx::query_scalar("SELECT normalized FROM artist_requests WHERE status IN ('done', 'not_found')")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        pool.close().await;
+        rows
+    })
+}
+
+#[test]
+fn backfill_killed_midway_loses_no_requested_artist() {
+    const LIMIT: usize = 150;
+    let dir = temp_dir("backfill");
+    let catalog = data_set();
+    let limit = LIMIT.to_string();
+    let args = ["backfill", "--catalog", catalog.to_str().unwrap(), "--limit", &limit];
+
+    let mut first = encore(&dir, &args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let db = dir.join("encore.db");
+    // Kill it once the requests are queued and ingest has started, but not finished.
+    loop {
+        if dir.join(format!("backfill-requested-{}", catalog.file_name().unwrap().to_string_lossy())).exists()
+            && db.exists()
+            && !requested_statuses(&dir).is_empty()
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the first backfill made no progress");
+        assert!(first.try_wait().unwrap().is_none(), "the backfill finished before it could be killed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let done_before = requested_statuses(&dir).len();
+
+    let status = encore(&dir, &args).stdout(Stdio::null()).status().unwrap();
+    assert!(status.success());
+
+    let catalog_artists = encore_standin::Catalog::load(&catalog).unwrap();
+    let mut wanted: Vec<String> = catalog_artists.artists().iter().take(LIMIT).map(|a| normalize(&a.name)).collect();
+    wanted.sort();
+    wanted.dedup();
+    let mut finished = requested_statuses(&dir);
+    finished.sort();
+    assert!(done_before < wanted.len(), "the kill came too late to test anything");
+    assert_eq!(finished, wanted, "every requested artist is ingested (or known not to exist) after the restart");
+    let _ = std::fs::remove_dir_all(&dir);
+}
