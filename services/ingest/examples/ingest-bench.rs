@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use encore_domain::events::{ArtistRequested, BusEnvelope, EventMeta, RequestReason, SOURCE_OPS};
 use encore_domain::normalize;
 use encore_ingest::spotify::SpotifyCatalog;
-use encore_ingest::{handle, AllowedHosts, Callbacks, Ingest};
+use encore_ingest::{handle, Callbacks, Ingest};
+use encore_kakao::callback::CallbackHosts;
 use encore_spotify::{ClientSecret, SpotifyClient, SpotifyConfig};
 use encore_standin::{Credentials, Faults, StandIn};
 use encore_store::embedded_bus::EmbeddedBus;
@@ -56,7 +57,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         requests: store.clone(),
         top_tracks: store.clone(),
         publisher: Arc::new(EmbeddedBus::new().route("ArtistIngested", lake.clone())),
-        callbacks: Callbacks::new(AllowedHosts::default()),
+        callbacks: Callbacks::new(CallbackHosts::default()),
         concurrency,
     };
 

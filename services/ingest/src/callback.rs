@@ -2,60 +2,19 @@
 //!
 //! The URL comes from an event, so it is never trusted: only hosts on an allow-list (by
 //! default `*.kakao.com`, over HTTPS) are posted to. Kakao accepts the callback for one
-//! minute after the user's message; later posts are skipped. A failed callback is logged
+//! minute after the user's message; later posts are skipped. The allow-list is the
+//! chat's own ([`CallbackHosts`]), so both services trust the same hosts. A failed callback is logged
 //! and never fails the ingest: the data is stored either way.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use encore_kakao::callback::{CallbackHosts, CALLBACK_VALIDITY};
 use encore_kakao::SkillResponse;
 use url::Url;
 
-/// How long Kakao keeps a callback URL valid after the user's message.
-pub const CALLBACK_VALIDITY: Duration = Duration::from_secs(60);
-/// The hosts allowed by default.
-pub const DEFAULT_ALLOWED_HOSTS: &str = "*.kakao.com";
 /// Longest a single callback POST may take.
 const POST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Hosts a callback may be posted to: `*.example.com` (any subdomain, never the bare
-/// look-alike `evilexample.com`) or an exact host name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AllowedHosts {
-    patterns: Vec<String>,
-}
-
-impl AllowedHosts {
-    /// Parses a comma-separated list such as `*.kakao.com,callback.example.org`.
-    pub fn parse(list: &str) -> Self {
-        let patterns = list
-            .split(',')
-            .map(|p| p.trim().to_ascii_lowercase())
-            .filter(|p| !p.is_empty())
-            .collect();
-        Self { patterns }
-    }
-
-    /// The URL, parsed, if it may be posted to: an allowed host, HTTPS (plain HTTP only
-    /// for loopback hosts, which tests use).
-    pub fn check(&self, raw: &str) -> Option<Url> {
-        let url = Url::parse(raw).ok()?;
-        let host = url.host_str()?.to_ascii_lowercase();
-        let loopback = host == "127.0.0.1" || host == "localhost" || host == "[::1]";
-        let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && loopback);
-        let allowed = self.patterns.iter().any(|pattern| match pattern.strip_prefix("*.") {
-            Some(domain) => host.len() > domain.len() + 1 && host.ends_with(&format!(".{domain}")),
-            None => host == *pattern,
-        });
-        (scheme_ok && allowed && url.username().is_empty()).then_some(url)
-    }
-}
-
-impl Default for AllowedHosts {
-    fn default() -> Self {
-        Self::parse(DEFAULT_ALLOWED_HOSTS)
-    }
-}
 
 /// How a callback attempt ended (for logs and tests).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,12 +33,12 @@ pub enum CallbackOutcome {
 #[derive(Debug, Clone)]
 pub struct Callbacks {
     http: reqwest::Client,
-    allowed: AllowedHosts,
+    allowed: CallbackHosts,
 }
 
 impl Callbacks {
     /// A sender restricted to `allowed` hosts.
-    pub fn new(allowed: AllowedHosts) -> Self {
+    pub fn new(allowed: CallbackHosts) -> Self {
         let http = reqwest::Client::builder()
             .timeout(POST_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
@@ -89,7 +48,7 @@ impl Callbacks {
     }
 
     /// The allow-list in force.
-    pub fn allowed(&self) -> &AllowedHosts {
+    pub fn allowed(&self) -> &CallbackHosts {
         &self.allowed
     }
 
@@ -130,23 +89,4 @@ impl Callbacks {
 /// The host of a URL for logs (the path carries Kakao's one-time token: never logged).
 fn url_host(raw: &str) -> Option<String> {
     Url::parse(raw).ok()?.host_str().map(str::to_owned)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn allow_list() {
-        let allowed = AllowedHosts::default();
-        assert!(allowed.check("https://bot-api.kakao.com/v1/callback/x").is_some());
-        assert!(allowed.check("http://bot-api.kakao.com/v1/callback/x").is_none());
-        assert!(allowed.check("https://kakao.com.evil.org/x").is_none());
-        assert!(allowed.check("https://evilkakao.com/x").is_none());
-        assert!(allowed.check("https://user@bot-api.kakao.com/x").is_none());
-        assert!(allowed.check("not a url").is_none());
-        let local = AllowedHosts::parse("127.0.0.1, *.kakao.com");
-        assert!(local.check("http://127.0.0.1:8080/cb").is_some());
-        assert!(local.check("http://10.0.0.1/cb").is_none());
-    }
 }

@@ -2,7 +2,7 @@
 
 use encore_platform::config::{keys, ConfigError, Env};
 
-use crate::callback::{AllowedHosts, DEFAULT_ALLOWED_HOSTS};
+use encore_kakao::callback::{CallbackHosts, DEFAULT_CALLBACK_HOSTS};
 use crate::handler::DEFAULT_CONCURRENCY;
 
 /// What the ingest Lambda needs to start (the database URL and the Spotify secret come
@@ -13,7 +13,7 @@ pub struct Config {
     pub event_bus_name: String,
     pub spotify_client_id: String,
     pub spotify_client_secret: String,
-    pub allowed_callback_hosts: AllowedHosts,
+    pub allowed_callback_hosts: CallbackHosts,
     pub concurrency: usize,
 }
 
@@ -37,9 +37,10 @@ impl Config {
             event_bus_name: env.required(keys::EVENT_BUS_NAME)?,
             spotify_client_id: env.required(keys::SPOTIFY_CLIENT_ID)?,
             spotify_client_secret,
-            allowed_callback_hosts: AllowedHosts::parse(
-                &env.optional(keys::CALLBACK_HOSTS).unwrap_or_else(|| DEFAULT_ALLOWED_HOSTS.to_owned()),
-            ),
+            allowed_callback_hosts: CallbackHosts::parse(
+                &env.optional(keys::CALLBACK_HOSTS).unwrap_or_else(|| DEFAULT_CALLBACK_HOSTS.to_owned()),
+            )
+            .map_err(|e| ConfigError::Invalid { key: keys::CALLBACK_HOSTS, reason: e.to_string() })?,
             concurrency: env.parse_or(keys::INGEST_CONCURRENCY, DEFAULT_CONCURRENCY)?,
         })
     }

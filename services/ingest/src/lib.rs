@@ -10,7 +10,7 @@ pub mod config;
 mod handler;
 pub mod spotify;
 
-pub use callback::{AllowedHosts, Callbacks};
+pub use callback::Callbacks;
 pub use catalog::{ArtistTracks, Catalog, CatalogError};
 pub use config::Config;
 pub use handler::{handle, ingest_request, Ingest, IngestError, Ingested, DEFAULT_CONCURRENCY};

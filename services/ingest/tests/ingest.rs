@@ -12,7 +12,8 @@ use chrono::Utc;
 use encore_domain::events::{decode, ArtistIngested, ArtistRequested, BusEnvelope, EventMeta, RequestReason, SOURCE_CHAT};
 use encore_domain::normalize;
 use encore_ingest::spotify::SpotifyCatalog;
-use encore_ingest::{handle, AllowedHosts, Callbacks, Ingest};
+use encore_ingest::{handle, Callbacks, Ingest};
+use encore_kakao::callback::CallbackHosts;
 use encore_platform::config::keys;
 use encore_spotify::{ClientSecret, RetryPolicy, SpotifyClient, SpotifyConfig};
 use encore_standin::{Credentials, Faults, RunningStandIn, StandIn};
@@ -103,7 +104,7 @@ async fn embedded(standin: &RunningStandIn) -> Embedded {
         requests: store.clone(),
         top_tracks: store.clone(),
         publisher: Arc::new(bus),
-        callbacks: Callbacks::new(AllowedHosts::parse("127.0.0.1")),
+        callbacks: Callbacks::new(CallbackHosts::parse("127.0.0.1").unwrap()),
         concurrency: 4,
     };
     Embedded { store, lake_queue, ingest }
@@ -142,7 +143,7 @@ async fn embedded_ingest_stores_publishes_learns_alias_and_calls_back() {
     assert_eq!(stack.store.status("방탄소년단").await.unwrap(), Some(RequestStatus::Done));
     assert_eq!(stack.store.status(&unknown.normalized).await.unwrap(), Some(RequestStatus::NotFound));
 
-    let tracks = stack.store.top_tracks(&[bts.id.clone()]).await.unwrap();
+    let tracks = stack.store.top_tracks(std::slice::from_ref(&bts.id)).await.unwrap();
     let bts_tracks = &tracks[&bts.id];
     assert!(!bts_tracks.is_empty() && bts_tracks.len() <= 10);
     assert!(bts_tracks.windows(2).all(|w| w[0].rank < w[1].rank));
@@ -170,7 +171,7 @@ async fn embedded_ingest_stores_publishes_learns_alias_and_calls_back() {
     ids.sort();
     ids_again.sort();
     assert_eq!(ids, ids_again, "a redelivered request publishes the same logical event");
-    assert_eq!(stack.store.top_tracks(&[bts.id.clone()]).await.unwrap()[&bts.id], *bts_tracks);
+    assert_eq!(stack.store.top_tracks(std::slice::from_ref(&bts.id)).await.unwrap()[&bts.id], *bts_tracks);
     let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM artists").fetch_one(stack.store.pool()).await.unwrap();
     assert_eq!(count, 2);
 }
@@ -209,7 +210,7 @@ async fn rate_limits_and_server_errors_end_in_success_without_duplicates() {
     let events = published(stack.lake_queue.as_ref()).await;
     assert_eq!(events.len(), 2);
     for event in &events {
-        let cached = stack.store.top_tracks(&[event.artist.id.clone()]).await.unwrap();
+        let cached = stack.store.top_tracks(std::slice::from_ref(&event.artist.id)).await.unwrap();
         assert_eq!(cached[&event.artist.id].len(), event.tracks.len(), "no duplicated ranks");
     }
 }
@@ -271,7 +272,7 @@ async fn aws_path_on_mariadb_and_moto() {
         requests: store.clone(),
         top_tracks: Arc::new(DynamoTopTracks::new(dynamo.clone(), table.clone())),
         publisher: Arc::new(EventBridgePublisher::new(events.clone(), bus.clone())),
-        callbacks: Callbacks::new(AllowedHosts::parse("127.0.0.1")),
+        callbacks: Callbacks::new(CallbackHosts::parse("127.0.0.1").unwrap()),
         concurrency: 4,
     };
 
@@ -293,7 +294,7 @@ async fn aws_path_on_mariadb_and_moto() {
 
     let bts = store.find_artist("방탄소년단").await.unwrap().expect("alias resolves in MariaDB");
     assert_eq!(bts.name, "BTS");
-    let items = DynamoTopTracks::new(dynamo, table).top_tracks(&[bts.id.clone()]).await.unwrap();
+    let items = DynamoTopTracks::new(dynamo, table).top_tracks(std::slice::from_ref(&bts.id)).await.unwrap();
     assert!(!items[&bts.id].is_empty());
     let delivered = lake_queue.receive(10, Duration::from_secs(5)).await.unwrap();
     assert_eq!(delivered.len(), 1, "ArtistIngested reaches the lake queue through the bus rule");

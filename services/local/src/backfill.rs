@@ -31,7 +31,7 @@ pub async fn run(stack: &Stack, catalog: &Path, limit: Option<usize>, env: &Env)
     let source = CatalogSource::File(catalog.to_owned());
     let (service, client) = stack.catalog(env, &source).await?;
     println!("catalog: {}", service.describe());
-    let ingest = stack.ingest(client, env);
+    let ingest = stack.ingest(client, encore_chat::ChatSettings::from_env(env)?.callback_hosts);
 
     let marker = requested_marker(stack, catalog);
     if marker.exists() {

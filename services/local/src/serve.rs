@@ -38,14 +38,15 @@ pub struct ServeOptions {
 pub async fn serve(stack: Stack, options: ServeOptions, env: &Env) -> anyhow::Result<()> {
     let stack = Arc::new(stack);
     let (catalog, client) = stack.catalog(env, &options.catalog).await?;
-    let ingest = Arc::new(stack.ingest(client, env));
+    let settings = ChatSettings::from_env(env)?;
+    let ingest = Arc::new(stack.ingest(client, settings.callback_hosts.clone()));
     let guard = match env.optional(keys::SKILL_SECRET) {
         Some(secret) => SecretGuard::Required(SkillSecret::new(&secret)?),
         None => SecretGuard::Disabled,
     };
     check_exposure(&guard, options.addr)?;
     let secured = matches!(guard, SecretGuard::Required(_));
-    let endpoint = Arc::new(SkillEndpoint::new(stack.chat(ChatSettings::from_env(env)?), guard));
+    let endpoint = Arc::new(SkillEndpoint::new(stack.chat(settings), guard));
 
     let listener = tokio::net::TcpListener::bind(options.addr).await?;
     let addr = listener.local_addr()?;

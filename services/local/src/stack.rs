@@ -12,7 +12,8 @@ use std::time::Duration;
 use encore_chat::{Chat, ChatSettings, Stores};
 use encore_domain::events::{ArtistIngested, ArtistRequested, BusEvent};
 use encore_ingest::spotify::SpotifyCatalog;
-use encore_ingest::{AllowedHosts, Callbacks, Ingest, DEFAULT_CONCURRENCY};
+use encore_ingest::{Callbacks, Ingest, DEFAULT_CONCURRENCY};
+use encore_kakao::callback::CallbackHosts;
 use encore_lake::query::DataFusionLakeSql;
 use encore_lake::LocalDirLake;
 use encore_platform::config::{keys, Env};
@@ -175,9 +176,9 @@ impl Stack {
         Ok((CatalogService::StandIn { server, source: source.clone() }, client))
     }
 
-    /// The ingest handler's dependencies over this stack and `client`.
-    pub fn ingest(&self, client: SpotifyClient, env: &Env) -> Ingest {
-        let hosts = env.optional(keys::CALLBACK_HOSTS);
+    /// The ingest handler's dependencies over this stack and `client`, posting callbacks
+    /// only to `callback_hosts` (the chat's allow-list).
+    pub fn ingest(&self, client: SpotifyClient, callback_hosts: CallbackHosts) -> Ingest {
         Ingest {
             catalog: Arc::new(SpotifyCatalog::new(client)),
             artists: self.store.clone(),
@@ -185,7 +186,7 @@ impl Stack {
             requests: self.store.clone(),
             top_tracks: self.store.clone(),
             publisher: self.bus.clone(),
-            callbacks: Callbacks::new(hosts.map_or_else(AllowedHosts::default, |h| AllowedHosts::parse(&h))),
+            callbacks: Callbacks::new(callback_hosts),
             concurrency: DEFAULT_CONCURRENCY,
         }
     }
