@@ -193,7 +193,7 @@ async fn main() -> anyhow::Result<()> {
                 Stack::open(&cli.data_dir, &env).await?.queue_pairs()
             };
             let summary = encore_replay::handle(encore_replay::ReplayRequest { queue, dry_run }, &pairs).await?;
-            encore_local::report::print_replay(&summary);
+            println!("{summary}");
             Ok(())
         }
         Command::Bench { what: BenchWhat::Knn { input, artists, seed, k, output, dump, check } } => {

@@ -1,12 +1,11 @@
 //! What the command line prints: progress bars, a readable rendering of Kakao answers,
-//! the related artists, the datamart export and replay summaries.
+//! the related artists and the datamart export.
 
 use std::io::Write;
 use std::time::Duration;
 
 use encore_kakao::response::{Button, ButtonAction, Carousel, Component, ListCard};
 use encore_kakao::{SkillRequest, SkillResponse};
-use encore_replay::ReplaySummary;
 use encore_similarity_service::{Phase, Progress};
 use encore_store::{ArtistStore, RelatedStore};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -112,20 +111,6 @@ pub async fn export_related_csv(stack: &Stack, out: impl Write) -> anyhow::Resul
     }
     writer.flush()?;
     Ok(())
-}
-
-/// What `encore replay` moved (or would move).
-pub fn print_replay(summary: &ReplaySummary) {
-    let verb = if summary.dry_run { "would move" } else { "moved" };
-    println!("{verb} {} message(s) from {}-dlq back to {}", summary.count, summary.queue, summary.queue);
-    for message in &summary.messages {
-        println!(
-            "  {}  {}{}",
-            message.id,
-            message.event.as_deref().unwrap_or("?"),
-            message.query.as_deref().map(|q| format!(" {q:?}")).unwrap_or_default()
-        );
-    }
 }
 
 /// Progress bars for the similarity job's phases.
