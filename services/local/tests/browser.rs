@@ -1,7 +1,8 @@
 //! The chat page in a real browser: Debian's headless Chromium, driven over WebDriver by
 //! its matching `chromedriver` (installed by `infra/local/browser.sh` when absent), against
 //! a real axum server that merges `page::router()` with a test `/skill` route answering
-//! fixed Kakao JSON. The browser test also saves `docs/chat-page.png`.
+//! fixed Kakao JSON. The browser test also saves a screenshot (`docs/chat-page.png` when
+//! `ENCORE_UPDATE_SCREENSHOT=1`).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -497,9 +498,16 @@ async fn ensure_texts(client: &Client, css: &str, expected: &[&str]) -> anyhow::
     Ok(())
 }
 
+/// Saves the screenshot in the test's scratch directory, or as `docs/chat-page.png` (the
+/// README's picture) when `ENCORE_UPDATE_SCREENSHOT=1`, so a plain test run leaves the
+/// work tree untouched.
 async fn save_screenshot(client: &Client) -> anyhow::Result<()> {
     let png = client.screenshot().await.context("taking the screenshot")?;
-    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs");
+    let docs = if std::env::var_os("ENCORE_UPDATE_SCREENSHOT").is_some_and(|v| v == "1") {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs")
+    } else {
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+    };
     std::fs::create_dir_all(&docs).with_context(|| format!("creating {}", docs.display()))?;
     let path = docs.join("chat-page.png");
     std::fs::write(&path, png).with_context(|| format!("writing {}", path.display()))?;
