@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::model::{Artist, AudioFeatures, Track};
+use crate::release::Release;
 
 /// `source` of events published by the chat service.
 pub const SOURCE_CHAT: &str = "encore.chat";
@@ -93,7 +94,7 @@ impl BusEvent for ArtistRequested {
 }
 
 /// Ingest stored an artist: its catalog data, top tracks and their audio features
-/// (tracks without features simply have no entry in `features`).
+/// (tracks without features simply have no entry in `features`), and its latest releases.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ArtistIngested {
     #[serde(flatten)]
@@ -103,6 +104,10 @@ pub struct ArtistIngested {
     pub artist: Artist,
     pub tracks: Vec<Track>,
     pub features: Vec<AudioFeatures>,
+    /// The artist's own newest releases, newest first (absent in events written before
+    /// releases were fetched, hence the default).
+    #[serde(default)]
+    pub releases: Vec<Release>,
 }
 
 impl BusEvent for ArtistIngested {

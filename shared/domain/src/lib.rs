@@ -3,9 +3,13 @@
 //!
 //! This crate knows no AWS, no database and no HTTP: adapters convert into these types.
 
+pub mod calendar;
 pub mod events;
 pub mod model;
 pub mod normalize;
+pub mod release;
 
+pub use calendar::{service_date, SERVICE_TZ};
 pub use model::{Artist, AudioFeatures, RelatedArtist, Track, FEATURE_NAMES};
 pub use normalize::{is_blank, normalize};
+pub use release::{Release, ReleaseDate};

@@ -102,6 +102,16 @@ fn schemas_and_types_name_the_same_fields() {
     check_same_fields(&schema["$defs"]["artist"], &written["artist"], "Artist");
     check_same_fields(&schema["$defs"]["track"], &written["tracks"][0], "Track");
     check_same_fields(&schema["$defs"]["audio_features"], &written["features"][0], "AudioFeatures");
+    check_same_fields(&schema["$defs"]["release"], &written["releases"][0], "Release");
+}
+
+#[test]
+fn events_from_before_releases_still_decode() {
+    let mut value = read_json("samples/artist-ingested.json");
+    value.as_object_mut().unwrap().remove("releases");
+    assert!(schema_errors("artist-ingested", &value).is_empty());
+    let event: ArtistIngested = serde_json::from_value(value).unwrap();
+    assert!(event.releases.is_empty());
 }
 
 fn rust_accepts<E: DeserializeOwned>(value: &Value) -> bool {

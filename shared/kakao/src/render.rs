@@ -5,7 +5,8 @@
 //! rendered with a generous budget first and re-rendered with smaller ones (fewer rows and
 //! cards, shorter texts, no pictures) until it fits; the last resort is its header text.
 
-use encore_domain::{Artist, Track};
+use chrono::NaiveDate;
+use encore_domain::{Artist, Release, Track};
 use serde_json::{Map, Value};
 
 use crate::limits::{self, truncate};
@@ -39,8 +40,8 @@ pub struct ArtistCard {
     pub artist: Artist,
     /// Top tracks by rank; the first few become the card's rows.
     pub tracks: Vec<Track>,
-    /// The artist's newest release, shown as a last row when known.
-    pub latest_release: Option<Release>,
+    /// The artist's newest release, shown as the first row when known.
+    pub latest_release: Option<LatestRelease>,
 }
 
 impl ArtistCard {
@@ -54,14 +55,20 @@ impl ArtistCard {
     }
 }
 
-/// An album or single, as a card row shows it.
+/// The artist's newest release as its card shows it: the release, and whether it is new
+/// (decided by the caller, who knows today's date: see [`Release::is_new`]).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Release {
-    pub name: String,
-    /// `YYYY-MM-DD` or a shorter precision, as the catalog gives it.
-    pub release_date: Option<String>,
-    pub spotify_url: Option<String>,
-    pub image_url: Option<String>,
+pub struct LatestRelease {
+    pub release: Release,
+    pub new: bool,
+}
+
+impl LatestRelease {
+    /// `release` as shown on `today` (a date in [`encore_domain::SERVICE_TZ`]).
+    pub fn as_of(release: Release, today: NaiveDate) -> Self {
+        let new = release.is_new(today);
+        Self { release, new }
+    }
 }
 
 /// The answer about a known artist: with `similar` artists, a header, a carousel of

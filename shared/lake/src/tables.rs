@@ -23,9 +23,8 @@ pub const PARTITION_DATE_FORMAT: &str = "%Y-%m-%d";
 const PROJECTION_DATE_FORMAT: &str = "yyyy-MM-dd";
 /// Extension of every data file in the lake.
 pub const FILE_EXTENSION: &str = ".parquet";
-/// The time zone whose calendar day names a partition (encore serves Korean users; the
-/// daily job runs at 03:00 in this zone).
-pub const PARTITION_TZ: chrono_tz::Tz = chrono_tz::Asia::Seoul;
+/// The time zone whose calendar day names a partition: encore's service time zone.
+pub const PARTITION_TZ: chrono_tz::Tz = encore_domain::SERVICE_TZ;
 
 /// The type of a lake column: one Arrow type and the Glue type it is declared as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use tokio::sync::Mutex;
 
 use crate::config::{RetryPolicy, SpotifyConfig, PAGE_LIMIT};
 use crate::error::SpotifyError;
-use crate::release::{latest_releases, Release};
+use encore_domain::release::{latest_releases, Release};
 use crate::resolve::{choose_artist, Resolved};
 use crate::wire;
 

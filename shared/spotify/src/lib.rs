@@ -11,7 +11,6 @@
 mod client;
 mod config;
 mod error;
-mod release;
 mod resolve;
 mod wire;
 
@@ -24,7 +23,7 @@ pub use config::{
     SPOTIFY_API_BASE,
 };
 pub use error::SpotifyError;
-pub use release::{
+pub use encore_domain::release::{
     latest_releases, AlbumType, DatePrecision, Release, ReleaseDate, ReleaseDateError,
 };
 pub use resolve::{choose_artist, MatchReason, Resolved};

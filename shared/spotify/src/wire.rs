@@ -5,7 +5,7 @@
 use encore_domain::{Artist, AudioFeatures};
 use serde::Deserialize;
 
-use crate::release::{AlbumType, Release, ReleaseDate};
+use encore_domain::release::{AlbumType, Release, ReleaseDate};
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct TokenAnswer {

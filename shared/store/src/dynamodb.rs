@@ -1,6 +1,10 @@
 //! The top-tracks cache on DynamoDB: one item per (artist, rank), partition key
 //! `artist_id` (S), sort key `rank` (N). Written and read in batches sized to AWS's limits
 //! (moto accepts more, AWS does not), with unprocessed items and keys retried.
+//!
+//! The artist's latest releases live in the same partition, as the one item at
+//! [`RELEASES_RANK`] (0, below every track rank) holding the list as JSON: the same table,
+//! keys and permissions, and a refresh replaces the whole list in one `PutItem`.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -13,11 +17,11 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, SecondsFormat, Utc};
-use encore_domain::Track;
+use encore_domain::{Release, Track};
 use futures::{StreamExt, TryStreamExt};
 
 use crate::error::from_sdk;
-use crate::ports::{check_top_tracks, distinct};
+use crate::ports::{check_top_tracks, distinct, releases_from_json};
 use crate::{StoreError, TopTracksCache, TOP_TRACKS_PER_ARTIST};
 
 /// AWS's limit on requests in one `BatchWriteItem`.
@@ -33,6 +37,10 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 /// How long [`create_table`] waits for a new table to become active.
 const TABLE_ACTIVE_WAIT: Duration = Duration::from_secs(60);
 
+/// The sort key of an artist's releases item: below every track rank (1..=10), so reads
+/// and deletes of tracks by rank never touch it.
+pub const RELEASES_RANK: u32 = 0;
+
 /// Item attribute names, defined once.
 mod attr {
     pub const ARTIST_ID: &str = "artist_id";
@@ -45,6 +53,8 @@ mod attr {
     pub const DURATION_MS: &str = "duration_ms";
     pub const SPOTIFY_URL: &str = "spotify_url";
     pub const FETCHED_AT: &str = "fetched_at";
+    /// The releases item's list, as a JSON array.
+    pub const RELEASES: &str = "releases";
 }
 
 /// The pause before retry number `attempt` (1-based).
@@ -358,5 +368,48 @@ impl TopTracksCache for DynamoTopTracks {
             tracks.sort_by_key(|track| track.rank);
         }
         Ok(found)
+    }
+    /// One `PutItem` of the artist's releases item: replaced whole, never half-written.
+    #[tracing::instrument(skip(self, releases), fields(table = %self.table, releases = releases.len()))]
+    async fn put_latest_releases(
+        &self,
+        artist_id: &str,
+        releases: &[Release],
+        fetched_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let json = serde_json::to_string(releases).map_err(|e| StoreError::Rejected(e.to_string()))?;
+        let mut item = key(artist_id, RELEASES_RANK);
+        item.insert(attr::RELEASES.into(), AttributeValue::S(json));
+        item.insert(
+            attr::FETCHED_AT.into(),
+            AttributeValue::S(fetched_at.to_rfc3339_opts(SecondsFormat::Millis, true)),
+        );
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip(self), fields(table = %self.table))]
+    async fn latest_releases(&self, artist_id: &str) -> Result<Vec<Release>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(artist_id, RELEASES_RANK)))
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        match output.item {
+            None => Ok(Vec::new()),
+            Some(item) => {
+                let json = required_string(&item, attr::RELEASES)?;
+                releases_from_json(artist_id, &json)
+            }
+        }
     }
 }

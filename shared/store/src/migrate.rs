@@ -16,8 +16,10 @@ pub mod tables {
     /// The embedded top-tracks cache: a SQLite table, the twin of the DynamoDB table of the
     /// same name on AWS.
     pub const TOP_TRACKS: &str = "top_tracks";
+    /// The embedded cache of artists' latest releases (on AWS an item of `top_tracks`).
+    pub const LATEST_RELEASES: &str = "latest_releases";
     /// Tables only the SQLite migrations create, besides [`ALL`].
-    pub const SQLITE_ONLY: [&str; 1] = [TOP_TRACKS];
+    pub const SQLITE_ONLY: [&str; 2] = [TOP_TRACKS, LATEST_RELEASES];
     /// Where the MySQL adapter loads the next datamart before swapping it in; exists only
     /// while a replacement runs.
     pub const RELATED_ARTISTS_STAGING: &str = "related_artists_staging";

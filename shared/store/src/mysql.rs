@@ -366,10 +366,11 @@ impl RequestLog for MySqlStore {
         let cutoff = now - window;
         // Take over a finished or stale request; a fresh pending one stays.
         let taken = sqlx::query(&format!(
-            "UPDATE {ARTIST_REQUESTS} SET status = ?, requested_at = ? \
+            "UPDATE {ARTIST_REQUESTS} SET status = ?, requested_at = ?, asked_at = ? \
              WHERE normalized = ? AND (status <> ? OR requested_at <= ?)"
         ))
         .bind(RequestStatus::Pending.as_str())
+        .bind(now)
         .bind(now)
         .bind(normalized)
         .bind(RequestStatus::Pending.as_str())
@@ -381,10 +382,11 @@ impl RequestLog for MySqlStore {
         }
         // No row, or a fresh pending one: only one concurrent claimer can insert.
         let inserted = sqlx::query(&format!(
-            "INSERT INTO {ARTIST_REQUESTS} (normalized, status, requested_at, attempts) VALUES (?, ?, ?, 0)"
+            "INSERT INTO {ARTIST_REQUESTS} (normalized, status, requested_at, attempts, asked_at) VALUES (?, ?, ?, 0, ?)"
         ))
         .bind(normalized)
         .bind(RequestStatus::Pending.as_str())
+        .bind(now)
         .bind(now)
         .execute(&self.pool)
         .await;
@@ -426,9 +428,25 @@ impl RequestLog for MySqlStore {
     }
 
     #[tracing::instrument(skip(self))]
-    async fn requested_since(&self, since: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+    async fn asked(&self, normalized: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        // A name asked about without a request row is a known artist: recorded as done.
+        sqlx::query(&format!(
+            "INSERT INTO {ARTIST_REQUESTS} (normalized, status, requested_at, attempts, asked_at) VALUES (?, ?, ?, 0, ?) \
+             ON DUPLICATE KEY UPDATE asked_at = GREATEST(COALESCE(asked_at, VALUES(asked_at)), VALUES(asked_at))"
+        ))
+        .bind(normalized)
+        .bind(RequestStatus::Done.as_str())
+        .bind(at)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn asked_since(&self, since: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT normalized FROM {ARTIST_REQUESTS} WHERE requested_at >= ? ORDER BY normalized"
+            "SELECT normalized FROM {ARTIST_REQUESTS} WHERE asked_at >= ? ORDER BY normalized"
         ))
         .bind(since)
         .fetch_all(&self.pool)

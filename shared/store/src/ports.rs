@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use encore_domain::events::BusEvent;
-use encore_domain::{Artist, RelatedArtist, Track};
+use encore_domain::{Artist, RelatedArtist, Release, Track};
 
 use crate::StoreError;
 
@@ -95,8 +95,13 @@ pub trait RequestLog: Send + Sync {
     async fn finish(&self, normalized: &str, status: RequestStatus) -> Result<(), StoreError>;
     /// The status of the request for `normalized`, if there is one.
     async fn status(&self, normalized: &str) -> Result<Option<RequestStatus>, StoreError>;
-    /// Normalized names requested at or after `since` (the daily refresh reads these).
-    async fn requested_since(&self, since: DateTime<Utc>) -> Result<Vec<String>, StoreError>;
+    /// Records that a user asked about `normalized` at `at`, also when the answer came from
+    /// the cache (a claim records it too). Only users' asking counts: backfills and
+    /// refreshes finish requests without touching this.
+    async fn asked(&self, normalized: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Normalized names users asked about at or after `since`, in name order: what the
+    /// daily refresh re-ingests.
+    async fn asked_since(&self, since: DateTime<Utc>) -> Result<Vec<String>, StoreError>;
 }
 
 /// How many top tracks the cache keeps per artist (Spotify's top-tracks list): ranks run
@@ -131,6 +136,12 @@ pub(crate) fn check_top_tracks(artist_id: &str, tracks: &[Track]) -> Result<(), 
     Ok(())
 }
 
+/// Decodes a cached releases list (stored as a JSON array by both adapters).
+pub(crate) fn releases_from_json(artist_id: &str, json: &str) -> Result<Vec<Release>, StoreError> {
+    serde_json::from_str(json)
+        .map_err(|e| StoreError::Corrupt(format!("cached releases of {artist_id} do not decode: {e}")))
+}
+
 /// `items` without repeats, in first-seen order: adapters batch reads by key, and a key
 /// asked twice must be read (and returned) once.
 pub(crate) fn distinct<T: Eq + std::hash::Hash>(items: &[T]) -> Vec<&T> {
@@ -138,7 +149,9 @@ pub(crate) fn distinct<T: Eq + std::hash::Hash>(items: &[T]) -> Vec<&T> {
     items.iter().filter(|item| seen.insert(*item)).collect()
 }
 
-/// The top-tracks cache the chat reads (DynamoDB `top_tracks` on AWS).
+/// The cache of what the chat shows about an artist besides its name: its top tracks and
+/// its latest releases (DynamoDB `top_tracks` on AWS, the releases as one item of the
+/// artist's partition).
 #[async_trait]
 pub trait TopTracksCache: Send + Sync {
     /// Replaces the artist's cached top tracks with `tracks` (ranks the new list lacks are
@@ -148,6 +161,12 @@ pub trait TopTracksCache: Send + Sync {
     /// Each artist's top tracks ordered by rank, for all `artist_ids` in as few round trips
     /// as the store allows; artists without cached tracks are absent from the map.
     async fn top_tracks(&self, artist_ids: &[String]) -> Result<HashMap<String, Vec<Track>>, StoreError>;
+    /// Replaces the artist's cached latest releases (newest first) with `releases`, in one
+    /// write: a reader sees the old list or the new one. Writing the same list twice
+    /// leaves the same item.
+    async fn put_latest_releases(&self, artist_id: &str, releases: &[Release], fetched_at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// The artist's cached latest releases, newest first; empty when none are cached.
+    async fn latest_releases(&self, artist_id: &str) -> Result<Vec<Release>, StoreError>;
 }
 
 /// An event ready to publish: what EventBridge's `PutEvents` entry carries.

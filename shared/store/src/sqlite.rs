@@ -10,14 +10,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
-use encore_domain::{Artist, RelatedArtist, Track};
+use encore_domain::{Artist, RelatedArtist, Release, Track};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use crate::migrate::tables::{
-    ARTISTS, ARTIST_ALIASES, ARTIST_REQUESTS, RELATED_ARTISTS, TOP_TRACKS,
+    ARTISTS, ARTIST_ALIASES, ARTIST_REQUESTS, LATEST_RELEASES, RELATED_ARTISTS, TOP_TRACKS,
 };
 use crate::ports::{check_top_tracks, distinct};
 use crate::{
@@ -322,8 +322,9 @@ impl RequestLog for SqliteStore {
         // Insert, or take over a finished or stale request; a fresh pending one stays and
         // the statement changes no row.
         let claimed = sqlx::query(&format!(
-            "INSERT INTO {ARTIST_REQUESTS} (normalized, status, requested_at, attempts) VALUES (?1, ?2, ?3, 0) \
-             ON CONFLICT (normalized) DO UPDATE SET status = excluded.status, requested_at = excluded.requested_at \
+            "INSERT INTO {ARTIST_REQUESTS} (normalized, status, requested_at, attempts, asked_at) VALUES (?1, ?2, ?3, 0, ?3) \
+             ON CONFLICT (normalized) DO UPDATE SET status = excluded.status, requested_at = excluded.requested_at, \
+             asked_at = excluded.asked_at \
              WHERE status <> ?2 OR requested_at <= ?4"
         ))
         .bind(normalized)
@@ -365,9 +366,24 @@ impl RequestLog for SqliteStore {
     }
 
     #[tracing::instrument(skip(self))]
-    async fn requested_since(&self, since: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+    async fn asked(&self, normalized: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        // A name asked about without a request row is a known artist: recorded as done.
+        sqlx::query(&format!(
+            "INSERT INTO {ARTIST_REQUESTS} (normalized, status, requested_at, attempts, asked_at) VALUES (?1, ?2, ?3, 0, ?3) \
+             ON CONFLICT (normalized) DO UPDATE SET asked_at = MAX(COALESCE(asked_at, ''), excluded.asked_at)"
+        ))
+        .bind(normalized)
+        .bind(RequestStatus::Done.as_str())
+        .bind(timestamp(at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn asked_since(&self, since: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
         let names = sqlx::query_scalar(&format!(
-            "SELECT normalized FROM {ARTIST_REQUESTS} WHERE requested_at >= ? ORDER BY normalized"
+            "SELECT normalized FROM {ARTIST_REQUESTS} WHERE asked_at >= ? ORDER BY normalized"
         ))
         .bind(timestamp(since))
         .fetch_all(&self.pool)
@@ -451,5 +467,37 @@ impl TopTracksCache for SqliteStore {
             }
         }
         Ok(found)
+    }
+    #[tracing::instrument(skip(self, releases), fields(releases = releases.len()))]
+    async fn put_latest_releases(
+        &self,
+        artist_id: &str,
+        releases: &[Release],
+        fetched_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let json = serde_json::to_string(releases).map_err(|e| StoreError::Rejected(e.to_string()))?;
+        sqlx::query(&format!(
+            "INSERT INTO {LATEST_RELEASES} (artist_id, releases, fetched_at) VALUES (?, ?, ?) \
+             ON CONFLICT (artist_id) DO UPDATE SET releases = excluded.releases, fetched_at = excluded.fetched_at"
+        ))
+        .bind(artist_id)
+        .bind(json)
+        .bind(timestamp(fetched_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn latest_releases(&self, artist_id: &str) -> Result<Vec<Release>, StoreError> {
+        let json: Option<String> = sqlx::query_scalar(&format!(
+            "SELECT releases FROM {LATEST_RELEASES} WHERE artist_id = ?"
+        ))
+        .bind(artist_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        json.map(|json| crate::ports::releases_from_json(artist_id, &json))
+            .transpose()
+            .map(Option::unwrap_or_default)
     }
 }

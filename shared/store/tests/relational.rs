@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
-use encore_domain::{normalize, Artist, RelatedArtist, Track};
+use encore_domain::release::{AlbumType, ReleaseDate};
+use encore_domain::{normalize, Artist, RelatedArtist, Release, Track};
 use encore_platform::config::{keys, Env};
 use encore_store::dynamodb::{create_table, DynamoTopTracks};
 use encore_store::migrate::{self, tables};
@@ -296,24 +297,86 @@ async fn request_log_conformance(store: &impl RequestLog) {
         Some(RequestStatus::Done)
     );
 
-    // Names are independent; requested_since includes its bound and nothing earlier.
+    // Names are independent; asked_since includes its bound and nothing earlier, and a
+    // request finished without a user asking (a backfill) is not "asked about".
     assert!(store.claim("twice", at(1_000), window).await.unwrap());
     assert!(store
         .claim("🎀 red velvet", at(2_000), window)
         .await
         .unwrap());
     assert_eq!(
-        store.requested_since(at(1_000)).await.unwrap(),
+        store.asked_since(at(1_000)).await.unwrap(),
         vec!["twice".to_owned(), "🎀 red velvet".to_owned()]
     );
     assert_eq!(
-        store.requested_since(at(1_001)).await.unwrap(),
+        store.asked_since(at(1_001)).await.unwrap(),
         vec!["🎀 red velvet".to_owned()]
     );
-    assert!(store.requested_since(at(2_001)).await.unwrap().is_empty());
+    assert!(store.asked_since(at(2_001)).await.unwrap().is_empty());
+
+    // Asking about a known artist (answered from the cache) counts, keeps the request's
+    // status, and an older report never moves the time back.
+    store.asked("방탄소년단", at(3_000)).await.unwrap();
+    store.asked("방탄소년단", at(2_500)).await.unwrap();
+    assert_eq!(store.asked_since(at(3_000)).await.unwrap(), vec!["방탄소년단".to_owned()]);
+    assert_eq!(store.status("방탄소년단").await.unwrap(), Some(RequestStatus::Done));
+    store.asked("iu", at(3_100)).await.unwrap();
+    assert_eq!(store.status("iu").await.unwrap(), Some(RequestStatus::Done));
+    assert_eq!(
+        store.asked_since(at(3_000)).await.unwrap(),
+        vec!["iu".to_owned(), "방탄소년단".to_owned()]
+    );
+    store.finish("iu", RequestStatus::Done).await.unwrap();
+    assert_eq!(store.asked_since(at(3_100)).await.unwrap(), vec!["iu".to_owned()], "finishing keeps asked_at");
+}
+
+fn release(id: &str, date: &str, album_type: AlbumType) -> Release {
+    Release {
+        id: id.to_owned(),
+        name: format!("{id} 💜 \"봄날\""),
+        album_type,
+        release_date: ReleaseDate::parse(date).unwrap(),
+        image_url: Some(format!("https://i.scdn.co/image/{id}")),
+        spotify_url: None,
+        primary_artist: true,
+        total_tracks: Some(8),
+    }
+}
+
+/// The releases part of the cache: replaced as a whole, idempotent, independent of the
+/// top tracks (replacing or removing tracks keeps the releases, and back).
+async fn latest_releases_conformance(cache: &impl TopTracksCache) {
+    let bts = id("rel", 1);
+    assert!(cache.latest_releases(&bts).await.unwrap().is_empty());
+    let three = vec![
+        release(&id("album", 1), "2026-11-20", AlbumType::Album),
+        release(&id("album", 2), "2026-10", AlbumType::Single),
+        release(&id("album", 3), "2019", AlbumType::Album),
+    ];
+    cache.put_latest_releases(&bts, &three, at(0)).await.unwrap();
+    cache.put_latest_releases(&bts, &three, at(0)).await.unwrap();
+    assert_eq!(cache.latest_releases(&bts).await.unwrap(), three, "order and precisions kept");
+
+    let tracks: Vec<Track> = (1..=10).map(|rank| track(&bts, rank, "t")).collect();
+    cache.put_top_tracks(&bts, &tracks, at(10)).await.unwrap();
+    cache.put_top_tracks(&bts, &[], at(20)).await.unwrap();
+    assert_eq!(cache.latest_releases(&bts).await.unwrap(), three, "tracks leave releases alone");
+    cache.put_top_tracks(&bts, &tracks, at(30)).await.unwrap();
+
+    let newer = vec![release(&id("album", 4), "2026-11-25", AlbumType::Single)];
+    cache.put_latest_releases(&bts, &newer, at(60)).await.unwrap();
+    assert_eq!(cache.latest_releases(&bts).await.unwrap(), newer, "a new list replaces the old");
+    assert_eq!(
+        cache.top_tracks(std::slice::from_ref(&bts)).await.unwrap().get(&bts),
+        Some(&tracks),
+        "releases leave tracks alone"
+    );
+    cache.put_latest_releases(&bts, &[], at(120)).await.unwrap();
+    assert!(cache.latest_releases(&bts).await.unwrap().is_empty());
 }
 
 async fn top_tracks_conformance(cache: &impl TopTracksCache) {
+    latest_releases_conformance(cache).await;
     let bts = id("bts", 1);
     let ten: Vec<Track> = (1..=10)
         .map(|rank| track(&bts, rank, &format!("Song {rank}")))

@@ -1,13 +1,18 @@
 //! An artist's releases (albums and singles) and their release dates, which Spotify gives
-//! at year, month or day precision.
+//! at year, month or day precision; which of them are the artist's latest, and whether one
+//! is new.
 
 use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{Datelike, Days, NaiveDate};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// How many of an artist's newest releases ingest keeps by default.
+pub const LATEST_RELEASES_KEPT: usize = 3;
+/// A release is "new" for this many days after it came out.
+pub const NEW_RELEASE_DAYS: u64 = 30;
 /// How precise a release date is (Spotify's `release_date_precision`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -253,6 +258,17 @@ impl Release {
     pub fn is_own_release(&self) -> bool {
         self.primary_artist && matches!(self.album_type, AlbumType::Album | AlbumType::Single)
     }
+
+    /// True when the release came out within [`NEW_RELEASE_DAYS`] before `today`, as far as
+    /// its precision tells: a month- or year-precision date counts as new only when even
+    /// its first possible day is that recent, so no release is called new on a guessed day.
+    /// A date after `today` (a pre-release) is new too.
+    pub fn is_new(&self, today: NaiveDate) -> bool {
+        match (self.release_date.first_day(), today.checked_sub_days(Days::new(NEW_RELEASE_DAYS))) {
+            (Some(first), Some(cutoff)) => first >= cutoff,
+            _ => false,
+        }
+    }
 }
 
 /// The artist's own newest `n` releases (see [`Release::is_own_release`]), newest first;
@@ -391,4 +407,28 @@ mod tests {
         let ids: Vec<String> = latest_releases(&all, 2).into_iter().map(|r| r.id).collect();
         assert_eq!(ids, ["new", "single"]);
     }
+
+    #[test]
+    fn new_within_thirty_days_at_the_dates_precision() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+        let released = |d: &str| Release {
+            id: "a".into(),
+            name: "a".into(),
+            album_type: AlbumType::Single,
+            release_date: date(d),
+            image_url: None,
+            spotify_url: None,
+            primary_artist: true,
+            total_tracks: None,
+        };
+        assert!(released("2026-11-25").is_new(today));
+        assert!(released("2026-10-26").is_new(today), "exactly 30 days");
+        assert!(!released("2026-10-25").is_new(today), "31 days");
+        assert!(released("2026-12-01").is_new(today), "pre-release");
+        // 2026-11 began 24 days ago: new whatever its day; 2026-10 might be older.
+        assert!(released("2026-11").is_new(today));
+        assert!(!released("2026-10").is_new(today));
+        assert!(!released("2026").is_new(today));
+    }
+
 }
