@@ -59,6 +59,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         publisher: Arc::new(EmbeddedBus::new().route("ArtistIngested", lake.clone())),
         callbacks: Callbacks::new(CallbackHosts::default()),
         concurrency,
+        releases_kept: encore_domain::release::LATEST_RELEASES_KEPT,
     };
 
     let names: Vec<String> = catalog.artists().iter().take(artists).map(|a| a.name.clone()).collect();

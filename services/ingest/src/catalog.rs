@@ -2,7 +2,7 @@
 //! or to the stand-in) is the adapter; the handler only sees this trait.
 
 use async_trait::async_trait;
-use encore_domain::{Artist, AudioFeatures, Track};
+use encore_domain::{Artist, AudioFeatures, Release, Track};
 
 /// An artist's top tracks and the audio features the catalog had for them (tracks without
 /// features have no entry).
@@ -30,4 +30,7 @@ pub trait Catalog: Send + Sync {
     async fn resolve(&self, query: &str) -> Result<Option<Artist>, CatalogError>;
     /// The artist's top tracks (ranked from 1) with their audio features.
     async fn top_tracks(&self, artist: &Artist) -> Result<ArtistTracks, CatalogError>;
+    /// The artist's own `n` newest albums and singles, newest first (no compilations, no
+    /// appearances on other artists' releases).
+    async fn latest_releases(&self, artist: &Artist, n: usize) -> Result<Vec<Release>, CatalogError>;
 }

@@ -4,6 +4,7 @@ use encore_platform::config::{keys, ConfigError, Env};
 
 use encore_kakao::callback::{CallbackHosts, DEFAULT_CALLBACK_HOSTS};
 use crate::handler::DEFAULT_CONCURRENCY;
+use encore_domain::release::LATEST_RELEASES_KEPT;
 
 /// What the ingest Lambda needs to start (the database URL and the Spotify secret come
 /// from Secrets Manager, see `encore_platform::secrets`).
@@ -15,6 +16,7 @@ pub struct Config {
     pub spotify_client_secret: String,
     pub allowed_callback_hosts: CallbackHosts,
     pub concurrency: usize,
+    pub releases_kept: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -24,6 +26,7 @@ impl std::fmt::Debug for Config {
             .field("event_bus_name", &self.event_bus_name)
             .field("allowed_callback_hosts", &self.allowed_callback_hosts)
             .field("concurrency", &self.concurrency)
+            .field("releases_kept", &self.releases_kept)
             .finish_non_exhaustive()
     }
 }
@@ -42,6 +45,7 @@ impl Config {
             )
             .map_err(|e| ConfigError::Invalid { key: keys::CALLBACK_HOSTS, reason: e.to_string() })?,
             concurrency: env.parse_or(keys::INGEST_CONCURRENCY, DEFAULT_CONCURRENCY)?,
+            releases_kept: env.parse_or(keys::LATEST_RELEASES_KEPT, LATEST_RELEASES_KEPT)?,
         })
     }
 }

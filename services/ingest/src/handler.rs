@@ -7,8 +7,8 @@ use chrono::Utc;
 use encore_domain::events::{
     decode, ingested_id_for, ArtistIngested, ArtistRequested, BusEvent, DecodeError, EventMeta, SOURCE_INGEST,
 };
-use encore_domain::Artist;
-use encore_kakao::render::{self, ArtistCard};
+use encore_domain::{service_date, Artist, Release};
+use encore_kakao::render::{self, ArtistCard, LatestRelease};
 use encore_kakao::SkillResponse;
 use encore_store::inbound::{BatchOutcome, InboundMessage};
 use encore_store::{
@@ -37,6 +37,8 @@ pub struct Ingest {
     pub callbacks: Callbacks,
     /// Artists of one batch in flight at once.
     pub concurrency: usize,
+    /// How many of the artist's newest releases are kept (cached, and in the event).
+    pub releases_kept: usize,
 }
 
 /// Why one request could not be ingested. Every variant fails the message, so the queue
@@ -100,6 +102,7 @@ pub async fn ingest_request(request: &ArtistRequested, ingest: &Ingest) -> Resul
         return Ok(Ingested::NotFound);
     };
     let tracks = ingest.catalog.top_tracks(&artist).await?;
+    let releases = latest_releases(&artist, ingest).await?;
     let fetched_at = Utc::now();
 
     ingest.artists.upsert_artist(&artist).await?;
@@ -107,6 +110,9 @@ pub async fn ingest_request(request: &ArtistRequested, ingest: &Ingest) -> Resul
         ingest.artists.put_alias(&request.normalized, &artist.id).await?;
     }
     ingest.top_tracks.put_top_tracks(&artist.id, &tracks.tracks, fetched_at).await?;
+    if let Some(releases) = &releases {
+        ingest.top_tracks.put_latest_releases(&artist.id, releases, fetched_at).await?;
+    }
 
     let event = ArtistIngested {
         meta: EventMeta::with_id(ArtistIngested::VERSION, ingested_id_for(request)),
@@ -114,6 +120,7 @@ pub async fn ingest_request(request: &ArtistRequested, ingest: &Ingest) -> Resul
         artist: artist.clone(),
         tracks: tracks.tracks,
         features: tracks.features,
+        releases: releases.unwrap_or_default(),
     };
     ingest.publisher.publish(&[OutgoingEvent::new(&event, SOURCE_INGEST)?]).await?;
     ingest.requests.finish(&request.normalized, RequestStatus::Done).await?;
@@ -121,12 +128,17 @@ pub async fn ingest_request(request: &ArtistRequested, ingest: &Ingest) -> Resul
         artist_id = %artist.id,
         tracks = event.tracks.len(),
         features = event.features.len(),
+        releases = event.releases.len(),
         event_id = %event.meta.id,
         "ingested"
     );
 
     if request.callback_url.is_some() {
-        let card = ArtistCard::new(artist, event.tracks.clone());
+        let mut card = ArtistCard::new(artist, event.tracks.clone());
+        card.latest_release = event
+            .releases
+            .first()
+            .map(|release| LatestRelease::as_of(release.clone(), service_date(Utc::now())));
         let similar = similar_cards(&card.artist, ingest).await;
         callback(request, ingest, || render::artist_answer(&card, &similar)).await;
     }
@@ -135,6 +147,20 @@ pub async fn ingest_request(request: &ArtistRequested, ingest: &Ingest) -> Resul
         tracks: event.tracks.len(),
         features: event.features.len(),
     })
+}
+
+/// The artist's latest releases, or `None` when the catalog refused them for good: the
+/// artist and its tracks are still ingested and the releases cached earlier are kept.
+/// A transient failure fails the request, to be retried whole.
+async fn latest_releases(artist: &Artist, ingest: &Ingest) -> Result<Option<Vec<Release>>, IngestError> {
+    match ingest.catalog.latest_releases(artist, ingest.releases_kept).await {
+        Ok(releases) => Ok(Some(releases)),
+        Err(CatalogError::Permanent(reason)) => {
+            tracing::warn!(artist_id = %artist.id, %reason, "releases refused by the catalog; ingesting without them");
+            Ok(None)
+        }
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// The similar artists' cards for a callback answer: whatever the datamart already has

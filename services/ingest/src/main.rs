@@ -36,6 +36,7 @@ async fn main() -> Result<(), Error> {
         publisher: Arc::new(EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&aws), config.event_bus_name)),
         callbacks: Callbacks::new(config.allowed_callback_hosts),
         concurrency: config.concurrency,
+        releases_kept: config.releases_kept,
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let ingest = &ingest;

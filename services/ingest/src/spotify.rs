@@ -1,7 +1,7 @@
 //! The catalog adapter over the Spotify client (Spotify itself or the stand-in).
 
 use async_trait::async_trait;
-use encore_domain::Artist;
+use encore_domain::{Artist, Release};
 use encore_spotify::{SpotifyClient, SpotifyError};
 
 use crate::catalog::{ArtistTracks, Catalog, CatalogError};
@@ -45,5 +45,9 @@ impl Catalog for SpotifyCatalog {
     async fn top_tracks(&self, artist: &Artist) -> Result<ArtistTracks, CatalogError> {
         let found = self.client.top_tracks_with_features(artist).await.map_err(classify)?;
         Ok(ArtistTracks { tracks: found.tracks, features: found.features })
+    }
+
+    async fn latest_releases(&self, artist: &Artist, n: usize) -> Result<Vec<Release>, CatalogError> {
+        self.client.latest_releases(&artist.id, n).await.map_err(classify)
     }
 }

@@ -106,6 +106,7 @@ async fn embedded(standin: &RunningStandIn) -> Embedded {
         publisher: Arc::new(bus),
         callbacks: Callbacks::new(CallbackHosts::parse("127.0.0.1").unwrap()),
         concurrency: 4,
+        releases_kept: 3,
     };
     Embedded { store, lake_queue, ingest }
 }
@@ -154,6 +155,19 @@ async fn embedded_ingest_stores_publishes_learns_alias_and_calls_back() {
     assert_eq!(bts_event.query, "방탄소년단");
     assert_eq!(bts_event.tracks.len(), bts_tracks.len());
     assert_eq!(bts_event.features.len(), bts_event.tracks.len(), "the data set has features for every track");
+    // BTS's three newest own releases in the data set, newest first, at their precision.
+    let releases: Vec<(String, String)> =
+        bts_event.releases.iter().map(|r| (r.name.clone(), r.release_date.to_string())).collect();
+    assert_eq!(
+        releases,
+        [
+            ("Make It Right (feat. Lauv) [EDM Remix]".to_owned(), "2019-11-01".to_owned()),
+            ("Make It Right (feat. Lauv)".to_owned(), "2019-10-18".to_owned()),
+            ("All Night (BTS World Original Soundtrack) [Pt. 3]".to_owned(), "2019-06-21".to_owned()),
+        ]
+    );
+    let cached_releases = stack.store.latest_releases(&bts.id).await.unwrap();
+    assert_eq!(cached_releases, bts_event.releases, "the cache holds what the event carries");
 
     let answers = callbacks.lock().unwrap().clone();
     assert_eq!(answers.len(), 1, "only the request with a callback URL is answered");
@@ -172,6 +186,11 @@ async fn embedded_ingest_stores_publishes_learns_alias_and_calls_back() {
     ids_again.sort();
     assert_eq!(ids, ids_again, "a redelivered request publishes the same logical event");
     assert_eq!(stack.store.top_tracks(std::slice::from_ref(&bts.id)).await.unwrap()[&bts.id], *bts_tracks);
+    assert_eq!(stack.store.latest_releases(&bts.id).await.unwrap(), cached_releases);
+    let again_bts = again.iter().find(|e| e.artist.id == bts.id).unwrap();
+    assert_eq!(again_bts.releases, bts_event.releases);
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM latest_releases").fetch_one(stack.store.pool()).await.unwrap();
+    assert_eq!(rows, 2, "one releases entry per artist, never a duplicate");
     let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM artists").fetch_one(stack.store.pool()).await.unwrap();
     assert_eq!(count, 2);
 }
@@ -274,6 +293,7 @@ async fn aws_path_on_mariadb_and_moto() {
         publisher: Arc::new(EventBridgePublisher::new(events.clone(), bus.clone())),
         callbacks: Callbacks::new(CallbackHosts::parse("127.0.0.1").unwrap()),
         concurrency: 4,
+        releases_kept: 3,
     };
 
     let request = requested("방탄소년단", Some(callback_url));
@@ -294,13 +314,16 @@ async fn aws_path_on_mariadb_and_moto() {
 
     let bts = store.find_artist("방탄소년단").await.unwrap().expect("alias resolves in MariaDB");
     assert_eq!(bts.name, "BTS");
-    let items = DynamoTopTracks::new(dynamo, table).top_tracks(std::slice::from_ref(&bts.id)).await.unwrap();
+    let cache = DynamoTopTracks::new(dynamo, table);
+    let items = cache.top_tracks(std::slice::from_ref(&bts.id)).await.unwrap();
     assert!(!items[&bts.id].is_empty());
     let delivered = lake_queue.receive(10, Duration::from_secs(5)).await.unwrap();
     assert_eq!(delivered.len(), 1, "ArtistIngested reaches the lake queue through the bus rule");
     let event: ArtistIngested = decode(&delivered[0].body).unwrap();
     assert_eq!(event.artist.id, bts.id);
     assert_eq!(event.tracks.len(), items[&bts.id].len());
+    assert_eq!(event.releases.len(), 3);
+    assert_eq!(cache.latest_releases(&bts.id).await.unwrap(), event.releases, "releases cached in DynamoDB");
     assert_eq!(callbacks.lock().unwrap().len(), 1);
     assert!(Utc::now() - request.meta.occurred_at < chrono::Duration::seconds(60));
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 use encore_domain::events::{ArtistRequested, BusEvent, EventMeta, RequestReason, SOURCE_OPS};
 use encore_domain::normalize;
 use encore_platform::config::Env;
+use encore_ingest::Ingest;
 use encore_store::{EventPublisher, OutgoingEvent};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -51,10 +52,19 @@ pub async fn run(stack: &Stack, catalog: &Path, limit: Option<usize>, env: &Env)
         std::fs::write(&marker, names.len().to_string())?;
     }
 
+    drain(stack, &ingest, "ingested").await?;
+    std::fs::remove_file(&marker)?;
+    println!("backfill done: queues drained{}", dead_letter_note(stack).await?);
+    Ok(())
+}
+
+/// Runs the ingest and lake consumers until both queues are empty, counting ingested
+/// requests on a progress bar labelled `what`.
+pub async fn drain(stack: &Stack, ingest: &Ingest, what: &str) -> anyhow::Result<()> {
     let (waiting, _) = stack.pending().await?;
-    let ingested = bar(waiting, "ingested");
+    let ingested = bar(waiting, what);
     loop {
-        let report = stack.ingest_step(&ingest, POLL_WAIT).await?;
+        let report = stack.ingest_step(ingest, POLL_WAIT).await?;
         ingested.inc(report.succeeded as u64);
         let lake = stack.lake_step(Duration::ZERO).await?;
         let (ingest_left, lake_left) = stack.pending().await?;
@@ -63,10 +73,17 @@ pub async fn run(stack: &Stack, catalog: &Path, limit: Option<usize>, env: &Env)
         }
     }
     ingested.finish();
-    std::fs::remove_file(&marker)?;
-    let dead = stack.ingest_queue.dead_letters().list(u32::MAX).await?.len();
-    println!("backfill done: queues drained{}", if dead > 0 { format!(", {dead} request(s) dead-lettered (see `encore replay --queue ingest --dry-run`)") } else { String::new() });
     Ok(())
+}
+
+/// ", N request(s) dead-lettered (…)" when the ingest queue has dead letters, else "".
+pub async fn dead_letter_note(stack: &Stack) -> anyhow::Result<String> {
+    let dead = stack.ingest_queue.dead_letters().list(u32::MAX).await?.len();
+    Ok(if dead > 0 {
+        format!(", {dead} request(s) dead-lettered (see `encore replay --queue ingest --dry-run`)")
+    } else {
+        String::new()
+    })
 }
 
 fn backfill_request(name: &str) -> ArtistRequested {

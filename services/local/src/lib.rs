@@ -2,6 +2,7 @@
 //! line. The runner wires the same handlers the Lambdas run, over embedded adapters.
 pub mod backfill;
 pub mod page;
+pub mod refresh;
 pub mod report;
 pub mod serve;
 pub mod stack;

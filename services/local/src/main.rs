@@ -53,6 +53,16 @@ enum Command {
         #[arg(long)]
         limit: Option<usize>,
     },
+    /// Re-ingest the artists users asked about recently (the daily refresh, now), so new
+    /// releases and changed top tracks appear; waits until the queues are drained.
+    Refresh {
+        /// Artists asked about within this many days.
+        #[arg(long, default_value_t = encore_similarity_service::REFRESH_WINDOW_DAYS)]
+        days: u64,
+        /// Catalog for the Spotify stand-in (as for `serve`); ignored with Spotify credentials.
+        #[arg(long)]
+        catalog: Option<PathBuf>,
+    },
     /// The daily similarity job.
     Similarity {
         #[command(subcommand)]
@@ -160,6 +170,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Backfill { catalog, limit } => {
             let stack = Stack::open(&cli.data_dir, &env).await?;
             encore_local::backfill::run(&stack, &catalog, limit, &env).await
+        }
+        Command::Refresh { days, catalog } => {
+            let stack = Stack::open(&cli.data_dir, &env).await?;
+            encore_local::refresh::run(&stack, &CatalogSource::from_arg(catalog), days, &env).await
         }
         Command::Similarity { action: SimilarityAction::Run } => {
             let stack = Stack::open(&cli.data_dir, &env).await?;

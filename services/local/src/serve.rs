@@ -1,5 +1,6 @@
 //! `encore serve`: the skill endpoint, the chat page, the ingest and lake consumers, the
-//! daily similarity schedule and its manual trigger, in one process.
+//! daily schedule (refresh of recently asked artists, then similarity) and the manual
+//! similarity trigger, in one process.
 //!
 //! Ctrl-C stops accepting requests, lets each consumer finish the batch it holds, and
 //! exits; queued work stays in the durable queues for the next start.
@@ -13,11 +14,11 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::{DateTime, Days, TimeZone, Utc};
-use chrono_tz::Asia::Seoul;
+use encore_domain::SERVICE_TZ as Seoul;
 use encore_chat::server::check_exposure;
 use encore_chat::{ChatSettings, SecretGuard, SkillEndpoint, SkillSecret};
 use encore_platform::config::{keys, Env};
-use encore_similarity_service::{run_similarity, Settings};
+use encore_similarity_service::{request_refresh, run_similarity, Settings, REFRESH_WINDOW_DAYS};
 use tokio::sync::watch;
 
 use crate::stack::{CatalogSource, Stack};
@@ -142,6 +143,10 @@ async fn daily_schedule(stack: Arc<Stack>, mut stop: watch::Receiver<bool>, inva
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = stop.changed() => return,
+        }
+        match request_refresh(stack.store.as_ref(), stack.bus.as_ref(), Utc::now(), REFRESH_WINDOW_DAYS).await {
+            Ok(summary) => tracing::info!(%summary, "daily refresh requested"),
+            Err(err) => tracing::error!(reason = %err, "daily refresh failed; the cached data stays as it is"),
         }
         match run_similarity(&stack.lake_sql(), stack.store.as_ref(), &Settings::default(), &()).await {
             Ok(summary) => {

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use encore_chat::{Chat, ChatSettings, Stores};
 use encore_domain::events::{ArtistIngested, ArtistRequested, BusEvent};
+use encore_domain::release::LATEST_RELEASES_KEPT;
 use encore_ingest::spotify::SpotifyCatalog;
 use encore_ingest::{Callbacks, Ingest, DEFAULT_CONCURRENCY};
 use encore_kakao::callback::CallbackHosts;
@@ -188,6 +189,7 @@ impl Stack {
             publisher: self.bus.clone(),
             callbacks: Callbacks::new(callback_hosts),
             concurrency: DEFAULT_CONCURRENCY,
+            releases_kept: LATEST_RELEASES_KEPT,
         }
     }
 

@@ -7,9 +7,11 @@
 pub mod config;
 pub mod handler;
 pub mod job;
+pub mod refresh;
 pub mod trigger;
 
 pub use config::Config;
 pub use handler::{handle_event, HandlerError};
+pub use refresh::{request_refresh, RefreshError, RefreshSummary, REFRESH_WINDOW_DAYS};
 pub use job::{run_similarity, snapshot_date, JobError, JobSummary, Phase, Progress, Settings};
 pub use trigger::{Trigger, TriggerError};

@@ -127,6 +127,7 @@ fn ingest(n: usize) -> ArtistIngested {
             })
             .collect(),
         features: vec![features(&track_ids[0], a), features(&track_ids[1], b)],
+        releases: Vec::new(),
     }
 }
 

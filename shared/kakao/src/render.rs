@@ -6,6 +6,7 @@
 //! cards, shorter texts, no pictures) until it fits; the last resort is its header text.
 
 use chrono::NaiveDate;
+use encore_domain::release::AlbumType;
 use encore_domain::{Artist, Release, Track};
 use serde_json::{Map, Value};
 
@@ -17,9 +18,11 @@ use crate::response::{
 
 /// Similar artists shown beside the asked one: a listCard carousel holds five cards.
 pub const MAX_SIMILAR: usize = limits::MAX_LIST_CARD_CAROUSEL_ITEMS - 1;
-/// Track rows per artist card at most (a carousel card holds four rows; one is kept for
-/// the latest release).
-pub const MAX_TRACK_ROWS: usize = limits::MAX_LIST_ITEMS_IN_CAROUSEL - 1;
+/// Rows a card gives its latest release (the first row, when the release is known).
+pub const RELEASE_ROWS: usize = 1;
+/// Track rows per artist card at most: a carousel card holds
+/// [`limits::MAX_LIST_ITEMS_IN_CAROUSEL`] rows, and the latest release takes one.
+pub const MAX_TRACK_ROWS: usize = limits::MAX_LIST_ITEMS_IN_CAROUSEL - RELEASE_ROWS;
 /// The label of each card's YouTube button.
 pub const YOUTUBE_LABEL: &str = "YouTube";
 /// Where the YouTube button searches.
@@ -27,6 +30,7 @@ const YOUTUBE_SEARCH: &str = "https://www.youtube.com/results?search_query=";
 /// Where a track or artist opens when the catalog gave no URL.
 const SPOTIFY_TRACK: &str = "https://open.spotify.com/track/";
 const SPOTIFY_ARTIST: &str = "https://open.spotify.com/artist/";
+const SPOTIFY_ALBUM: &str = "https://open.spotify.com/album/";
 /// Characters of a name put into a search URL or quoted in a sentence.
 const QUOTED_NAME_CHARS: usize = 40;
 /// Longest name offered as a quick reply: longer ones could not be asked for again.
@@ -148,22 +152,26 @@ struct Budget {
     similar: usize,
     /// Track rows per card.
     rows: usize,
-    /// Characters of card titles, row titles and descriptions.
+    /// Characters of card titles, track titles, album names and release names.
     text_chars: usize,
-    /// Row pictures and the release row.
-    extras: bool,
+    /// Row pictures (track covers and the release's cover).
+    pictures: bool,
+    /// The latest-release row, when the card has a release: kept in every budget but the
+    /// last card-shaped one, because the card promises it.
+    release: bool,
     /// The YouTube button.
     buttons: bool,
     quick_replies: bool,
 }
 
 /// From the full answer down to one bare card; tried in order.
-const BUDGETS: [Budget; 7] = [
+const BUDGETS: [Budget; 8] = [
     Budget {
         similar: MAX_SIMILAR,
         rows: MAX_TRACK_ROWS,
         text_chars: 50,
-        extras: true,
+        pictures: true,
+        release: true,
         buttons: true,
         quick_replies: true,
     },
@@ -171,7 +179,8 @@ const BUDGETS: [Budget; 7] = [
         similar: MAX_SIMILAR,
         rows: MAX_TRACK_ROWS,
         text_chars: 30,
-        extras: true,
+        pictures: true,
+        release: true,
         buttons: true,
         quick_replies: true,
     },
@@ -179,7 +188,8 @@ const BUDGETS: [Budget; 7] = [
         similar: MAX_SIMILAR,
         rows: MAX_TRACK_ROWS,
         text_chars: 30,
-        extras: false,
+        pictures: false,
+        release: true,
         buttons: true,
         quick_replies: true,
     },
@@ -187,7 +197,8 @@ const BUDGETS: [Budget; 7] = [
         similar: MAX_SIMILAR,
         rows: 2,
         text_chars: 20,
-        extras: false,
+        pictures: false,
+        release: true,
         buttons: true,
         quick_replies: true,
     },
@@ -195,7 +206,8 @@ const BUDGETS: [Budget; 7] = [
         similar: 2,
         rows: 2,
         text_chars: 20,
-        extras: false,
+        pictures: false,
+        release: true,
         buttons: false,
         quick_replies: true,
     },
@@ -203,7 +215,8 @@ const BUDGETS: [Budget; 7] = [
         similar: 1,
         rows: 1,
         text_chars: 14,
-        extras: false,
+        pictures: false,
+        release: true,
         buttons: false,
         quick_replies: false,
     },
@@ -211,7 +224,17 @@ const BUDGETS: [Budget; 7] = [
         similar: 0,
         rows: 1,
         text_chars: 10,
-        extras: false,
+        pictures: false,
+        release: true,
+        buttons: false,
+        quick_replies: false,
+    },
+    Budget {
+        similar: 0,
+        rows: 1,
+        text_chars: 10,
+        pictures: false,
+        release: false,
         buttons: false,
         quick_replies: false,
     },
@@ -260,15 +283,17 @@ fn render_artist(
 
 fn list_card(card: &ArtistCard, budget: &Budget) -> ListCard {
     let artist = &card.artist;
-    let mut items: Vec<ListItem> = card
-        .tracks
-        .iter()
-        .take(budget.rows)
-        .map(|t| track_row(t, budget))
+    let release = card.latest_release.as_ref().filter(|_| budget.release);
+    let mut items: Vec<ListItem> = release
+        .map(|r| release_row(r, budget))
+        .into_iter()
+        .chain(
+            card.tracks
+                .iter()
+                .take(budget.rows)
+                .map(|t| track_row(t, budget)),
+        )
         .collect();
-    if budget.extras {
-        items.extend(card.latest_release.as_ref().map(|r| release_row(r, budget)));
-    }
     if items.is_empty() {
         items.push(ListItem {
             title: texts::OPEN_IN_SPOTIFY.to_owned(),
@@ -314,7 +339,7 @@ fn track_row(track: &Track, budget: &Budget) -> ListItem {
                     .min(limits::MAX_LIST_ITEM_DESCRIPTION_CHARS),
             )
         }),
-        image_url: if budget.extras {
+        image_url: if budget.pictures {
             http_url(track.image_url.as_deref())
         } else {
             None
@@ -325,23 +350,46 @@ fn track_row(track: &Track, budget: &Budget) -> ListItem {
     }
 }
 
-fn release_row(release: &Release, budget: &Budget) -> ListItem {
-    let title = format!("{} · {}", texts::LATEST_RELEASE, release.name.trim());
+/// The latest release's row: marked as new or as the latest, its name at the budget's
+/// length (the mark comes on top, within Kakao's title limit); the date exactly as precise
+/// as known and the release type, never shortened (a cut date would say something else).
+fn release_row(latest: &LatestRelease, budget: &Budget) -> ListItem {
+    let release = &latest.release;
+    let label = if latest.new {
+        texts::NEW_RELEASE
+    } else {
+        texts::LATEST_RELEASE
+    };
+    let name_chars = budget.text_chars.min(
+        limits::MAX_LIST_ITEM_TITLE_CHARS - limits::char_len(&texts::release_title(label, "")),
+    );
+    let title = texts::release_title(label, &display(&release.name, name_chars));
+    let description = texts::release_description(
+        &release.release_date.to_string(),
+        album_type_text(release.album_type),
+    );
     ListItem {
-        title: display(
-            &title,
-            budget.text_chars.min(limits::MAX_LIST_ITEM_TITLE_CHARS),
-        ),
-        description: non_blank(release.release_date.as_deref()).map(|date| {
-            display(
-                date,
-                budget
-                    .text_chars
-                    .min(limits::MAX_LIST_ITEM_DESCRIPTION_CHARS),
-            )
-        }),
-        image_url: http_url(release.image_url.as_deref()),
-        link: http_url(release.spotify_url.as_deref()).map(Link::web),
+        title: display(&title, limits::MAX_LIST_ITEM_TITLE_CHARS),
+        description: Some(display(
+            &description,
+            limits::MAX_LIST_ITEM_DESCRIPTION_CHARS,
+        )),
+        image_url: if budget.pictures {
+            http_url(release.image_url.as_deref())
+        } else {
+            None
+        },
+        link: http_url(release.spotify_url.as_deref())
+            .or_else(|| spotify_url(SPOTIFY_ALBUM, &release.id))
+            .map(Link::web),
+    }
+}
+
+fn album_type_text(album_type: AlbumType) -> &'static str {
+    match album_type {
+        AlbumType::Album => texts::ALBUM,
+        AlbumType::Single => texts::SINGLE,
+        AlbumType::Compilation => texts::COMPILATION,
     }
 }
 
@@ -405,6 +453,12 @@ mod texts {
     pub const ASK_AGAIN: &str = "다시 물어보기";
     pub const OPEN_IN_SPOTIFY: &str = "Spotify에서 보기";
     pub const LATEST_RELEASE: &str = "최신 발매";
+    pub const NEW_RELEASE: &str = "NEW";
+    pub const ALBUM: &str = "앨범";
+    pub const SINGLE: &str = "싱글";
+    pub const COMPILATION: &str = "컴필레이션";
+    /// Between the parts of a row's title or description.
+    pub const SEPARATOR: &str = " · ";
     pub const UNTITLED: &str = "(제목 없음)";
     pub const HELP: &str =
         "좋아하는 아티스트 이름을 보내 주세요. 인기곡과 비슷한 아티스트를 알려 드릴게요.\n\
@@ -413,6 +467,16 @@ mod texts {
 
     fn quoted(name: &str) -> String {
         truncate(name.trim(), QUOTED_NAME_CHARS).into_owned()
+    }
+
+    /// "NEW · name" or "최신 발매 · name".
+    pub fn release_title(label: &str, name: &str) -> String {
+        format!("{label}{SEPARATOR}{name}")
+    }
+
+    /// "2026-10-18 · 싱글".
+    pub fn release_description(date: &str, album_type: &str) -> String {
+        format!("{date}{SEPARATOR}{album_type}")
     }
 
     pub fn with_related(name: &str) -> String {
@@ -452,6 +516,8 @@ mod texts {
 mod tests {
     use super::*;
     use crate::limits::validate;
+    use encore_domain::release::DatePrecision;
+    use encore_domain::ReleaseDate;
     use proptest::prelude::*;
 
     fn artist(id: &str, name: &str) -> Artist {
@@ -501,8 +567,32 @@ mod tests {
         ArtistCard::new(artist(id, name), tracks)
     }
 
+    fn release(id: &str, name: &str, date: &str, album_type: AlbumType) -> Release {
+        Release {
+            id: id.into(),
+            name: name.into(),
+            album_type,
+            release_date: date.parse().expect("a release date"),
+            image_url: Some(format!("https://i.scdn.co/image/cover-{id}")),
+            spotify_url: None,
+            primary_artist: true,
+            total_tracks: Some(1),
+        }
+    }
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 25).expect("a date")
+    }
+
     fn outputs(response: &SkillResponse) -> &[Component] {
         &response.template.as_ref().expect("template").outputs
+    }
+
+    fn carousel(response: &SkillResponse) -> &[ListCard] {
+        match outputs(response) {
+            [_, Component::Carousel(Carousel::ListCard(cards))] => cards,
+            _ => panic!("not a header and a carousel: {response:?}"),
+        }
     }
 
     #[test]
@@ -539,14 +629,89 @@ mod tests {
     }
 
     #[test]
+    fn the_latest_release_is_the_first_row_then_the_top_tracks() {
+        let mut asked = card("a", "아이유", 10);
+        let mut single = release("alb1", "Love wins all", "2026-11-20", AlbumType::Single);
+        single.spotify_url = Some("https://open.spotify.com/album/alb1?si=x".into());
+        asked.latest_release = Some(LatestRelease::as_of(single, today()));
+        let similar = vec![card("s", "Similar", 10)];
+        let answer = artist_answer(&asked, &similar);
+        assert_eq!(validate(&answer), Ok(()));
+        let cards = carousel(&answer);
+        let rows = &cards[0].items;
+        assert_eq!(rows.len(), limits::MAX_LIST_ITEMS_IN_CAROUSEL);
+        assert_eq!(rows[0].title, "NEW · Love wins all");
+        assert_eq!(rows[0].description.as_deref(), Some("2026-11-20 · 싱글"));
+        assert_eq!(
+            rows[0].image_url.as_deref(),
+            Some("https://i.scdn.co/image/cover-alb1")
+        );
+        assert_eq!(
+            rows[0].link,
+            Some(Link::web("https://open.spotify.com/album/alb1?si=x"))
+        );
+        let tracks: Vec<&str> = rows[1..].iter().map(|r| r.title.as_str()).collect();
+        assert_eq!(tracks, ["아이유 song 1", "아이유 song 2", "아이유 song 3"]);
+        assert_eq!(cards[1].items.len(), MAX_TRACK_ROWS, "no release, no row");
+        assert_eq!(cards[1].items[0].title, "Similar song 1");
+    }
+
+    #[test]
+    fn the_release_row_shows_the_date_at_its_precision() {
+        let cases = [
+            (
+                "2026-11-20",
+                AlbumType::Single,
+                "NEW · X",
+                "2026-11-20 · 싱글",
+            ),
+            ("2026-11", AlbumType::Album, "NEW · X", "2026-11 · 앨범"),
+            (
+                "2026-10",
+                AlbumType::Album,
+                "최신 발매 · X",
+                "2026-10 · 앨범",
+            ),
+            (
+                "2026-10-25",
+                AlbumType::Single,
+                "최신 발매 · X",
+                "2026-10-25 · 싱글",
+            ),
+            ("2026", AlbumType::Single, "최신 발매 · X", "2026 · 싱글"),
+            (
+                "1999",
+                AlbumType::Compilation,
+                "최신 발매 · X",
+                "1999 · 컴필레이션",
+            ),
+        ];
+        for (date, album_type, title, description) in cases {
+            let mut lonely = card("a", "A", 1);
+            lonely.latest_release = Some(LatestRelease::as_of(
+                release("r", "X", date, album_type),
+                today(),
+            ));
+            let answer = artist_answer(&lonely, &[]);
+            assert_eq!(validate(&answer), Ok(()));
+            let [_, Component::ListCard(list)] = outputs(&answer) else {
+                panic!("unexpected shape: {answer:?}");
+            };
+            assert_eq!(list.items[0].title, title, "{date}");
+            assert_eq!(
+                list.items[0].description.as_deref(),
+                Some(description),
+                "{date}"
+            );
+        }
+    }
+
+    #[test]
     fn answer_without_related_says_when_recommendations_come() {
         let mut lonely = card("a", "New Artist", 2);
-        lonely.latest_release = Some(Release {
-            name: "Debut".into(),
-            release_date: Some("2026-11-20".into()),
-            spotify_url: Some("https://open.spotify.com/album/x".into()),
-            image_url: None,
-        });
+        let mut debut = release("debut1", "  Debut  ", "2026-10", AlbumType::Album);
+        debut.image_url = Some(String::new());
+        lonely.latest_release = Some(LatestRelease::as_of(debut, today()));
         let answer = artist_answer(&lonely, &[]);
         assert_eq!(validate(&answer), Ok(()));
         let [Component::SimpleText(header), Component::ListCard(list)] = outputs(&answer) else {
@@ -554,7 +719,61 @@ mod tests {
         };
         assert!(header.text.contains("03:00 (KST)"));
         assert_eq!(list.items.len(), 3);
-        assert!(list.items[2].title.contains("Debut"));
+        assert_eq!(list.items[0].title, "최신 발매 · Debut");
+        assert_eq!(list.items[0].image_url, None, "a blank cover is left out");
+        assert_eq!(
+            list.items[0].link,
+            Some(Link::web("https://open.spotify.com/album/debut1")),
+            "without a URL the album's Spotify page"
+        );
+        assert_eq!(list.items[1].title, "New Artist song 1");
+    }
+
+    #[test]
+    fn the_release_row_keeps_its_mark_and_date_when_texts_shrink() {
+        let long_url = format!("https://i.scdn.co/image/{}", "x".repeat(2_000));
+        let mut big = card("a", &"가".repeat(500), 10);
+        for t in &mut big.tracks {
+            t.image_url = Some(long_url.clone());
+            t.spotify_url = Some(long_url.clone());
+        }
+        let similar = vec![big.clone(); 4];
+        big.latest_release = Some(LatestRelease::as_of(
+            release("r", &"나".repeat(500), "2026-11-24", AlbumType::Single),
+            today(),
+        ));
+        let answer = artist_answer(&big, &similar);
+        assert_eq!(validate(&answer), Ok(()));
+        let cards = carousel(&answer);
+        assert!(
+            cards[0].items.len() < limits::MAX_LIST_ITEMS_IN_CAROUSEL,
+            "a smaller budget was needed: {answer:?}"
+        );
+        let row = &cards[0].items[0];
+        assert!(row.title.starts_with("NEW · 나"), "{}", row.title);
+        assert!(row.title.ends_with(limits::ELLIPSIS), "{}", row.title);
+        assert!(limits::char_len(&row.title) <= limits::MAX_LIST_ITEM_TITLE_CHARS);
+        assert_eq!(row.description.as_deref(), Some("2026-11-24 · 싱글"));
+        assert_eq!(
+            row.link,
+            Some(Link::web("https://open.spotify.com/album/r"))
+        );
+    }
+
+    #[test]
+    fn a_release_too_big_for_any_card_is_left_out_not_the_card() {
+        let mut asked = card("a", "A", 3);
+        let mut huge = release("r", "Huge", "2026", AlbumType::Album);
+        huge.spotify_url = Some(format!(
+            "https://open.spotify.com/album/{}",
+            "x".repeat(limits::MAX_BUBBLE_BYTES)
+        ));
+        asked.latest_release = Some(LatestRelease::as_of(huge, today()));
+        let answer = artist_answer(&asked, &[card("s", "S", 3)]);
+        assert_eq!(validate(&answer), Ok(()));
+        let cards = carousel(&answer);
+        assert_eq!(cards[0].header.title, "A");
+        assert_eq!(cards[0].items[0].title, "A song 1");
     }
 
     #[test]
@@ -632,6 +851,63 @@ mod tests {
         ]
     }
 
+    fn arb_release_date() -> impl Strategy<Value = ReleaseDate> {
+        let around_today = (-400i64..40).prop_map(|days| {
+            today()
+                .checked_add_signed(chrono::Duration::days(days))
+                .expect("a date near today")
+        });
+        prop_oneof![
+            (1900i32..2100).prop_map(ReleaseDate::Year),
+            (1900i32..2100, 1u32..=12).prop_map(|(y, m)| ReleaseDate::Month(y, m)),
+            around_today.clone().prop_map(ReleaseDate::Day),
+            around_today
+                .clone()
+                .prop_map(|d| ReleaseDate::Day(d).truncated(DatePrecision::Month)),
+            around_today.prop_map(|d| ReleaseDate::Day(d).truncated(DatePrecision::Year)),
+        ]
+    }
+
+    fn arb_release() -> impl Strategy<Value = LatestRelease> {
+        (
+            nasty_text(),
+            nasty_text(),
+            prop_oneof![
+                Just(AlbumType::Album),
+                Just(AlbumType::Single),
+                Just(AlbumType::Compilation)
+            ],
+            arb_release_date(),
+            proptest::option::of(nasty_text()),
+            proptest::option::of(nasty_text()),
+            any::<bool>(),
+        )
+            .prop_map(|(id, name, album_type, release_date, image, url, new)| {
+                let release = Release {
+                    id,
+                    name,
+                    album_type,
+                    release_date,
+                    image_url: image.map(|i| format!("https://i.scdn.co/{i}")),
+                    spotify_url: url.map(|u| {
+                        if u.len() % 2 == 0 {
+                            format!("https://open.spotify.com/album/{u}")
+                        } else {
+                            u
+                        }
+                    }),
+                    primary_artist: true,
+                    total_tracks: None,
+                };
+                // Both marks, whatever the date, besides the one `as_of` gives.
+                if new {
+                    LatestRelease { release, new }
+                } else {
+                    LatestRelease::as_of(release, today())
+                }
+            })
+    }
+
     fn arb_card() -> impl Strategy<Value = ArtistCard> {
         let track = (
             nasty_text(),
@@ -643,9 +919,9 @@ mod tests {
             nasty_text(),
             nasty_text(),
             proptest::collection::vec(track, 0..12),
-            proptest::option::of(nasty_text()),
+            proptest::option::of(arb_release()),
         )
-            .prop_map(|(id, name, tracks, release)| {
+            .prop_map(|(id, name, tracks, latest_release)| {
                 let tracks = tracks
                     .into_iter()
                     .enumerate()
@@ -666,12 +942,6 @@ mod tests {
                         }),
                     })
                     .collect();
-                let latest_release = release.map(|name| Release {
-                    name,
-                    release_date: Some("2026".into()),
-                    spotify_url: None,
-                    image_url: Some(String::new()),
-                });
                 ArtistCard {
                     artist: artist(&id, &name),
                     tracks,
@@ -692,6 +962,24 @@ mod tests {
             prop_assert_eq!(validate(&answer), Ok(()));
             let json = serde_json::to_string(&answer).unwrap();
             prop_assert!(json.len() <= limits::MAX_BUBBLE_BYTES);
+            let first_card = match outputs(&answer) {
+                [_, Component::ListCard(card)] => Some(card),
+                [_, Component::Carousel(Carousel::ListCard(cards))] => cards.first(),
+                _ => None,
+            };
+            prop_assert!(first_card.is_some(), "a card, not only a text: {:?}", answer);
+            if let (Some(card), Some(latest)) = (first_card, &asked.latest_release) {
+                let date = latest.release.release_date.to_string();
+                let row = card
+                    .items
+                    .iter()
+                    .find(|row| row.description.as_deref().is_some_and(|d| d.starts_with(&date)));
+                if let Some(row) = row {
+                    prop_assert_eq!(row, &card.items[0], "the release row comes first");
+                    let label = if latest.new { texts::NEW_RELEASE } else { texts::LATEST_RELEASE };
+                    prop_assert!(row.title.starts_with(label), "{}", row.title);
+                }
+            }
             let back: SkillResponse = serde_json::from_str(&json).unwrap();
             prop_assert_eq!(back, answer);
         }

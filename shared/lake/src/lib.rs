@@ -14,5 +14,5 @@ pub mod write;
 pub use compact::{compact, CompactionReport, DEFAULT_TARGET_BYTES};
 pub use error::{LakeError, RowError};
 pub use objects::{Lake, LocalDirLake, ObjectInfo, S3Lake};
-pub use tables::{LakeTable, ALL_TABLES, AUDIO_FEATURES, TOP_TRACKS};
+pub use tables::{LakeTable, ALL_TABLES, AUDIO_FEATURES, RELEASES, TOP_TRACKS};
 pub use write::{partition_date, write_batch, LakeBatch, LakeFile};

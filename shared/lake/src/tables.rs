@@ -150,8 +150,36 @@ pub const AUDIO_FEATURES: LakeTable = LakeTable {
     ],
 };
 
+/// Each artist's latest releases, one row per release per ingest (snapshot), in the
+/// event's order: `position` 1 is the newest. The release date is text exactly as precise
+/// as Spotify knows it (`2021`, `2021-03`, `2021-03-05`), never padded to a day, with its
+/// precision beside it, so SQL can filter on precision without parsing.
+pub const RELEASES: LakeTable = LakeTable {
+    prefix: "releases",
+    sql_name: "releases",
+    columns: &[
+        required("artist_id", ColumnType::Text),
+        required("album_id", ColumnType::Text),
+        required("name", ColumnType::Text),
+        // Spotify's `album_type`: `album`, `single` or `compilation` (ingest keeps only
+        // the artist's own albums and singles).
+        required("album_type", ColumnType::Text),
+        required("release_date", ColumnType::Text),
+        // `year`, `month` or `day`.
+        required("release_date_precision", ColumnType::Text),
+        required("position", ColumnType::Int32),
+        optional("image_url", ColumnType::Text),
+        optional("spotify_url", ColumnType::Text),
+        optional("total_tracks", ColumnType::Int32),
+        // Name the snapshot, as in `top-tracks`: an artist's latest releases are the rows
+        // of its latest (`fetched_at`, `event_id`).
+        required("fetched_at", ColumnType::TimestampMillis),
+        required("event_id", ColumnType::Text),
+    ],
+};
+
 /// Every lake table.
-pub const ALL_TABLES: [LakeTable; 2] = [TOP_TRACKS, AUDIO_FEATURES];
+pub const ALL_TABLES: [LakeTable; 3] = [TOP_TRACKS, AUDIO_FEATURES, RELEASES];
 
 impl LakeTable {
     /// The Arrow schema of the table's files (without the partition column).
@@ -299,5 +327,38 @@ mod tests {
         }
         assert!(features.contains("`duration_ms` bigint"));
         assert!(features.contains("`tempo` double"));
+    }
+
+    #[test]
+    fn releases_ddl_keeps_dates_as_text_at_their_precision() {
+        let ddl = RELEASES.create_table_ddl(
+            "encore",
+            "s3://lake-bucket",
+            NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        );
+        let expected_columns = "CREATE EXTERNAL TABLE IF NOT EXISTS `encore`.`releases` (\n  \
+             `artist_id` string,\n  `album_id` string,\n  `name` string,\n  \
+             `album_type` string,\n  `release_date` string,\n  \
+             `release_date_precision` string,\n  `position` int,\n  `image_url` string,\n  \
+             `spotify_url` string,\n  `total_tracks` int,\n  `fetched_at` timestamp,\n  \
+             `event_id` string\n)\nPARTITIONED BY (`dt` string)\nSTORED AS PARQUET\n\
+             LOCATION 's3://lake-bucket/releases/'\n";
+        assert!(ddl.starts_with(expected_columns), "{ddl}");
+        assert!(
+            ddl.contains("'storage.location.template'='s3://lake-bucket/releases/dt=${dt}/'"),
+            "{ddl}"
+        );
+        assert!(ddl.contains("'projection.dt.range'='2026-01-01,NOW+1DAYS'"), "{ddl}");
+        assert_eq!(
+            RELEASES.partition_prefix(NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()),
+            "releases/dt=2026-11-25/"
+        );
+        let nullable: Vec<&str> = RELEASES
+            .columns
+            .iter()
+            .filter(|c| c.nullable)
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(nullable, ["image_url", "spotify_url", "total_tracks"]);
     }
 }

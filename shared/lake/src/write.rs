@@ -1,6 +1,7 @@
 //! Turning a batch of `ArtistIngested` events into Parquet files: one file per table per
-//! partition date, named after the batch's event ids, with deterministic content, so a
-//! redelivered batch overwrites its own files byte for byte and never adds a duplicate.
+//! partition date (`audio-features`, `releases`, `top-tracks`), named after the batch's
+//! event ids, with deterministic content, so a redelivered batch overwrites its own files
+//! byte for byte and never adds a duplicate.
 //!
 //! The partition date is the event's `occurred_at` (when ingest fetched the data) in
 //! Asia/Seoul, not the time the lake processes it: a retry hours later, or across midnight,
@@ -20,10 +21,13 @@ use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::metadata::KeyValue;
 use datafusion::parquet::file::properties::WriterProperties;
 use encore_domain::events::ArtistIngested;
+use encore_domain::release::{AlbumType, Release};
 use uuid::Uuid;
 
 use crate::objects::Lake;
-use crate::tables::{LakeTable, AUDIO_FEATURES, PARTITION_TZ, TIMESTAMP_TZ, TOP_TRACKS};
+use crate::tables::{
+    LakeTable, AUDIO_FEATURES, PARTITION_TZ, RELEASES, TIMESTAMP_TZ, TOP_TRACKS,
+};
 use crate::{LakeError, RowError};
 
 /// The partition date of an instant: its calendar day in Asia/Seoul.
@@ -101,7 +105,24 @@ struct FeatureRow {
     time_signature: Option<i32>,
 }
 
-/// One event's rows: a snapshot of an artist's top tracks and their features.
+/// One row of `releases`.
+#[derive(Debug, Clone, PartialEq)]
+struct ReleaseRow {
+    album_id: String,
+    name: String,
+    album_type: &'static str,
+    /// As precise as known: `2021`, `2021-03` or `2021-03-05`.
+    release_date: String,
+    release_date_precision: &'static str,
+    /// 1 for the newest, in the event's order.
+    position: i32,
+    image_url: Option<String>,
+    spotify_url: Option<String>,
+    total_tracks: Option<i32>,
+}
+
+/// One event's rows: a snapshot of an artist's top tracks, their features and the
+/// artist's latest releases.
 #[derive(Debug, Clone, PartialEq)]
 struct Snapshot {
     event_id: String,
@@ -109,6 +130,16 @@ struct Snapshot {
     fetched_at: DateTime<Utc>,
     tracks: Vec<TopTrackRow>,
     features: Vec<FeatureRow>,
+    releases: Vec<ReleaseRow>,
+}
+
+/// Spotify's spelling of an album type, as the `releases` table stores it.
+fn album_type_text(album_type: AlbumType) -> &'static str {
+    match album_type {
+        AlbumType::Album => "album",
+        AlbumType::Single => "single",
+        AlbumType::Compilation => "compilation",
+    }
 }
 
 fn to_i32(event: &ArtistIngested, field: &'static str, value: u32) -> Result<i32, RowError> {
@@ -117,6 +148,31 @@ fn to_i32(event: &ArtistIngested, field: &'static str, value: u32) -> Result<i32
         field,
         value: value.into(),
     })
+}
+
+impl ReleaseRow {
+    /// The row of `release`, the `index`-th (from 0) of `event`'s releases.
+    fn from_release(
+        event: &ArtistIngested,
+        index: usize,
+        release: &Release,
+    ) -> Result<Self, RowError> {
+        let position = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        Ok(Self {
+            album_id: release.id.clone(),
+            name: release.name.clone(),
+            album_type: album_type_text(release.album_type),
+            release_date: release.release_date.to_string(),
+            release_date_precision: release.release_date.precision().as_str(),
+            position: to_i32(event, "position", position)?,
+            image_url: release.image_url.clone(),
+            spotify_url: release.spotify_url.clone(),
+            total_tracks: release
+                .total_tracks
+                .map(|n| to_i32(event, "total_tracks", n))
+                .transpose()?,
+        })
+    }
 }
 
 impl Snapshot {
@@ -158,12 +214,19 @@ impl Snapshot {
                 time_signature: f.time_signature,
             })
             .collect();
+        let releases = event
+            .releases
+            .iter()
+            .enumerate()
+            .map(|(index, release)| ReleaseRow::from_release(event, index, release))
+            .collect::<Result<_, RowError>>()?;
         Ok(Self {
             event_id: event.meta.id.to_string(),
             artist_id: event.artist.id.clone(),
             fetched_at: event.meta.occurred_at,
             tracks,
             features,
+            releases,
         })
     }
 }
@@ -220,7 +283,8 @@ impl LakeBatch {
     }
 
     /// The batch's files: per partition date, one `audio-features` file (when any track
-    /// has features) then one `top-tracks` file (when any event has tracks).
+    /// has features), one `releases` file (when any event has releases), then one
+    /// `top-tracks` file (when any event has tracks).
     pub fn encode(&self) -> Result<Vec<LakeFile>, LakeError> {
         let stem = format!("part-{}", self.part_id());
         let mut by_date: BTreeMap<NaiveDate, Vec<&Snapshot>> = BTreeMap::new();
@@ -235,6 +299,7 @@ impl LakeBatch {
             snapshots.sort_by(|a, b| (a.fetched_at, &a.event_id).cmp(&(b.fetched_at, &b.event_id)));
             for (table, batch) in [
                 (AUDIO_FEATURES, features_batch(&snapshots)?),
+                (RELEASES, releases_batch(&snapshots)?),
                 (TOP_TRACKS, top_tracks_batch(&snapshots)?),
             ] {
                 if batch.num_rows() == 0 {
@@ -253,8 +318,9 @@ impl LakeBatch {
     }
 }
 
-/// Encodes `batch` and puts its files in the lake, features before tracks (so a reader
-/// never sees a snapshot whose features are still to come). Returns the files written.
+/// Encodes `batch` and puts its files in the lake, features and releases before tracks (so
+/// a reader that finds a snapshot's tracks never misses its features or releases because
+/// they are still to come). Returns the files written.
 pub async fn write_batch(lake: &dyn Lake, batch: &LakeBatch) -> Result<Vec<LakeFile>, LakeError> {
     let files = batch.encode()?;
     for file in &files {
@@ -342,6 +408,56 @@ fn top_tracks_batch(snapshots: &[&Snapshot]) -> Result<RecordBatch, LakeError> {
         ("event_id", text(|(s, _)| &s.event_id)),
     ]);
     assemble(&TOP_TRACKS, columns)
+}
+
+fn releases_batch(snapshots: &[&Snapshot]) -> Result<RecordBatch, LakeError> {
+    let rows: Vec<(&Snapshot, &ReleaseRow)> = snapshots
+        .iter()
+        .flat_map(|s| s.releases.iter().map(move |r| (*s, r)))
+        .collect();
+    let text = |f: for<'r> fn(&'r (&'r Snapshot, &'r ReleaseRow)) -> &'r str| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(rows.iter().map(f)))
+    };
+    let optional_text = |f: fn(&ReleaseRow) -> Option<&str>| -> ArrayRef {
+        Arc::new(rows.iter().map(|(_, r)| f(r)).collect::<StringArray>())
+    };
+    let columns: HashMap<&'static str, ArrayRef> = HashMap::from([
+        ("artist_id", text(|(s, _)| &s.artist_id)),
+        ("album_id", text(|(_, r)| &r.album_id)),
+        ("name", text(|(_, r)| &r.name)),
+        ("album_type", text(|(_, r)| r.album_type)),
+        ("release_date", text(|(_, r)| &r.release_date)),
+        (
+            "release_date_precision",
+            text(|(_, r)| r.release_date_precision),
+        ),
+        (
+            "position",
+            Arc::new(Int32Array::from_iter_values(
+                rows.iter().map(|(_, r)| r.position),
+            )),
+        ),
+        ("image_url", optional_text(|r| r.image_url.as_deref())),
+        ("spotify_url", optional_text(|r| r.spotify_url.as_deref())),
+        (
+            "total_tracks",
+            Arc::new(
+                rows.iter()
+                    .map(|(_, r)| r.total_tracks)
+                    .collect::<Int32Array>(),
+            ),
+        ),
+        (
+            "fetched_at",
+            timestamps(
+                rows.iter()
+                    .map(|(s, _)| s.fetched_at.timestamp_millis())
+                    .collect(),
+            ),
+        ),
+        ("event_id", text(|(s, _)| &s.event_id)),
+    ]);
+    assemble(&RELEASES, columns)
 }
 
 fn features_batch(snapshots: &[&Snapshot]) -> Result<RecordBatch, LakeError> {

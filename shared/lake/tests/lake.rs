@@ -1,19 +1,20 @@
 //! The lake library: the object-store conformance suite (local directory and S3 on the
-//! moto server), the Parquet files' schema and determinism, and compaction.
+//! moto server), the Parquet files' schema, content and determinism, and compaction.
 
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::Int32Type;
+use datafusion::arrow::datatypes::{Int32Type, TimestampMillisecondType};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use encore_domain::events::{ArtistIngested, EventMeta};
+use encore_domain::release::{AlbumType, Release, ReleaseDate};
 use encore_domain::{Artist, AudioFeatures, Track};
 use encore_lake::objects::s3::{s3_client, MULTIPART_THRESHOLD};
 use encore_lake::{
-    compact, partition_date, Lake, LakeBatch, LakeError, LocalDirLake, S3Lake, ALL_TABLES,
-    AUDIO_FEATURES, TOP_TRACKS,
+    compact, partition_date, write_batch, Lake, LakeBatch, LakeError, LocalDirLake, S3Lake,
+    ALL_TABLES, AUDIO_FEATURES, RELEASES, TOP_TRACKS,
 };
 use encore_platform::config::keys;
 use uuid::Uuid;
@@ -68,7 +69,22 @@ fn features(track_id: &str, x: f64) -> AudioFeatures {
     }
 }
 
-/// An event for `artist` with `tracks` top tracks, all but the last with features.
+/// `artist`'s release `id` out on `date` (any precision).
+fn release(artist: &str, id: &str, date: &str, album_type: AlbumType) -> Release {
+    Release {
+        id: format!("{artist}-{id}"),
+        name: format!("Release {id} of {artist}"),
+        album_type,
+        release_date: ReleaseDate::parse(date).unwrap(),
+        image_url: Some(format!("https://i.example/{artist}-{id}.jpg")),
+        spotify_url: Some(format!("https://open.spotify.com/album/{artist}-{id}")),
+        primary_artist: true,
+        total_tracks: Some(12),
+    }
+}
+
+/// An event for `artist` with `tracks` top tracks, all but the last with features, and
+/// two releases (a single dated to the day, an album dated to the month).
 fn event(artist: &str, tracks: u32, at: DateTime<Utc>) -> ArtistIngested {
     let tracks: Vec<Track> = (1..=tracks).map(|n| track(artist, n)).collect();
     let features = tracks
@@ -95,6 +111,10 @@ fn event(artist: &str, tracks: u32, at: DateTime<Utc>) -> ArtistIngested {
         },
         tracks,
         features,
+        releases: vec![
+            release(artist, "r1", "2026-11-20", AlbumType::Single),
+            release(artist, "r2", "2026-10", AlbumType::Album),
+        ],
     }
 }
 
@@ -260,7 +280,7 @@ fn files_have_exactly_the_declared_schema_and_snappy() {
     let files = batch.encode().unwrap();
     assert_eq!(
         files.iter().map(|f| f.table).collect::<Vec<_>>(),
-        [AUDIO_FEATURES, TOP_TRACKS]
+        [AUDIO_FEATURES, RELEASES, TOP_TRACKS]
     );
     for file in files {
         let builder = ParquetRecordBatchReaderBuilder::try_new(file.bytes.clone()).unwrap();
@@ -316,8 +336,10 @@ fn a_batch_across_midnight_in_seoul_writes_one_file_per_table_per_date() {
         keys,
         [
             format!("audio-features/dt=2026-11-24/part-{id}.parquet"),
+            format!("releases/dt=2026-11-24/part-{id}.parquet"),
             format!("top-tracks/dt=2026-11-24/part-{id}.parquet"),
             format!("audio-features/dt=2026-11-25/part-{id}.parquet"),
+            format!("releases/dt=2026-11-25/part-{id}.parquet"),
             format!("top-tracks/dt=2026-11-25/part-{id}.parquet"),
         ]
     );
@@ -565,4 +587,185 @@ fn rank_column_reads_back_as_written() {
             .null_count(),
         1
     );
+}
+
+// ---- the releases table --------------------------------------------------------------------
+
+fn texts(batch: &RecordBatch, column: &str) -> Vec<Option<String>> {
+    let array = batch.column_by_name(column).unwrap().as_string::<i32>();
+    (0..array.len())
+        .map(|i| array.is_valid(i).then(|| array.value(i).to_owned()))
+        .collect()
+}
+
+fn int32s(batch: &RecordBatch, column: &str) -> Vec<Option<i32>> {
+    let array = batch
+        .column_by_name(column)
+        .unwrap()
+        .as_primitive::<Int32Type>();
+    (0..array.len())
+        .map(|i| array.is_valid(i).then(|| array.value(i)))
+        .collect()
+}
+
+fn some(values: &[&str]) -> Vec<Option<String>> {
+    values.iter().map(|v| Some((*v).to_owned())).collect()
+}
+
+/// The one file of `table` a batch encodes to, read back as one record batch.
+fn encoded_table(batch: &LakeBatch, table: encore_lake::LakeTable) -> RecordBatch {
+    let files: Vec<_> = batch
+        .encode()
+        .unwrap()
+        .into_iter()
+        .filter(|f| f.table == table)
+        .collect();
+    assert_eq!(files.len(), 1, "{} files", table.prefix);
+    let (schema, batches) = read(files[0].bytes.clone());
+    assert_eq!(*schema, *table.schema());
+    datafusion::arrow::compute::concat_batches(&schema, &batches).unwrap()
+}
+
+#[test]
+fn release_rows_read_back_as_written_at_their_precision() {
+    let first_at = Utc.with_ymd_and_hms(2026, 11, 25, 1, 0, 0).unwrap();
+    let second_at = first_at + Duration::minutes(5);
+    let mut bts = event("bts", 2, second_at);
+    let mut bare = release("bts", "r3", "2019", AlbumType::Album);
+    bare.image_url = None;
+    bare.spotify_url = None;
+    bare.total_tracks = None;
+    bts.releases.push(bare);
+    let mut iu = event("iu", 1, first_at);
+    iu.releases = vec![release("iu", "c1", "2024-02-29", AlbumType::Compilation)];
+    let mut batch = LakeBatch::new();
+    batch.add(&bts).unwrap();
+    batch.add(&iu).unwrap();
+
+    // Rows in (occurred_at, event id) order: iu's first, then bts's in the event's order.
+    let rows = encoded_table(&batch, RELEASES);
+    assert_eq!(
+        texts(&rows, "artist_id"),
+        some(&["iu", "bts", "bts", "bts"])
+    );
+    assert_eq!(
+        texts(&rows, "album_id"),
+        some(&["iu-c1", "bts-r1", "bts-r2", "bts-r3"])
+    );
+    assert_eq!(texts(&rows, "name")[1].as_deref(), Some("Release r1 of bts"));
+    assert_eq!(
+        texts(&rows, "album_type"),
+        some(&["compilation", "single", "album", "album"])
+    );
+    assert_eq!(
+        texts(&rows, "release_date"),
+        some(&["2024-02-29", "2026-11-20", "2026-10", "2019"])
+    );
+    assert_eq!(
+        texts(&rows, "release_date_precision"),
+        some(&["day", "day", "month", "year"])
+    );
+    assert_eq!(int32s(&rows, "position"), [1, 1, 2, 3].map(Some));
+    assert_eq!(
+        texts(&rows, "image_url"),
+        [
+            Some("https://i.example/iu-c1.jpg".to_owned()),
+            Some("https://i.example/bts-r1.jpg".to_owned()),
+            Some("https://i.example/bts-r2.jpg".to_owned()),
+            None
+        ]
+    );
+    assert_eq!(
+        texts(&rows, "spotify_url")[3],
+        None,
+        "a missing URL stays null"
+    );
+    assert_eq!(
+        texts(&rows, "spotify_url")[2].as_deref(),
+        Some("https://open.spotify.com/album/bts-r2")
+    );
+    assert_eq!(
+        int32s(&rows, "total_tracks"),
+        [Some(12), Some(12), Some(12), None]
+    );
+    let fetched = rows
+        .column_by_name("fetched_at")
+        .unwrap()
+        .as_primitive::<TimestampMillisecondType>();
+    assert_eq!(
+        fetched.values().to_vec(),
+        [first_at, second_at, second_at, second_at].map(|t| t.timestamp_millis())
+    );
+    assert_eq!(
+        texts(&rows, "event_id"),
+        [iu.meta.id, bts.meta.id, bts.meta.id, bts.meta.id].map(|id| Some(id.to_string()))
+    );
+}
+
+#[test]
+fn events_without_releases_write_no_releases_file() {
+    let mut quiet = event("quiet", 2, Utc.with_ymd_and_hms(2026, 11, 25, 1, 0, 0).unwrap());
+    quiet.releases.clear();
+    let mut batch = LakeBatch::new();
+    batch.add(&quiet).unwrap();
+    let tables: Vec<_> = batch
+        .encode()
+        .unwrap()
+        .into_iter()
+        .map(|f| f.table.prefix)
+        .collect();
+    assert_eq!(tables, ["audio-features", "top-tracks"]);
+
+    // Releases but no tracks: the releases file alone.
+    let mut only_releases = event("new", 0, Utc.with_ymd_and_hms(2026, 11, 25, 2, 0, 0).unwrap());
+    only_releases.releases.truncate(1);
+    let mut batch = LakeBatch::new();
+    batch.add(&only_releases).unwrap();
+    let files = batch.encode().unwrap();
+    assert_eq!(
+        files.iter().map(|f| (f.table.prefix, f.rows)).collect::<Vec<_>>(),
+        [("releases", 1)]
+    );
+}
+
+#[tokio::test]
+async fn a_redelivered_batch_leaves_identical_objects() {
+    let dir = temp_dir();
+    let lake = LocalDirLake::new(&dir);
+    let at = Utc.with_ymd_and_hms(2026, 11, 24, 14, 0, 0).unwrap();
+    // Across Seoul's midnight, so the batch writes two partitions of each table.
+    let events: Vec<_> = (0..4)
+        .map(|i| event(&format!("artist{i}"), 3, at + Duration::minutes(40 * i)))
+        .collect();
+    let mut first = LakeBatch::new();
+    for e in &events {
+        first.add(e).unwrap();
+    }
+    let written = write_batch(&lake, &first).await.unwrap();
+    let before = snapshot(&lake).await;
+    assert_eq!(before.len(), 6, "{:?}", before.keys());
+    assert!(before
+        .keys()
+        .any(|k| k.starts_with("releases/dt=2026-11-25/part-")));
+
+    // Delivered again: another order, one event twice.
+    let mut again = LakeBatch::new();
+    for e in events.iter().rev() {
+        again.add(e).unwrap();
+    }
+    again.add(&events[2]).unwrap();
+    let rewritten = write_batch(&lake, &again).await.unwrap();
+    assert_eq!(rewritten, written);
+    assert_eq!(snapshot(&lake).await, before);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn out_of_range_release_values_reject_the_event() {
+    let mut bad = event("a", 1, Utc::now());
+    bad.releases[1].total_tracks = Some(u32::MAX);
+    let mut batch = LakeBatch::new();
+    let err = batch.add(&bad).unwrap_err();
+    assert!(err.to_string().contains("total_tracks"), "{err}");
+    assert!(batch.is_empty());
 }

@@ -93,6 +93,8 @@ pub mod keys {
     pub const CALLBACK_HOSTS: &str = "ENCORE_CALLBACK_HOSTS";
     /// Artists one ingest batch works on at the same time.
     pub const INGEST_CONCURRENCY: &str = "ENCORE_INGEST_CONCURRENCY";
+    /// How many of an artist's newest releases ingest keeps.
+    pub const LATEST_RELEASES_KEPT: &str = "ENCORE_LATEST_RELEASES";
     /// Secrets Manager ARN of the MySQL credentials ({"username","password"}), read at cold start.
     pub const DATABASE_SECRET_ARN: &str = "DATABASE_SECRET_ARN";
     /// Secrets Manager ARN of the Spotify client secret, read at cold start.

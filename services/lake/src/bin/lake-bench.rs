@@ -178,6 +178,7 @@ fn load_events(limit: Option<usize>) -> Result<Vec<ArtistIngested>, Box<dyn std:
                 },
                 tracks,
                 features,
+                releases: Vec::new(),
             }
         })
         .collect();

@@ -123,6 +123,7 @@ fn decode_batch(batch: &RecordBatch, out: &mut Vec<ProfileRow>) -> Result<(), Qu
 mod tests {
     use chrono::{DateTime, Utc};
     use encore_domain::events::{ArtistIngested, EventMeta};
+    use encore_domain::release::{AlbumType, Release, ReleaseDate};
     use encore_domain::{Artist, AudioFeatures, Track};
 
     use super::*;
@@ -199,6 +200,21 @@ mod tests {
                 })
                 .collect(),
             features: with.iter().map(|(id, base)| features(id, *base)).collect(),
+            releases: Vec::new(),
+        }
+    }
+
+    /// A release `id` of type `album_type` out on `date` (any precision), without image.
+    fn release(id: &str, date: &str, album_type: AlbumType) -> Release {
+        Release {
+            id: id.into(),
+            name: format!("release {id}"),
+            album_type,
+            release_date: ReleaseDate::parse(date).unwrap(),
+            image_url: None,
+            spotify_url: Some(format!("https://open.spotify.com/album/{id}")),
+            primary_artist: true,
+            total_tracks: None,
         }
     }
 
@@ -309,5 +325,52 @@ mod tests {
             Vec::new(),
             "tracks but no features"
         );
+    }
+
+    #[tokio::test]
+    async fn the_releases_table_answers_sql_with_each_artists_latest_snapshot() {
+        let dir = TempLake::new();
+        let lake = LocalDirLake::new(&dir.0);
+        let mut a1_old = ingest("a1", "2026-11-20T01:00:00Z", &["t1"], &[]);
+        a1_old.releases = vec![release("r1", "2025-12-24", AlbumType::Single)];
+        let mut a1_new = ingest("a1", "2026-11-22T01:00:00Z", &["t1"], &[]);
+        a1_new.releases = vec![
+            release("r2", "2026-11", AlbumType::Album),
+            release("r1", "2025-12-24", AlbumType::Single),
+            release("r0", "2019", AlbumType::Album),
+        ];
+        a1_new.releases[0].total_tracks = Some(10);
+        let mut a2 = ingest("a2", "2026-11-21T01:00:00Z", &["t2"], &[]);
+        a2.releases = vec![release("s1", "2024", AlbumType::Single)];
+        write(&lake, &[&a1_old, &a2]).await;
+        write(&lake, &[&a1_new]).await;
+
+        let ctx = DataFusionLakeSql::new(&dir.0).session().await.unwrap();
+        let sql = "\
+WITH snapshots AS (
+    SELECT artist_id, event_id,
+           row_number() OVER (PARTITION BY artist_id ORDER BY fetched_at DESC, event_id DESC) AS recency
+    FROM (SELECT DISTINCT artist_id, event_id, fetched_at FROM releases) AS ingests
+)
+SELECT r.dt, r.artist_id, r.position, r.album_id, r.album_type, r.release_date,
+       r.release_date_precision, r.total_tracks IS NULL AS no_count
+FROM releases AS r
+JOIN snapshots AS s ON s.artist_id = r.artist_id AND s.event_id = r.event_id
+WHERE s.recency = 1
+ORDER BY r.artist_id, r.position";
+        let rows = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        let text = datafusion::arrow::util::pretty::pretty_format_batches(&rows)
+            .unwrap()
+            .to_string();
+        let expected = "\
++------------+-----------+----------+----------+------------+--------------+------------------------+----------+
+| dt         | artist_id | position | album_id | album_type | release_date | release_date_precision | no_count |
++------------+-----------+----------+----------+------------+--------------+------------------------+----------+
+| 2026-11-22 | a1        | 1        | r2       | album      | 2026-11      | month                  | false    |
+| 2026-11-22 | a1        | 2        | r1       | single     | 2025-12-24   | day                    | true     |
+| 2026-11-22 | a1        | 3        | r0       | album      | 2019         | year                   | true     |
+| 2026-11-21 | a2        | 1        | s1       | single     | 2024         | year                   | true     |
++------------+-----------+----------+----------+------------+--------------+------------------------+----------+";
+        assert_eq!(text, expected);
     }
 }
