@@ -10,7 +10,8 @@ lake columns) are the ones the code defines in:
   shared/platform/src/config.rs   the environment variable names (`keys`)
   shared/domain/src/events.rs     the event `detail-type`s and `source`s
   shared/lake/src/tables.rs       the lake tables: prefixes, SQL names, columns, projection
-  shared/store/src/dynamodb.rs    the top-tracks key attributes
+  shared/lake/src/query.rs        the lake SQL, and so the tables the Athena caller reads
+  shared/store/src/dynamodb.rs    the top-tracks key attributes and the calls the adapter makes
 
 Each check is then run again on a copy of the template broken on purpose (its `breaks`
 mutation) and must report a problem there that it does not report on the real template,
@@ -88,6 +89,19 @@ ENV_TARGETS = [
     (re.compile(r"_(QUEUE|DLQ)_URL$"), "AWS::SQS::Queue"),
     (re.compile(r"^DATABASE_URL$"), "AWS::RDS::DBProxy"),
 ]
+# The DynamoDB actions each function needs on the top-tracks table, by the calls it makes
+# through shared/store's adapter (TopTracksCache); the template grants exactly these.
+TOP_TRACKS_CALLS = {
+    # top_tracks (BatchGetItem); latest_releases, the artist's one releases item (GetItem).
+    "ChatFunction": {"dynamodb:BatchGetItem", "dynamodb:GetItem"},
+    # put_top_tracks (BatchWriteItem, deletes included); put_latest_releases (PutItem);
+    # the similar artists' tracks of a callback answer (top_tracks, BatchGetItem).
+    "IngestFunction": {"dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:BatchGetItem"},
+}
+# Data-plane calls of the DynamoDB SDK client, as the adapter spells them.
+DYNAMODB_CALLS = re.compile(
+    r"\.(batch_get_item|batch_write_item|get_item|put_item|delete_item|update_item|query|scan"
+    r"|transact_get_items|transact_write_items|execute_statement)\(\)")
 # Resource types a function reaches through a network path rather than IAM.
 NON_IAM_TYPES = {"AWS::RDS::DBProxy"}
 PSEUDO_PARAMETERS = re.compile(r"^AWS::")
@@ -229,6 +243,7 @@ def find(pattern: str, text: str, where: str, flags: int = 0) -> str:
 CONFIG_RS = "shared/platform/src/config.rs"
 EVENTS_RS = "shared/domain/src/events.rs"
 TABLES_RS = "shared/lake/src/tables.rs"
+QUERY_RS = "shared/lake/src/query.rs"
 DYNAMODB_RS = "shared/store/src/dynamodb.rs"
 
 
@@ -275,6 +290,23 @@ def lake_tables(root: Path) -> tuple[list[LakeTableDef], dict[str, str]]:
         "range_end": find(r"'projection\.\{dt\}\.range'='\{first\},([^']+)'", text, TABLES_RS),
     }
     return tables, projection
+
+
+def tables_read_by_sql(root: Path, names: set[str]) -> set[str]:
+    """The lake tables (of `names`) that the lake SQL (PROFILE_SQL) reads."""
+    sql = find(r'pub const PROFILE_SQL: &str = "(.*?)";', read(root, QUERY_RS), QUERY_RS, re.S)
+    read_tables = set(re.findall(r"\b(?:FROM|JOIN)\s+(\w+)", sql, re.I)) & names
+    if not read_tables:
+        raise CheckError(f"{QUERY_RS}: PROFILE_SQL reads no lake table; update infra/checks/wiring.py with the code")
+    return read_tables
+
+
+def dynamodb_actions(root: Path) -> set[str]:
+    """The IAM actions of the data-plane calls shared/store's DynamoDB adapter makes."""
+    calls = set(DYNAMODB_CALLS.findall(read(root, DYNAMODB_RS)))
+    if not calls:
+        raise CheckError(f"{DYNAMODB_RS}: no DynamoDB calls found; update infra/checks/wiring.py with the code")
+    return {"dynamodb:" + "".join(word.capitalize() for word in call.split("_")) for call in calls}
 
 
 def dynamodb_keys(root: Path) -> tuple[str, str]:
@@ -621,7 +653,14 @@ def glue_tables_match_lake(s: Stack) -> list[str]:
     problems = []
     if set(glue) != {t.sql_name for t in tables}:
         problems.append(f"Glue tables {sorted(glue)} != lake tables {sorted(t.sql_name for t in tables)}")
-    writers = [fn for fn, env in environment(s).items() if "LAKE_BUCKET" in env]
+    # The lake's writer gets the bucket and no Athena workgroup; the Athena caller needs the
+    # tables its SQL reads, through Glue and S3 (Athena uses the caller's permissions).
+    writers = [fn for fn, env in environment(s).items() if "LAKE_BUCKET" in env and "ATHENA_WORKGROUP" not in env]
+    queriers = [fn for fn, env in environment(s).items() if "ATHENA_WORKGROUP" in env]
+    if not writers:
+        problems.append("no function has LAKE_BUCKET without ATHENA_WORKGROUP: nothing writes the lake")
+    read_by_sql = tables_read_by_sql(s.root, {t.sql_name for t in tables})
+    logical = {p["TableInput"]["Name"]: n for n, p in s.of_type("AWS::Glue::Table").items()}
     for table in tables:
         p = glue.get(table.sql_name)
         if p is None:
@@ -647,17 +686,31 @@ def glue_tables_match_lake(s: Stack) -> list[str]:
         problems += [f"{table.sql_name}: {k} is {params.get(k)!r}, want {v!r}" for k, v in want.items() if params.get(k) != v]
         if not str(params.get(f"projection.{dt}.range", "")).endswith("," + projection["range_end"]):
             problems.append(f"{table.sql_name}: projection.{dt}.range does not end at {projection['range_end']}")
-        object_arn = f"${{LakeBucket.Arn}}/{table.prefix}/*"
+        object_arn = {"Fn::Sub": f"${{LakeBucket.Arn}}/{table.prefix}/*"}
         for fn in writers:
-            reachable = [st for st in statements(s, fn) if {"Fn::Sub": object_arn} in as_list(st.get("Resource"))]
-            if not reachable:
-                problems.append(f"{fn}: its policies do not cover {table.prefix}/ of the lake")
+            if not granted(s, fn, "s3:PutObject", object_arn):
+                problems.append(f"{fn}: its policies do not let it put objects under {table.prefix}/ of the lake")
+        if table.sql_name not in read_by_sql:
+            continue
+        glue_arn = {"Fn::Sub": "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:table/"
+                               f"${{LakeDatabase}}/${{{logical[table.sql_name]}}}"}
+        for fn in queriers:
+            if not granted(s, fn, "s3:GetObject", object_arn):
+                problems.append(f"{fn}: its SQL reads {table.sql_name}, but it may not get objects under {table.prefix}/")
+            if not granted(s, fn, "glue:GetTable", glue_arn):
+                problems.append(f"{fn}: its SQL reads {table.sql_name}, but it may not read its Glue table")
     return problems
 
 
 def statements(s: Stack, fn: str) -> list[dict]:
     return [st for p in s.functions[fn].get("Policies", []) if isinstance(p, dict) and "Statement" in p
             for st in as_list(p["Statement"])]
+
+
+def granted(s: Stack, fn: str, action: str, resource: Any) -> bool:
+    """Whether one of `fn`'s inline statements allows `action` on exactly `resource`."""
+    return any(st.get("Effect") == "Allow" and action in as_list(st.get("Action"))
+               and resource in as_list(st.get("Resource")) for st in statements(s, fn))
 
 
 @check("top_tracks: keys as shared/store's DynamoDB adapter, on-demand, point-in-time recovery",
@@ -676,6 +729,33 @@ def top_tracks_table(s: Stack) -> list[str]:
         problems.append("not on-demand")
     if p.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled") is not True:
         problems.append("point-in-time recovery off")
+    return problems
+
+
+@check("top_tracks: each function is granted exactly the DynamoDB calls it makes through shared/store's adapter",
+       lambda t: res(t, "ChatFunction")["Policies"][0]["Statement"][0]["Action"].remove("dynamodb:GetItem"))
+def top_tracks_grants_match_calls(s: Stack) -> list[str]:
+    adapter = dynamodb_actions(s.root)
+    out = s.transformed()
+    granted: dict[str, set[str]] = {}
+    for role_name, role in out["Resources"].items():
+        if role["Type"] != "AWS::IAM::Role":
+            continue
+        owner = role_name.removesuffix("Role")
+        for policy in role["Properties"].get("Policies", []):
+            for st in as_list(policy["PolicyDocument"]["Statement"]):
+                if st.get("Effect") == "Allow" and "TopTracksTable" in refs(st.get("Resource", [])):
+                    granted.setdefault(owner, set()).update(as_list(st.get("Action", [])))
+    problems = []
+    for fn in sorted(set(granted) | set(TOP_TRACKS_CALLS)):
+        want, got = TOP_TRACKS_CALLS.get(fn, set()), granted.get(fn, set())
+        if got != want:
+            problems.append(f"{fn}: granted {sorted(got)} on TopTracksTable, but it calls {sorted(want)}")
+    listed = set().union(*TOP_TRACKS_CALLS.values())
+    if listed - adapter:
+        problems.append(f"TOP_TRACKS_CALLS names {sorted(listed - adapter)}, which {DYNAMODB_RS} never calls")
+    if adapter - listed:
+        problems.append(f"{DYNAMODB_RS} calls {sorted(adapter - listed)}, which no function is granted")
     return problems
 
 

@@ -1,6 +1,6 @@
 //! The chat's read-through cache: the rendered answer (and its JSON body) per normalized
-//! name, so a known artist costs one hash lookup instead of three store round trips and a
-//! render. Entries live for a short TTL, which bounds staleness across Lambda instances;
+//! name, so a known artist costs one hash lookup instead of its store round trips (artist,
+//! related artists, top tracks and latest release, the asked-about record) and a render. Entries live for a short TTL, which bounds staleness across Lambda instances;
 //! [`AnswerCache::invalidate`] drops everything at once when ingest writes or the datamart
 //! swaps (the local runner calls it).
 

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use chrono::Utc;
 use encore_domain::events::{ArtistRequested, BusEvent, EventMeta, RequestReason, SOURCE_CHAT};
 use encore_domain::normalize;
-use encore_kakao::render::{self, ArtistCard, MAX_SIMILAR};
+use encore_kakao::render::{self, ArtistCard, LatestRelease, MAX_SIMILAR};
 use encore_kakao::{SkillRequest, SkillResponse};
 use encore_store::{
     ArtistStore, EventPublisher, OutgoingEvent, RelatedStore, RequestLog, RequestStatus,
@@ -180,7 +180,10 @@ pub async fn try_handle_skill<S: ChatPorts>(
 }
 
 /// The answer about a known artist, from the answer cache or else from the stores in three
-/// round trips (artist, related artists, all their top tracks), then cached.
+/// steps (the artist; its related artists; then at once all their top tracks and the
+/// artist's latest releases), then cached. An answer built from the stores records that a
+/// user asked about the name, for the daily refresh. The release and that record are best
+/// effort: when either fails it is logged, and the answer goes out without them.
 async fn known_artist<S: ChatPorts>(
     chat: &Chat<S>,
     normalized: &str,
@@ -206,16 +209,33 @@ async fn known_artist<S: ChatPorts>(
     let ids: Vec<String> = std::iter::once(artist.id.clone())
         .chain(related.iter().map(|(_, a)| a.id.clone()))
         .collect();
-    let mut tracks = stores
-        .top_tracks()
-        .top_tracks(&ids)
-        .await
-        .map_err(ChatError::Read)?;
+    let now = Utc::now();
+    let (tracks, releases, asked) = tokio::join!(
+        stores.top_tracks().top_tracks(&ids),
+        stores.top_tracks().latest_releases(&artist.id),
+        stores.requests().asked(normalized, now),
+    );
+    if let Err(err) = asked {
+        warn!(error = %err, "recording that a user asked about a known artist failed");
+    }
+    let mut tracks = tracks.map_err(ChatError::Read)?;
+    // The newest release; an unreadable releases entry leaves the row out, not the answer.
+    let latest_release = match releases {
+        Ok(releases) => releases.into_iter().next(),
+        Err(err) => {
+            warn!(error = %err, artist_id = %artist.id, "reading the latest releases failed");
+            None
+        }
+    }
+    .map(|release| LatestRelease::as_of(release, encore_domain::service_date(now)));
     let mut card_of = |artist: encore_domain::Artist| {
         let tracks = tracks.remove(&artist.id).unwrap_or_default();
         ArtistCard::new(artist, tracks)
     };
-    let card = card_of(artist);
+    let card = ArtistCard {
+        latest_release,
+        ..card_of(artist)
+    };
     let similar: Vec<ArtistCard> = related.into_iter().map(|(_, a)| card_of(a)).collect();
     let kind = if similar.is_empty() {
         AnswerKind::WithoutRelated

@@ -10,12 +10,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use base64::Engine;
-use chrono::Utc;
+use chrono::{Days, Months, NaiveDate, Utc};
 use encore_chat::lambda::handle_apigw;
 use encore_chat::server::{check_exposure, serve, ServeError, SKILL_PATH};
 use encore_chat::{Chat, ChatPorts, ChatSettings, SecretGuard, SkillEndpoint, SkillSecret, Stores};
 use encore_domain::events::{self, ArtistRequested, BusEvent};
-use encore_domain::{Artist, RelatedArtist, Track};
+use encore_domain::release::{AlbumType, DatePrecision, Release, ReleaseDate};
+use encore_domain::{service_date, Artist, RelatedArtist, Track};
 use encore_kakao::limits::validate;
 use encore_kakao::SkillResponse;
 use encore_platform::config::keys;
@@ -83,6 +84,65 @@ fn tracks(artist_id: &str, count: u32) -> Vec<Track> {
         .collect()
 }
 
+/// Today in the service's time zone, as the chat decides what is new.
+fn today() -> NaiveDate {
+    service_date(Utc::now())
+}
+
+fn release(id: &str, name: &str, album_type: AlbumType, release_date: ReleaseDate) -> Release {
+    Release {
+        id: id.into(),
+        name: name.into(),
+        album_type,
+        release_date,
+        image_url: Some(format!("https://i.scdn.co/image/cover-{id}")),
+        spotify_url: Some(format!("https://open.spotify.com/album/{id}")),
+        primary_artist: true,
+        total_tracks: Some(3),
+    }
+}
+
+/// BTS's newest release: a single three days old, known to the day (new).
+fn bts_latest() -> Release {
+    let day = today().checked_sub_days(Days::new(3)).unwrap();
+    release(
+        "2BtsNewSingle000000000",
+        "Hooligan",
+        AlbumType::Single,
+        ReleaseDate::Day(day),
+    )
+}
+
+/// BTS's latest releases, newest first: the new single, then older albums.
+fn bts_releases() -> Vec<Release> {
+    vec![
+        bts_latest(),
+        release(
+            "2BtsProof0000000000000",
+            "Proof",
+            AlbumType::Album,
+            ReleaseDate::parse("2022-06-10").unwrap(),
+        ),
+        release(
+            "2BtsBe0000000000000000",
+            "BE",
+            AlbumType::Album,
+            ReleaseDate::parse("2020-11").unwrap(),
+        ),
+    ]
+}
+
+/// The newcomer's debut: an album four months old, known only to the month (not new).
+fn solo_debut() -> Release {
+    let month = today().checked_sub_months(Months::new(4)).unwrap();
+    release(
+        "2SoloDebut000000000000",
+        "First Steps",
+        AlbumType::Album,
+        ReleaseDate::Day(month).truncated(DatePrecision::Month),
+    )
+}
+
 const SIMILAR: [(&str, &str); 5] = [
     ("1SimilarOne00000000000", "SEVENTEEN"),
     ("2SimilarTwo00000000000", "Stray Kids"),
@@ -91,7 +151,8 @@ const SIMILAR: [(&str, &str); 5] = [
     ("5SimilarFive0000000000", "ATEEZ"),
 ];
 
-/// BTS (alias 방탄소년단) with five related artists, and a newcomer without any.
+/// BTS (alias 방탄소년단) with five related artists and a new single, and a newcomer
+/// without related artists whose debut is months old.
 async fn seed<S: ChatPorts>(stores: &S) {
     let now = Utc::now();
     let mut all = vec![(BTS, "BTS"), (SOLO, "Solo Newcomer")];
@@ -109,6 +170,27 @@ async fn seed<S: ChatPorts>(stores: &S) {
             .unwrap();
     }
     stores.artists().put_alias("방탄소년단", BTS).await.unwrap();
+    let releases = [
+        (BTS, bts_releases()),
+        (SOLO, vec![solo_debut()]),
+        // A similar artist's release stays off its card: only the asked artist shows one.
+        (
+            SIMILAR[0].0,
+            vec![release(
+                "2SimilarRelease0000000",
+                "Seventeenth Heaven",
+                AlbumType::Album,
+                ReleaseDate::Year(2023),
+            )],
+        ),
+    ];
+    for (id, list) in releases {
+        stores
+            .top_tracks()
+            .put_latest_releases(id, &list, now)
+            .await
+            .unwrap();
+    }
     let rows: Vec<RelatedArtist> = SIMILAR
         .iter()
         .enumerate()
@@ -434,12 +516,41 @@ async fn answer_kinds<S: ChatPorts>(backend: &Backend<S>, transport: &Transport,
     assert_eq!(cards.len(), 5, "the artist and four similar");
     assert_eq!(cards[0]["header"]["title"], "BTS");
     assert_eq!(cards[1]["header"]["title"], "SEVENTEEN");
-    assert_eq!(cards[0]["items"].as_array().unwrap().len(), 3);
     assert_eq!(
-        cards[0]["items"][0]["link"]["web"],
+        cards[0]["items"].as_array().unwrap().len(),
+        4,
+        "the latest release and three top tracks"
+    );
+    let latest = bts_latest();
+    let release_row = &cards[0]["items"][0];
+    assert_eq!(release_row["title"], "NEW · Hooligan", "{body}");
+    assert_eq!(
+        release_row["description"],
+        format!("{} · 싱글", latest.release_date),
+        "the date to the day"
+    );
+    assert_eq!(
+        release_row["link"]["web"],
+        "https://open.spotify.com/album/2BtsNewSingle000000000"
+    );
+    assert_eq!(
+        release_row["imageUrl"],
+        "https://i.scdn.co/image/cover-2BtsNewSingle000000000"
+    );
+    assert_eq!(
+        cards[0]["items"][1]["link"]["web"],
         format!("https://open.spotify.com/track/{BTS}01")
     );
-    assert_eq!(cards[0]["items"][0]["description"], "Album 1");
+    assert_eq!(cards[0]["items"][1]["description"], "Album 1");
+    assert_eq!(
+        cards[1]["items"].as_array().unwrap().len(),
+        3,
+        "a similar artist's card shows no release"
+    );
+    assert_eq!(
+        cards[1]["items"][0]["title"],
+        format!("Song 1 of {}", SIMILAR[0].0)
+    );
     assert_eq!(
         cards[0]["buttons"][0]["webLinkUrl"],
         "https://www.youtube.com/results?search_query=BTS"
@@ -468,10 +579,18 @@ async fn answer_kinds<S: ChatPorts>(backend: &Backend<S>, transport: &Transport,
     let (status, solo) = send(skill_body("  solo   NEWCOMER ", None)).await;
     answer(status, &solo);
     assert!(first_text(&solo).contains("03:00 (KST)"), "{solo}");
+    let solo_card = &solo["template"]["outputs"][1]["listCard"];
+    assert_eq!(solo_card["header"]["title"], "Solo Newcomer");
+    let debut = solo_debut();
+    assert_eq!(solo_card["items"][0]["title"], "최신 발매 · First Steps");
+    let month = debut.release_date.to_string();
+    assert_eq!(month.len(), "YYYY-MM".len(), "{month}");
     assert_eq!(
-        solo["template"]["outputs"][1]["listCard"]["header"]["title"],
-        "Solo Newcomer"
+        solo_card["items"][0]["description"],
+        format!("{month} · 앨범"),
+        "the date to the month, no day invented"
     );
+    assert_eq!(solo_card["items"][1]["title"], format!("Song 1 of {SOLO}"));
 
     // Blank or meaningless input: help, nothing claimed or published.
     for meaningless in ["", "   ", "🎵🎶✨", "?!…", &"a".repeat(101)] {
@@ -621,12 +740,28 @@ async fn bad_inputs<S: ChatPorts>(backend: &Backend<S>, transport: &Transport, t
 }
 
 async fn run_all<S: ChatPorts>(backend: &Backend<S>) {
+    // The stores keep asked_at to the millisecond (MariaDB) or finer: a second of slack.
+    let started = Utc::now() - chrono::Duration::seconds(1);
     let http = Transport::http(backend.endpoint.clone()).await;
     for transport in [http, Transport::Lambda] {
         let tag = format!("{}{}", transport.name(), &unique("")[..6]);
         answer_kinds(backend, &transport, &tag).await;
         bad_inputs(backend, &transport, &tag).await;
     }
+    // Known artists answered from the stores are recorded as asked about, for the daily
+    // refresh; artists only shown as similar are not.
+    let asked = backend
+        .endpoint
+        .chat
+        .stores()
+        .requests()
+        .asked_since(started)
+        .await
+        .unwrap();
+    for name in ["bts", "방탄소년단", "solo newcomer"] {
+        assert!(asked.iter().any(|a| a == name), "{name} not in {asked:?}");
+    }
+    assert!(!asked.iter().any(|a| a == "seventeen"), "{asked:?}");
 }
 
 // ------------------------------------------------------------------ tests
@@ -731,6 +866,83 @@ async fn failures_after_a_valid_request_are_friendly_200s() {
         reply,
         serde_json::to_value(&*endpoint.chat.failure().response).unwrap()
     );
+}
+
+/// A request log whose asked-about record always fails; everything else is SQLite's.
+struct ForgetfulLog(Arc<SqliteStore>);
+
+#[async_trait]
+impl RequestLog for ForgetfulLog {
+    async fn claim(
+        &self,
+        normalized: &str,
+        now: chrono::DateTime<Utc>,
+        window: Duration,
+    ) -> Result<bool, StoreError> {
+        self.0.claim(normalized, now, window).await
+    }
+    async fn finish(&self, normalized: &str, status: RequestStatus) -> Result<(), StoreError> {
+        self.0.finish(normalized, status).await
+    }
+    async fn status(&self, normalized: &str) -> Result<Option<RequestStatus>, StoreError> {
+        self.0.status(normalized).await
+    }
+    async fn asked(&self, _normalized: &str, _at: chrono::DateTime<Utc>) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable(
+            "the request log is read-only".into(),
+        ))
+    }
+    async fn asked_since(&self, since: chrono::DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+        self.0.asked_since(since).await
+    }
+}
+
+#[tokio::test]
+async fn a_failed_asked_record_does_not_fail_the_answer() {
+    let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+    let stores = Stores {
+        artists: store.clone(),
+        related: store.clone(),
+        top_tracks: store.clone(),
+        requests: Arc::new(ForgetfulLog(store.clone())),
+        events: Arc::new(EmbeddedBus::new()),
+    };
+    seed(&stores).await;
+    let endpoint = guarded(stores);
+    let (status, reply) = Transport::Lambda
+        .send(&endpoint, Some(SECRET), skill_body("BTS", None))
+        .await;
+    answer(status, &reply);
+    let first_card = &reply["template"]["outputs"][1]["carousel"]["items"][0];
+    assert_eq!(first_card["header"]["title"], "BTS", "{reply}");
+    assert_eq!(first_card["items"][0]["title"], "NEW · Hooligan");
+    assert!(store
+        .asked_since(Utc::now() - chrono::Duration::days(1))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn an_unreadable_release_leaves_out_the_row_not_the_answer() {
+    let backend = embedded().await;
+    let store = &backend.endpoint.chat.stores().top_tracks;
+    sqlx::query("UPDATE latest_releases SET releases = 'not json' WHERE artist_id = ?")
+        .bind(BTS)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    assert!(
+        store.latest_releases(BTS).await.is_err(),
+        "the entry is corrupt"
+    );
+    let (status, reply) = Transport::Lambda
+        .send(&backend.endpoint, Some(SECRET), skill_body("BTS", None))
+        .await;
+    answer(status, &reply);
+    let first_card = &reply["template"]["outputs"][1]["carousel"]["items"][0];
+    assert_eq!(first_card["header"]["title"], "BTS", "{reply}");
+    assert_eq!(first_card["items"][0]["title"], format!("Song 1 of {BTS}"));
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! The lake handler end to end: `ArtistIngested` events on a moto SQS queue, received,
-//! handled, written as Parquet to a moto S3 bucket and read back row by row; redelivery,
-//! malformed messages, tracks without features, DataFusion over a local lake, compaction.
+//! handled, written as Parquet to a moto S3 bucket and read back row by row (top tracks,
+//! features, releases); redelivery, malformed messages, tracks without features, DataFusion
+//! over a local lake, compaction.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -12,9 +13,10 @@ use datafusion::arrow::datatypes::{Float64Type, Int32Type, TimestampMillisecondT
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::prelude::SessionContext;
 use encore_domain::events::{ArtistIngested, BusEnvelope, EventMeta, SOURCE_INGEST};
+use encore_domain::release::{AlbumType, Release, ReleaseDate};
 use encore_domain::{Artist, AudioFeatures, Track};
 use encore_lake::objects::s3::s3_client;
-use encore_lake::{compact, Lake, LocalDirLake, S3Lake, AUDIO_FEATURES, TOP_TRACKS};
+use encore_lake::{compact, Lake, LocalDirLake, S3Lake, AUDIO_FEATURES, RELEASES, TOP_TRACKS};
 use encore_lake_service::handle;
 use encore_platform::config::keys;
 use encore_store::inbound::InboundMessage;
@@ -87,7 +89,35 @@ fn features(track_id: &str, danceability: f64) -> AudioFeatures {
     }
 }
 
-/// `artist` with `tracks` top tracks; features for the tracks whose rank is in `with_features`.
+/// `artist`'s latest releases, newest first: a single dated to the day, an album known
+/// only to the month (no cover, no track count).
+fn releases(artist: &str) -> Vec<Release> {
+    vec![
+        Release {
+            id: format!("{artist}-single"),
+            name: format!("{artist} single"),
+            album_type: AlbumType::Single,
+            release_date: ReleaseDate::parse("2026-11-20").unwrap(),
+            image_url: Some(format!("https://i.example/{artist}-single.jpg")),
+            spotify_url: Some(format!("https://open.spotify.com/album/{artist}-single")),
+            primary_artist: true,
+            total_tracks: Some(2),
+        },
+        Release {
+            id: format!("{artist}-album"),
+            name: format!("{artist} album"),
+            album_type: AlbumType::Album,
+            release_date: ReleaseDate::parse("2026-10").unwrap(),
+            image_url: None,
+            spotify_url: Some(format!("https://open.spotify.com/album/{artist}-album")),
+            primary_artist: true,
+            total_tracks: None,
+        },
+    ]
+}
+
+/// `artist` with `tracks` top tracks, features for the tracks whose rank is in
+/// `with_features`, and two releases.
 fn ingested(
     artist: &str,
     tracks: u32,
@@ -115,6 +145,7 @@ fn ingested(
             .iter()
             .map(|r| features(&format!("{artist}{r}"), f64::from(*r) / 10.0))
             .collect(),
+        releases: releases(artist),
     }
 }
 
@@ -229,18 +260,22 @@ async fn events_from_sqs_land_in_s3_row_by_row_and_redelivery_changes_nothing() 
 
     let written = objects(&lake).await;
     let keys: Vec<&str> = written.keys().map(String::as_str).collect();
-    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert_eq!(keys.len(), 3, "{keys:?}");
     assert!(
         keys[0].starts_with("audio-features/dt=2026-11-25/part-") && keys[0].ends_with(".parquet"),
         "{keys:?}"
     );
     assert!(
-        keys[1].starts_with("top-tracks/dt=2026-11-25/part-"),
+        keys[1].starts_with("releases/dt=2026-11-25/part-"),
+        "{keys:?}"
+    );
+    assert!(
+        keys[2].starts_with("top-tracks/dt=2026-11-25/part-"),
         "{keys:?}"
     );
 
     // Rows in (occurred_at, event id) order: iu's snapshot first, then bts's, by rank.
-    let tracks = read(&written[keys[1]]);
+    let tracks = read(&written[keys[2]]);
     assert_eq!(*tracks.schema(), *TOP_TRACKS.schema());
     assert_eq!(
         strings(&tracks, "artist_id"),
@@ -298,6 +333,40 @@ async fn events_from_sqs_land_in_s3_row_by_row_and_redelivery_changes_nothing() 
         .unwrap()
         .as_primitive::<Float64Type>();
     assert_eq!(tempo.value(3), 119.9);
+
+    // Each event's releases, in its order, dates exactly as precise as known.
+    let releases = read(&written[keys[1]]);
+    assert_eq!(*releases.schema(), *RELEASES.schema());
+    assert_eq!(
+        strings(&releases, "album_id"),
+        ["iu-single", "iu-album", "bts-single", "bts-album"].map(|s| Some(s.to_owned()))
+    );
+    assert_eq!(
+        strings(&releases, "album_type"),
+        ["single", "album", "single", "album"].map(|s| Some(s.to_owned()))
+    );
+    assert_eq!(
+        strings(&releases, "release_date"),
+        ["2026-11-20", "2026-10", "2026-11-20", "2026-10"].map(|s| Some(s.to_owned()))
+    );
+    assert_eq!(
+        strings(&releases, "release_date_precision"),
+        ["day", "month", "day", "month"].map(|s| Some(s.to_owned()))
+    );
+    assert_eq!(ints(&releases, "position"), [1, 2, 1, 2].map(Some));
+    assert_eq!(
+        ints(&releases, "total_tracks"),
+        [Some(2), None, Some(2), None]
+    );
+    assert_eq!(
+        strings(&releases, "image_url")[2].as_deref(),
+        Some("https://i.example/bts-single.jpg")
+    );
+    assert_eq!(strings(&releases, "image_url")[3], None);
+    assert_eq!(
+        strings(&releases, "event_id"),
+        [iu.meta.id, iu.meta.id, bts.meta.id, bts.meta.id].map(|id| Some(id.to_string()))
+    );
 
     // The same batch delivered again (in another order) leaves exactly the same objects.
     queue.send(&body(&iu)).await.unwrap();
@@ -380,6 +449,7 @@ async fn datafusion_reads_the_local_lake_with_the_declared_schema() {
     let root = format!("file://{}", dir.display());
     TOP_TRACKS.register(&ctx, &root).await.unwrap();
     AUDIO_FEATURES.register(&ctx, &root).await.unwrap();
+    RELEASES.register(&ctx, &root).await.unwrap();
     let rows = ctx
         .sql("SELECT dt, artist_id, track_id, rank, f.danceability IS NOT NULL AS has_features \
               FROM top_tracks LEFT JOIN (SELECT DISTINCT track_id, danceability FROM audio_features) AS f USING (track_id) \
@@ -413,6 +483,28 @@ async fn datafusion_reads_the_local_lake_with_the_declared_schema() {
         .unwrap()
         .to_string();
     assert!(text.contains("| 6 | 3         |"), "{text}");
+
+    let latest = ctx
+        .sql(
+            "SELECT dt, artist_id, album_id, release_date, release_date_precision FROM releases \
+              WHERE position = 1 AND artist_id <> 'twice' ORDER BY dt, artist_id",
+        )
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let text = datafusion::arrow::util::pretty::pretty_format_batches(&latest)
+        .unwrap()
+        .to_string();
+    let expected = "\
++------------+-----------+------------+--------------+------------------------+
+| dt         | artist_id | album_id   | release_date | release_date_precision |
++------------+-----------+------------+--------------+------------------------+
+| 2026-11-24 | bts       | bts-single | 2026-11-20   | day                    |
+| 2026-11-25 | iu        | iu-single  | 2026-11-20   | day                    |
++------------+-----------+------------+--------------+------------------------+";
+    assert_eq!(text, expected);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -1,6 +1,7 @@
 //! The `encore` binary as a user runs it: `serve` answering the sample skill request and
-//! ingesting an unknown artist in the background, and a backfill killed midway that loses
-//! no requested artist after a restart.
+//! ingesting an unknown artist in the background, a backfill killed midway that loses
+//! no requested artist after a restart, and a refresh bringing a new release into the
+//! answer.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -158,5 +159,60 @@ fn backfill_killed_midway_loses_no_requested_artist() {
     finished.sort();
     assert!(done_before < wanted.len(), "the kill came too late to test anything");
     assert_eq!(finished, wanted, "every requested artist is ingested (or known not to exist) after the restart");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A catalog row in the songs data set's layout (without the evaluation-label columns).
+fn catalog_row(track: &str, artist: &str, album: &str, release_date: &str) -> String {
+    let id = |tag: &str| format!("{:x<22}", tag.replace(' ', ""));
+    format!(
+        "{},{track},{artist},50,{},{album},{release_date},0.5,0.6,5,-6.5,1,0.05,0.1,0,0.1,0.4,120,200000\n",
+        id(&format!("t{track}")),
+        id(&format!("a{album}"))
+    )
+}
+
+fn chat_text(dir: &Path, utterance: &str) -> String {
+    let output = encore(dir, &["chat", utterance, "--text"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn refresh_brings_a_new_release_into_the_answer() {
+    let dir = temp_dir("refresh");
+    let header = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("demo/catalog.csv"))
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned()
+        + "\n";
+    let today = encore_domain::service_date(chrono::Utc::now()).format("%Y-%m-%d").to_string();
+    let before = header
+        + &catalog_row("Old Hit", "Refresh Band", "Old Album", "2019-05")
+        + &catalog_row("Older Hit", "Refresh Band", "Older Album", "2017")
+        + &catalog_row("Quiet Song", "Never Asked", "Quiet Album", "2018-01-02");
+    let v1 = dir.join("catalog-v1.csv");
+    std::fs::write(&v1, &before).unwrap();
+    let backfill = encore(&dir, &["backfill", "--catalog", v1.to_str().unwrap()]).stdout(Stdio::null()).status().unwrap();
+    assert!(backfill.success());
+
+    let first = chat_text(&dir, "Refresh Band");
+    assert!(first.contains("Old Album") && first.contains("2019-05"), "latest release at month precision: {first}");
+    assert!(!first.contains("NEW"), "a 2019 release is not new: {first}");
+
+    // The catalog gains a single released today; nobody clears a cache.
+    let v2 = dir.join("catalog-v2.csv");
+    std::fs::write(&v2, before + &catalog_row("Brand New", "Refresh Band", "Fresh Single", &today)).unwrap();
+    assert!(!chat_text(&dir, "Refresh Band").contains("Fresh Single"));
+    let refresh = encore(&dir, &["refresh", "--catalog", v2.to_str().unwrap()]).output().unwrap();
+    assert!(refresh.status.success(), "{}", String::from_utf8_lossy(&refresh.stderr));
+    let said = String::from_utf8_lossy(&refresh.stdout);
+    assert!(said.contains(" 1 artist(s) asked about"), "only the artist users asked about is refreshed: {said}");
+
+    let after = chat_text(&dir, "Refresh Band");
+    assert!(after.contains("Fresh Single") && after.contains(&today), "{after}");
+    assert!(after.contains("NEW"), "released today: marked new: {after}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -348,7 +348,10 @@ mod tests {
             ddl.contains("'storage.location.template'='s3://lake-bucket/releases/dt=${dt}/'"),
             "{ddl}"
         );
-        assert!(ddl.contains("'projection.dt.range'='2026-01-01,NOW+1DAYS'"), "{ddl}");
+        assert!(
+            ddl.contains("'projection.dt.range'='2026-01-01,NOW+1DAYS'"),
+            "{ddl}"
+        );
         assert_eq!(
             RELEASES.partition_prefix(NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()),
             "releases/dt=2026-11-25/"

@@ -25,9 +25,7 @@ use encore_domain::release::{AlbumType, Release};
 use uuid::Uuid;
 
 use crate::objects::Lake;
-use crate::tables::{
-    LakeTable, AUDIO_FEATURES, PARTITION_TZ, RELEASES, TIMESTAMP_TZ, TOP_TRACKS,
-};
+use crate::tables::{LakeTable, AUDIO_FEATURES, PARTITION_TZ, RELEASES, TIMESTAMP_TZ, TOP_TRACKS};
 use crate::{LakeError, RowError};
 
 /// The partition date of an instant: its calendar day in Asia/Seoul.

@@ -652,7 +652,10 @@ fn release_rows_read_back_as_written_at_their_precision() {
         texts(&rows, "album_id"),
         some(&["iu-c1", "bts-r1", "bts-r2", "bts-r3"])
     );
-    assert_eq!(texts(&rows, "name")[1].as_deref(), Some("Release r1 of bts"));
+    assert_eq!(
+        texts(&rows, "name")[1].as_deref(),
+        Some("Release r1 of bts")
+    );
     assert_eq!(
         texts(&rows, "album_type"),
         some(&["compilation", "single", "album", "album"])
@@ -704,7 +707,11 @@ fn release_rows_read_back_as_written_at_their_precision() {
 
 #[test]
 fn events_without_releases_write_no_releases_file() {
-    let mut quiet = event("quiet", 2, Utc.with_ymd_and_hms(2026, 11, 25, 1, 0, 0).unwrap());
+    let mut quiet = event(
+        "quiet",
+        2,
+        Utc.with_ymd_and_hms(2026, 11, 25, 1, 0, 0).unwrap(),
+    );
     quiet.releases.clear();
     let mut batch = LakeBatch::new();
     batch.add(&quiet).unwrap();
@@ -717,13 +724,20 @@ fn events_without_releases_write_no_releases_file() {
     assert_eq!(tables, ["audio-features", "top-tracks"]);
 
     // Releases but no tracks: the releases file alone.
-    let mut only_releases = event("new", 0, Utc.with_ymd_and_hms(2026, 11, 25, 2, 0, 0).unwrap());
+    let mut only_releases = event(
+        "new",
+        0,
+        Utc.with_ymd_and_hms(2026, 11, 25, 2, 0, 0).unwrap(),
+    );
     only_releases.releases.truncate(1);
     let mut batch = LakeBatch::new();
     batch.add(&only_releases).unwrap();
     let files = batch.encode().unwrap();
     assert_eq!(
-        files.iter().map(|f| (f.table.prefix, f.rows)).collect::<Vec<_>>(),
+        files
+            .iter()
+            .map(|f| (f.table.prefix, f.rows))
+            .collect::<Vec<_>>(),
         [("releases", 1)]
     );
 }

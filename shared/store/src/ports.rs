@@ -95,9 +95,10 @@ pub trait RequestLog: Send + Sync {
     async fn finish(&self, normalized: &str, status: RequestStatus) -> Result<(), StoreError>;
     /// The status of the request for `normalized`, if there is one.
     async fn status(&self, normalized: &str) -> Result<Option<RequestStatus>, StoreError>;
-    /// Records that a user asked about `normalized` at `at`, also when the answer came from
-    /// the cache (a claim records it too). Only users' asking counts: backfills and
-    /// refreshes finish requests without touching this.
+    /// Records that a user asked about `normalized` at `at`: the chat calls it for artists
+    /// it already knows (a claim records unknown ones), at most once per answer-cache
+    /// lifetime. Only users' asking counts: backfills and refreshes finish requests
+    /// without touching this.
     async fn asked(&self, normalized: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
     /// Normalized names users asked about at or after `since`, in name order: what the
     /// daily refresh re-ingests.

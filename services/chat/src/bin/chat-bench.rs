@@ -2,11 +2,12 @@
 //!
 //! `cargo run --release -p encore-chat --bin chat-bench [SECONDS] [CONNECTIONS]`
 //!
-//! Seeds a SQLite store (in a temporary directory) with a few hundred artists (related artists and top
-//! tracks each), starts the real skill server and a trivial axum `POST /skill` handler that
-//! returns a static body of the same size as a real answer, then drives each with `wrk` (a
-//! second process, `apt-get install -y wrk`) cycling POST bodies for the known artists,
-//! and prints throughput and p50/p99 latency of both. Defaults: 5 s, 64 connections.
+//! Seeds a SQLite store (in a temporary directory) with a few hundred artists (related
+//! artists, top tracks and a latest release each), starts the real skill server and a
+//! trivial axum `POST /skill` handler that returns a static body of the same size as a real
+//! answer, then drives each with `wrk` (a second process, `apt-get install -y wrk`) cycling
+//! POST bodies for the known artists, and prints throughput and p50/p99 latency of both.
+//! Defaults: 5 s, 64 connections.
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use bytes::Bytes;
 use chrono::Utc;
 use encore_chat::server::{serve, SKILL_PATH};
 use encore_chat::{Chat, ChatSettings, SecretGuard, SkillEndpoint, SkillSecret, Stores};
+use encore_domain::release::{AlbumType, Release, ReleaseDate};
 use encore_domain::{Artist, RelatedArtist, Track};
 use encore_store::embedded_bus::EmbeddedBus;
 use encore_store::sqlite::SqliteStore;
@@ -88,7 +90,7 @@ async fn main() -> BenchResult<()> {
     let script = write_script(&dir, &bodies)?;
 
     println!(
-        "{ARTISTS} artists, {RELATED_PER_ARTIST} related and {TRACKS_PER_ARTIST} tracks each; \
+        "{ARTISTS} artists, {RELATED_PER_ARTIST} related, {TRACKS_PER_ARTIST} tracks and a release each; \
          answer {} bytes; wrk -t{WRK_THREADS} -c{connections} -d{seconds}s over {} bodies",
         static_body.len(),
         bodies.len()
@@ -157,6 +159,21 @@ async fn seed(store: &SqliteStore) -> BenchResult<Vec<String>> {
             })
             .collect();
         store.put_top_tracks(&id(i), &tracks, now).await?;
+        let latest = Release {
+            id: format!("{i:0>21}a"),
+            name: format!("{name} — newest album"),
+            album_type: if i % 2 == 0 {
+                AlbumType::Album
+            } else {
+                AlbumType::Single
+            },
+            release_date: ReleaseDate::Month(2020 + (i % 7) as i32, (i % 12) as u32 + 1),
+            image_url: Some(format!("https://i.scdn.co/image/cover-{i}")),
+            spotify_url: Some(format!("https://open.spotify.com/album/{i:0>21}a")),
+            primary_artist: true,
+            total_tracks: Some(TRACKS_PER_ARTIST),
+        };
+        store.put_latest_releases(&id(i), &[latest], now).await?;
         related.extend((1..=RELATED_PER_ARTIST).map(|rank| RelatedArtist {
             artist_id: id(i),
             rank: rank as u32,
