@@ -20,6 +20,8 @@ pub const DEFAULT_WORKGROUP: &str = "primary";
 pub struct Config {
     /// Where the profile query runs.
     pub athena: AthenaTarget,
+    /// The bus the daily refresh publishes `ArtistRequested` to.
+    pub event_bus_name: String,
 }
 
 impl Config {
@@ -33,6 +35,7 @@ impl Config {
                 database: env.required(keys::LAKE_DATABASE)?,
                 output_location: env.optional(service_keys::ATHENA_OUTPUT_LOCATION),
             },
+            event_bus_name: env.required(keys::EVENT_BUS_NAME)?,
         })
     }
 }
@@ -42,7 +45,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn database_is_required_and_the_rest_defaults() {
+    fn database_and_bus_are_required_and_the_rest_defaults() {
         let err = Config::from_env(&Env::from_pairs([])).unwrap_err();
         assert_eq!(
             err,
@@ -50,8 +53,14 @@ mod tests {
                 key: keys::LAKE_DATABASE
             }
         );
-        let config =
-            Config::from_env(&Env::from_pairs([(keys::LAKE_DATABASE, "encore_lake")])).unwrap();
+        let err = Config::from_env(&Env::from_pairs([(keys::LAKE_DATABASE, "encore_lake")])).unwrap_err();
+        assert_eq!(err, ConfigError::Missing { key: keys::EVENT_BUS_NAME });
+        let config = Config::from_env(&Env::from_pairs([
+            (keys::LAKE_DATABASE, "encore_lake"),
+            (keys::EVENT_BUS_NAME, "encore-bus"),
+        ]))
+        .unwrap();
+        assert_eq!(config.event_bus_name, "encore-bus");
         assert_eq!(
             config.athena,
             AthenaTarget {
@@ -62,6 +71,7 @@ mod tests {
         );
         let config = Config::from_env(&Env::from_pairs([
             (keys::LAKE_DATABASE, "encore_lake"),
+            (keys::EVENT_BUS_NAME, "encore-bus"),
             (keys::ATHENA_WORKGROUP, "encore-lake"),
             (service_keys::ATHENA_OUTPUT_LOCATION, "s3://results/"),
         ]))

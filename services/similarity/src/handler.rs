@@ -1,10 +1,13 @@
-//! The Lambda's handler: one EventBridge event in, one run of the job, its summary out.
+//! The Lambda's handler: one EventBridge event in, the day's refresh and one run of the
+//! job, the job's summary out.
 
 use encore_domain::events::BusEnvelope;
 use encore_lake::query::LakeSql;
-use encore_store::RelatedStore;
+use chrono::Utc;
+use encore_store::{EventPublisher, RelatedStore, RequestLog};
 
 use crate::job::{run_similarity, JobError, JobSummary, Settings};
+use crate::refresh::{request_refresh, RefreshError, REFRESH_WINDOW_DAYS};
 use crate::trigger::{Trigger, TriggerError};
 
 /// Why an invocation failed; the Lambda reports it and the failure alarm fires.
@@ -14,23 +17,38 @@ pub enum HandlerError {
     Trigger(#[from] TriggerError),
     #[error(transparent)]
     Job(#[from] JobError),
+    #[error(transparent)]
+    Refresh(#[from] RefreshError),
 }
 
-/// Runs the job for a schedule tick or a `SimilarityRequested` event; any other event is
-/// refused without touching the lake or the datamart.
-pub async fn handle_event<L, R>(
+/// Runs the day's work for a schedule tick (first the refresh of the artists users asked
+/// about in the last [`REFRESH_WINDOW_DAYS`] days, then the job) or the job alone for a
+/// `SimilarityRequested` event; any other event is refused without touching the lake, the
+/// bus or the datamart. A failed refresh does not stop the job; the invocation still
+/// fails afterwards, so the alarm fires (a retry publishes the same refresh event ids).
+pub async fn handle_event<L, S, P>(
     event: BusEnvelope,
     lake_sql: &L,
-    store: &R,
+    store: &S,
+    publisher: &P,
     settings: &Settings,
 ) -> Result<JobSummary, HandlerError>
 where
     L: LakeSql + ?Sized,
-    R: RelatedStore + ?Sized,
+    S: RelatedStore + RequestLog + ?Sized,
+    P: EventPublisher + ?Sized,
 {
     let trigger = Trigger::try_from(event)?;
     tracing::info!(origin = trigger.origin(), "similarity job triggered");
-    Ok(run_similarity(lake_sql, store, settings, &()).await?)
+    let refreshed = match trigger {
+        Trigger::Schedule => request_refresh(store, publisher, Utc::now(), REFRESH_WINDOW_DAYS)
+            .await
+            .map(|summary| tracing::info!(%summary, "daily refresh requested")),
+        Trigger::Requested(_) => Ok(()),
+    };
+    let summary = run_similarity(lake_sql, store, settings, &()).await?;
+    refreshed?;
+    Ok(summary)
 }
 
 impl From<HandlerError> for lambda_runtime::Diagnostic {
@@ -40,6 +58,7 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
         let error_type = match &err {
             HandlerError::Trigger(_) => "UnsupportedTrigger",
             HandlerError::Job(_) => "SimilarityJobFailed",
+            HandlerError::Refresh(_) => "RefreshFailed",
         };
         Self {
             error_type: error_type.into(),

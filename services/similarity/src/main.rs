@@ -1,9 +1,11 @@
-//! The similarity Lambda: Athena over the lake, MySQL datamart.
+//! The similarity Lambda: the daily refresh onto the bus, then Athena over the lake into
+//! the MySQL datamart.
 
 use encore_domain::events::BusEnvelope;
 use encore_lake::query::AthenaLakeSql;
 use encore_platform::Env;
 use encore_similarity_service::{handle_event, Config, Settings};
+use encore_store::eventbridge::EventBridgePublisher;
 use encore_store::mysql::MySqlStore;
 use lambda_runtime::{service_fn, LambdaEvent};
 
@@ -16,9 +18,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let store =
         MySqlStore::connect(&encore_platform::secrets::database_url(&env, &aws).await?).await?;
     let lake_sql = AthenaLakeSql::new(aws_sdk_athena::Client::new(&aws), config.athena);
+    let publisher = EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&aws), config.event_bus_name);
     let settings = Settings::default();
     lambda_runtime::run(service_fn(|event: LambdaEvent<BusEnvelope>| {
-        handle_event(event.payload, &lake_sql, &store, &settings)
+        handle_event(event.payload, &lake_sql, &store, &publisher, &settings)
     }))
     .await
 }

@@ -1,12 +1,13 @@
 //! The similarity job end to end on both adapter sets (DataFusion over a local lake with
 //! SQLite; Athena on the moto server with MariaDB), the Athena adapter against moto, the
-//! guarantee that a failed run leaves the datamart alone, and the Lambda's triggers.
+//! guarantee that a failed run leaves the datamart alone, and the Lambda's triggers with
+//! the daily refresh.
 //!
 //! Needs the local test stack (`bash infra/local/stack.sh`): MariaDB and the moto server.
 
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,7 +15,8 @@ use aws_sdk_athena::config::interceptors::BeforeTransmitInterceptorContextMut;
 use aws_sdk_athena::config::{ConfigBag, Intercept, RuntimeComponents};
 use chrono::{DateTime, Utc};
 use encore_domain::events::{
-    ArtistIngested, BusEnvelope, EventMeta, SimilarityRequested, SOURCE_OPS,
+    decode, ArtistIngested, ArtistRequested, BusEnvelope, BusEvent, EventMeta, RequestReason,
+    SimilarityRequested, SOURCE_OPS,
 };
 use encore_domain::{Artist, AudioFeatures, RelatedArtist, Track, FEATURE_NAMES};
 use encore_lake::query::{
@@ -30,7 +32,9 @@ use encore_similarity_service::{
 };
 use encore_store::mysql::MySqlStore;
 use encore_store::sqlite::SqliteStore;
-use encore_store::{ArtistStore, RelatedStore};
+use encore_store::embedded_bus::EmbeddedBus;
+use encore_store::embedded_queue::{EmbeddedQueue, QueueSettings};
+use encore_store::{ArtistStore, Queue, RelatedStore, RequestLog, RequestStatus};
 use sqlx::mysql::MySqlConnectOptions;
 use sqlx::ConnectOptions;
 
@@ -370,16 +374,63 @@ async fn the_scheduled_event_runs_the_default_job() {
     ))
     .unwrap();
     let event: BusEnvelope = serde_json::from_str(&sample).unwrap();
+    // Users asked about two names within the refresh window and one before it; a
+    // backfilled artist nobody asked about is not refreshed.
+    let now = Utc::now();
+    store.asked("bts", now - chrono::Duration::days(1)).await.unwrap();
+    store.asked("아이유", now - chrono::Duration::days(29)).await.unwrap();
+    store.asked("forgotten", now - chrono::Duration::days(31)).await.unwrap();
+    store.finish("backfilled", RequestStatus::Done).await.unwrap();
+    let settings = QueueSettings { visibility_timeout: Duration::from_secs(30), max_receives: 3 };
+    let ingest_queue = Arc::new(EmbeddedQueue::open(store.pool().clone(), "ingest", settings).await.unwrap());
+    let bus = EmbeddedBus::new().route(ArtistRequested::DETAIL_TYPE, ingest_queue.clone());
+
     let summary = handle_event(
-        event,
+        event.clone(),
         &DataFusionLakeSql::new(&dir.0),
         &store,
+        &bus,
         &Settings::default(),
     )
     .await
     .unwrap();
     assert_eq!((summary.artists, summary.rows), (ARTISTS, ARTISTS * K));
     assert_datamart(&store, &Settings::default()).await;
+
+    let refresh_requests = |messages: Vec<encore_store::QueueMessage>| {
+        let mut requests: Vec<ArtistRequested> =
+            messages.iter().map(|m| decode::<ArtistRequested>(&m.body).unwrap()).collect();
+        requests.sort_by(|a, b| a.normalized.cmp(&b.normalized));
+        requests
+    };
+    let first = refresh_requests(ingest_queue.receive(10, Duration::from_millis(200)).await.unwrap());
+    let names: Vec<&str> = first.iter().map(|r| r.normalized.as_str()).collect();
+    assert_eq!(names, ["bts", "아이유"]);
+    assert!(first.iter().all(|r| r.reason == RequestReason::Refresh && r.callback_url.is_none()));
+
+    // A retried invocation the same day publishes the same event ids.
+    handle_event(event, &DataFusionLakeSql::new(&dir.0), &store, &bus, &Settings::default())
+        .await
+        .unwrap();
+    let again = refresh_requests(ingest_queue.receive(10, Duration::from_millis(200)).await.unwrap());
+    let ids = |requests: &[ArtistRequested]| requests.iter().map(|r| r.meta.id).collect::<Vec<_>>();
+    assert_eq!(ids(&again), ids(&first));
+}
+
+#[tokio::test]
+async fn a_requested_run_refreshes_nothing() {
+    let dir = filled_lake().await;
+    let store = sqlite_with_catalog().await;
+    store.asked("bts", Utc::now()).await.unwrap();
+    let settings = QueueSettings { visibility_timeout: Duration::from_secs(30), max_receives: 3 };
+    let ingest_queue = Arc::new(EmbeddedQueue::open(store.pool().clone(), "ingest", settings).await.unwrap());
+    let bus = EmbeddedBus::new().route(ArtistRequested::DETAIL_TYPE, ingest_queue.clone());
+    let event: BusEnvelope = serde_json::from_value(requested_envelope(1)).unwrap();
+    handle_event(event, &DataFusionLakeSql::new(&dir.0), &store, &bus, &Settings::default())
+        .await
+        .unwrap();
+    assert_datamart(&store, &Settings::default()).await;
+    assert_eq!(ingest_queue.depth().await.unwrap(), 0);
 }
 
 // ------------------------------------------------------------------ failures
@@ -533,7 +584,7 @@ async fn other_events_run_nothing() {
     let mut event = requested_envelope(1);
     event["detail-type"] = "ArtistRequested".into();
     let event: BusEnvelope = serde_json::from_value(event).unwrap();
-    let err = handle_event(event, &lake, &store, &Settings::default())
+    let err = handle_event(event, &lake, &store, &EmbeddedBus::new(), &Settings::default())
         .await
         .unwrap_err();
     assert!(
