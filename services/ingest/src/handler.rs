@@ -101,8 +101,9 @@ pub async fn ingest_request(request: &ArtistRequested, ingest: &Ingest) -> Resul
         callback(request, ingest, || render::not_found(&request.query)).await;
         return Ok(Ingested::NotFound);
     };
-    let tracks = ingest.catalog.top_tracks(&artist).await?;
-    let releases = latest_releases(&artist, ingest).await?;
+    // Top tracks (with features) and releases are independent calls: made at once.
+    let (tracks, releases) = futures::join!(ingest.catalog.top_tracks(&artist), latest_releases(&artist, ingest));
+    let (tracks, releases) = (tracks?, releases?);
     let fetched_at = Utc::now();
 
     ingest.artists.upsert_artist(&artist).await?;
