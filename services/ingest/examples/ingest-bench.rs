@@ -32,23 +32,40 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let latency_ms: u64 = args.next().map_or(Ok(50), |a| a.parse())?;
     let concurrency: usize = args.next().map_or(Ok(4), |a| a.parse())?;
 
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/spotify_songs.csv.gz");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/spotify_songs.csv.gz");
     if !path.exists() {
-        return Err(format!("the songs data set is missing at {}; this benchmark needs it", path.display()).into());
+        return Err(format!(
+            "the songs data set is missing at {}; this benchmark needs it",
+            path.display()
+        )
+        .into());
     }
     let catalog = Arc::new(encore_standin::Catalog::load(&path)?);
-    let faults = Faults { latency: Duration::from_millis(latency_ms), ..Faults::default() };
-    let standin = StandIn::new(catalog.clone()).with_faults(faults).serve("127.0.0.1:0".parse()?).await?;
+    let faults = Faults {
+        latency: Duration::from_millis(latency_ms),
+        ..Faults::default()
+    };
+    let standin = StandIn::new(catalog.clone())
+        .with_faults(faults)
+        .serve("127.0.0.1:0".parse()?)
+        .await?;
     let credentials = Credentials::standin_default();
     let client = SpotifyClient::new(
-        SpotifyConfig::new(credentials.client_id, ClientSecret::new(credentials.client_secret))
-            .with_base_urls(standin.base_url(), standin.api_base()),
+        SpotifyConfig::new(
+            credentials.client_id,
+            ClientSecret::new(credentials.client_secret),
+        )
+        .with_base_urls(standin.base_url(), standin.api_base()),
     )?;
 
     let dir = std::env::temp_dir().join(format!("encore-ingest-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let store = Arc::new(SqliteStore::open(dir.join("encore.db")).await?);
-    let settings = QueueSettings { visibility_timeout: Duration::from_secs(60), max_receives: 3 };
+    let settings = QueueSettings {
+        visibility_timeout: Duration::from_secs(60),
+        max_receives: 3,
+    };
     let lake = Arc::new(EmbeddedQueue::open(store.pool().clone(), "lake", settings).await?);
     let ingest = Ingest {
         catalog: Arc::new(SpotifyCatalog::new(client.clone())),
@@ -62,7 +79,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         releases_kept: encore_domain::release::LATEST_RELEASES_KEPT,
     };
 
-    let names: Vec<String> = catalog.artists().iter().take(artists).map(|a| a.name.clone()).collect();
+    let names: Vec<String> = catalog
+        .artists()
+        .iter()
+        .take(artists)
+        .map(|a| a.name.clone())
+        .collect();
     let messages: Vec<InboundMessage> = names
         .iter()
         .enumerate()
@@ -77,7 +99,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 reason: RequestReason::Backfill,
             };
             let body = serde_json::to_string(&BusEnvelope::wrap(&event, SOURCE_OPS)?)?;
-            Ok(InboundMessage { id: format!("m{i}"), body, receive_count: 1 })
+            Ok(InboundMessage {
+                id: format!("m{i}"),
+                body,
+                receive_count: 1,
+            })
         })
         .collect::<Result<_, Box<dyn std::error::Error>>>()?;
 
@@ -88,9 +114,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let seconds = started.elapsed().as_secs_f64();
     let ingested = lake.depth().await?;
-    println!("artists={} ingested_events={ingested} failed={failed}", names.len());
+    println!(
+        "artists={} ingested_events={ingested} failed={failed}",
+        names.len()
+    );
     println!("latency_ms_per_call={latency_ms} concurrency={concurrency} batch={BATCH}");
-    println!("seconds={seconds:.2} artists_per_second={:.1}", names.len() as f64 / seconds);
+    println!(
+        "seconds={seconds:.2} artists_per_second={:.1}",
+        names.len() as f64 / seconds
+    );
     println!(
         "spotify_calls_per_artist={:.2} ({} HTTP calls, {} of them for tokens)",
         client.calls() as f64 / names.len() as f64,

@@ -54,14 +54,28 @@ impl Callbacks {
 
     /// Posts `answer` to `url` if it is allowed and the request (made at `requested_at`) is
     /// still within Kakao's validity window.
-    pub async fn send(&self, url: &str, requested_at: DateTime<Utc>, answer: &SkillResponse) -> CallbackOutcome {
+    pub async fn send(
+        &self,
+        url: &str,
+        requested_at: DateTime<Utc>,
+        answer: &SkillResponse,
+    ) -> CallbackOutcome {
         let Some(url) = self.allowed.check(url) else {
-            tracing::warn!(host = url_host(url).as_deref().unwrap_or("?"), "callback URL not allowed; not posted");
+            tracing::warn!(
+                host = url_host(url).as_deref().unwrap_or("?"),
+                "callback URL not allowed; not posted"
+            );
             return CallbackOutcome::Refused;
         };
         let elapsed = (Utc::now() - requested_at).to_std().unwrap_or_default();
-        let Some(remaining) = CALLBACK_VALIDITY.checked_sub(elapsed).filter(|r| !r.is_zero()) else {
-            tracing::warn!(elapsed_ms = elapsed.as_millis() as u64, "callback window passed; not posted");
+        let Some(remaining) = CALLBACK_VALIDITY
+            .checked_sub(elapsed)
+            .filter(|r| !r.is_zero())
+        else {
+            tracing::warn!(
+                elapsed_ms = elapsed.as_millis() as u64,
+                "callback window passed; not posted"
+            );
             return CallbackOutcome::Expired;
         };
         let result = self

@@ -32,5 +32,9 @@ pub trait Catalog: Send + Sync {
     async fn top_tracks(&self, artist: &Artist) -> Result<ArtistTracks, CatalogError>;
     /// The artist's own `n` newest albums and singles, newest first (no compilations, no
     /// appearances on other artists' releases).
-    async fn latest_releases(&self, artist: &Artist, n: usize) -> Result<Vec<Release>, CatalogError>;
+    async fn latest_releases(
+        &self,
+        artist: &Artist,
+        n: usize,
+    ) -> Result<Vec<Release>, CatalogError>;
 }

@@ -2,9 +2,9 @@
 
 use encore_platform::config::{keys, ConfigError, Env};
 
-use encore_kakao::callback::{CallbackHosts, DEFAULT_CALLBACK_HOSTS};
 use crate::handler::DEFAULT_CONCURRENCY;
 use encore_domain::release::LATEST_RELEASES_KEPT;
+use encore_kakao::callback::{CallbackHosts, DEFAULT_CALLBACK_HOSTS};
 
 /// What the ingest Lambda needs to start (the database URL and the Spotify secret come
 /// from Secrets Manager, see `encore_platform::secrets`).
@@ -41,9 +41,13 @@ impl Config {
             spotify_client_id: env.required(keys::SPOTIFY_CLIENT_ID)?,
             spotify_client_secret,
             allowed_callback_hosts: CallbackHosts::parse(
-                &env.optional(keys::CALLBACK_HOSTS).unwrap_or_else(|| DEFAULT_CALLBACK_HOSTS.to_owned()),
+                &env.optional(keys::CALLBACK_HOSTS)
+                    .unwrap_or_else(|| DEFAULT_CALLBACK_HOSTS.to_owned()),
             )
-            .map_err(|e| ConfigError::Invalid { key: keys::CALLBACK_HOSTS, reason: e.to_string() })?,
+            .map_err(|e| ConfigError::Invalid {
+                key: keys::CALLBACK_HOSTS,
+                reason: e.to_string(),
+            })?,
             concurrency: env.parse_or(keys::INGEST_CONCURRENCY, DEFAULT_CONCURRENCY)?,
             releases_kept: env.parse_or(keys::LATEST_RELEASES_KEPT, LATEST_RELEASES_KEPT)?,
         })
@@ -57,7 +61,12 @@ mod tests {
     #[test]
     fn names_the_missing_variable_and_hides_secrets() {
         let err = Config::from_env(&Env::from_pairs([]), "s".into()).unwrap_err();
-        assert_eq!(err, ConfigError::Missing { key: keys::TOP_TRACKS_TABLE });
+        assert_eq!(
+            err,
+            ConfigError::Missing {
+                key: keys::TOP_TRACKS_TABLE
+            }
+        );
         let env = Env::from_pairs([
             (keys::TOP_TRACKS_TABLE, "top_tracks"),
             (keys::EVENT_BUS_NAME, "encore"),
@@ -65,7 +74,16 @@ mod tests {
             (keys::INGEST_CONCURRENCY, "many"),
         ]);
         let err = Config::from_env(&env, "s".into()).unwrap_err();
-        assert!(matches!(err, ConfigError::Invalid { key: keys::INGEST_CONCURRENCY, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                ConfigError::Invalid {
+                    key: keys::INGEST_CONCURRENCY,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         let env = Env::from_pairs([
             (keys::TOP_TRACKS_TABLE, "top_tracks"),
             (keys::EVENT_BUS_NAME, "encore"),

@@ -5,14 +5,16 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use encore_domain::events::{
-    decode, ingested_id_for, ArtistIngested, ArtistRequested, BusEvent, DecodeError, EventMeta, SOURCE_INGEST,
+    decode, ingested_id_for, ArtistIngested, ArtistRequested, BusEvent, DecodeError, EventMeta,
+    SOURCE_INGEST,
 };
 use encore_domain::{service_date, Artist, Release};
 use encore_kakao::render::{self, ArtistCard, LatestRelease};
 use encore_kakao::SkillResponse;
 use encore_store::inbound::{BatchOutcome, InboundMessage};
 use encore_store::{
-    ArtistStore, EventPublisher, OutgoingEvent, RelatedStore, RequestLog, RequestStatus, StoreError, TopTracksCache,
+    ArtistStore, EventPublisher, OutgoingEvent, RelatedStore, RequestLog, RequestStatus,
+    StoreError, TopTracksCache,
 };
 use futures::StreamExt;
 use tracing::Instrument;
@@ -59,7 +61,11 @@ pub enum IngestError {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Ingested {
     /// The artist and its tracks are stored and `ArtistIngested` is published.
-    Artist { artist_id: String, tracks: usize, features: usize },
+    Artist {
+        artist_id: String,
+        tracks: usize,
+        features: usize,
+    },
     /// The catalog has no artist for the query; recorded so, nothing else written.
     NotFound,
 }
@@ -86,33 +92,54 @@ pub async fn handle(batch: Vec<InboundMessage>, ingest: &Ingest) -> BatchOutcome
     outcome
 }
 
-async fn ingest_message(message: &InboundMessage, ingest: &Ingest) -> Result<Ingested, IngestError> {
+async fn ingest_message(
+    message: &InboundMessage,
+    ingest: &Ingest,
+) -> Result<Ingested, IngestError> {
     let request: ArtistRequested = decode(&message.body)?;
     ingest_request(&request, ingest).await
 }
 
 /// Ingests one request. Idempotent: the same request processed twice leaves the same
 /// rows and items and publishes the same `ArtistIngested` id.
-pub async fn ingest_request(request: &ArtistRequested, ingest: &Ingest) -> Result<Ingested, IngestError> {
+pub async fn ingest_request(
+    request: &ArtistRequested,
+    ingest: &Ingest,
+) -> Result<Ingested, IngestError> {
     tracing::info!(request_id = %request.request_id, query = %request.query, reason = ?request.reason, "ingesting");
     let Some(artist) = ingest.catalog.resolve(&request.query).await? else {
-        ingest.requests.finish(&request.normalized, RequestStatus::NotFound).await?;
+        ingest
+            .requests
+            .finish(&request.normalized, RequestStatus::NotFound)
+            .await?;
         tracing::info!(request_id = %request.request_id, "no such artist in the catalog");
         callback(request, ingest, || render::not_found(&request.query)).await;
         return Ok(Ingested::NotFound);
     };
     // Top tracks (with features) and releases are independent calls: made at once.
-    let (tracks, releases) = futures::join!(ingest.catalog.top_tracks(&artist), latest_releases(&artist, ingest));
+    let (tracks, releases) = futures::join!(
+        ingest.catalog.top_tracks(&artist),
+        latest_releases(&artist, ingest)
+    );
     let (tracks, releases) = (tracks?, releases?);
     let fetched_at = Utc::now();
 
     ingest.artists.upsert_artist(&artist).await?;
     if !request.normalized.is_empty() && request.normalized != artist.normalized_name() {
-        ingest.artists.put_alias(&request.normalized, &artist.id).await?;
+        ingest
+            .artists
+            .put_alias(&request.normalized, &artist.id)
+            .await?;
     }
-    ingest.top_tracks.put_top_tracks(&artist.id, &tracks.tracks, fetched_at).await?;
+    ingest
+        .top_tracks
+        .put_top_tracks(&artist.id, &tracks.tracks, fetched_at)
+        .await?;
     if let Some(releases) = &releases {
-        ingest.top_tracks.put_latest_releases(&artist.id, releases, fetched_at).await?;
+        ingest
+            .top_tracks
+            .put_latest_releases(&artist.id, releases, fetched_at)
+            .await?;
     }
 
     let event = ArtistIngested {
@@ -123,8 +150,14 @@ pub async fn ingest_request(request: &ArtistRequested, ingest: &Ingest) -> Resul
         features: tracks.features,
         releases: releases.unwrap_or_default(),
     };
-    ingest.publisher.publish(&[OutgoingEvent::new(&event, SOURCE_INGEST)?]).await?;
-    ingest.requests.finish(&request.normalized, RequestStatus::Done).await?;
+    ingest
+        .publisher
+        .publish(&[OutgoingEvent::new(&event, SOURCE_INGEST)?])
+        .await?;
+    ingest
+        .requests
+        .finish(&request.normalized, RequestStatus::Done)
+        .await?;
     tracing::info!(
         artist_id = %artist.id,
         tracks = event.tracks.len(),
@@ -153,8 +186,15 @@ pub async fn ingest_request(request: &ArtistRequested, ingest: &Ingest) -> Resul
 /// The artist's latest releases, or `None` when the catalog refused them for good: the
 /// artist and its tracks are still ingested and the releases cached earlier are kept.
 /// A transient failure fails the request, to be retried whole.
-async fn latest_releases(artist: &Artist, ingest: &Ingest) -> Result<Option<Vec<Release>>, IngestError> {
-    match ingest.catalog.latest_releases(artist, ingest.releases_kept).await {
+async fn latest_releases(
+    artist: &Artist,
+    ingest: &Ingest,
+) -> Result<Option<Vec<Release>>, IngestError> {
+    match ingest
+        .catalog
+        .latest_releases(artist, ingest.releases_kept)
+        .await
+    {
         Ok(releases) => Ok(Some(releases)),
         Err(CatalogError::Permanent(reason)) => {
             tracing::warn!(artist_id = %artist.id, %reason, "releases refused by the catalog; ingesting without them");
@@ -167,7 +207,11 @@ async fn latest_releases(artist: &Artist, ingest: &Ingest) -> Result<Option<Vec<
 /// The similar artists' cards for a callback answer: whatever the datamart already has
 /// (often nothing for a new artist, whose neighbours come with the next daily run).
 async fn similar_cards(artist: &Artist, ingest: &Ingest) -> Vec<ArtistCard> {
-    let related = match ingest.related.related(&artist.id, render::MAX_SIMILAR as u32).await {
+    let related = match ingest
+        .related
+        .related(&artist.id, render::MAX_SIMILAR as u32)
+        .await
+    {
         Ok(related) => related,
         Err(err) => {
             tracing::warn!(reason = %err, "related artists unavailable for the callback answer");
@@ -187,8 +231,15 @@ async fn similar_cards(artist: &Artist, ingest: &Ingest) -> Vec<ArtistCard> {
 
 /// Sends the finished answer when the request carried a callback URL. Never fails the
 /// ingest: the outcome is logged by [`Callbacks::send`].
-async fn callback(request: &ArtistRequested, ingest: &Ingest, answer: impl FnOnce() -> SkillResponse) {
+async fn callback(
+    request: &ArtistRequested,
+    ingest: &Ingest,
+    answer: impl FnOnce() -> SkillResponse,
+) {
     if let Some(url) = &request.callback_url {
-        ingest.callbacks.send(url, request.meta.occurred_at, &answer()).await;
+        ingest
+            .callbacks
+            .send(url, request.meta.occurred_at, &answer())
+            .await;
     }
 }

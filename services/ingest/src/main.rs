@@ -19,8 +19,13 @@ async fn main() -> Result<(), Error> {
     encore_platform::logging::init();
     let env = Env::process();
     let aws = encore_platform::aws::from_env().await;
-    let spotify_secret =
-        secrets::resolve(&env, &aws, keys::SPOTIFY_CLIENT_SECRET, keys::SPOTIFY_CLIENT_SECRET_ARN).await?;
+    let spotify_secret = secrets::resolve(
+        &env,
+        &aws,
+        keys::SPOTIFY_CLIENT_SECRET,
+        keys::SPOTIFY_CLIENT_SECRET_ARN,
+    )
+    .await?;
     let config = Config::from_env(&env, spotify_secret)?;
     let store = Arc::new(MySqlStore::connect(&secrets::database_url(&env, &aws).await?).await?);
     let spotify = SpotifyClient::new(SpotifyConfig::new(
@@ -32,15 +37,25 @@ async fn main() -> Result<(), Error> {
         artists: store.clone(),
         related: store.clone(),
         requests: store,
-        top_tracks: Arc::new(DynamoTopTracks::new(aws_sdk_dynamodb::Client::new(&aws), config.top_tracks_table)),
-        publisher: Arc::new(EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&aws), config.event_bus_name)),
+        top_tracks: Arc::new(DynamoTopTracks::new(
+            aws_sdk_dynamodb::Client::new(&aws),
+            config.top_tracks_table,
+        )),
+        publisher: Arc::new(EventBridgePublisher::new(
+            aws_sdk_eventbridge::Client::new(&aws),
+            config.event_bus_name,
+        )),
         callbacks: Callbacks::new(config.allowed_callback_hosts),
         concurrency: config.concurrency,
         releases_kept: config.releases_kept,
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let ingest = &ingest;
-        async move { Ok::<SqsBatchResponse, Error>(to_sqs_response(&handle(from_sqs_event(event.payload), ingest).await)) }
+        async move {
+            Ok::<SqsBatchResponse, Error>(to_sqs_response(
+                &handle(from_sqs_event(event.payload), ingest).await,
+            ))
+        }
     }))
     .await
 }

@@ -43,11 +43,25 @@ impl Catalog for SpotifyCatalog {
     }
 
     async fn top_tracks(&self, artist: &Artist) -> Result<ArtistTracks, CatalogError> {
-        let found = self.client.top_tracks_with_features(artist).await.map_err(classify)?;
-        Ok(ArtistTracks { tracks: found.tracks, features: found.features })
+        let found = self
+            .client
+            .top_tracks_with_features(artist)
+            .await
+            .map_err(classify)?;
+        Ok(ArtistTracks {
+            tracks: found.tracks,
+            features: found.features,
+        })
     }
 
-    async fn latest_releases(&self, artist: &Artist, n: usize) -> Result<Vec<Release>, CatalogError> {
-        self.client.latest_releases(&artist.id, n).await.map_err(classify)
+    async fn latest_releases(
+        &self,
+        artist: &Artist,
+        n: usize,
+    ) -> Result<Vec<Release>, CatalogError> {
+        self.client
+            .latest_releases(&artist.id, n)
+            .await
+            .map_err(classify)
     }
 }

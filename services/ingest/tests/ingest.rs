@@ -9,7 +9,9 @@ use std::time::Duration;
 use axum::routing::post;
 use axum::Json;
 use chrono::Utc;
-use encore_domain::events::{decode, ArtistIngested, ArtistRequested, BusEnvelope, EventMeta, RequestReason, SOURCE_CHAT};
+use encore_domain::events::{
+    decode, ArtistIngested, ArtistRequested, BusEnvelope, EventMeta, RequestReason, SOURCE_CHAT,
+};
 use encore_domain::normalize;
 use encore_ingest::spotify::SpotifyCatalog;
 use encore_ingest::{handle, Callbacks, Ingest};
@@ -25,27 +27,45 @@ use encore_store::{ArtistStore, Queue, RequestLog, RequestStatus, TopTracksCache
 use serde_json::Value;
 
 fn data_set() -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/spotify_songs.csv.gz");
-    assert!(path.exists(), "the songs data set is missing at {}: it is part of ../shared", path.display());
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/spotify_songs.csv.gz");
+    assert!(
+        path.exists(),
+        "the songs data set is missing at {}: it is part of ../shared",
+        path.display()
+    );
     path
 }
 
 fn catalog() -> Arc<encore_standin::Catalog> {
     static CATALOG: OnceLock<Arc<encore_standin::Catalog>> = OnceLock::new();
     CATALOG
-        .get_or_init(|| Arc::new(encore_standin::Catalog::load(data_set()).expect("data set loads")))
+        .get_or_init(|| {
+            Arc::new(encore_standin::Catalog::load(data_set()).expect("data set loads"))
+        })
         .clone()
 }
 
 async fn standin(faults: Faults) -> RunningStandIn {
-    StandIn::new(catalog()).with_faults(faults).serve("127.0.0.1:0".parse().unwrap()).await.unwrap()
+    StandIn::new(catalog())
+        .with_faults(faults)
+        .serve("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
 }
 
 fn spotify(standin: &RunningStandIn) -> SpotifyClient {
     let credentials = Credentials::standin_default();
-    let mut config = SpotifyConfig::new(credentials.client_id, ClientSecret::new(credentials.client_secret))
-        .with_base_urls(standin.base_url(), standin.api_base());
-    config.retry = RetryPolicy { base_delay: Duration::from_millis(20), max_attempts: 5, ..RetryPolicy::default() };
+    let mut config = SpotifyConfig::new(
+        credentials.client_id,
+        ClientSecret::new(credentials.client_secret),
+    )
+    .with_base_urls(standin.base_url(), standin.api_base());
+    config.retry = RetryPolicy {
+        base_delay: Duration::from_millis(20),
+        max_attempts: 5,
+        ..RetryPolicy::default()
+    };
     SpotifyClient::new(config).unwrap()
 }
 
@@ -63,7 +83,11 @@ fn requested(query: &str, callback_url: Option<String>) -> ArtistRequested {
 
 fn message(id: &str, event: &ArtistRequested) -> InboundMessage {
     let body = serde_json::to_string(&BusEnvelope::wrap(event, SOURCE_CHAT).unwrap()).unwrap();
-    InboundMessage { id: id.into(), body, receive_count: 1 }
+    InboundMessage {
+        id: id.into(),
+        body,
+        receive_count: 1,
+    }
 }
 
 /// A callback receiver on loopback recording every answer posted to it.
@@ -81,7 +105,10 @@ async fn callback_server() -> (String, Arc<Mutex<Vec<Value>>>) {
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/callback/one-time-token", listener.local_addr().unwrap());
+    let url = format!(
+        "http://{}/callback/one-time-token",
+        listener.local_addr().unwrap()
+    );
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (url, received)
 }
@@ -94,8 +121,15 @@ struct Embedded {
 
 async fn embedded(standin: &RunningStandIn) -> Embedded {
     let store = Arc::new(SqliteStore::in_memory().await.unwrap());
-    let settings = QueueSettings { visibility_timeout: Duration::from_secs(30), max_receives: 3 };
-    let lake_queue = Arc::new(EmbeddedQueue::open(store.pool().clone(), "lake", settings).await.unwrap());
+    let settings = QueueSettings {
+        visibility_timeout: Duration::from_secs(30),
+        max_receives: 3,
+    };
+    let lake_queue = Arc::new(
+        EmbeddedQueue::open(store.pool().clone(), "lake", settings)
+            .await
+            .unwrap(),
+    );
     let bus = EmbeddedBus::new().route("ArtistIngested", lake_queue.clone());
     let ingest = Ingest {
         catalog: Arc::new(SpotifyCatalog::new(spotify(standin))),
@@ -108,7 +142,11 @@ async fn embedded(standin: &RunningStandIn) -> Embedded {
         concurrency: 4,
         releases_kept: 3,
     };
-    Embedded { store, lake_queue, ingest }
+    Embedded {
+        store,
+        lake_queue,
+        ingest,
+    }
 }
 
 async fn published(queue: &dyn Queue) -> Vec<ArtistIngested> {
@@ -132,19 +170,48 @@ async fn embedded_ingest_stores_publishes_learns_alias_and_calls_back() {
     let (callback_url, callbacks) = callback_server().await;
     let korean = requested("방탄소년단", Some(callback_url));
     let unknown = requested("zzqx no such artist qqq", None);
-    let batch = vec![message("m1", &korean), message("m2", &requested("Red Velvet", None)), message("m3", &unknown)];
+    let batch = vec![
+        message("m1", &korean),
+        message("m2", &requested("Red Velvet", None)),
+        message("m3", &unknown),
+    ];
 
     let outcome = handle(batch.clone(), &stack.ingest).await;
     assert!(outcome.failures.is_empty(), "{outcome:?}");
 
-    let bts = stack.store.find_artist("bts").await.unwrap().expect("BTS stored");
-    let by_alias = stack.store.find_artist("방탄소년단").await.unwrap().expect("alias learned");
+    let bts = stack
+        .store
+        .find_artist("bts")
+        .await
+        .unwrap()
+        .expect("BTS stored");
+    let by_alias = stack
+        .store
+        .find_artist("방탄소년단")
+        .await
+        .unwrap()
+        .expect("alias learned");
     assert_eq!(by_alias.id, bts.id);
-    assert!(stack.store.find_artist("red velvet").await.unwrap().is_some());
-    assert_eq!(stack.store.status("방탄소년단").await.unwrap(), Some(RequestStatus::Done));
-    assert_eq!(stack.store.status(&unknown.normalized).await.unwrap(), Some(RequestStatus::NotFound));
+    assert!(stack
+        .store
+        .find_artist("red velvet")
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        stack.store.status("방탄소년단").await.unwrap(),
+        Some(RequestStatus::Done)
+    );
+    assert_eq!(
+        stack.store.status(&unknown.normalized).await.unwrap(),
+        Some(RequestStatus::NotFound)
+    );
 
-    let tracks = stack.store.top_tracks(std::slice::from_ref(&bts.id)).await.unwrap();
+    let tracks = stack
+        .store
+        .top_tracks(std::slice::from_ref(&bts.id))
+        .await
+        .unwrap();
     let bts_tracks = &tracks[&bts.id];
     assert!(!bts_tracks.is_empty() && bts_tracks.len() <= 10);
     assert!(bts_tracks.windows(2).all(|w| w[0].rank < w[1].rank));
@@ -154,25 +221,51 @@ async fn embedded_ingest_stores_publishes_learns_alias_and_calls_back() {
     let bts_event = events.iter().find(|e| e.artist.id == bts.id).unwrap();
     assert_eq!(bts_event.query, "방탄소년단");
     assert_eq!(bts_event.tracks.len(), bts_tracks.len());
-    assert_eq!(bts_event.features.len(), bts_event.tracks.len(), "the data set has features for every track");
+    assert_eq!(
+        bts_event.features.len(),
+        bts_event.tracks.len(),
+        "the data set has features for every track"
+    );
     // BTS's three newest own releases in the data set, newest first, at their precision.
-    let releases: Vec<(String, String)> =
-        bts_event.releases.iter().map(|r| (r.name.clone(), r.release_date.to_string())).collect();
+    let releases: Vec<(String, String)> = bts_event
+        .releases
+        .iter()
+        .map(|r| (r.name.clone(), r.release_date.to_string()))
+        .collect();
     assert_eq!(
         releases,
         [
-            ("Make It Right (feat. Lauv) [EDM Remix]".to_owned(), "2019-11-01".to_owned()),
-            ("Make It Right (feat. Lauv)".to_owned(), "2019-10-18".to_owned()),
-            ("All Night (BTS World Original Soundtrack) [Pt. 3]".to_owned(), "2019-06-21".to_owned()),
+            (
+                "Make It Right (feat. Lauv) [EDM Remix]".to_owned(),
+                "2019-11-01".to_owned()
+            ),
+            (
+                "Make It Right (feat. Lauv)".to_owned(),
+                "2019-10-18".to_owned()
+            ),
+            (
+                "All Night (BTS World Original Soundtrack) [Pt. 3]".to_owned(),
+                "2019-06-21".to_owned()
+            ),
         ]
     );
     let cached_releases = stack.store.latest_releases(&bts.id).await.unwrap();
-    assert_eq!(cached_releases, bts_event.releases, "the cache holds what the event carries");
+    assert_eq!(
+        cached_releases, bts_event.releases,
+        "the cache holds what the event carries"
+    );
 
     let answers = callbacks.lock().unwrap().clone();
-    assert_eq!(answers.len(), 1, "only the request with a callback URL is answered");
+    assert_eq!(
+        answers.len(),
+        1,
+        "only the request with a callback URL is answered"
+    );
     let text = answers[0].to_string();
-    assert!(text.contains("\"version\":\"2.0\"") && text.contains("BTS"), "{text}");
+    assert!(
+        text.contains("\"version\":\"2.0\"") && text.contains("BTS"),
+        "{text}"
+    );
     encore_kakao::validate(&serde_json::from_value(answers[0].clone()).unwrap()).unwrap();
 
     // At-least-once delivery: the same batch again leaves the same rows and publishes the
@@ -184,14 +277,33 @@ async fn embedded_ingest_stores_publishes_learns_alias_and_calls_back() {
     let mut ids_again: Vec<_> = again.iter().map(|e| e.meta.id).collect();
     ids.sort();
     ids_again.sort();
-    assert_eq!(ids, ids_again, "a redelivered request publishes the same logical event");
-    assert_eq!(stack.store.top_tracks(std::slice::from_ref(&bts.id)).await.unwrap()[&bts.id], *bts_tracks);
-    assert_eq!(stack.store.latest_releases(&bts.id).await.unwrap(), cached_releases);
+    assert_eq!(
+        ids, ids_again,
+        "a redelivered request publishes the same logical event"
+    );
+    assert_eq!(
+        stack
+            .store
+            .top_tracks(std::slice::from_ref(&bts.id))
+            .await
+            .unwrap()[&bts.id],
+        *bts_tracks
+    );
+    assert_eq!(
+        stack.store.latest_releases(&bts.id).await.unwrap(),
+        cached_releases
+    );
     let again_bts = again.iter().find(|e| e.artist.id == bts.id).unwrap();
     assert_eq!(again_bts.releases, bts_event.releases);
-    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM latest_releases").fetch_one(stack.store.pool()).await.unwrap();
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM latest_releases")
+        .fetch_one(stack.store.pool())
+        .await
+        .unwrap();
     assert_eq!(rows, 2, "one releases entry per artist, never a duplicate");
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM artists").fetch_one(stack.store.pool()).await.unwrap();
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM artists")
+        .fetch_one(stack.store.pool())
+        .await
+        .unwrap();
     assert_eq!(count, 2);
 }
 
@@ -200,11 +312,20 @@ async fn poison_messages_fail_every_time_and_others_succeed() {
     let standin = standin(Faults::default()).await;
     let stack = embedded(&standin).await;
     let good = requested("TWICE", None);
-    let mut future_version = serde_json::to_value(BusEnvelope::wrap(&good, SOURCE_CHAT).unwrap()).unwrap();
+    let mut future_version =
+        serde_json::to_value(BusEnvelope::wrap(&good, SOURCE_CHAT).unwrap()).unwrap();
     future_version["detail"]["version"] = 2.into();
     let batch = vec![
-        InboundMessage { id: "bad-json".into(), body: "{not json".into(), receive_count: 1 },
-        InboundMessage { id: "v2".into(), body: future_version.to_string(), receive_count: 1 },
+        InboundMessage {
+            id: "bad-json".into(),
+            body: "{not json".into(),
+            receive_count: 1,
+        },
+        InboundMessage {
+            id: "v2".into(),
+            body: future_version.to_string(),
+            receive_count: 1,
+        },
         message("ok", &good),
     ];
     for _ in 0..3 {
@@ -212,7 +333,10 @@ async fn poison_messages_fail_every_time_and_others_succeed() {
         let mut failed: Vec<_> = outcome.failures.iter().map(|f| f.id.as_str()).collect();
         failed.sort_unstable();
         assert_eq!(failed, ["bad-json", "v2"]);
-        assert!(outcome.failure_of("v2").unwrap().contains("version 2"), "{outcome:?}");
+        assert!(
+            outcome.failure_of("v2").unwrap().contains("version 2"),
+            "{outcome:?}"
+        );
     }
     assert!(stack.store.find_artist("twice").await.unwrap().is_some());
 }
@@ -223,27 +347,52 @@ async fn rate_limits_and_server_errors_end_in_success_without_duplicates() {
     let stack = embedded(&standin).await;
     standin.rate_limit_burst(3, 1);
     standin.set_server_error_every(4);
-    let batch = vec![message("a", &requested("BLACKPINK", None)), message("b", &requested("Ed Sheeran", None))];
+    let batch = vec![
+        message("a", &requested("BLACKPINK", None)),
+        message("b", &requested("Ed Sheeran", None)),
+    ];
     let outcome = handle(batch, &stack.ingest).await;
     assert!(outcome.failures.is_empty(), "{outcome:?}");
     let events = published(stack.lake_queue.as_ref()).await;
     assert_eq!(events.len(), 2);
     for event in &events {
-        let cached = stack.store.top_tracks(std::slice::from_ref(&event.artist.id)).await.unwrap();
-        assert_eq!(cached[&event.artist.id].len(), event.tracks.len(), "no duplicated ranks");
+        let cached = stack
+            .store
+            .top_tracks(std::slice::from_ref(&event.artist.id))
+            .await
+            .unwrap();
+        assert_eq!(
+            cached[&event.artist.id].len(),
+            event.tracks.len(),
+            "no duplicated ranks"
+        );
     }
 }
 
 #[tokio::test]
 async fn development_mode_stores_tracks_with_features_missing() {
-    let standin = standin(Faults { dev_mode: true, ..Faults::default() }).await;
+    let standin = standin(Faults {
+        dev_mode: true,
+        ..Faults::default()
+    })
+    .await;
     let stack = embedded(&standin).await;
-    let outcome = handle(vec![message("a", &requested("Ed Sheeran", None))], &stack.ingest).await;
+    let outcome = handle(
+        vec![message("a", &requested("Ed Sheeran", None))],
+        &stack.ingest,
+    )
+    .await;
     assert!(outcome.failures.is_empty(), "{outcome:?}");
     let events = published(stack.lake_queue.as_ref()).await;
     assert_eq!(events.len(), 1);
-    assert!(!events[0].tracks.is_empty(), "tracks come from a track search");
-    assert!(events[0].features.is_empty(), "features are recorded as missing");
+    assert!(
+        !events[0].tracks.is_empty(),
+        "tracks come from a track search"
+    );
+    assert!(
+        events[0].features.is_empty(),
+        "features are recorded as missing"
+    );
 }
 
 /// The AWS path: events on a moto SQS queue → handler → MariaDB rows, DynamoDB items,
@@ -255,21 +404,29 @@ async fn aws_path_on_mariadb_and_moto() {
     use encore_store::mysql::MySqlStore;
     use encore_store::sqs::create_with_dead_letters;
 
-    let endpoint = std::env::var(keys::TEST_AWS_ENDPOINT).unwrap_or_else(|_| "http://127.0.0.1:5055".into());
-    let mysql_url =
-        std::env::var(keys::TEST_MYSQL_URL).unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/encore_test".into());
+    let endpoint =
+        std::env::var(keys::TEST_AWS_ENDPOINT).unwrap_or_else(|_| "http://127.0.0.1:5055".into());
+    let mysql_url = std::env::var(keys::TEST_MYSQL_URL)
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/encore_test".into());
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     let aws = encore_platform::aws::for_endpoint(&endpoint).await;
     let sqs = aws_sdk_sqs::Client::new(&aws);
     let events = aws_sdk_eventbridge::Client::new(&aws);
     let dynamo = aws_sdk_dynamodb::Client::new(&aws);
-    let settings = QueueSettings { visibility_timeout: Duration::from_secs(30), max_receives: 3 };
+    let settings = QueueSettings {
+        visibility_timeout: Duration::from_secs(30),
+        max_receives: 3,
+    };
     let (ingest_queue, _) = create_with_dead_letters(&sqs, &format!("ingest-{suffix}"), settings)
         .await
         .unwrap_or_else(|e| panic!("the moto server must run at {endpoint}: {e}"));
-    let (lake_queue, _) = create_with_dead_letters(&sqs, &format!("lake-{suffix}"), settings).await.unwrap();
+    let (lake_queue, _) = create_with_dead_letters(&sqs, &format!("lake-{suffix}"), settings)
+        .await
+        .unwrap();
     let bus = format!("bus-{suffix}");
-    route_to_queue(&events, &bus, "ArtistIngested", &lake_queue).await.unwrap();
+    route_to_queue(&events, &bus, "ArtistIngested", &lake_queue)
+        .await
+        .unwrap();
     let table = format!("top_tracks_{suffix}");
     create_table(&dynamo, &table).await.unwrap();
 
@@ -278,9 +435,16 @@ async fn aws_path_on_mariadb_and_moto() {
         .await
         .unwrap_or_else(|e| panic!("MariaDB must run at {mysql_url}: {e}"));
     let database = format!("encore_ingest_{suffix}");
-    sqlx::query(&format!("CREATE DATABASE {database}")).execute(&admin).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {database}"))
+        .execute(&admin)
+        .await
+        .unwrap();
     let base = mysql_url.rsplit_once('/').unwrap().0;
-    let store = Arc::new(MySqlStore::connect(&format!("{base}/{database}")).await.unwrap());
+    let store = Arc::new(
+        MySqlStore::connect(&format!("{base}/{database}"))
+            .await
+            .unwrap(),
+    );
 
     let standin = standin(Faults::default()).await;
     let (callback_url, callbacks) = callback_server().await;
@@ -297,9 +461,15 @@ async fn aws_path_on_mariadb_and_moto() {
     };
 
     let request = requested("방탄소년단", Some(callback_url));
-    ingest_queue.send(&serde_json::to_string(&BusEnvelope::wrap(&request, SOURCE_CHAT).unwrap()).unwrap()).await.unwrap();
+    ingest_queue
+        .send(&serde_json::to_string(&BusEnvelope::wrap(&request, SOURCE_CHAT).unwrap()).unwrap())
+        .await
+        .unwrap();
     // Received the way Lambda's poller does, translated as the Lambda main does.
-    let received = ingest_queue.receive(10, Duration::from_secs(2)).await.unwrap();
+    let received = ingest_queue
+        .receive(10, Duration::from_secs(2))
+        .await
+        .unwrap();
     assert_eq!(received.len(), 1);
     let sqs_event: aws_lambda_events::sqs::SqsEvent = serde_json::from_value(serde_json::json!({
         "Records": received.iter().map(|m| serde_json::json!({
@@ -312,20 +482,41 @@ async fn aws_path_on_mariadb_and_moto() {
     let outcome = handle(from_sqs_event(sqs_event), &ingest).await;
     assert!(outcome.failures.is_empty(), "{outcome:?}");
 
-    let bts = store.find_artist("방탄소년단").await.unwrap().expect("alias resolves in MariaDB");
+    let bts = store
+        .find_artist("방탄소년단")
+        .await
+        .unwrap()
+        .expect("alias resolves in MariaDB");
     assert_eq!(bts.name, "BTS");
     let cache = DynamoTopTracks::new(dynamo, table);
-    let items = cache.top_tracks(std::slice::from_ref(&bts.id)).await.unwrap();
+    let items = cache
+        .top_tracks(std::slice::from_ref(&bts.id))
+        .await
+        .unwrap();
     assert!(!items[&bts.id].is_empty());
-    let delivered = lake_queue.receive(10, Duration::from_secs(5)).await.unwrap();
-    assert_eq!(delivered.len(), 1, "ArtistIngested reaches the lake queue through the bus rule");
+    let delivered = lake_queue
+        .receive(10, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        delivered.len(),
+        1,
+        "ArtistIngested reaches the lake queue through the bus rule"
+    );
     let event: ArtistIngested = decode(&delivered[0].body).unwrap();
     assert_eq!(event.artist.id, bts.id);
     assert_eq!(event.tracks.len(), items[&bts.id].len());
     assert_eq!(event.releases.len(), 3);
-    assert_eq!(cache.latest_releases(&bts.id).await.unwrap(), event.releases, "releases cached in DynamoDB");
+    assert_eq!(
+        cache.latest_releases(&bts.id).await.unwrap(),
+        event.releases,
+        "releases cached in DynamoDB"
+    );
     assert_eq!(callbacks.lock().unwrap().len(), 1);
     assert!(Utc::now() - request.meta.occurred_at < chrono::Duration::seconds(60));
 
-    sqlx::query(&format!("DROP DATABASE {database}")).execute(&admin).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE {database}"))
+        .execute(&admin)
+        .await
+        .unwrap();
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use encore_domain::events::{ArtistRequested, BusEvent, EventMeta, RequestReason, SOURCE_OPS};
 use encore_domain::normalize;
-use encore_platform::config::Env;
 use encore_ingest::Ingest;
+use encore_platform::config::Env;
 use encore_store::{EventPublisher, OutgoingEvent};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -22,17 +22,28 @@ const POLL_WAIT: Duration = Duration::from_millis(200);
 
 /// Marker of a finished request phase, so a re-run does not request everything again.
 fn requested_marker(stack: &Stack, catalog: &Path) -> std::path::PathBuf {
-    let name = catalog.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = catalog
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     stack.data_dir.join(format!("backfill-requested-{name}"))
 }
 
 /// Requests the catalog's artists (at most `limit`) and waits until they are ingested and
 /// in the lake.
-pub async fn run(stack: &Stack, catalog: &Path, limit: Option<usize>, env: &Env) -> anyhow::Result<()> {
+pub async fn run(
+    stack: &Stack,
+    catalog: &Path,
+    limit: Option<usize>,
+    env: &Env,
+) -> anyhow::Result<()> {
     let source = CatalogSource::File(catalog.to_owned());
     let (service, client) = stack.catalog(env, &source).await?;
     println!("catalog: {}", service.describe());
-    let ingest = stack.ingest(client, encore_chat::ChatSettings::from_env(env)?.callback_hosts);
+    let ingest = stack.ingest(
+        client,
+        encore_chat::ChatSettings::from_env(env)?.callback_hosts,
+    );
 
     let marker = requested_marker(stack, catalog);
     if marker.exists() {
@@ -54,7 +65,10 @@ pub async fn run(stack: &Stack, catalog: &Path, limit: Option<usize>, env: &Env)
 
     drain(stack, &ingest, "ingested").await?;
     std::fs::remove_file(&marker)?;
-    println!("backfill done: queues drained{}", dead_letter_note(stack).await?);
+    println!(
+        "backfill done: queues drained{}",
+        dead_letter_note(stack).await?
+    );
     Ok(())
 }
 
@@ -78,7 +92,12 @@ pub async fn drain(stack: &Stack, ingest: &Ingest, what: &str) -> anyhow::Result
 
 /// ", N request(s) dead-lettered (…)" when the ingest queue has dead letters, else "".
 pub async fn dead_letter_note(stack: &Stack) -> anyhow::Result<String> {
-    let dead = stack.ingest_queue.dead_letters().list(u32::MAX).await?.len();
+    let dead = stack
+        .ingest_queue
+        .dead_letters()
+        .list(u32::MAX)
+        .await?
+        .len();
     Ok(if dead > 0 {
         format!(", {dead} request(s) dead-lettered (see `encore replay --queue ingest --dry-run`)")
     } else {
@@ -110,7 +129,9 @@ fn artist_names(catalog: &Path, limit: Option<usize>) -> anyhow::Result<Vec<Stri
 
 fn bar(total: u64, what: &str) -> ProgressBar {
     ProgressBar::new(total).with_style(
-        ProgressStyle::with_template(&format!("{{bar:40}} {{pos}}/{{len}} {what} ({{per_sec}}, eta {{eta}})"))
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(&format!(
+            "{{bar:40}} {{pos}}/{{len}} {what} ({{per_sec}}, eta {{eta}})"
+        ))
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     )
 }

@@ -18,7 +18,12 @@ use encore_platform::config::Env;
 #[command(name = "encore", version, about, long_about)]
 struct Cli {
     /// Where the embedded stack keeps its data (SQLite, queues, lake).
-    #[arg(long, global = true, env = "ENCORE_DATA_DIR", default_value = "./encore-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "ENCORE_DATA_DIR",
+        default_value = "./encore-data"
+    )]
     data_dir: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -154,16 +159,29 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { addr, catalog } => {
             let stack = Stack::open(&cli.data_dir, &env).await?;
-            serve(stack, ServeOptions { addr, catalog: CatalogSource::from_arg(catalog) }, &env).await
+            serve(
+                stack,
+                ServeOptions {
+                    addr,
+                    catalog: CatalogSource::from_arg(catalog),
+                },
+                &env,
+            )
+            .await
         }
         Command::Chat { utterance, text } => {
             let stack = Stack::open(&cli.data_dir, &env).await?;
             let chat = stack.chat(encore_chat::ChatSettings::from_env(&env)?);
-            let answer = encore_chat::handle_skill(&encore_local::report::skill_request(&utterance), &chat).await;
+            let answer =
+                encore_chat::handle_skill(&encore_local::report::skill_request(&utterance), &chat)
+                    .await;
             if text {
                 print!("{}", readable(&answer.response));
             } else {
-                println!("{}", serde_json::to_string_pretty(answer.response.as_ref())?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(answer.response.as_ref())?
+                );
             }
             Ok(())
         }
@@ -175,7 +193,9 @@ async fn main() -> anyhow::Result<()> {
             let stack = Stack::open(&cli.data_dir, &env).await?;
             encore_local::refresh::run(&stack, &CatalogSource::from_arg(catalog), days, &env).await
         }
-        Command::Similarity { action: SimilarityAction::Run } => {
+        Command::Similarity {
+            action: SimilarityAction::Run,
+        } => {
             let stack = Stack::open(&cli.data_dir, &env).await?;
             let bars = ProgressBars::new();
             let summary = encore_similarity_service::run_similarity(
@@ -194,11 +214,19 @@ async fn main() -> anyhow::Result<()> {
             let stack = Stack::open(&cli.data_dir, &env).await?;
             encore_local::report::print_related(&stack, &name).await
         }
-        Command::Export { what: ExportWhat::Related { format: Format::Csv } } => {
+        Command::Export {
+            what: ExportWhat::Related {
+                format: Format::Csv,
+            },
+        } => {
             let stack = Stack::open(&cli.data_dir, &env).await?;
             encore_local::report::export_related_csv(&stack, std::io::stdout().lock()).await
         }
-        Command::Replay { queue, dry_run, aws } => {
+        Command::Replay {
+            queue,
+            dry_run,
+            aws,
+        } => {
             let pairs = if aws {
                 let config = encore_platform::aws::from_env().await;
                 let urls = encore_replay::QueueUrls::from_env(&env)?;
@@ -206,18 +234,39 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 Stack::open(&cli.data_dir, &env).await?.queue_pairs()
             };
-            let summary = encore_replay::handle(encore_replay::ReplayRequest { queue, dry_run }, &pairs).await?;
+            let summary =
+                encore_replay::handle(encore_replay::ReplayRequest { queue, dry_run }, &pairs)
+                    .await?;
             println!("{summary}");
             Ok(())
         }
-        Command::Bench { what: BenchWhat::Knn { input, artists, seed, k, output, dump, check } } => {
+        Command::Bench {
+            what:
+                BenchWhat::Knn {
+                    input,
+                    artists,
+                    seed,
+                    k,
+                    output,
+                    dump,
+                    check,
+                },
+        } => {
             let input = match (input, artists) {
                 (Some(path), _) => encore_similarity::KnnInput::Csv(path),
-                (None, Some(n)) => encore_similarity::KnnInput::Synthetic(encore_similarity::SyntheticSpec::new(n, seed)),
+                (None, Some(n)) => encore_similarity::KnnInput::Synthetic(
+                    encore_similarity::SyntheticSpec::new(n, seed),
+                ),
                 (None, None) => anyhow::bail!("give --input FILE.csv or --artists N"),
             };
             let report = tokio::task::spawn_blocking(move || {
-                encore_similarity::bench_knn(&encore_similarity::KnnBench { input, k, output, dump, check })
+                encore_similarity::bench_knn(&encore_similarity::KnnBench {
+                    input,
+                    k,
+                    output,
+                    dump,
+                    check,
+                })
             })
             .await??;
             println!("{report}");

@@ -10,13 +10,25 @@ use crate::backfill::{dead_letter_note, drain};
 use crate::stack::{CatalogSource, Stack};
 
 /// Refreshes the artists asked about in the last `days` days, reading `catalog`.
-pub async fn run(stack: &Stack, catalog: &CatalogSource, days: u64, env: &Env) -> anyhow::Result<()> {
+pub async fn run(
+    stack: &Stack,
+    catalog: &CatalogSource,
+    days: u64,
+    env: &Env,
+) -> anyhow::Result<()> {
     let (service, client) = stack.catalog(env, catalog).await?;
     println!("catalog: {}", service.describe());
-    let ingest = stack.ingest(client, encore_chat::ChatSettings::from_env(env)?.callback_hosts);
-    let summary = request_refresh(stack.store.as_ref(), stack.bus.as_ref(), Utc::now(), days).await?;
+    let ingest = stack.ingest(
+        client,
+        encore_chat::ChatSettings::from_env(env)?.callback_hosts,
+    );
+    let summary =
+        request_refresh(stack.store.as_ref(), stack.bus.as_ref(), Utc::now(), days).await?;
     println!("{summary}");
     drain(stack, &ingest, "refreshed").await?;
-    println!("refresh done: queues drained{}", dead_letter_note(stack).await?);
+    println!(
+        "refresh done: queues drained{}",
+        dead_letter_note(stack).await?
+    );
     Ok(())
 }

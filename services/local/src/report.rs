@@ -32,24 +32,36 @@ pub fn readable(response: &SkillResponse) -> String {
     if response.use_callback {
         out.push_str("(useCallback: the answer follows through Kakao's callback)\n");
     }
-    for component in response.template.as_ref().map(|t| t.outputs.as_slice()).unwrap_or_default() {
+    for component in response
+        .template
+        .as_ref()
+        .map(|t| t.outputs.as_slice())
+        .unwrap_or_default()
+    {
         match component {
             Component::SimpleText(text) => {
                 out.push_str(&text.text);
                 out.push('\n');
             }
             Component::ListCard(card) => list_card(&mut out, card),
-            Component::Carousel(Carousel::ListCard(cards)) => cards.iter().for_each(|card| list_card(&mut out, card)),
+            Component::Carousel(Carousel::ListCard(cards)) => {
+                cards.iter().for_each(|card| list_card(&mut out, card))
+            }
             Component::Carousel(Carousel::BasicCard(cards)) => {
                 for card in cards {
                     out.push_str(&format!("▶ {}\n", card.title.as_deref().unwrap_or("")));
                 }
             }
-            Component::BasicCard(card) => out.push_str(&format!("▶ {}\n", card.title.as_deref().unwrap_or(""))),
+            Component::BasicCard(card) => {
+                out.push_str(&format!("▶ {}\n", card.title.as_deref().unwrap_or("")))
+            }
         }
     }
-    let replies: Vec<&str> =
-        response.template.as_ref().map(|t| t.quick_replies.iter().map(|q| q.label.as_str()).collect()).unwrap_or_default();
+    let replies: Vec<&str> = response
+        .template
+        .as_ref()
+        .map(|t| t.quick_replies.iter().map(|q| q.label.as_str()).collect())
+        .unwrap_or_default();
     if !replies.is_empty() {
         out.push_str(&format!("quick replies: [{}]\n", replies.join("] [")));
     }
@@ -59,9 +71,19 @@ pub fn readable(response: &SkillResponse) -> String {
 fn list_card(out: &mut String, card: &ListCard) {
     out.push_str(&format!("▶ {}\n", card.header.title));
     for (i, item) in card.items.iter().enumerate() {
-        let link = item.link.as_ref().and_then(|l| l.web.as_deref()).unwrap_or("");
+        let link = item
+            .link
+            .as_ref()
+            .and_then(|l| l.web.as_deref())
+            .unwrap_or("");
         match &item.description {
-            Some(description) => out.push_str(&format!("  {}. {} — {}  {}\n", i + 1, item.title, description, link)),
+            Some(description) => out.push_str(&format!(
+                "  {}. {} — {}  {}\n",
+                i + 1,
+                item.title,
+                description,
+                link
+            )),
             None => out.push_str(&format!("  {}. {}  {}\n", i + 1, item.title, link)),
         }
     }
@@ -82,15 +104,23 @@ fn button_target(button: &Button) -> &str {
 pub async fn print_related(stack: &Stack, name: &str) -> anyhow::Result<()> {
     let normalized = encore_domain::normalize(name);
     let Some(artist) = stack.store.find_artist(&normalized).await? else {
-        anyhow::bail!("no artist called {name:?} is stored yet (ask for it in the chat, or run a backfill)");
+        anyhow::bail!(
+            "no artist called {name:?} is stored yet (ask for it in the chat, or run a backfill)"
+        );
     };
-    let related = stack.store.related(&artist.id, encore_similarity::DEFAULT_K as u32).await?;
+    let related = stack
+        .store
+        .related(&artist.id, encore_similarity::DEFAULT_K as u32)
+        .await?;
     println!("{} ({})", artist.name, artist.id);
     if related.is_empty() {
         println!("  no related artists yet: run `encore similarity run`");
     }
     for (row, other) in related {
-        println!("  {:>2}. {:<40} distance {:.4}  (snapshot {})", row.rank, other.name, row.distance, row.snapshot);
+        println!(
+            "  {:>2}. {:<40} distance {:.4}  (snapshot {})",
+            row.rank, other.name, row.distance, row.snapshot
+        );
     }
     Ok(())
 }
@@ -98,7 +128,14 @@ pub async fn print_related(stack: &Stack, name: &str) -> anyhow::Result<()> {
 /// `encore export related --format csv`: every datamart row.
 pub async fn export_related_csv(stack: &Stack, out: impl Write) -> anyhow::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
-    writer.write_record(["artist_id", "artist_name", "rank", "related_id", "related_name", "distance"])?;
+    writer.write_record([
+        "artist_id",
+        "artist_name",
+        "rank",
+        "related_id",
+        "related_name",
+        "distance",
+    ])?;
     for row in stack.store.export_related().await? {
         writer.write_record([
             row.artist_id,
@@ -128,12 +165,18 @@ impl Default for ProgressBars {
 impl ProgressBars {
     /// Bars drawn on standard error.
     pub fn new() -> Self {
-        Self { bars: MultiProgress::new(), phases: std::sync::Mutex::new(Vec::new()) }
+        Self {
+            bars: MultiProgress::new(),
+            phases: std::sync::Mutex::new(Vec::new()),
+        }
     }
 
     fn bar(&self, phase: Phase) -> Option<ProgressBar> {
         let phases = self.phases.lock().ok()?;
-        phases.iter().find(|(p, _)| *p == phase).map(|(_, bar)| bar.clone())
+        phases
+            .iter()
+            .find(|(p, _)| *p == phase)
+            .map(|(_, bar)| bar.clone())
     }
 
     /// Clears the bars before the summary is printed.

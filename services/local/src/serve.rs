@@ -14,9 +14,9 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::{DateTime, Days, TimeZone, Utc};
-use encore_domain::SERVICE_TZ as Seoul;
 use encore_chat::server::check_exposure;
 use encore_chat::{ChatSettings, SecretGuard, SkillEndpoint, SkillSecret};
+use encore_domain::SERVICE_TZ as Seoul;
 use encore_platform::config::{keys, Env};
 use encore_similarity_service::{request_refresh, run_similarity, Settings, REFRESH_WINDOW_DAYS};
 use tokio::sync::watch;
@@ -53,7 +53,14 @@ pub async fn serve(stack: Stack, options: ServeOptions, env: &Env) -> anyhow::Re
     let addr = listener.local_addr()?;
     println!("encore listening on http://{addr}");
     println!("  chat page:      http://{addr}/");
-    println!("  Kakao skill:    POST http://{addr}/skill{}", if secured { " (X-Encore-Skill-Secret required)" } else { " (no secret: loopback only)" });
+    println!(
+        "  Kakao skill:    POST http://{addr}/skill{}",
+        if secured {
+            " (X-Encore-Skill-Secret required)"
+        } else {
+            " (no secret: loopback only)"
+        }
+    );
     println!("  similarity now: POST http://{addr}/similarity/run");
     println!("  catalog:        {}", catalog.describe());
     println!("  data:           {}", stack.data_dir.display());
@@ -65,9 +72,20 @@ pub async fn serve(stack: Stack, options: ServeOptions, env: &Env) -> anyhow::Re
     };
     let mut workers = Vec::new();
     {
-        let (stack, ingest, stop, invalidate) = (stack.clone(), ingest.clone(), stop.clone(), invalidate.clone());
+        let (stack, ingest, stop, invalidate) = (
+            stack.clone(),
+            ingest.clone(),
+            stop.clone(),
+            invalidate.clone(),
+        );
         workers.push(tokio::spawn(async move {
-            consume("ingest", stop, || stack.ingest_step(&ingest, POLL_WAIT), invalidate).await;
+            consume(
+                "ingest",
+                stop,
+                || stack.ingest_step(&ingest, POLL_WAIT),
+                invalidate,
+            )
+            .await;
         }));
     }
     {
@@ -78,13 +96,17 @@ pub async fn serve(stack: Stack, options: ServeOptions, env: &Env) -> anyhow::Re
     }
     {
         let (stack, stop, invalidate) = (stack.clone(), stop.clone(), invalidate.clone());
-        workers.push(tokio::spawn(async move { daily_schedule(stack, stop, invalidate).await }));
+        workers.push(tokio::spawn(async move {
+            daily_schedule(stack, stop, invalidate).await
+        }));
     }
 
     let trigger = Router::new()
         .route("/similarity/run", post(run_now))
         .with_state((stack.clone(), endpoint.clone()));
-    let app = encore_chat::server::router(endpoint.clone()).merge(crate::page::router()).merge(trigger);
+    let app = encore_chat::server::router(endpoint.clone())
+        .merge(crate::page::router())
+        .merge(trigger);
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
@@ -104,12 +126,19 @@ pub async fn serve(stack: Stack, options: ServeOptions, env: &Env) -> anyhow::Re
 async fn consume<S, F>(name: &str, stop: watch::Receiver<bool>, step: S, on_success: impl Fn())
 where
     S: Fn() -> F,
-    F: std::future::Future<Output = Result<encore_store::inbound::BatchReport, encore_store::StoreError>>,
+    F: std::future::Future<
+        Output = Result<encore_store::inbound::BatchReport, encore_store::StoreError>,
+    >,
 {
     while !*stop.borrow() {
         match step().await {
             Ok(report) if report.received > 0 => {
-                tracing::info!(queue = name, succeeded = report.succeeded, failed = report.failed, "batch done");
+                tracing::info!(
+                    queue = name,
+                    succeeded = report.succeeded,
+                    failed = report.failed,
+                    "batch done"
+                );
                 if report.succeeded > 0 {
                     on_success();
                 }
@@ -144,30 +173,66 @@ async fn daily_schedule(stack: Arc<Stack>, mut stop: watch::Receiver<bool>, inva
             _ = tokio::time::sleep(wait) => {}
             _ = stop.changed() => return,
         }
-        match request_refresh(stack.store.as_ref(), stack.bus.as_ref(), Utc::now(), REFRESH_WINDOW_DAYS).await {
+        match request_refresh(
+            stack.store.as_ref(),
+            stack.bus.as_ref(),
+            Utc::now(),
+            REFRESH_WINDOW_DAYS,
+        )
+        .await
+        {
             Ok(summary) => tracing::info!(%summary, "daily refresh requested"),
-            Err(err) => tracing::error!(reason = %err, "daily refresh failed; the cached data stays as it is"),
+            Err(err) => {
+                tracing::error!(reason = %err, "daily refresh failed; the cached data stays as it is")
+            }
         }
-        match run_similarity(&stack.lake_sql(), stack.store.as_ref(), &Settings::default(), &()).await {
+        match run_similarity(
+            &stack.lake_sql(),
+            stack.store.as_ref(),
+            &Settings::default(),
+            &(),
+        )
+        .await
+        {
             Ok(summary) => {
                 tracing::info!(%summary, "daily similarity run done");
                 invalidate();
             }
-            Err(err) => tracing::error!(reason = %err, "daily similarity run failed; yesterday's datamart stays"),
+            Err(err) => {
+                tracing::error!(reason = %err, "daily similarity run failed; yesterday's datamart stays")
+            }
         }
     }
 }
 
-type TriggerState = (Arc<Stack>, Arc<SkillEndpoint<crate::stack::EmbeddedChatPorts>>);
+type TriggerState = (
+    Arc<Stack>,
+    Arc<SkillEndpoint<crate::stack::EmbeddedChatPorts>>,
+);
 
 /// `POST /similarity/run`: the daily job now; answers with its summary.
-async fn run_now(State((stack, endpoint)): State<TriggerState>) -> (StatusCode, Json<serde_json::Value>) {
-    match run_similarity(&stack.lake_sql(), stack.store.as_ref(), &Settings::default(), &()).await {
+async fn run_now(
+    State((stack, endpoint)): State<TriggerState>,
+) -> (StatusCode, Json<serde_json::Value>) {
+    match run_similarity(
+        &stack.lake_sql(),
+        stack.store.as_ref(),
+        &Settings::default(),
+        &(),
+    )
+    .await
+    {
         Ok(summary) => {
             endpoint.chat.invalidate();
-            (StatusCode::OK, Json(serde_json::to_value(&summary).unwrap_or_default()))
+            (
+                StatusCode::OK,
+                Json(serde_json::to_value(&summary).unwrap_or_default()),
+            )
         }
-        Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, Json(serde_json::json!({ "error": err.to_string() }))),
+        Err(err) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(serde_json::json!({ "error": err.to_string() })),
+        ),
     }
 }
 
@@ -178,8 +243,14 @@ mod tests {
     #[test]
     fn daily_run_is_three_in_seoul() {
         let before = Utc.with_ymd_and_hms(2026, 11, 25, 17, 59, 0).unwrap();
-        assert_eq!(next_daily_run(before), Utc.with_ymd_and_hms(2026, 11, 25, 18, 0, 0).unwrap());
+        assert_eq!(
+            next_daily_run(before),
+            Utc.with_ymd_and_hms(2026, 11, 25, 18, 0, 0).unwrap()
+        );
         let after = Utc.with_ymd_and_hms(2026, 11, 25, 18, 0, 0).unwrap();
-        assert_eq!(next_daily_run(after), Utc.with_ymd_and_hms(2026, 11, 26, 18, 0, 0).unwrap());
+        assert_eq!(
+            next_daily_run(after),
+            Utc.with_ymd_and_hms(2026, 11, 26, 18, 0, 0).unwrap()
+        );
     }
 }

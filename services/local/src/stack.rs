@@ -46,13 +46,19 @@ pub const MAX_RECEIVES: u32 = 5;
 #[derive(Debug, thiserror::Error)]
 pub enum StackError {
     #[error("cannot use the data directory {path}: {source}")]
-    DataDir { path: PathBuf, source: std::io::Error },
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Config(#[from] encore_platform::ConfigError),
     #[error("cannot load the catalog {path}: {source}")]
-    Catalog { path: PathBuf, source: encore_standin::CatalogError },
+    Catalog {
+        path: PathBuf,
+        source: encore_standin::CatalogError,
+    },
     #[error("cannot start the Spotify stand-in: {0}")]
     StandIn(#[from] encore_standin::StandInError),
     #[error("cannot build the Spotify client: {0}")]
@@ -88,7 +94,10 @@ pub enum CatalogService {
     /// Spotify itself (credentials in the environment).
     Spotify,
     /// The stand-in, serving a catalog file on loopback.
-    StandIn { server: RunningStandIn, source: CatalogSource },
+    StandIn {
+        server: RunningStandIn,
+        source: CatalogSource,
+    },
 }
 
 impl CatalogService {
@@ -97,14 +106,19 @@ impl CatalogService {
         match self {
             Self::Spotify => "Spotify Web API (SPOTIFY_CLIENT_ID is set)".into(),
             Self::StandIn { server, source } => {
-                format!("Spotify stand-in at {} serving {}", server.base_url(), source.describe())
+                format!(
+                    "Spotify stand-in at {} serving {}",
+                    server.base_url(),
+                    source.describe()
+                )
             }
         }
     }
 }
 
 /// The chat's ports on the embedded stack.
-pub type EmbeddedChatPorts = Stores<SqliteStore, SqliteStore, SqliteStore, SqliteStore, EmbeddedBus>;
+pub type EmbeddedChatPorts =
+    Stores<SqliteStore, SqliteStore, SqliteStore, SqliteStore, EmbeddedBus>;
 
 /// Every adapter of the embedded default, opened on one data directory.
 pub struct Stack {
@@ -120,12 +134,19 @@ impl Stack {
     /// Opens (creating when needed) the stack in `data_dir`.
     pub async fn open(data_dir: &Path, env: &Env) -> Result<Self, StackError> {
         let visibility = env.parse_or(keys::QUEUE_VISIBILITY_SECS, DEFAULT_VISIBILITY_SECS)?;
-        let settings = QueueSettings { visibility_timeout: Duration::from_secs(visibility), max_receives: MAX_RECEIVES };
-        std::fs::create_dir_all(data_dir.join("lake"))
-            .map_err(|source| StackError::DataDir { path: data_dir.to_owned(), source })?;
+        let settings = QueueSettings {
+            visibility_timeout: Duration::from_secs(visibility),
+            max_receives: MAX_RECEIVES,
+        };
+        std::fs::create_dir_all(data_dir.join("lake")).map_err(|source| StackError::DataDir {
+            path: data_dir.to_owned(),
+            source,
+        })?;
         let store = Arc::new(SqliteStore::open(data_dir.join("encore.db")).await?);
-        let ingest_queue = Arc::new(EmbeddedQueue::open(store.pool().clone(), INGEST_QUEUE, settings).await?);
-        let lake_queue = Arc::new(EmbeddedQueue::open(store.pool().clone(), LAKE_QUEUE, settings).await?);
+        let ingest_queue =
+            Arc::new(EmbeddedQueue::open(store.pool().clone(), INGEST_QUEUE, settings).await?);
+        let lake_queue =
+            Arc::new(EmbeddedQueue::open(store.pool().clone(), LAKE_QUEUE, settings).await?);
         let bus = Arc::new(
             EmbeddedBus::new()
                 .route(ArtistRequested::DETAIL_TYPE, ingest_queue.clone())
@@ -148,13 +169,23 @@ impl Stack {
 
     /// The chat over this stack's stores and bus.
     pub fn chat(&self, settings: ChatSettings) -> Chat<EmbeddedChatPorts> {
-        Chat::new(Stores::shared(self.store.clone(), self.bus.clone()), settings)
+        Chat::new(
+            Stores::shared(self.store.clone(), self.bus.clone()),
+            settings,
+        )
     }
 
     /// Starts the catalog ingest will read: Spotify when `SPOTIFY_CLIENT_ID` and
     /// `SPOTIFY_CLIENT_SECRET` are set, otherwise the stand-in on `source`.
-    pub async fn catalog(&self, env: &Env, source: &CatalogSource) -> Result<(CatalogService, SpotifyClient), StackError> {
-        if let (Some(id), Some(secret)) = (env.optional(keys::SPOTIFY_CLIENT_ID), env.optional(keys::SPOTIFY_CLIENT_SECRET)) {
+    pub async fn catalog(
+        &self,
+        env: &Env,
+        source: &CatalogSource,
+    ) -> Result<(CatalogService, SpotifyClient), StackError> {
+        if let (Some(id), Some(secret)) = (
+            env.optional(keys::SPOTIFY_CLIENT_ID),
+            env.optional(keys::SPOTIFY_CLIENT_SECRET),
+        ) {
             let client = SpotifyClient::new(SpotifyConfig::new(id, ClientSecret::new(secret)))?;
             return Ok((CatalogService::Spotify, client));
         }
@@ -162,19 +193,33 @@ impl Stack {
             CatalogSource::File(path) => path.clone(),
             CatalogSource::Demo => {
                 let path = self.data_dir.join("demo-catalog.csv");
-                std::fs::write(&path, DEMO_CATALOG)
-                    .map_err(|e| StackError::DataDir { path: self.data_dir.clone(), source: e })?;
+                std::fs::write(&path, DEMO_CATALOG).map_err(|e| StackError::DataDir {
+                    path: self.data_dir.clone(),
+                    source: e,
+                })?;
                 path
             }
         };
-        let catalog = encore_standin::Catalog::load(&path).map_err(|source| StackError::Catalog { path, source })?;
-        let server = StandIn::new(Arc::new(catalog)).serve(([127, 0, 0, 1], 0).into()).await?;
+        let catalog = encore_standin::Catalog::load(&path)
+            .map_err(|source| StackError::Catalog { path, source })?;
+        let server = StandIn::new(Arc::new(catalog))
+            .serve(([127, 0, 0, 1], 0).into())
+            .await?;
         let credentials = Credentials::standin_default();
         let client = SpotifyClient::new(
-            SpotifyConfig::new(credentials.client_id, ClientSecret::new(credentials.client_secret))
-                .with_base_urls(server.base_url(), server.api_base()),
+            SpotifyConfig::new(
+                credentials.client_id,
+                ClientSecret::new(credentials.client_secret),
+            )
+            .with_base_urls(server.base_url(), server.api_base()),
         )?;
-        Ok((CatalogService::StandIn { server, source: source.clone() }, client))
+        Ok((
+            CatalogService::StandIn {
+                server,
+                source: source.clone(),
+            },
+            client,
+        ))
     }
 
     /// The ingest handler's dependencies over this stack and `client`, posting callbacks
@@ -194,8 +239,15 @@ impl Stack {
     }
 
     /// One step of the ingest consumer: a batch from the ingest queue through the handler.
-    pub async fn ingest_step(&self, ingest: &Ingest, wait: Duration) -> Result<BatchReport, StoreError> {
-        process_batch(self.ingest_queue.as_ref(), INGEST_BATCH, wait, |batch| encore_ingest::handle(batch, ingest)).await
+    pub async fn ingest_step(
+        &self,
+        ingest: &Ingest,
+        wait: Duration,
+    ) -> Result<BatchReport, StoreError> {
+        process_batch(self.ingest_queue.as_ref(), INGEST_BATCH, wait, |batch| {
+            encore_ingest::handle(batch, ingest)
+        })
+        .await
     }
 
     /// One step of the lake consumer: a batch from the lake queue into the lake.
@@ -214,11 +266,17 @@ impl Stack {
             source: queue.clone(),
             dead_letters: Arc::new(queue.dead_letters()),
         };
-        QueuePairs { ingest: pair(&self.ingest_queue), lake: pair(&self.lake_queue) }
+        QueuePairs {
+            ingest: pair(&self.ingest_queue),
+            lake: pair(&self.lake_queue),
+        }
     }
 
     /// Messages waiting or in flight on the ingest and lake queues.
     pub async fn pending(&self) -> Result<(u64, u64), StoreError> {
-        Ok((self.ingest_queue.depth().await?, self.lake_queue.depth().await?))
+        Ok((
+            self.ingest_queue.depth().await?,
+            self.lake_queue.depth().await?,
+        ))
     }
 }

@@ -12,8 +12,13 @@ use encore_domain::normalize;
 const ENCORE: &str = env!("CARGO_BIN_EXE_encore");
 
 fn data_set() -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/spotify_songs.csv.gz");
-    assert!(path.exists(), "the songs data set is missing at {}: it is part of ../shared", path.display());
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/spotify_songs.csv.gz");
+    assert!(
+        path.exists(),
+        "the songs data set is missing at {}: it is part of ../shared",
+        path.display()
+    );
     path
 }
 
@@ -48,7 +53,11 @@ impl Drop for Running {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn post_skill(base: &str, body: &str) -> serde_json::Value {
@@ -83,12 +92,22 @@ async fn serve_answers_the_sample_request_and_ingests_unknown_artists() {
     assert_eq!(page.status(), 200);
 
     let sample = std::fs::read_to_string(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../events/samples/kakao-skill-request.json"),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../events/samples/kakao-skill-request.json"),
     )
     .unwrap();
     let first = post_skill(&base, &sample).await;
-    assert!(first["template"]["outputs"][0]["simpleText"].is_object(), "{first}");
-    assert!(first["template"]["outputs"].to_string().find("carousel").is_none(), "unknown at first: {first}");
+    assert!(
+        first["template"]["outputs"][0]["simpleText"].is_object(),
+        "{first}"
+    );
+    assert!(
+        first["template"]["outputs"]
+            .to_string()
+            .find("carousel")
+            .is_none(),
+        "unknown at first: {first}"
+    );
 
     // Ingest runs in the background; asking again soon shows BTS's card.
     loop {
@@ -99,7 +118,10 @@ async fn serve_answers_the_sample_request_and_ingests_unknown_artists() {
             assert!(text.contains("open.spotify.com/track/"), "{text}");
             break;
         }
-        assert!(Instant::now() < deadline, "BTS was not ingested in time: {text}");
+        assert!(
+            Instant::now() < deadline,
+            "BTS was not ingested in time: {text}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     drop(_server);
@@ -108,14 +130,20 @@ async fn serve_answers_the_sample_request_and_ingests_unknown_artists() {
 
 fn requested_statuses(dir: &Path) -> Vec<String> {
     let db = dir.join("encore.db");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
-        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display())).await.unwrap();
-        let rows: Vec<String> =
-            sqlx::query_scalar("SELECT normalized FROM artist_requests WHERE status IN ('done', 'not_found')")
-                .fetch_all(&pool)
-                .await
-                .unwrap();
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT normalized FROM artist_requests WHERE status IN ('done', 'not_found')",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
         pool.close().await;
         rows
     })
@@ -127,21 +155,42 @@ fn backfill_killed_midway_loses_no_requested_artist() {
     let dir = temp_dir("backfill");
     let catalog = data_set();
     let limit = LIMIT.to_string();
-    let args = ["backfill", "--catalog", catalog.to_str().unwrap(), "--limit", &limit];
+    let args = [
+        "backfill",
+        "--catalog",
+        catalog.to_str().unwrap(),
+        "--limit",
+        &limit,
+    ];
 
-    let mut first = encore(&dir, &args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut first = encore(&dir, &args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     let db = dir.join("encore.db");
     // Kill it once the requests are queued and ingest has started, but not finished.
     loop {
-        if dir.join(format!("backfill-requested-{}", catalog.file_name().unwrap().to_string_lossy())).exists()
+        if dir
+            .join(format!(
+                "backfill-requested-{}",
+                catalog.file_name().unwrap().to_string_lossy()
+            ))
+            .exists()
             && db.exists()
             && !requested_statuses(&dir).is_empty()
         {
             break;
         }
-        assert!(Instant::now() < deadline, "the first backfill made no progress");
-        assert!(first.try_wait().unwrap().is_none(), "the backfill finished before it could be killed");
+        assert!(
+            Instant::now() < deadline,
+            "the first backfill made no progress"
+        );
+        assert!(
+            first.try_wait().unwrap().is_none(),
+            "the backfill finished before it could be killed"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     first.kill().unwrap();
@@ -152,13 +201,24 @@ fn backfill_killed_midway_loses_no_requested_artist() {
     assert!(status.success());
 
     let catalog_artists = encore_standin::Catalog::load(&catalog).unwrap();
-    let mut wanted: Vec<String> = catalog_artists.artists().iter().take(LIMIT).map(|a| normalize(&a.name)).collect();
+    let mut wanted: Vec<String> = catalog_artists
+        .artists()
+        .iter()
+        .take(LIMIT)
+        .map(|a| normalize(&a.name))
+        .collect();
     wanted.sort();
     wanted.dedup();
     let mut finished = requested_statuses(&dir);
     finished.sort();
-    assert!(done_before < wanted.len(), "the kill came too late to test anything");
-    assert_eq!(finished, wanted, "every requested artist is ingested (or known not to exist) after the restart");
+    assert!(
+        done_before < wanted.len(),
+        "the kill came too late to test anything"
+    );
+    assert_eq!(
+        finished, wanted,
+        "every requested artist is ingested (or known not to exist) after the restart"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -173,46 +233,77 @@ fn catalog_row(track: &str, artist: &str, album: &str, release_date: &str) -> St
 }
 
 fn chat_text(dir: &Path, utterance: &str) -> String {
-    let output = encore(dir, &["chat", utterance, "--text"]).output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = encore(dir, &["chat", utterance, "--text"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8(output.stdout).unwrap()
 }
 
 #[test]
 fn refresh_brings_a_new_release_into_the_answer() {
     let dir = temp_dir("refresh");
-    let header = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("demo/catalog.csv"))
-        .unwrap()
-        .lines()
-        .next()
-        .unwrap()
-        .to_owned()
-        + "\n";
-    let today = encore_domain::service_date(chrono::Utc::now()).format("%Y-%m-%d").to_string();
+    let header =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("demo/catalog.csv"))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .to_owned()
+            + "\n";
+    let today = encore_domain::service_date(chrono::Utc::now())
+        .format("%Y-%m-%d")
+        .to_string();
     let before = header
         + &catalog_row("Old Hit", "Refresh Band", "Old Album", "2019-05")
         + &catalog_row("Older Hit", "Refresh Band", "Older Album", "2017")
         + &catalog_row("Quiet Song", "Never Asked", "Quiet Album", "2018-01-02");
     let v1 = dir.join("catalog-v1.csv");
     std::fs::write(&v1, &before).unwrap();
-    let backfill = encore(&dir, &["backfill", "--catalog", v1.to_str().unwrap()]).stdout(Stdio::null()).status().unwrap();
+    let backfill = encore(&dir, &["backfill", "--catalog", v1.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
     assert!(backfill.success());
 
     let first = chat_text(&dir, "Refresh Band");
-    assert!(first.contains("Old Album") && first.contains("2019-05"), "latest release at month precision: {first}");
+    assert!(
+        first.contains("Old Album") && first.contains("2019-05"),
+        "latest release at month precision: {first}"
+    );
     assert!(!first.contains("NEW"), "a 2019 release is not new: {first}");
 
     // The catalog gains a single released today; nobody clears a cache.
     let v2 = dir.join("catalog-v2.csv");
-    std::fs::write(&v2, before + &catalog_row("Brand New", "Refresh Band", "Fresh Single", &today)).unwrap();
+    std::fs::write(
+        &v2,
+        before + &catalog_row("Brand New", "Refresh Band", "Fresh Single", &today),
+    )
+    .unwrap();
     assert!(!chat_text(&dir, "Refresh Band").contains("Fresh Single"));
-    let refresh = encore(&dir, &["refresh", "--catalog", v2.to_str().unwrap()]).output().unwrap();
-    assert!(refresh.status.success(), "{}", String::from_utf8_lossy(&refresh.stderr));
+    let refresh = encore(&dir, &["refresh", "--catalog", v2.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        refresh.status.success(),
+        "{}",
+        String::from_utf8_lossy(&refresh.stderr)
+    );
     let said = String::from_utf8_lossy(&refresh.stdout);
-    assert!(said.contains(" 1 artist(s) asked about"), "only the artist users asked about is refreshed: {said}");
+    assert!(
+        said.contains(" 1 artist(s) asked about"),
+        "only the artist users asked about is refreshed: {said}"
+    );
 
     let after = chat_text(&dir, "Refresh Band");
-    assert!(after.contains("Fresh Single") && after.contains(&today), "{after}");
+    assert!(
+        after.contains("Fresh Single") && after.contains(&today),
+        "{after}"
+    );
     assert!(after.contains("NEW"), "released today: marked new: {after}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -53,8 +53,14 @@ mod tests {
                 key: keys::LAKE_DATABASE
             }
         );
-        let err = Config::from_env(&Env::from_pairs([(keys::LAKE_DATABASE, "encore_lake")])).unwrap_err();
-        assert_eq!(err, ConfigError::Missing { key: keys::EVENT_BUS_NAME });
+        let err =
+            Config::from_env(&Env::from_pairs([(keys::LAKE_DATABASE, "encore_lake")])).unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::Missing {
+                key: keys::EVENT_BUS_NAME
+            }
+        );
         let config = Config::from_env(&Env::from_pairs([
             (keys::LAKE_DATABASE, "encore_lake"),
             (keys::EVENT_BUS_NAME, "encore-bus"),

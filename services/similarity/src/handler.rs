@@ -1,9 +1,9 @@
 //! The Lambda's handler: one EventBridge event in, the day's refresh and one run of the
 //! job, the job's summary out.
 
+use chrono::Utc;
 use encore_domain::events::BusEnvelope;
 use encore_lake::query::LakeSql;
-use chrono::Utc;
 use encore_store::{EventPublisher, RelatedStore, RequestLog};
 
 use crate::job::{run_similarity, JobError, JobSummary, Settings};

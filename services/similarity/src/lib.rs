@@ -12,6 +12,6 @@ pub mod trigger;
 
 pub use config::Config;
 pub use handler::{handle_event, HandlerError};
-pub use refresh::{request_refresh, RefreshError, RefreshSummary, REFRESH_WINDOW_DAYS};
 pub use job::{run_similarity, snapshot_date, JobError, JobSummary, Phase, Progress, Settings};
+pub use refresh::{request_refresh, RefreshError, RefreshSummary, REFRESH_WINDOW_DAYS};
 pub use trigger::{Trigger, TriggerError};

@@ -18,7 +18,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let store =
         MySqlStore::connect(&encore_platform::secrets::database_url(&env, &aws).await?).await?;
     let lake_sql = AthenaLakeSql::new(aws_sdk_athena::Client::new(&aws), config.athena);
-    let publisher = EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&aws), config.event_bus_name);
+    let publisher = EventBridgePublisher::new(
+        aws_sdk_eventbridge::Client::new(&aws),
+        config.event_bus_name,
+    );
     let settings = Settings::default();
     lambda_runtime::run(service_fn(|event: LambdaEvent<BusEnvelope>| {
         handle_event(event.payload, &lake_sql, &store, &publisher, &settings)

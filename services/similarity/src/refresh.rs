@@ -92,11 +92,18 @@ where
         .checked_sub_days(Days::new(window_days))
         .unwrap_or(DateTime::<Utc>::MIN_UTC);
     let day = service_date(now);
-    let names = requests.asked_since(since).await.map_err(RefreshError::Read)?;
+    let names = requests
+        .asked_since(since)
+        .await
+        .map_err(RefreshError::Read)?;
     let total = names.len();
     let mut published = 0;
     for chunk in names.chunks(PUBLISH_CHUNK) {
-        let publish = |source| RefreshError::Publish { published, total, source };
+        let publish = |source| RefreshError::Publish {
+            published,
+            total,
+            source,
+        };
         let events = chunk
             .iter()
             .map(|name| OutgoingEvent::new(&refresh_request(name, day), SOURCE_OPS))
@@ -106,7 +113,11 @@ where
         published += chunk.len();
     }
     tracing::info!(requested = total, %day, "refresh requested");
-    Ok(RefreshSummary { requested: total, day, since })
+    Ok(RefreshSummary {
+        requested: total,
+        day,
+        since,
+    })
 }
 
 #[cfg(test)]

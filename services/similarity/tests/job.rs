@@ -30,10 +30,10 @@ use encore_similarity_service::{
     handle_event, run_similarity, snapshot_date, HandlerError, JobError, Phase, Progress, Settings,
     Trigger, TriggerError,
 };
-use encore_store::mysql::MySqlStore;
-use encore_store::sqlite::SqliteStore;
 use encore_store::embedded_bus::EmbeddedBus;
 use encore_store::embedded_queue::{EmbeddedQueue, QueueSettings};
+use encore_store::mysql::MySqlStore;
+use encore_store::sqlite::SqliteStore;
 use encore_store::{ArtistStore, Queue, RelatedStore, RequestLog, RequestStatus};
 use sqlx::mysql::MySqlConnectOptions;
 use sqlx::ConnectOptions;
@@ -377,12 +377,31 @@ async fn the_scheduled_event_runs_the_default_job() {
     // Users asked about two names within the refresh window and one before it; a
     // backfilled artist nobody asked about is not refreshed.
     let now = Utc::now();
-    store.asked("bts", now - chrono::Duration::days(1)).await.unwrap();
-    store.asked("아이유", now - chrono::Duration::days(29)).await.unwrap();
-    store.asked("forgotten", now - chrono::Duration::days(31)).await.unwrap();
-    store.finish("backfilled", RequestStatus::Done).await.unwrap();
-    let settings = QueueSettings { visibility_timeout: Duration::from_secs(30), max_receives: 3 };
-    let ingest_queue = Arc::new(EmbeddedQueue::open(store.pool().clone(), "ingest", settings).await.unwrap());
+    store
+        .asked("bts", now - chrono::Duration::days(1))
+        .await
+        .unwrap();
+    store
+        .asked("아이유", now - chrono::Duration::days(29))
+        .await
+        .unwrap();
+    store
+        .asked("forgotten", now - chrono::Duration::days(31))
+        .await
+        .unwrap();
+    store
+        .finish("backfilled", RequestStatus::Done)
+        .await
+        .unwrap();
+    let settings = QueueSettings {
+        visibility_timeout: Duration::from_secs(30),
+        max_receives: 3,
+    };
+    let ingest_queue = Arc::new(
+        EmbeddedQueue::open(store.pool().clone(), "ingest", settings)
+            .await
+            .unwrap(),
+    );
     let bus = EmbeddedBus::new().route(ArtistRequested::DETAIL_TYPE, ingest_queue.clone());
 
     let summary = handle_event(
@@ -398,21 +417,41 @@ async fn the_scheduled_event_runs_the_default_job() {
     assert_datamart(&store, &Settings::default()).await;
 
     let refresh_requests = |messages: Vec<encore_store::QueueMessage>| {
-        let mut requests: Vec<ArtistRequested> =
-            messages.iter().map(|m| decode::<ArtistRequested>(&m.body).unwrap()).collect();
+        let mut requests: Vec<ArtistRequested> = messages
+            .iter()
+            .map(|m| decode::<ArtistRequested>(&m.body).unwrap())
+            .collect();
         requests.sort_by(|a, b| a.normalized.cmp(&b.normalized));
         requests
     };
-    let first = refresh_requests(ingest_queue.receive(10, Duration::from_millis(200)).await.unwrap());
+    let first = refresh_requests(
+        ingest_queue
+            .receive(10, Duration::from_millis(200))
+            .await
+            .unwrap(),
+    );
     let names: Vec<&str> = first.iter().map(|r| r.normalized.as_str()).collect();
     assert_eq!(names, ["bts", "아이유"]);
-    assert!(first.iter().all(|r| r.reason == RequestReason::Refresh && r.callback_url.is_none()));
+    assert!(first
+        .iter()
+        .all(|r| r.reason == RequestReason::Refresh && r.callback_url.is_none()));
 
     // A retried invocation the same day publishes the same event ids.
-    handle_event(event, &DataFusionLakeSql::new(&dir.0), &store, &bus, &Settings::default())
-        .await
-        .unwrap();
-    let again = refresh_requests(ingest_queue.receive(10, Duration::from_millis(200)).await.unwrap());
+    handle_event(
+        event,
+        &DataFusionLakeSql::new(&dir.0),
+        &store,
+        &bus,
+        &Settings::default(),
+    )
+    .await
+    .unwrap();
+    let again = refresh_requests(
+        ingest_queue
+            .receive(10, Duration::from_millis(200))
+            .await
+            .unwrap(),
+    );
     let ids = |requests: &[ArtistRequested]| requests.iter().map(|r| r.meta.id).collect::<Vec<_>>();
     assert_eq!(ids(&again), ids(&first));
 }
@@ -422,13 +461,26 @@ async fn a_requested_run_refreshes_nothing() {
     let dir = filled_lake().await;
     let store = sqlite_with_catalog().await;
     store.asked("bts", Utc::now()).await.unwrap();
-    let settings = QueueSettings { visibility_timeout: Duration::from_secs(30), max_receives: 3 };
-    let ingest_queue = Arc::new(EmbeddedQueue::open(store.pool().clone(), "ingest", settings).await.unwrap());
+    let settings = QueueSettings {
+        visibility_timeout: Duration::from_secs(30),
+        max_receives: 3,
+    };
+    let ingest_queue = Arc::new(
+        EmbeddedQueue::open(store.pool().clone(), "ingest", settings)
+            .await
+            .unwrap(),
+    );
     let bus = EmbeddedBus::new().route(ArtistRequested::DETAIL_TYPE, ingest_queue.clone());
     let event: BusEnvelope = serde_json::from_value(requested_envelope(1)).unwrap();
-    handle_event(event, &DataFusionLakeSql::new(&dir.0), &store, &bus, &Settings::default())
-        .await
-        .unwrap();
+    handle_event(
+        event,
+        &DataFusionLakeSql::new(&dir.0),
+        &store,
+        &bus,
+        &Settings::default(),
+    )
+    .await
+    .unwrap();
     assert_datamart(&store, &Settings::default()).await;
     assert_eq!(ingest_queue.depth().await.unwrap(), 0);
 }
@@ -584,9 +636,15 @@ async fn other_events_run_nothing() {
     let mut event = requested_envelope(1);
     event["detail-type"] = "ArtistRequested".into();
     let event: BusEnvelope = serde_json::from_value(event).unwrap();
-    let err = handle_event(event, &lake, &store, &EmbeddedBus::new(), &Settings::default())
-        .await
-        .unwrap_err();
+    let err = handle_event(
+        event,
+        &lake,
+        &store,
+        &EmbeddedBus::new(),
+        &Settings::default(),
+    )
+    .await
+    .unwrap_err();
     assert!(
         matches!(err, HandlerError::Trigger(TriggerError::Unsupported(_))),
         "{err}"

@@ -18,7 +18,13 @@ mod tests {
     #[test]
     fn the_day_changes_at_midnight_in_seoul() {
         let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
-        assert_eq!(service_date(at("2026-11-25T14:59:59Z")), NaiveDate::from_ymd_opt(2026, 11, 25).unwrap());
-        assert_eq!(service_date(at("2026-11-25T15:00:00Z")), NaiveDate::from_ymd_opt(2026, 11, 26).unwrap());
+        assert_eq!(
+            service_date(at("2026-11-25T14:59:59Z")),
+            NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()
+        );
+        assert_eq!(
+            service_date(at("2026-11-25T15:00:00Z")),
+            NaiveDate::from_ymd_opt(2026, 11, 26).unwrap()
+        );
     }
 }

@@ -37,7 +37,11 @@ impl EventMeta {
 
     /// Metadata with a given id, for events whose id is derived from their cause.
     pub fn with_id(version: u32, id: Uuid) -> Self {
-        Self { version, id, occurred_at: Utc::now() }
+        Self {
+            version,
+            id,
+            occurred_at: Utc::now(),
+        }
     }
 }
 
@@ -184,12 +188,21 @@ pub enum DecodeError {
     Json(#[source] serde_json::Error),
     #[error("expected detail-type {expected}, got {got}")]
     WrongType { expected: &'static str, got: String },
-    #[error("{detail_type} version {got} is not supported (this consumer reads version {supported})")]
-    UnsupportedVersion { detail_type: &'static str, got: u64, supported: u32 },
+    #[error(
+        "{detail_type} version {got} is not supported (this consumer reads version {supported})"
+    )]
+    UnsupportedVersion {
+        detail_type: &'static str,
+        got: u64,
+        supported: u32,
+    },
     #[error("{detail_type} detail has no integer version")]
     MissingVersion { detail_type: &'static str },
     #[error("{detail_type} detail is malformed: {source}")]
-    Detail { detail_type: &'static str, source: serde_json::Error },
+    Detail {
+        detail_type: &'static str,
+        source: serde_json::Error,
+    },
 }
 
 /// Decodes a queue message body (an EventBridge envelope) into event `E`, rejecting
@@ -202,13 +215,18 @@ pub fn decode<E: BusEvent>(body: &str) -> Result<E, DecodeError> {
 /// Like [`decode`], for an envelope already parsed.
 pub fn decode_envelope<E: BusEvent>(envelope: BusEnvelope) -> Result<E, DecodeError> {
     if envelope.detail_type != E::DETAIL_TYPE {
-        return Err(DecodeError::WrongType { expected: E::DETAIL_TYPE, got: envelope.detail_type });
+        return Err(DecodeError::WrongType {
+            expected: E::DETAIL_TYPE,
+            got: envelope.detail_type,
+        });
     }
     let version = envelope
         .detail
         .get("version")
         .and_then(serde_json::Value::as_u64)
-        .ok_or(DecodeError::MissingVersion { detail_type: E::DETAIL_TYPE })?;
+        .ok_or(DecodeError::MissingVersion {
+            detail_type: E::DETAIL_TYPE,
+        })?;
     if version != u64::from(E::VERSION) {
         return Err(DecodeError::UnsupportedVersion {
             detail_type: E::DETAIL_TYPE,
@@ -216,8 +234,10 @@ pub fn decode_envelope<E: BusEvent>(envelope: BusEnvelope) -> Result<E, DecodeEr
             supported: E::VERSION,
         });
     }
-    serde_json::from_value(envelope.detail)
-        .map_err(|source| DecodeError::Detail { detail_type: E::DETAIL_TYPE, source })
+    serde_json::from_value(envelope.detail).map_err(|source| DecodeError::Detail {
+        detail_type: E::DETAIL_TYPE,
+        source,
+    })
 }
 
 /// The event id of the `ArtistIngested` that answers a request: derived from the request's
@@ -255,14 +275,20 @@ mod tests {
         let event = requested();
         let mut envelope = BusEnvelope::wrap(&event, SOURCE_CHAT).unwrap();
         let body = serde_json::to_string(&envelope).unwrap();
-        assert!(matches!(decode::<ArtistIngested>(&body), Err(DecodeError::WrongType { .. })));
+        assert!(matches!(
+            decode::<ArtistIngested>(&body),
+            Err(DecodeError::WrongType { .. })
+        ));
         envelope.detail["version"] = 2.into();
         let body = serde_json::to_string(&envelope).unwrap();
         assert!(matches!(
             decode::<ArtistRequested>(&body),
             Err(DecodeError::UnsupportedVersion { got: 2, .. })
         ));
-        assert!(matches!(decode::<ArtistRequested>("not json"), Err(DecodeError::Json(_))));
+        assert!(matches!(
+            decode::<ArtistRequested>("not json"),
+            Err(DecodeError::Json(_))
+        ));
     }
 
     #[test]

@@ -264,7 +264,10 @@ impl Release {
     /// its first possible day is that recent, so no release is called new on a guessed day.
     /// A date after `today` (a pre-release) is new too.
     pub fn is_new(&self, today: NaiveDate) -> bool {
-        match (self.release_date.first_day(), today.checked_sub_days(Days::new(NEW_RELEASE_DAYS))) {
+        match (
+            self.release_date.first_day(),
+            today.checked_sub_days(Days::new(NEW_RELEASE_DAYS)),
+        ) {
             (Some(first), Some(cutoff)) => first >= cutoff,
             _ => false,
         }
@@ -430,5 +433,4 @@ mod tests {
         assert!(!released("2026-10").is_new(today));
         assert!(!released("2026").is_new(today));
     }
-
 }

@@ -33,13 +33,20 @@ fn validator(schema: &str) -> jsonschema::Validator {
 }
 
 fn schema_errors(schema: &str, instance: &Value) -> Vec<String> {
-    validator(schema).iter_errors(instance).map(|e| e.to_string()).collect()
+    validator(schema)
+        .iter_errors(instance)
+        .map(|e| e.to_string())
+        .collect()
 }
 
 /// Valid against the schema, deserializes, and serializes back to the same JSON.
 fn check_round_trip<E: BusEvent + std::fmt::Debug>(schema: &str, sample: &str) -> E {
     let value = read_json(sample);
-    assert_eq!(schema_errors(schema, &value), Vec::<String>::new(), "{sample}");
+    assert_eq!(
+        schema_errors(schema, &value),
+        Vec::<String>::new(),
+        "{sample}"
+    );
     let event: E = serde_json::from_value(value.clone()).expect(sample);
     let back = serde_json::to_value(&event).unwrap();
     assert_eq!(back, value, "{sample} changed in a round trip");
@@ -51,7 +58,10 @@ fn check_round_trip<E: BusEvent + std::fmt::Debug>(schema: &str, sample: &str) -
 fn event_samples_validate_and_round_trip() {
     check_round_trip::<ArtistRequested>("artist-requested", "samples/artist-requested.json");
     check_round_trip::<ArtistIngested>("artist-ingested", "samples/artist-ingested.json");
-    check_round_trip::<SimilarityRequested>("similarity-requested", "samples/similarity-requested.json");
+    check_round_trip::<SimilarityRequested>(
+        "similarity-requested",
+        "samples/similarity-requested.json",
+    );
 }
 
 fn keys(value: &Value) -> BTreeSet<String> {
@@ -74,7 +84,11 @@ fn required(schema: &Value) -> BTreeSet<String> {
 /// The schema's properties are exactly the fields the Rust type writes, and every
 /// required property is one the type always writes.
 fn check_same_fields(schema: &Value, written: &Value, what: &str) {
-    assert_eq!(schema_keys(schema), keys(written), "{what}: schema and Rust type disagree");
+    assert_eq!(
+        schema_keys(schema),
+        keys(written),
+        "{what}: schema and Rust type disagree"
+    );
     assert!(required(schema).is_subset(&keys(written)), "{what}");
 }
 
@@ -101,8 +115,16 @@ fn schemas_and_types_name_the_same_fields() {
     check_same_fields(&schema, &written, "ArtistIngested");
     check_same_fields(&schema["$defs"]["artist"], &written["artist"], "Artist");
     check_same_fields(&schema["$defs"]["track"], &written["tracks"][0], "Track");
-    check_same_fields(&schema["$defs"]["audio_features"], &written["features"][0], "AudioFeatures");
-    check_same_fields(&schema["$defs"]["release"], &written["releases"][0], "Release");
+    check_same_fields(
+        &schema["$defs"]["audio_features"],
+        &written["features"][0],
+        "AudioFeatures",
+    );
+    check_same_fields(
+        &schema["$defs"]["release"],
+        &written["releases"][0],
+        "Release",
+    );
 }
 
 #[test]
@@ -130,11 +152,17 @@ fn invalid_samples_are_rejected_by_schema_and_type() {
         } else if name.starts_with("artist-ingested") {
             ("artist-ingested", rust_accepts::<ArtistIngested>(&value))
         } else if name.starts_with("similarity-requested") {
-            ("similarity-requested", rust_accepts::<SimilarityRequested>(&value))
+            (
+                "similarity-requested",
+                rust_accepts::<SimilarityRequested>(&value),
+            )
         } else {
             panic!("{name}: no schema for this invalid sample");
         };
-        assert!(!schema_errors(schema, &value).is_empty(), "{name} passed the schema");
+        assert!(
+            !schema_errors(schema, &value).is_empty(),
+            "{name} passed the schema"
+        );
         assert!(!accepted, "{name} passed the Rust type");
         seen += 1;
     }
@@ -147,7 +175,10 @@ fn check_sqs_batch<E: BusEvent>(sample: &str, schema: &str) -> usize {
     for record in &batch.records {
         let body = record.body.as_deref().expect("body");
         let envelope: Value = serde_json::from_str(body).unwrap();
-        assert!(schema_errors(schema, &envelope["detail"]).is_empty(), "{sample}");
+        assert!(
+            schema_errors(schema, &envelope["detail"]).is_empty(),
+            "{sample}"
+        );
         decode::<E>(body).unwrap_or_else(|e| panic!("{sample}: {e}"));
     }
     batch.records.len()
@@ -155,12 +186,28 @@ fn check_sqs_batch<E: BusEvent>(sample: &str, schema: &str) -> usize {
 
 #[test]
 fn sqs_batches_carry_decodable_bus_events() {
-    assert_eq!(check_sqs_batch::<ArtistRequested>("samples/sqs-batch-artist-requested.json", "artist-requested"), 2);
-    assert_eq!(check_sqs_batch::<ArtistIngested>("samples/sqs-batch-artist-ingested.json", "artist-ingested"), 1);
+    assert_eq!(
+        check_sqs_batch::<ArtistRequested>(
+            "samples/sqs-batch-artist-requested.json",
+            "artist-requested"
+        ),
+        2
+    );
+    assert_eq!(
+        check_sqs_batch::<ArtistIngested>(
+            "samples/sqs-batch-artist-ingested.json",
+            "artist-ingested"
+        ),
+        1
+    );
     // A consumer of one event type rejects the other permanently.
-    let batch: SqsEvent = serde_json::from_value(read_json("samples/sqs-batch-artist-ingested.json")).unwrap();
+    let batch: SqsEvent =
+        serde_json::from_value(read_json("samples/sqs-batch-artist-ingested.json")).unwrap();
     let body = batch.records[0].body.as_deref().unwrap();
-    assert!(matches!(decode::<ArtistRequested>(body), Err(DecodeError::WrongType { .. })));
+    assert!(matches!(
+        decode::<ArtistRequested>(body),
+        Err(DecodeError::WrongType { .. })
+    ));
 }
 
 #[test]
@@ -174,13 +221,19 @@ fn api_gateway_sample_wraps_the_skill_request() {
 
 #[test]
 fn kakao_samples_have_what_the_skill_requires() {
-    for sample in ["samples/kakao-skill-request.json", "samples/kakao-skill-request-callback.json"] {
+    for sample in [
+        "samples/kakao-skill-request.json",
+        "samples/kakao-skill-request-callback.json",
+    ] {
         let value = read_json(sample);
         assert!(value["userRequest"]["utterance"].is_string(), "{sample}");
         assert!(value["userRequest"]["user"]["id"].is_string(), "{sample}");
     }
     let callback = read_json("samples/kakao-skill-request-callback.json");
-    assert!(callback["userRequest"]["callbackUrl"].as_str().unwrap().starts_with("https://"));
+    assert!(callback["userRequest"]["callbackUrl"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://"));
 }
 
 #[test]

@@ -17,7 +17,8 @@ pub async fn from_env() -> SdkConfig {
 /// A configuration that sends every call to `endpoint` (the moto server) with static
 /// throw-away credentials.
 pub async fn for_endpoint(endpoint: &str) -> SdkConfig {
-    let credentials = aws_credential_types::Credentials::new("test", "test", None, None, "encore-test");
+    let credentials =
+        aws_credential_types::Credentials::new("test", "test", None, None, "encore-test");
     aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(Region::new(TEST_REGION))

@@ -30,7 +30,12 @@ impl Env {
     /// Reads only the given pairs (for tests).
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         Self {
-            overrides: Some(pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()),
+            overrides: Some(
+                pairs
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect(),
+            ),
         }
     }
 
@@ -59,7 +64,10 @@ impl Env {
             Some(raw) => raw
                 .trim()
                 .parse()
-                .map_err(|e: T::Err| ConfigError::Invalid { key, reason: e.to_string() }),
+                .map_err(|e: T::Err| ConfigError::Invalid {
+                    key,
+                    reason: e.to_string(),
+                }),
         }
     }
 
@@ -70,7 +78,12 @@ impl Env {
         T::Err: std::fmt::Display,
     {
         let raw = self.required(key)?;
-        raw.trim().parse().map_err(|e: T::Err| ConfigError::Invalid { key, reason: e.to_string() })
+        raw.trim()
+            .parse()
+            .map_err(|e: T::Err| ConfigError::Invalid {
+                key,
+                reason: e.to_string(),
+            })
     }
 }
 
@@ -134,15 +147,27 @@ mod tests {
     #[test]
     fn blank_counts_as_missing() {
         let env = Env::from_pairs([(keys::LAKE_BUCKET, "  ")]);
-        assert!(matches!(env.required(keys::LAKE_BUCKET), Err(ConfigError::Missing { .. })));
+        assert!(matches!(
+            env.required(keys::LAKE_BUCKET),
+            Err(ConfigError::Missing { .. })
+        ));
     }
 
     #[test]
     fn parse_errors_name_the_variable() {
         let env = Env::from_pairs([("N", "x1")]);
         let err = env.parse_or::<u32>("N", 3).unwrap_err();
-        assert!(err.to_string().starts_with("environment variable N is invalid"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("environment variable N is invalid"),
+            "{err}"
+        );
         assert_eq!(Env::from_pairs([]).parse_or::<u32>("N", 3).unwrap(), 3);
-        assert_eq!(Env::from_pairs([("N", " 7 ")]).parse_required::<u32>("N").unwrap(), 7);
+        assert_eq!(
+            Env::from_pairs([("N", " 7 ")])
+                .parse_required::<u32>("N")
+                .unwrap(),
+            7
+        );
     }
 }

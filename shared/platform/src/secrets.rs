@@ -17,20 +17,31 @@ pub async fn resolve(
     if let Some(value) = env.optional(plain_key) {
         return Ok(value);
     }
-    let arn = env.optional(arn_key).ok_or(ConfigError::Missing { key: plain_key })?;
+    let arn = env
+        .optional(arn_key)
+        .ok_or(ConfigError::Missing { key: plain_key })?;
     fetch(aws, &arn, arn_key).await
 }
 
 /// The string value of the secret `arn`; `key` names the variable that held the ARN.
 pub async fn fetch(aws: &SdkConfig, arn: &str, key: &'static str) -> Result<String, ConfigError> {
     let client = aws_sdk_secretsmanager::Client::new(aws);
-    let output = client.get_secret_value().secret_id(arn).send().await.map_err(|err| ConfigError::Invalid {
+    let output = client
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|err| ConfigError::Invalid {
+            key,
+            reason: format!(
+                "cannot read the secret: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(err)
+            ),
+        })?;
+    output.secret_string.ok_or(ConfigError::Invalid {
         key,
-        reason: format!("cannot read the secret: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(err)),
-    })?;
-    output
-        .secret_string
-        .ok_or(ConfigError::Invalid { key, reason: "the secret has no string value".into() })
+        reason: "the secret has no string value".into(),
+    })
 }
 
 /// The MySQL URL with the user and password of an RDS credentials secret
@@ -42,31 +53,43 @@ pub async fn database_url(env: &Env, aws: &SdkConfig) -> Result<String, ConfigEr
         return Ok(url);
     };
     let raw = fetch(aws, &arn, keys::DATABASE_SECRET_ARN).await?;
-    let credentials: serde_json::Value = serde_json::from_str(&raw).map_err(|_| ConfigError::Invalid {
-        key: keys::DATABASE_SECRET_ARN,
-        reason: "the secret is not JSON with username and password".into(),
-    })?;
-    let field = |name: &str| {
-        credentials[name].as_str().map(str::to_owned).ok_or(ConfigError::Invalid {
+    let credentials: serde_json::Value =
+        serde_json::from_str(&raw).map_err(|_| ConfigError::Invalid {
             key: keys::DATABASE_SECRET_ARN,
-            reason: format!("the secret has no {name}"),
-        })
+            reason: "the secret is not JSON with username and password".into(),
+        })?;
+    let field = |name: &str| {
+        credentials[name]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or(ConfigError::Invalid {
+                key: keys::DATABASE_SECRET_ARN,
+                reason: format!("the secret has no {name}"),
+            })
     };
-    with_credentials(&url, &field("username")?, &field("password")?)
-        .ok_or(ConfigError::Invalid { key: keys::DATABASE_URL, reason: "not a mysql:// URL".into() })
+    with_credentials(&url, &field("username")?, &field("password")?).ok_or(ConfigError::Invalid {
+        key: keys::DATABASE_URL,
+        reason: "not a mysql:// URL".into(),
+    })
 }
 
 /// `mysql://host/db` with `user:password@` inserted, both percent-encoded.
 fn with_credentials(url: &str, user: &str, password: &str) -> Option<String> {
     let rest = url.strip_prefix("mysql://")?;
     let host_part = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
-    Some(format!("mysql://{}:{}@{host_part}", encode(user), encode(password)))
+    Some(format!(
+        "mysql://{}:{}@{host_part}",
+        encode(user),
+        encode(password)
+    ))
 }
 
 fn encode(raw: &str) -> String {
     raw.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -79,7 +102,12 @@ mod tests {
     #[test]
     fn credentials_are_inserted_and_encoded() {
         assert_eq!(
-            with_credentials("mysql://proxy.example:3306/encore?ssl-mode=required", "app", "p@ss/w:rd").as_deref(),
+            with_credentials(
+                "mysql://proxy.example:3306/encore?ssl-mode=required",
+                "app",
+                "p@ss/w:rd"
+            )
+            .as_deref(),
             Some("mysql://app:p%40ss%2Fw%3Ard@proxy.example:3306/encore?ssl-mode=required")
         );
         assert_eq!(
@@ -93,8 +121,13 @@ mod tests {
     async fn plain_value_wins_and_missing_names_the_variable() {
         let aws = crate::aws::for_endpoint("http://127.0.0.1:9").await;
         let env = Env::from_pairs([("PLAIN", "v")]);
-        assert_eq!(resolve(&env, &aws, "PLAIN", "PLAIN_ARN").await.unwrap(), "v");
-        let err = resolve(&Env::from_pairs([]), &aws, "PLAIN", "PLAIN_ARN").await.unwrap_err();
+        assert_eq!(
+            resolve(&env, &aws, "PLAIN", "PLAIN_ARN").await.unwrap(),
+            "v"
+        );
+        let err = resolve(&Env::from_pairs([]), &aws, "PLAIN", "PLAIN_ARN")
+            .await
+            .unwrap_err();
         assert_eq!(err, ConfigError::Missing { key: "PLAIN" });
     }
 
@@ -103,15 +136,31 @@ mod tests {
     #[tokio::test]
     async fn reads_secrets_manager() {
         use crate::config::keys;
-        let endpoint = std::env::var(keys::TEST_AWS_ENDPOINT).unwrap_or_else(|_| "http://127.0.0.1:5055".into());
+        let endpoint = std::env::var(keys::TEST_AWS_ENDPOINT)
+            .unwrap_or_else(|_| "http://127.0.0.1:5055".into());
         let aws = crate::aws::for_endpoint(&endpoint).await;
         let client = aws_sdk_secretsmanager::Client::new(&aws);
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
         let suffix = format!("{}-{nanos}", std::process::id());
         let mut arns = Vec::new();
-        for (name, value) in [("db", r#"{"username":"app","password":"s3cret"}"#), ("skill", "skill-secret")] {
-            let out = client.create_secret().name(format!("{name}-{suffix}")).secret_string(value).send().await;
-            arns.push(out.unwrap_or_else(|e| panic!("moto must run at {endpoint}: {e:?}")).arn.unwrap());
+        for (name, value) in [
+            ("db", r#"{"username":"app","password":"s3cret"}"#),
+            ("skill", "skill-secret"),
+        ] {
+            let out = client
+                .create_secret()
+                .name(format!("{name}-{suffix}"))
+                .secret_string(value)
+                .send()
+                .await;
+            arns.push(
+                out.unwrap_or_else(|e| panic!("moto must run at {endpoint}: {e:?}"))
+                    .arn
+                    .unwrap(),
+            );
         }
         let (db_arn, plain_arn) = (&arns[0], &arns[1]);
         let env = Env::from_pairs([
@@ -119,9 +168,14 @@ mod tests {
             (keys::DATABASE_SECRET_ARN, db_arn.as_str()),
             (keys::SKILL_SECRET_ARN, plain_arn.as_str()),
         ]);
-        assert_eq!(database_url(&env, &aws).await.unwrap(), "mysql://app:s3cret@proxy:3306/encore");
         assert_eq!(
-            resolve(&env, &aws, keys::SKILL_SECRET, keys::SKILL_SECRET_ARN).await.unwrap(),
+            database_url(&env, &aws).await.unwrap(),
+            "mysql://app:s3cret@proxy:3306/encore"
+        );
+        assert_eq!(
+            resolve(&env, &aws, keys::SKILL_SECRET, keys::SKILL_SECRET_ARN)
+                .await
+                .unwrap(),
             "skill-secret"
         );
     }

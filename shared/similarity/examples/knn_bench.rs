@@ -12,8 +12,8 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use encore_similarity::{
-    brute_force_knn, bench_knn, exact_knn_with, generate, read_features, standardize, KnnBench, KnnConfig,
-    KnnInput, SyntheticSpec, DEFAULT_K,
+    bench_knn, brute_force_knn, exact_knn_with, generate, read_features, standardize, KnnBench,
+    KnnConfig, KnnInput, SyntheticSpec, DEFAULT_K,
 };
 
 fn main() -> ExitCode {
@@ -121,7 +121,10 @@ fn compare_f32(input: &KnnInput, k: usize, sample: usize) -> Result<(), String> 
                 .filter(|&j| j != q)
                 .map(|j| {
                     let row = &narrow[j * dims..(j + 1) * dims];
-                    let d = row.iter().zip(query).fold(0.0f32, |s, (&x, &y)| s + (x - y) * (x - y));
+                    let d = row
+                        .iter()
+                        .zip(query)
+                        .fold(0.0f32, |s, (&x, &y)| s + (x - y) * (x - y));
                     (d, j)
                 })
                 .collect();
@@ -129,7 +132,9 @@ fn compare_f32(input: &KnnInput, k: usize, sample: usize) -> Result<(), String> 
             if kk == 0 {
                 return false;
             }
-            all.select_nth_unstable_by(kk.saturating_sub(1), |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            all.select_nth_unstable_by(kk.saturating_sub(1), |a, b| {
+                a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))
+            });
             let mut got: Vec<usize> = all[..kk].iter().map(|&(_, j)| j).collect();
             let mut expected: Vec<usize> = want.iter().map(|&(j, _)| j).collect();
             got.sort_unstable();
@@ -142,5 +147,6 @@ fn compare_f32(input: &KnnInput, k: usize, sample: usize) -> Result<(), String> 
 }
 
 fn parse<T: std::str::FromStr>(text: &str) -> Result<T, String> {
-    text.parse().map_err(|_| format!("{text:?} is not a valid number"))
+    text.parse()
+        .map_err(|_| format!("{text:?} is not a valid number"))
 }

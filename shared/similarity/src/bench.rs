@@ -175,11 +175,14 @@ pub fn read_features(path: &Path) -> Result<FeatureMatrix, BenchError> {
         let mut cells = record.iter();
         ids.push(cells.next().unwrap_or_default().to_owned());
         for cell in cells {
-            let value = cell.trim().parse::<f64>().map_err(|_| BenchError::NotANumber {
-                path: path.to_path_buf(),
-                line: record.position().map_or(0, |p| p.line()),
-                value: cell.to_owned(),
-            })?;
+            let value = cell
+                .trim()
+                .parse::<f64>()
+                .map_err(|_| BenchError::NotANumber {
+                    path: path.to_path_buf(),
+                    line: record.position().map_or(0, |p| p.line()),
+                    value: cell.to_owned(),
+                })?;
             values.push(value);
         }
     }
@@ -244,7 +247,10 @@ fn create(path: &Path) -> Result<csv::Writer<BufWriter<File>>, BenchError> {
         path: path.to_path_buf(),
         source,
     })?;
-    Ok(csv::Writer::from_writer(BufWriter::with_capacity(1 << 20, file)))
+    Ok(csv::Writer::from_writer(BufWriter::with_capacity(
+        1 << 20,
+        file,
+    )))
 }
 
 fn finish(path: &Path, writer: csv::Writer<BufWriter<File>>) -> Result<(), BenchError> {

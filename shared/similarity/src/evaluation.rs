@@ -41,7 +41,9 @@ pub const REFERENCE_FEATURES: [&str; 6] = [
 
 /// Where [`SONGS_PATH`] is from this crate's manifest directory.
 pub fn songs_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(SONGS_PATH)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(SONGS_PATH)
 }
 
 /// Genre agreement@4 of both methods on the same artists.
@@ -170,9 +172,11 @@ fn reference_points(
     let range: Vec<(f64, f64)> = columns
         .iter()
         .map(|&c| {
-            tracks.values().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), t| {
-                (lo.min(t.features[c]), hi.max(t.features[c]))
-            })
+            tracks
+                .values()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), t| {
+                    (lo.min(t.features[c]), hi.max(t.features[c]))
+                })
         })
         .collect();
     let mut ids = Vec::with_capacity(artists.len());
@@ -270,12 +274,14 @@ fn read_tracks(path: &Path) -> Result<HashMap<String, SongTrack>, EvaluationErro
         let line = record.position().map_or(0, |p| p.line());
         let number = |c: usize| {
             let value = record.get(c).unwrap_or_default();
-            value.parse::<f64>().map_err(|_| EvaluationError::NotANumber {
-                path: path.to_path_buf(),
-                line,
-                column: headers.get(c).unwrap_or_default().to_owned(),
-                value: value.to_owned(),
-            })
+            value
+                .parse::<f64>()
+                .map_err(|_| EvaluationError::NotANumber {
+                    path: path.to_path_buf(),
+                    line,
+                    column: headers.get(c).unwrap_or_default().to_owned(),
+                    value: value.to_owned(),
+                })
         };
         let id = record.get(track_id).unwrap_or_default();
         let playlist_genre = record.get(genre).unwrap_or_default().to_owned();

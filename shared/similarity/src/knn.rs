@@ -176,7 +176,8 @@ impl TopK {
             self.index.pop();
         }
         let mut at = self.dist.len();
-        while at > 0 && (self.dist[at - 1] > d || (self.dist[at - 1] == d && self.index[at - 1] > id))
+        while at > 0
+            && (self.dist[at - 1] > d || (self.dist[at - 1] == d && self.index[at - 1] > id))
         {
             at -= 1;
         }
@@ -384,8 +385,14 @@ impl<W: Width> KdTree<W> {
     fn box_gap(&self, a: u32, b: u32) -> f64 {
         let dims = self.width.get();
         let (a, b) = (a as usize * 2 * dims, b as usize * 2 * dims);
-        let (a_lo, a_hi) = (&self.boxes[a..a + dims], &self.boxes[a + dims..a + 2 * dims]);
-        let (b_lo, b_hi) = (&self.boxes[b..b + dims], &self.boxes[b + dims..b + 2 * dims]);
+        let (a_lo, a_hi) = (
+            &self.boxes[a..a + dims],
+            &self.boxes[a + dims..a + 2 * dims],
+        );
+        let (b_lo, b_hi) = (
+            &self.boxes[b..b + dims],
+            &self.boxes[b + dims..b + 2 * dims],
+        );
         let mut sum = 0.0f64;
         for d in 0..dims {
             let t = (b_lo[d] - a_hi[d]).max(0.0) + (a_lo[d] - b_hi[d]).max(0.0);
@@ -456,7 +463,8 @@ impl<W: Width> KdTree<W> {
     fn search_leaf(&self, leaf: u32, scratch: &mut Scratch) -> (Vec<u32>, Vec<f64>) {
         let Scratch { stack, acc, tops } = scratch;
         let dims = self.width.get();
-        let queries = self.nodes[leaf as usize].start as usize..self.nodes[leaf as usize].end as usize;
+        let queries =
+            self.nodes[leaf as usize].start as usize..self.nodes[leaf as usize].end as usize;
         let tops = &mut tops[..queries.len()];
         tops.iter_mut().for_each(TopK::clear);
         let mut bound = f64::INFINITY;

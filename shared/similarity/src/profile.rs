@@ -61,7 +61,12 @@ impl Relations {
                 .of(i)
                 .enumerate()
                 .map(move |(rank, (j, distance))| {
-                    (self.points.id(i), rank as u32 + 1, self.points.id(j), distance)
+                    (
+                        self.points.id(i),
+                        rank as u32 + 1,
+                        self.points.id(j),
+                        distance,
+                    )
                 })
         })
     }
@@ -100,7 +105,11 @@ pub fn relate(
                 .iter()
                 .map(|p| (p.artist_id.as_str(), p.track_count))
                 .collect();
-            shrink(&points, |id| tracks.get(id).copied().unwrap_or(1), prior_tracks)?
+            shrink(
+                &points,
+                |id| tracks.get(id).copied().unwrap_or(1),
+                prior_tracks,
+            )?
         }
     };
     let neighbours = exact_knn(&points, k);

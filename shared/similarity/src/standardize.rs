@@ -20,7 +20,11 @@ pub struct Scaling {
 pub fn standardize(matrix: &FeatureMatrix) -> Result<(Points, Scaling), SimilarityError> {
     // Sorting by id first makes every sum run in the same order whatever the input order,
     // so the same artists always give bit-identical points.
-    let raw = Points::new(matrix.ids().to_vec(), matrix.width(), matrix.values().to_vec())?;
+    let raw = Points::new(
+        matrix.ids().to_vec(),
+        matrix.width(),
+        matrix.values().to_vec(),
+    )?;
     let n = raw.len();
     let mut scaling = Scaling {
         kept: Vec::new(),

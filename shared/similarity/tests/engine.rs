@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use encore_similarity::evaluation::{evaluate, songs_path};
 use encore_similarity::{
     bench_knn, brute_force_knn, exact_knn, exact_knn_with, generate, relate, standardize,
-    ArtistProfile, FeatureMatrix, KnnBench, KnnConfig, KnnInput, Points, Profile,
-    SimilarityError, SyntheticSpec,
+    ArtistProfile, FeatureMatrix, KnnBench, KnnConfig, KnnInput, Points, Profile, SimilarityError,
+    SyntheticSpec,
 };
 use proptest::prelude::*;
 
@@ -31,7 +31,14 @@ fn assert_exact(points: &Points, k: usize, config: KnnConfig) {
     let neighbours = exact_knn_with(points, k, config);
     let queries: Vec<usize> = (0..points.len()).collect();
     let expected = brute_force_knn(points, k, &queries);
-    assert_eq!(neighbours.len(), if neighbours.per_point() == 0 { 0 } else { points.len() });
+    assert_eq!(
+        neighbours.len(),
+        if neighbours.per_point() == 0 {
+            0
+        } else {
+            points.len()
+        }
+    );
     for (q, want) in expected.iter().enumerate() {
         let got: Vec<(usize, f64)> = if neighbours.per_point() == 0 {
             Vec::new()
@@ -82,7 +89,10 @@ fn duplicates_and_equal_distances_are_broken_by_id() {
     for i in 0..points.len() {
         let list: Vec<(usize, f64)> = neighbours.of(i).collect();
         assert!(list.iter().all(|&(_, d)| d == 0.0), "point {i}: {list:?}");
-        assert!(list.windows(2).all(|w| w[0].0 < w[1].0), "point {i}: {list:?}");
+        assert!(
+            list.windows(2).all(|w| w[0].0 < w[1].0),
+            "point {i}: {list:?}"
+        );
         assert!(list.iter().all(|&(j, _)| j != i));
     }
 }
@@ -100,7 +110,10 @@ fn widths_beyond_the_compiled_ones_match_brute_force() {
 fn results_are_deterministic_and_independent_of_input_order() {
     let matrix = generate(SyntheticSpec::new(2000, 3));
     let first = exact_knn(&standardized(&matrix), 10);
-    assert!(first == exact_knn(&standardized(&matrix), 10), "two runs differ");
+    assert!(
+        first == exact_knn(&standardized(&matrix), 10),
+        "two runs differ"
+    );
     let reversed = FeatureMatrix::from_rows(
         (0..matrix.len())
             .rev()
@@ -145,9 +158,8 @@ fn all_constant_features_leave_only_the_id_order() {
 fn k_at_or_beyond_n_minus_one_lists_everyone_else() {
     let mut next = lcg(2);
     let n = 6;
-    let points = standardized(
-        &FeatureMatrix::new(ids(n), 2, (0..n * 2).map(|_| next()).collect()).unwrap(),
-    );
+    let points =
+        standardized(&FeatureMatrix::new(ids(n), 2, (0..n * 2).map(|_| next()).collect()).unwrap());
     for k in [5, 6, 50] {
         let neighbours = exact_knn(&points, k);
         assert_eq!(neighbours.per_point(), 5);
@@ -173,8 +185,14 @@ fn zero_one_and_two_artists() {
 
     let two = standardized(&FeatureMatrix::new(ids(2), 2, vec![0.0, 0.0, 3.0, 4.0]).unwrap());
     let neighbours = exact_knn(&two, 10);
-    assert_eq!(neighbours.of(0).map(|(j, _)| j).collect::<Vec<_>>(), vec![1]);
-    assert_eq!(neighbours.of(1).map(|(j, _)| j).collect::<Vec<_>>(), vec![0]);
+    assert_eq!(
+        neighbours.of(0).map(|(j, _)| j).collect::<Vec<_>>(),
+        vec![1]
+    );
+    assert_eq!(
+        neighbours.of(1).map(|(j, _)| j).collect::<Vec<_>>(),
+        vec![0]
+    );
     // z-scores: each column becomes -1, 1 → distance sqrt(2² + 2²).
     let (_, d) = neighbours.of(0).next().unwrap();
     assert!((d - 8.0f64.sqrt()).abs() < 1e-12);
@@ -200,7 +218,10 @@ fn non_finite_values_and_bad_shapes_are_rejected() {
         ("a".to_owned(), vec![1.0, 2.0]),
         ("b".to_owned(), vec![1.0]),
     ]);
-    assert!(matches!(ragged, Err(SimilarityError::RowWidth { row: 1, .. })));
+    assert!(matches!(
+        ragged,
+        Err(SimilarityError::RowWidth { row: 1, .. })
+    ));
     let twice = FeatureMatrix::from_rows(vec![
         ("a".to_owned(), vec![1.0]),
         ("a".to_owned(), vec![2.0]),
@@ -230,7 +251,9 @@ fn relate_turns_profiles_into_ranked_rows() {
         assert_eq!(rows[0].1, 1);
         assert_eq!(rows[9].1, 10);
         assert!(rows.iter().all(|(a, _, b, _)| a != b));
-        assert!(rows.windows(2).all(|w| w[0].0 != w[1].0 || w[0].3 <= w[1].3));
+        assert!(rows
+            .windows(2)
+            .all(|w| w[0].0 != w[1].0 || w[0].3 <= w[1].3));
         let records = relations.to_related_artists("2026-11-25");
         assert_eq!(records.len(), 3000);
         assert_eq!(records[0].snapshot, "2026-11-25");
@@ -243,7 +266,10 @@ fn relate_turns_profiles_into_ranked_rows() {
     let points = standardize(&matrix).unwrap().0;
     let neighbours = exact_knn(&points, 10);
     assert_eq!(
-        plain[..10].iter().map(|row| row.2.clone()).collect::<Vec<_>>(),
+        plain[..10]
+            .iter()
+            .map(|row| row.2.clone())
+            .collect::<Vec<_>>(),
         neighbours
             .of(0)
             .map(|(j, _)| points.id(j).to_owned())
@@ -277,8 +303,16 @@ fn bench_dumps_reads_back_and_writes_the_same_neighbours() {
     })
     .unwrap();
     let check = generated.check.unwrap();
-    assert_eq!((check.queries, check.different_sets, check.different_lists), (200, 0, 0));
-    assert!(generated.to_string().lines().last().unwrap().starts_with("knn_seconds="));
+    assert_eq!(
+        (check.queries, check.different_sets, check.different_lists),
+        (200, 0, 0)
+    );
+    assert!(generated
+        .to_string()
+        .lines()
+        .last()
+        .unwrap()
+        .starts_with("knn_seconds="));
 
     let read = bench_knn(&KnnBench {
         input: KnnInput::Csv(data.clone()),
@@ -304,7 +338,10 @@ fn bench_dumps_reads_back_and_writes_the_same_neighbours() {
         check: 0,
     })
     .unwrap_err();
-    assert!(error.to_string().contains("\"oops\" is not a number"), "{error}");
+    assert!(
+        error.to_string().contains("\"oops\" is not a number"),
+        "{error}"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 

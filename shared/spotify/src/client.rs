@@ -14,9 +14,9 @@ use tokio::sync::Mutex;
 
 use crate::config::{RetryPolicy, SpotifyConfig, PAGE_LIMIT};
 use crate::error::SpotifyError;
-use encore_domain::release::{latest_releases, Release};
 use crate::resolve::{choose_artist, Resolved};
 use crate::wire;
+use encore_domain::release::{latest_releases, Release};
 
 /// Most ids one audio-features call takes.
 pub const AUDIO_FEATURES_BATCH: usize = 100;

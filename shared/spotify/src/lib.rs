@@ -22,8 +22,8 @@ pub use config::{
     ClientSecret, RetryPolicy, SpotifyConfig, DEFAULT_MARKET, PAGE_LIMIT, SPOTIFY_ACCOUNTS_BASE,
     SPOTIFY_API_BASE,
 };
-pub use error::SpotifyError;
 pub use encore_domain::release::{
     latest_releases, AlbumType, DatePrecision, Release, ReleaseDate, ReleaseDateError,
 };
+pub use error::SpotifyError;
 pub use resolve::{choose_artist, MatchReason, Resolved};

@@ -377,7 +377,8 @@ impl TopTracksCache for DynamoTopTracks {
         releases: &[Release],
         fetched_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let json = serde_json::to_string(releases).map_err(|e| StoreError::Rejected(e.to_string()))?;
+        let json =
+            serde_json::to_string(releases).map_err(|e| StoreError::Rejected(e.to_string()))?;
         let mut item = key(artist_id, RELEASES_RANK);
         item.insert(attr::RELEASES.into(), AttributeValue::S(json));
         item.insert(

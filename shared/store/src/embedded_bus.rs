@@ -34,15 +34,24 @@ impl EmbeddedBus {
 
 impl std::fmt::Debug for EmbeddedBus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let routes: Vec<(&str, &str)> = self.routes.iter().map(|(t, q)| (t.as_str(), q.name())).collect();
-        f.debug_struct("EmbeddedBus").field("routes", &routes).finish()
+        let routes: Vec<(&str, &str)> = self
+            .routes
+            .iter()
+            .map(|(t, q)| (t.as_str(), q.name()))
+            .collect();
+        f.debug_struct("EmbeddedBus")
+            .field("routes", &routes)
+            .finish()
     }
 }
 
 /// The message body EventBridge would deliver for `event` (it sets `time` to the second).
 fn envelope(event: &OutgoingEvent) -> Result<String, StoreError> {
     let detail = serde_json::from_str(&event.detail).map_err(|e| {
-        StoreError::Rejected(format!("{} event from {}: detail is not JSON: {e}", event.detail_type, event.source))
+        StoreError::Rejected(format!(
+            "{} event from {}: detail is not JSON: {e}",
+            event.detail_type, event.source
+        ))
     })?;
     let envelope = BusEnvelope {
         version: Some("0".into()),
@@ -68,9 +77,16 @@ impl EventPublisher for EmbeddedBus {
             bodies.push(envelope(event)?);
         }
         for (event, body) in events.iter().zip(&bodies) {
-            for (_, queue) in self.routes.iter().filter(|(detail_type, _)| *detail_type == event.detail_type) {
+            for (_, queue) in self
+                .routes
+                .iter()
+                .filter(|(detail_type, _)| *detail_type == event.detail_type)
+            {
                 queue.send(body).await.map_err(|err| {
-                    with_context(err, &format!("{} event to queue {}", event.detail_type, queue.name()))
+                    with_context(
+                        err,
+                        &format!("{} event to queue {}", event.detail_type, queue.name()),
+                    )
                 })?;
             }
         }

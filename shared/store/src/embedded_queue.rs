@@ -76,23 +76,42 @@ pub struct EmbeddedQueue {
 
 impl EmbeddedQueue {
     /// Opens the queue `name` (creating the queue table if the database has none yet).
-    pub async fn open(pool: SqlitePool, name: &str, settings: QueueSettings) -> Result<Self, StoreError> {
+    pub async fn open(
+        pool: SqlitePool,
+        name: &str,
+        settings: QueueSettings,
+    ) -> Result<Self, StoreError> {
         if name.is_empty() {
             return Err(StoreError::Rejected("a queue needs a name".into()));
         }
         if settings.max_receives == 0 {
-            return Err(StoreError::Rejected(format!("queue {name}: max_receives must be at least 1")));
+            return Err(StoreError::Rejected(format!(
+                "queue {name}: max_receives must be at least 1"
+            )));
         }
         for statement in SCHEMA {
             sqlx::query(statement).execute(&pool).await?;
         }
-        Ok(Self { pool, name: name.to_owned(), settings, dead_letter: Some(dead_letter_name(name)) })
+        Ok(Self {
+            pool,
+            name: name.to_owned(),
+            settings,
+            dead_letter: Some(dead_letter_name(name)),
+        })
     }
 
     /// This queue's dead-letter queue, as a queue of its own (replay receives from it).
     pub fn dead_letters(&self) -> Self {
-        let name = self.dead_letter.clone().unwrap_or_else(|| dead_letter_name(&self.name));
-        Self { pool: self.pool.clone(), name, settings: self.settings, dead_letter: None }
+        let name = self
+            .dead_letter
+            .clone()
+            .unwrap_or_else(|| dead_letter_name(&self.name));
+        Self {
+            pool: self.pool.clone(),
+            name,
+            settings: self.settings,
+            dead_letter: None,
+        }
     }
 
     /// Up to `limit` messages in sending order with their last error, without receiving them
@@ -112,8 +131,9 @@ impl EmbeddedQueue {
                 Ok(StoredMessage {
                     id: row.try_get("id")?,
                     body: row.try_get("body")?,
-                    sent_at: DateTime::from_timestamp_millis(sent_at)
-                        .ok_or_else(|| StoreError::Corrupt(format!("queue {}: bad sent_at {sent_at}", self.name)))?,
+                    sent_at: DateTime::from_timestamp_millis(sent_at).ok_or_else(|| {
+                        StoreError::Corrupt(format!("queue {}: bad sent_at {sent_at}", self.name))
+                    })?,
                     receive_count: count(row.try_get("receive_count")?)?,
                     last_error: row.try_get("last_error")?,
                 })
@@ -124,7 +144,9 @@ impl EmbeddedQueue {
     /// Moves every visible message already delivered `max_receives` times to the
     /// dead-letter queue: covers deliveries that crashed without reporting a failure.
     async fn redrive_exhausted(&self, now: i64) -> Result<(), StoreError> {
-        let Some(dead_letter) = &self.dead_letter else { return Ok(()) };
+        let Some(dead_letter) = &self.dead_letter else {
+            return Ok(());
+        };
         let moved = sqlx::query(
             "UPDATE queue_messages
              SET queue = ?1, visible_at = ?2, receive_count = 0, receipt = NULL,
@@ -238,11 +260,13 @@ impl Queue for EmbeddedQueue {
     }
 
     async fn fail(&self, receipt: &str, reason: &str) -> Result<(), StoreError> {
-        let row = sqlx::query("SELECT id, receive_count FROM queue_messages WHERE queue = ?1 AND receipt = ?2")
-            .bind(&self.name)
-            .bind(receipt)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT id, receive_count FROM queue_messages WHERE queue = ?1 AND receipt = ?2",
+        )
+        .bind(&self.name)
+        .bind(receipt)
+        .fetch_optional(&self.pool)
+        .await?;
         let Some(row) = row else {
             tracing::warn!(queue = %self.name, reason, "fail with a stale receipt: the message was redelivered or is gone");
             return Ok(());
@@ -267,12 +291,14 @@ impl Queue for EmbeddedQueue {
                     "message moved to the dead-letter queue");
             }
             _ => {
-                sqlx::query("UPDATE queue_messages SET last_error = ?1 WHERE queue = ?2 AND receipt = ?3")
-                    .bind(reason)
-                    .bind(&self.name)
-                    .bind(receipt)
-                    .execute(&self.pool)
-                    .await?;
+                sqlx::query(
+                    "UPDATE queue_messages SET last_error = ?1 WHERE queue = ?2 AND receipt = ?3",
+                )
+                .bind(reason)
+                .bind(&self.name)
+                .bind(receipt)
+                .execute(&self.pool)
+                .await?;
                 tracing::warn!(queue = %self.name, message_id = %id, receive_count, reason,
                     "message failed; redelivered after its visibility timeout");
             }
@@ -295,7 +321,8 @@ impl Queue for EmbeddedQueue {
             .bind(&self.name)
             .fetch_one(&self.pool)
             .await?;
-        u64::try_from(depth).map_err(|_| StoreError::Corrupt(format!("queue {}: negative depth", self.name)))
+        u64::try_from(depth)
+            .map_err(|_| StoreError::Corrupt(format!("queue {}: negative depth", self.name)))
     }
 }
 

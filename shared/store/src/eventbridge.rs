@@ -23,7 +23,11 @@ const RETRY_ATTEMPTS: u32 = 3;
 /// Backoff before the first retry; doubled before each next one.
 const RETRY_BASE_DELAY: Duration = Duration::from_millis(100);
 /// Entry error codes worth retrying: the entry itself is fine, EventBridge was not.
-const TRANSIENT_CODES: [&str; 3] = ["ThrottlingException", "InternalFailure", "InternalException"];
+const TRANSIENT_CODES: [&str; 3] = [
+    "ThrottlingException",
+    "InternalFailure",
+    "InternalException",
+];
 
 /// An entry's size as EventBridge counts it: the UTF-8 bytes of source, detail type and
 /// detail (encore sets no `Time` or `Resources`).
@@ -61,11 +65,18 @@ struct FailedEntry {
 impl EventBridgePublisher {
     /// A publisher to the bus `bus_name`.
     pub fn new(client: Client, bus_name: impl Into<String>) -> Self {
-        Self { client, bus_name: bus_name.into() }
+        Self {
+            client,
+            bus_name: bus_name.into(),
+        }
     }
 
     /// Sends the entries at `indexes` in one call; returns those that failed.
-    async fn put(&self, events: &[OutgoingEvent], indexes: &[usize]) -> Result<Vec<FailedEntry>, StoreError> {
+    async fn put(
+        &self,
+        events: &[OutgoingEvent],
+        indexes: &[usize],
+    ) -> Result<Vec<FailedEntry>, StoreError> {
         let entries = indexes.iter().map(|&i| {
             let event = &events[i];
             PutEventsRequestEntry::builder()
@@ -107,7 +118,11 @@ impl EventBridgePublisher {
     }
 
     /// Sends one chunk, retrying transiently failed entries with backoff.
-    async fn put_chunk(&self, events: &[OutgoingEvent], chunk: Vec<usize>) -> Result<(), StoreError> {
+    async fn put_chunk(
+        &self,
+        events: &[OutgoingEvent],
+        chunk: Vec<usize>,
+    ) -> Result<(), StoreError> {
         let mut pending = chunk;
         let mut delay = RETRY_BASE_DELAY;
         for attempt in 0..=RETRY_ATTEMPTS {
@@ -115,13 +130,18 @@ impl EventBridgePublisher {
             if failed.is_empty() {
                 return Ok(());
             }
-            let transient = failed.iter().all(|f| TRANSIENT_CODES.contains(&f.code.as_str()));
+            let transient = failed
+                .iter()
+                .all(|f| TRANSIENT_CODES.contains(&f.code.as_str()));
             if !transient || attempt == RETRY_ATTEMPTS {
                 let listed: Vec<String> = failed
                     .iter()
                     .map(|f| {
                         let event = &events[f.index];
-                        format!("#{} {} from {} ({}: {})", f.index, event.detail_type, event.source, f.code, f.message)
+                        format!(
+                            "#{} {} from {} ({}: {})",
+                            f.index, event.detail_type, event.source, f.code, f.message
+                        )
                     })
                     .collect();
                 let text = format!(
@@ -131,7 +151,11 @@ impl EventBridgePublisher {
                     attempt + 1,
                     listed.join("; ")
                 );
-                return Err(if transient { StoreError::Unavailable(text) } else { StoreError::Rejected(text) });
+                return Err(if transient {
+                    StoreError::Unavailable(text)
+                } else {
+                    StoreError::Rejected(text)
+                });
             }
             tracing::warn!(bus = %self.bus_name, failed = failed.len(), attempt = attempt + 1,
                 code = %failed[0].code, "PutEvents entries failed transiently; retrying");
@@ -151,7 +175,9 @@ fn chunks(events: &[OutgoingEvent]) -> Vec<Vec<usize>> {
     let mut current_bytes = 0;
     for (index, event) in events.iter().enumerate() {
         let size = entry_size(event);
-        if !current.is_empty() && (current.len() == MAX_ENTRIES_PER_CALL || current_bytes + size > MAX_ENTRY_BYTES) {
+        if !current.is_empty()
+            && (current.len() == MAX_ENTRIES_PER_CALL || current_bytes + size > MAX_ENTRY_BYTES)
+        {
             chunks.push(std::mem::take(&mut current));
             current_bytes = 0;
         }
@@ -195,7 +221,10 @@ pub async fn route_to_queue(
     }
     let queue_arn = queue.arn().await?;
     let key = format!("{bus_name}\n{detail_type}\n{queue_arn}");
-    let rule = format!("encore-{}", Uuid::new_v5(&Uuid::NAMESPACE_URL, key.as_bytes()).simple());
+    let rule = format!(
+        "encore-{}",
+        Uuid::new_v5(&Uuid::NAMESPACE_URL, key.as_bytes()).simple()
+    );
     let pattern = serde_json::json!({ "detail-type": [detail_type] });
     client
         .put_rule()
@@ -219,7 +248,9 @@ pub async fn route_to_queue(
         .await
         .map_err(|e| aws_call(&format!("PutTargets {rule} on bus {bus_name}"), e))?;
     if answer.failed_entry_count() > 0 {
-        return Err(StoreError::Rejected(format!("PutTargets {rule} on bus {bus_name}: the queue target was refused")));
+        return Err(StoreError::Rejected(format!(
+            "PutTargets {rule} on bus {bus_name}: the queue target was refused"
+        )));
     }
     Ok(())
 }
@@ -229,7 +260,11 @@ mod tests {
     use super::*;
 
     fn event(detail_bytes: usize) -> OutgoingEvent {
-        OutgoingEvent { source: "encore.test".into(), detail_type: "T".into(), detail: "x".repeat(detail_bytes) }
+        OutgoingEvent {
+            source: "encore.test".into(),
+            detail_type: "T".into(),
+            detail: "x".repeat(detail_bytes),
+        }
     }
 
     #[test]
@@ -249,6 +284,9 @@ mod tests {
         assert!(check_entry_size(&fits).is_ok());
         let err = check_entry_size(&event(MAX_ENTRY_BYTES)).unwrap_err();
         assert!(matches!(err, StoreError::Rejected(_)));
-        assert!(err.to_string().contains("T event from encore.test"), "{err}");
+        assert!(
+            err.to_string().contains("T event from encore.test"),
+            "{err}"
+        );
     }
 }

@@ -45,12 +45,18 @@ impl BatchOutcome {
 
     /// Records that message `id` failed because of `reason`.
     pub fn fail(&mut self, id: impl Into<String>, reason: impl Into<String>) {
-        self.failures.push(MessageFailure { id: id.into(), reason: reason.into() });
+        self.failures.push(MessageFailure {
+            id: id.into(),
+            reason: reason.into(),
+        });
     }
 
     /// The reason message `id` failed, if it did.
     pub fn failure_of(&self, id: &str) -> Option<&str> {
-        self.failures.iter().find(|f| f.id == id).map(|f| f.reason.as_str())
+        self.failures
+            .iter()
+            .find(|f| f.id == id)
+            .map(|f| f.reason.as_str())
     }
 }
 
@@ -62,8 +68,11 @@ pub fn from_sqs_event(event: SqsEvent) -> Vec<InboundMessage> {
         .records
         .into_iter()
         .map(|record| {
-            let receive_count =
-                record.attributes.get(RECEIVE_COUNT_ATTRIBUTE).and_then(|raw| raw.parse().ok()).unwrap_or(1);
+            let receive_count = record
+                .attributes
+                .get(RECEIVE_COUNT_ATTRIBUTE)
+                .and_then(|raw| raw.parse().ok())
+                .unwrap_or(1);
             InboundMessage {
                 id: record.message_id.unwrap_or_default(),
                 body: record.body.unwrap_or_default(),
@@ -113,7 +122,11 @@ where
     }
     let batch = received
         .iter()
-        .map(|m| InboundMessage { id: m.id.clone(), body: m.body.clone(), receive_count: m.receive_count })
+        .map(|m| InboundMessage {
+            id: m.id.clone(),
+            body: m.body.clone(),
+            receive_count: m.receive_count,
+        })
         .collect();
     let outcome = handler(batch).await;
     for failure in &outcome.failures {
@@ -121,7 +134,10 @@ where
             tracing::warn!(queue = queue.name(), message_id = %failure.id, "handler failed a message not in its batch");
         }
     }
-    let mut report = BatchReport { received: received.len(), ..BatchReport::default() };
+    let mut report = BatchReport {
+        received: received.len(),
+        ..BatchReport::default()
+    };
     for message in &received {
         match outcome.failure_of(&message.id) {
             Some(reason) => {
@@ -143,14 +159,17 @@ mod tests {
 
     #[test]
     fn reads_the_sample_batch() {
-        let event: SqsEvent =
-            serde_json::from_str(include_str!("../../../events/samples/sqs-batch-artist-requested.json")).unwrap();
+        let event: SqsEvent = serde_json::from_str(include_str!(
+            "../../../events/samples/sqs-batch-artist-requested.json"
+        ))
+        .unwrap();
         let messages = from_sqs_event(event);
         assert_eq!(messages.len(), 2);
         assert_eq!(messages[0].id, "0f6c5b2e-3d4a-4b5c-8d9e-000000000001");
         assert!(messages.iter().all(|m| m.receive_count == 1));
         for message in &messages {
-            encore_domain::events::decode::<encore_domain::events::ArtistRequested>(&message.body).unwrap();
+            encore_domain::events::decode::<encore_domain::events::ArtistRequested>(&message.body)
+                .unwrap();
         }
     }
 
@@ -167,15 +186,26 @@ mod tests {
         assert_eq!(
             messages,
             [
-                InboundMessage { id: "m1".into(), body: "{}".into(), receive_count: 3 },
-                InboundMessage { id: "m2".into(), body: "x".into(), receive_count: 1 },
+                InboundMessage {
+                    id: "m1".into(),
+                    body: "{}".into(),
+                    receive_count: 3
+                },
+                InboundMessage {
+                    id: "m2".into(),
+                    body: "x".into(),
+                    receive_count: 1
+                },
             ]
         );
 
         let mut outcome = BatchOutcome::success();
         outcome.fail("m2", "bad body");
         let response = serde_json::to_value(to_sqs_response(&outcome)).unwrap();
-        assert_eq!(response, serde_json::json!({"batchItemFailures": [{"itemIdentifier": "m2"}]}));
+        assert_eq!(
+            response,
+            serde_json::json!({"batchItemFailures": [{"itemIdentifier": "m2"}]})
+        );
         assert_eq!(
             serde_json::to_value(to_sqs_response(&BatchOutcome::success())).unwrap(),
             serde_json::json!({"batchItemFailures": []})

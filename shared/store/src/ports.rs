@@ -41,7 +41,11 @@ pub struct RelatedRow {
 pub trait RelatedStore: Send + Sync {
     /// The first `limit` related artists of `artist_id` by rank, each with its catalog
     /// data, in one query. Related ids missing from the catalog are skipped.
-    async fn related(&self, artist_id: &str, limit: u32) -> Result<Vec<(RelatedArtist, Artist)>, StoreError>;
+    async fn related(
+        &self,
+        artist_id: &str,
+        limit: u32,
+    ) -> Result<Vec<(RelatedArtist, Artist)>, StoreError>;
     /// Replaces the whole datamart with `rows`, atomically: a reader sees the old snapshot
     /// or the new one, never a mix, and a failure leaves the old one in place.
     async fn replace_related(&self, rows: &[RelatedArtist]) -> Result<(), StoreError>;
@@ -90,7 +94,12 @@ impl RequestStatus {
 pub trait RequestLog: Send + Sync {
     /// Claims the request for `normalized` at `now`: true (and recorded as pending) unless a
     /// request for it is already pending since less than `window` ago, then false.
-    async fn claim(&self, normalized: &str, now: DateTime<Utc>, window: Duration) -> Result<bool, StoreError>;
+    async fn claim(
+        &self,
+        normalized: &str,
+        now: DateTime<Utc>,
+        window: Duration,
+    ) -> Result<bool, StoreError>;
     /// Records how the request for `normalized` ended and counts the attempt.
     async fn finish(&self, normalized: &str, status: RequestStatus) -> Result<(), StoreError>;
     /// The status of the request for `normalized`, if there is one.
@@ -131,7 +140,10 @@ pub(crate) fn check_top_tracks(artist_id: &str, tracks: &[Track]) -> Result<(), 
                 ))
             })?;
         if std::mem::replace(slot, true) {
-            return Err(StoreError::Rejected(format!("rank {} appears twice for {artist_id}", track.rank)));
+            return Err(StoreError::Rejected(format!(
+                "rank {} appears twice for {artist_id}",
+                track.rank
+            )));
         }
     }
     Ok(())
@@ -139,8 +151,9 @@ pub(crate) fn check_top_tracks(artist_id: &str, tracks: &[Track]) -> Result<(), 
 
 /// Decodes a cached releases list (stored as a JSON array by both adapters).
 pub(crate) fn releases_from_json(artist_id: &str, json: &str) -> Result<Vec<Release>, StoreError> {
-    serde_json::from_str(json)
-        .map_err(|e| StoreError::Corrupt(format!("cached releases of {artist_id} do not decode: {e}")))
+    serde_json::from_str(json).map_err(|e| {
+        StoreError::Corrupt(format!("cached releases of {artist_id} do not decode: {e}"))
+    })
 }
 
 /// `items` without repeats, in first-seen order: adapters batch reads by key, and a key
@@ -158,14 +171,27 @@ pub trait TopTracksCache: Send + Sync {
     /// Replaces the artist's cached top tracks with `tracks` (ranks the new list lacks are
     /// removed). Writing the same list twice leaves the same items. Each track must belong
     /// to `artist_id` with a distinct rank in `1..=TOP_TRACKS_PER_ARTIST`, else `Rejected`.
-    async fn put_top_tracks(&self, artist_id: &str, tracks: &[Track], fetched_at: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn put_top_tracks(
+        &self,
+        artist_id: &str,
+        tracks: &[Track],
+        fetched_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     /// Each artist's top tracks ordered by rank, for all `artist_ids` in as few round trips
     /// as the store allows; artists without cached tracks are absent from the map.
-    async fn top_tracks(&self, artist_ids: &[String]) -> Result<HashMap<String, Vec<Track>>, StoreError>;
+    async fn top_tracks(
+        &self,
+        artist_ids: &[String],
+    ) -> Result<HashMap<String, Vec<Track>>, StoreError>;
     /// Replaces the artist's cached latest releases (newest first) with `releases`, in one
     /// write: a reader sees the old list or the new one. Writing the same list twice
     /// leaves the same item.
-    async fn put_latest_releases(&self, artist_id: &str, releases: &[Release], fetched_at: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn put_latest_releases(
+        &self,
+        artist_id: &str,
+        releases: &[Release],
+        fetched_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     /// The artist's cached latest releases, newest first; empty when none are cached.
     async fn latest_releases(&self, artist_id: &str) -> Result<Vec<Release>, StoreError>;
 }
@@ -185,7 +211,8 @@ impl OutgoingEvent {
         Ok(Self {
             source: source.to_owned(),
             detail_type: E::DETAIL_TYPE.to_owned(),
-            detail: serde_json::to_string(event).map_err(|e| StoreError::Rejected(e.to_string()))?,
+            detail: serde_json::to_string(event)
+                .map_err(|e| StoreError::Rejected(e.to_string()))?,
         })
     }
 }

@@ -36,8 +36,15 @@ pub struct ReplayReport {
 /// empty. With `dry_run` it only lists them: each is received, noted and given back.
 /// Each message is handled once: one received again (a dry run's or a slow delete's) ends
 /// the pass instead of looping on it.
-pub async fn replay(dead_letters: &dyn Queue, source: &dyn Queue, dry_run: bool) -> Result<ReplayReport, StoreError> {
-    let mut report = ReplayReport { dry_run, messages: Vec::new() };
+pub async fn replay(
+    dead_letters: &dyn Queue,
+    source: &dyn Queue,
+    dry_run: bool,
+) -> Result<ReplayReport, StoreError> {
+    let mut report = ReplayReport {
+        dry_run,
+        messages: Vec::new(),
+    };
     let mut held = Vec::new();
     let outcome = drain(dead_letters, source, &mut report, &mut held).await;
     for receipt in held {
@@ -60,9 +67,12 @@ async fn drain(
 ) -> Result<(), StoreError> {
     let mut seen = HashSet::new();
     loop {
-        let batch = dead_letters.receive(MAX_RECEIVE_BATCH, RECEIVE_WAIT).await?;
-        let (fresh, again): (Vec<QueueMessage>, Vec<QueueMessage>) =
-            batch.into_iter().partition(|message| !seen.contains(&message.id));
+        let batch = dead_letters
+            .receive(MAX_RECEIVE_BATCH, RECEIVE_WAIT)
+            .await?;
+        let (fresh, again): (Vec<QueueMessage>, Vec<QueueMessage>) = batch
+            .into_iter()
+            .partition(|message| !seen.contains(&message.id));
         held.extend(again.into_iter().map(|message| message.receipt));
         if fresh.is_empty() {
             return Ok(());
@@ -79,7 +89,11 @@ async fn drain(
                     new_id = %new_id, "replayed a dead-lettered message");
                 Some(new_id)
             };
-            report.messages.push(ReplayedMessage { id: message.id, body: message.body, new_id });
+            report.messages.push(ReplayedMessage {
+                id: message.id,
+                body: message.body,
+                new_id,
+            });
         }
     }
 }

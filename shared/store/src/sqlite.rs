@@ -475,7 +475,8 @@ impl TopTracksCache for SqliteStore {
         releases: &[Release],
         fetched_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let json = serde_json::to_string(releases).map_err(|e| StoreError::Rejected(e.to_string()))?;
+        let json =
+            serde_json::to_string(releases).map_err(|e| StoreError::Rejected(e.to_string()))?;
         sqlx::query(&format!(
             "INSERT INTO {LATEST_RELEASES} (artist_id, releases, fetched_at) VALUES (?, ?, ?) \
              ON CONFLICT (artist_id) DO UPDATE SET releases = excluded.releases, fetched_at = excluded.fetched_at"

@@ -37,7 +37,12 @@ pub struct SqsQueue {
 impl SqsQueue {
     /// The queue at `queue_url`, called `name` in logs.
     pub fn new(client: Client, queue_url: impl Into<String>, name: impl Into<String>) -> Self {
-        Self { client, url: queue_url.into(), name: name.into(), in_flight: Mutex::new(HashMap::new()) }
+        Self {
+            client,
+            url: queue_url.into(),
+            name: name.into(),
+            in_flight: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The existing queue called `name` (its URL looked up).
@@ -48,9 +53,9 @@ impl SqsQueue {
             .send()
             .await
             .map_err(|e| aws_call(&format!("GetQueueUrl {name}"), e))?;
-        let url = found
-            .queue_url()
-            .ok_or_else(|| StoreError::Corrupt(format!("GetQueueUrl {name}: no URL in the answer")))?;
+        let url = found.queue_url().ok_or_else(|| {
+            StoreError::Corrupt(format!("GetQueueUrl {name}: no URL in the answer"))
+        })?;
         Ok(Self::new(client, url, name))
     }
 
@@ -77,12 +82,16 @@ impl SqsQueue {
             .attributes()
             .and_then(|attributes| attributes.get(&attribute))
             .cloned()
-            .ok_or_else(|| StoreError::Corrupt(format!("queue {}: no {attribute} attribute", self.name)))
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!("queue {}: no {attribute} attribute", self.name))
+            })
     }
 
     /// Forgets a settled receipt, returning the message id it belonged to.
     fn settle(&self, receipt: &str) -> Option<String> {
-        self.in_flight.lock().map_or(None, |mut in_flight| in_flight.remove(receipt))
+        self.in_flight
+            .lock()
+            .map_or(None, |mut in_flight| in_flight.remove(receipt))
     }
 }
 
@@ -101,8 +110,12 @@ impl Queue for SqsQueue {
             .send()
             .await
             .map_err(|e| aws_call(&format!("SendMessage {}", self.name), e))?;
-        sent.message_id
-            .ok_or_else(|| StoreError::Corrupt(format!("SendMessage {}: no message id in the answer", self.name)))
+        sent.message_id.ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "SendMessage {}: no message id in the answer",
+                self.name
+            ))
+        })
     }
 
     async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<QueueMessage>, StoreError> {
@@ -124,23 +137,35 @@ impl Queue for SqsQueue {
             .map_err(|e| aws_call(&format!("ReceiveMessage {}", self.name), e))?;
         let mut received = Vec::new();
         for message in answer.messages.unwrap_or_default() {
-            let (Some(id), Some(receipt)) = (message.message_id.clone(), message.receipt_handle.clone()) else {
-                return Err(StoreError::Corrupt(format!("queue {}: a message without id or receipt", self.name)));
+            let (Some(id), Some(receipt)) =
+                (message.message_id.clone(), message.receipt_handle.clone())
+            else {
+                return Err(StoreError::Corrupt(format!(
+                    "queue {}: a message without id or receipt",
+                    self.name
+                )));
             };
             // Requested above; a message without it counts as a first delivery.
-            let receive_count = match message
-                .attributes()
-                .and_then(|attributes| attributes.get(&MessageSystemAttributeName::ApproximateReceiveCount))
-            {
+            let receive_count = match message.attributes().and_then(|attributes| {
+                attributes.get(&MessageSystemAttributeName::ApproximateReceiveCount)
+            }) {
                 Some(raw) => raw.parse().map_err(|_| {
-                    StoreError::Corrupt(format!("queue {}: receive count {raw:?} of message {id}", self.name))
+                    StoreError::Corrupt(format!(
+                        "queue {}: receive count {raw:?} of message {id}",
+                        self.name
+                    ))
                 })?,
                 None => 1,
             };
             if let Ok(mut in_flight) = self.in_flight.lock() {
                 in_flight.insert(receipt.clone(), id.clone());
             }
-            received.push(QueueMessage { id, receipt, body: message.body.unwrap_or_default(), receive_count });
+            received.push(QueueMessage {
+                id,
+                receipt,
+                body: message.body.unwrap_or_default(),
+                receive_count,
+            });
         }
         Ok(received)
     }
@@ -192,8 +217,12 @@ impl Queue for SqsQueue {
             .map_err(|e| aws_call(&format!("GetQueueAttributes {}", self.name), e))?;
         let attributes = answer.attributes();
         let read = |attribute: QueueAttributeName| -> Result<u64, StoreError> {
-            let raw = attributes.and_then(|all| all.get(&attribute)).map_or("0", String::as_str);
-            raw.parse().map_err(|_| StoreError::Corrupt(format!("queue {}: {attribute} is {raw:?}", self.name)))
+            let raw = attributes
+                .and_then(|all| all.get(&attribute))
+                .map_or("0", String::as_str);
+            raw.parse().map_err(|_| {
+                StoreError::Corrupt(format!("queue {}: {attribute} is {raw:?}", self.name))
+            })
         };
         Ok(read(QueueAttributeName::ApproximateNumberOfMessages)?
             + read(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)?)
@@ -212,7 +241,10 @@ pub async fn create_with_dead_letters(
     let dead_letters = create(
         client,
         &dead_name,
-        &[(QueueAttributeName::MessageRetentionPeriod, DEAD_LETTER_RETENTION_SECS.to_string())],
+        &[(
+            QueueAttributeName::MessageRetentionPeriod,
+            DEAD_LETTER_RETENTION_SECS.to_string(),
+        )],
     )
     .await?;
     let redrive = serde_json::json!({
@@ -224,7 +256,10 @@ pub async fn create_with_dead_letters(
         client,
         name,
         &[
-            (QueueAttributeName::VisibilityTimeout, visibility_secs.to_string()),
+            (
+                QueueAttributeName::VisibilityTimeout,
+                visibility_secs.to_string(),
+            ),
             (QueueAttributeName::RedrivePolicy, redrive.to_string()),
         ],
     )
@@ -237,11 +272,16 @@ async fn create(
     name: &str,
     attributes: &[(QueueAttributeName, String)],
 ) -> Result<SqsQueue, StoreError> {
-    let request = attributes
-        .iter()
-        .fold(client.create_queue().queue_name(name), |request, (key, value)| request.attributes(key.clone(), value));
-    let created = request.send().await.map_err(|e| aws_call(&format!("CreateQueue {name}"), e))?;
-    let url =
-        created.queue_url().ok_or_else(|| StoreError::Corrupt(format!("CreateQueue {name}: no URL in the answer")))?;
+    let request = attributes.iter().fold(
+        client.create_queue().queue_name(name),
+        |request, (key, value)| request.attributes(key.clone(), value),
+    );
+    let created = request
+        .send()
+        .await
+        .map_err(|e| aws_call(&format!("CreateQueue {name}"), e))?;
+    let url = created
+        .queue_url()
+        .ok_or_else(|| StoreError::Corrupt(format!("CreateQueue {name}: no URL in the answer")))?;
     Ok(SqsQueue::new(client.clone(), url, name))
 }

@@ -23,7 +23,10 @@ use sqlx::SqlitePool;
 
 const DEFAULT_AWS_ENDPOINT: &str = "http://127.0.0.1:5055";
 /// Short enough for redelivery tests, whole seconds for SQS.
-const SETTINGS: QueueSettings = QueueSettings { visibility_timeout: Duration::from_secs(1), max_receives: 2 };
+const SETTINGS: QueueSettings = QueueSettings {
+    visibility_timeout: Duration::from_secs(1),
+    max_receives: 2,
+};
 /// How long a test waits for something that should happen after a visibility timeout.
 const PATIENCE: Duration = Duration::from_secs(15);
 
@@ -50,7 +53,11 @@ impl TempDb {
             .filename(self.dir.join("encore.db"))
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal);
-        SqlitePoolOptions::new().max_connections(4).connect_with(options).await.unwrap()
+        SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .unwrap()
     }
 }
 
@@ -61,7 +68,9 @@ impl Drop for TempDb {
 }
 
 async fn embedded_pair(db: &TempDb) -> (EmbeddedQueue, EmbeddedQueue) {
-    let queue = EmbeddedQueue::open(db.pool().await, &unique("q"), SETTINGS).await.unwrap();
+    let queue = EmbeddedQueue::open(db.pool().await, &unique("q"), SETTINGS)
+        .await
+        .unwrap();
     let dead_letters = queue.dead_letters();
     (queue, dead_letters)
 }
@@ -69,7 +78,8 @@ async fn embedded_pair(db: &TempDb) -> (EmbeddedQueue, EmbeddedQueue) {
 // ---------------------------------------------------------------- AWS backend (moto)
 
 async fn aws_config() -> aws_config::SdkConfig {
-    let endpoint = std::env::var(keys::TEST_AWS_ENDPOINT).unwrap_or_else(|_| DEFAULT_AWS_ENDPOINT.to_owned());
+    let endpoint =
+        std::env::var(keys::TEST_AWS_ENDPOINT).unwrap_or_else(|_| DEFAULT_AWS_ENDPOINT.to_owned());
     let config = encore_platform::aws::for_endpoint(&endpoint).await;
     let probe = aws_sdk_sqs::Client::new(&config).list_queues().send().await;
     assert!(
@@ -82,7 +92,9 @@ async fn aws_config() -> aws_config::SdkConfig {
 
 async fn sqs_pair() -> (SqsQueue, SqsQueue) {
     let client = aws_sdk_sqs::Client::new(&aws_config().await);
-    sqs::create_with_dead_letters(&client, &unique("q"), SETTINGS).await.unwrap()
+    sqs::create_with_dead_letters(&client, &unique("q"), SETTINGS)
+        .await
+        .unwrap()
 }
 
 // ---------------------------------------------------------------- helpers
@@ -92,7 +104,12 @@ async fn receive_n(queue: &dyn Queue, count: usize) -> Vec<QueueMessage> {
     let deadline = Instant::now() + PATIENCE;
     let mut received = Vec::new();
     while received.len() < count && Instant::now() < deadline {
-        received.extend(queue.receive(count - received.len(), Duration::from_secs(1)).await.unwrap());
+        received.extend(
+            queue
+                .receive(count - received.len(), Duration::from_secs(1))
+                .await
+                .unwrap(),
+        );
     }
     received
 }
@@ -112,14 +129,21 @@ async fn queue_suite(queue: &dyn Queue, dead_letters: &dyn Queue) {
 }
 
 async fn send_receive_delete(queue: &dyn Queue) {
-    let sent: HashSet<String> =
-        [queue.send("one").await.unwrap(), queue.send("two").await.unwrap()].into_iter().collect();
+    let sent: HashSet<String> = [
+        queue.send("one").await.unwrap(),
+        queue.send("two").await.unwrap(),
+    ]
+    .into_iter()
+    .collect();
     let received = receive_n(queue, 2).await;
     assert_eq!(ids(&received), sent);
     let mut bodies: Vec<&str> = received.iter().map(|m| m.body.as_str()).collect();
     bodies.sort_unstable();
     assert_eq!(bodies, ["one", "two"]);
-    assert!(received.iter().all(|m| m.receive_count == 1), "{received:?}");
+    assert!(
+        received.iter().all(|m| m.receive_count == 1),
+        "{received:?}"
+    );
     for message in &received {
         queue.delete(&message.receipt).await.unwrap();
     }
@@ -131,14 +155,30 @@ async fn visibility_timeout_redelivers(queue: &dyn Queue) {
     let id = queue.send("again").await.unwrap();
     let first = receive_n(queue, 1).await;
     assert_eq!(first.len(), 1);
-    assert_eq!((first[0].id.as_str(), first[0].receive_count), (id.as_str(), 1));
-    assert!(queue.receive(10, Duration::ZERO).await.unwrap().is_empty(), "hidden while in flight");
-    assert_eq!(queue.depth().await.unwrap(), 1, "in-flight messages count in the depth");
+    assert_eq!(
+        (first[0].id.as_str(), first[0].receive_count),
+        (id.as_str(), 1)
+    );
+    assert!(
+        queue.receive(10, Duration::ZERO).await.unwrap().is_empty(),
+        "hidden while in flight"
+    );
+    assert_eq!(
+        queue.depth().await.unwrap(),
+        1,
+        "in-flight messages count in the depth"
+    );
 
     let second = receive_n(queue, 1).await;
     assert_eq!(second.len(), 1, "redelivered after the visibility timeout");
-    assert_eq!((second[0].id.as_str(), second[0].receive_count), (id.as_str(), 2));
-    assert_ne!(second[0].receipt, first[0].receipt, "each delivery has its own receipt");
+    assert_eq!(
+        (second[0].id.as_str(), second[0].receive_count),
+        (id.as_str(), 2)
+    );
+    assert_ne!(
+        second[0].receipt, first[0].receipt,
+        "each delivery has its own receipt"
+    );
     queue.delete(&second[0].receipt).await.unwrap();
     assert_eq!(queue.depth().await.unwrap(), 0);
 }
@@ -152,13 +192,22 @@ async fn failures_end_in_dead_letters(queue: &dyn Queue, dead_letters: &dyn Queu
         for message in queue.receive(10, Duration::from_secs(1)).await.unwrap() {
             deliveries += 1;
             assert_eq!(message.receive_count, deliveries);
-            queue.fail(&message.receipt, "poison is not a bus event").await.unwrap();
+            queue
+                .fail(&message.receipt, "poison is not a bus event")
+                .await
+                .unwrap();
         }
         dead = dead_letters.receive(10, Duration::ZERO).await.unwrap();
     }
-    assert_eq!(deliveries, SETTINGS.max_receives, "delivered max_receives times, then dead-lettered");
+    assert_eq!(
+        deliveries, SETTINGS.max_receives,
+        "delivered max_receives times, then dead-lettered"
+    );
     assert_eq!(dead.len(), 1);
-    assert_eq!((dead[0].id.as_str(), dead[0].body.as_str()), (id.as_str(), "poison"));
+    assert_eq!(
+        (dead[0].id.as_str(), dead[0].body.as_str()),
+        (id.as_str(), "poison")
+    );
     dead_letters.delete(&dead[0].receipt).await.unwrap();
     assert_eq!(queue.depth().await.unwrap(), 0);
     assert_eq!(dead_letters.depth().await.unwrap(), 0);
@@ -170,7 +219,11 @@ async fn depth_and_batch_limit(queue: &dyn Queue) {
     }
     assert_eq!(queue.depth().await.unwrap(), 15);
     let batch = queue.receive(25, Duration::from_secs(1)).await.unwrap();
-    assert!((1..=MAX_RECEIVE_BATCH).contains(&batch.len()), "got {}", batch.len());
+    assert!(
+        (1..=MAX_RECEIVE_BATCH).contains(&batch.len()),
+        "got {}",
+        batch.len()
+    );
     assert_eq!(queue.depth().await.unwrap(), 15);
     for message in &batch {
         queue.delete(&message.receipt).await.unwrap();
@@ -197,12 +250,21 @@ async fn batches_settle_per_message(queue: &dyn Queue) {
     let deadline = Instant::now() + PATIENCE;
     let mut total = BatchReport::default();
     while total.received < 3 && Instant::now() < deadline {
-        let report = process_batch(queue, 10, Duration::from_secs(1), handler).await.unwrap();
+        let report = process_batch(queue, 10, Duration::from_secs(1), handler)
+            .await
+            .unwrap();
         total.received += report.received;
         total.succeeded += report.succeeded;
         total.failed += report.failed;
     }
-    assert_eq!(total, BatchReport { received: 3, succeeded: 2, failed: 1 });
+    assert_eq!(
+        total,
+        BatchReport {
+            received: 3,
+            succeeded: 2,
+            failed: 1
+        }
+    );
     let again = receive_n(queue, 1).await;
     assert_eq!(again.len(), 1, "the failed message comes back");
     assert_eq!((again[0].body.as_str(), again[0].receive_count), ("bad", 2));
@@ -233,20 +295,45 @@ async fn replay_suite(queue: &dyn Queue, dead_letters: &dyn Queue) {
 
     let dry = replay(dead_letters, queue, true).await.unwrap();
     assert!(dry.dry_run);
-    assert_eq!(dry.messages.iter().map(|m| m.id.clone()).collect::<HashSet<_>>(), dead_ids);
+    assert_eq!(
+        dry.messages
+            .iter()
+            .map(|m| m.id.clone())
+            .collect::<HashSet<_>>(),
+        dead_ids
+    );
     assert!(dry.messages.iter().all(|m| m.new_id.is_none()));
-    assert_eq!(dead_letters.depth().await.unwrap(), 3, "a dry run moves nothing");
+    assert_eq!(
+        dead_letters.depth().await.unwrap(),
+        3,
+        "a dry run moves nothing"
+    );
     assert_eq!(queue.depth().await.unwrap(), 0);
 
     // Runs right after the dry run: the messages it looked at are visible again at once.
     let moved = replay(dead_letters, queue, false).await.unwrap();
     assert!(!moved.dry_run);
-    assert_eq!(moved.messages.iter().map(|m| m.id.clone()).collect::<HashSet<_>>(), dead_ids);
+    assert_eq!(
+        moved
+            .messages
+            .iter()
+            .map(|m| m.id.clone())
+            .collect::<HashSet<_>>(),
+        dead_ids
+    );
     assert_eq!(dead_letters.depth().await.unwrap(), 0);
 
     let replayed = receive_n(queue, 3).await;
-    let new_ids: HashSet<String> = moved.messages.iter().filter_map(|m| m.new_id.clone()).collect();
-    assert_eq!(ids(&replayed), new_ids, "each replayed message is received from the source");
+    let new_ids: HashSet<String> = moved
+        .messages
+        .iter()
+        .filter_map(|m| m.new_id.clone())
+        .collect();
+    assert_eq!(
+        ids(&replayed),
+        new_ids,
+        "each replayed message is received from the source"
+    );
     let mut bodies: Vec<&str> = replayed.iter().map(|m| m.body.as_str()).collect();
     bodies.sort_unstable();
     assert_eq!(bodies, ["d1", "d2", "d3"]);
@@ -285,16 +372,27 @@ fn requested(query: &str) -> ArtistRequested {
 /// `routed` receives `ArtistRequested` events only; a `SimilarityRequested` matches no rule.
 async fn publisher_suite(publisher: &dyn EventPublisher, routed: &dyn Queue) {
     let sent: Vec<ArtistRequested> = (0..12).map(|i| requested(&format!("Artist {i}"))).collect();
-    let mut outgoing: Vec<OutgoingEvent> =
-        sent.iter().map(|e| OutgoingEvent::new(e, events::SOURCE_CHAT).unwrap()).collect();
-    let unrouted = SimilarityRequested { meta: EventMeta::new(1), requested_by: Some("test".into()) };
+    let mut outgoing: Vec<OutgoingEvent> = sent
+        .iter()
+        .map(|e| OutgoingEvent::new(e, events::SOURCE_CHAT).unwrap())
+        .collect();
+    let unrouted = SimilarityRequested {
+        meta: EventMeta::new(1),
+        requested_by: Some("test".into()),
+    };
     outgoing.push(OutgoingEvent::new(&unrouted, events::SOURCE_OPS).unwrap());
     publisher.publish(&outgoing).await.unwrap();
 
     let delivered = receive_n(routed, sent.len()).await;
-    assert_eq!(delivered.len(), sent.len(), "every routed event arrives (publishing takes > 10 entries)");
-    let mut decoded: Vec<ArtistRequested> =
-        delivered.iter().map(|m| events::decode::<ArtistRequested>(&m.body).unwrap()).collect();
+    assert_eq!(
+        delivered.len(),
+        sent.len(),
+        "every routed event arrives (publishing takes > 10 entries)"
+    );
+    let mut decoded: Vec<ArtistRequested> = delivered
+        .iter()
+        .map(|m| events::decode::<ArtistRequested>(&m.body).unwrap())
+        .collect();
     decoded.sort_by(|a, b| a.query.cmp(&b.query));
     let mut expected = sent.clone();
     expected.sort_by(|a, b| a.query.cmp(&b.query));
@@ -304,18 +402,32 @@ async fn publisher_suite(publisher: &dyn EventPublisher, routed: &dyn Queue) {
     for message in &delivered {
         routed.delete(&message.receipt).await.unwrap();
     }
-    assert!(routed.receive(10, Duration::from_secs(1)).await.unwrap().is_empty(), "unrouted event dropped");
+    assert!(
+        routed
+            .receive(10, Duration::from_secs(1))
+            .await
+            .unwrap()
+            .is_empty(),
+        "unrouted event dropped"
+    );
 
     let oversized = OutgoingEvent {
         source: events::SOURCE_CHAT.into(),
         detail_type: "ArtistRequested".into(),
         detail: format!("{{\"pad\":\"{}\"}}", "x".repeat(MAX_ENTRY_BYTES)),
     };
-    let err = publisher.publish(&[outgoing[0].clone(), oversized]).await.unwrap_err();
+    let err = publisher
+        .publish(&[outgoing[0].clone(), oversized])
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Rejected(_)), "{err}");
     assert!(err.to_string().contains("entry limit"), "{err}");
     assert!(
-        routed.receive(10, Duration::from_secs(1)).await.unwrap().is_empty(),
+        routed
+            .receive(10, Duration::from_secs(1))
+            .await
+            .unwrap()
+            .is_empty(),
         "nothing of a rejected batch is published"
     );
 }
@@ -324,9 +436,19 @@ async fn publisher_suite(publisher: &dyn EventPublisher, routed: &dyn Queue) {
 async fn embedded_bus_conformance() {
     let db = TempDb::new();
     let pool = db.pool().await;
-    let routed = Arc::new(EmbeddedQueue::open(pool.clone(), &unique("ingest"), SETTINGS).await.unwrap());
-    let other = Arc::new(EmbeddedQueue::open(pool, &unique("lake"), SETTINGS).await.unwrap());
-    let bus = EmbeddedBus::new().route("ArtistRequested", routed.clone()).route("ArtistIngested", other.clone());
+    let routed = Arc::new(
+        EmbeddedQueue::open(pool.clone(), &unique("ingest"), SETTINGS)
+            .await
+            .unwrap(),
+    );
+    let other = Arc::new(
+        EmbeddedQueue::open(pool, &unique("lake"), SETTINGS)
+            .await
+            .unwrap(),
+    );
+    let bus = EmbeddedBus::new()
+        .route("ArtistRequested", routed.clone())
+        .route("ArtistIngested", other.clone());
     publisher_suite(&bus, routed.as_ref()).await;
     assert_eq!(other.depth().await.unwrap(), 0);
 }
@@ -337,9 +459,13 @@ async fn eventbridge_conformance() {
     let (routed, _) = sqs_pair().await;
     let events_client = aws_sdk_eventbridge::Client::new(&config);
     let bus_name = unique("bus");
-    eventbridge::route_to_queue(&events_client, &bus_name, "ArtistRequested", &routed).await.unwrap();
+    eventbridge::route_to_queue(&events_client, &bus_name, "ArtistRequested", &routed)
+        .await
+        .unwrap();
     // Idempotent: declaring the route again changes nothing (no duplicate deliveries).
-    eventbridge::route_to_queue(&events_client, &bus_name, "ArtistRequested", &routed).await.unwrap();
+    eventbridge::route_to_queue(&events_client, &bus_name, "ArtistRequested", &routed)
+        .await
+        .unwrap();
     let publisher = EventBridgePublisher::new(events_client, &bus_name);
     publisher_suite(&publisher, &routed).await;
 }
@@ -352,17 +478,28 @@ async fn embedded_queue_is_durable() {
     let db = TempDb::new();
     let name = unique("durable");
     let pool = db.pool().await;
-    let queue = EmbeddedQueue::open(pool.clone(), &name, SETTINGS).await.unwrap();
+    let queue = EmbeddedQueue::open(pool.clone(), &name, SETTINGS)
+        .await
+        .unwrap();
     let id = queue.send("survives").await.unwrap();
     let taken = queue.receive(1, Duration::ZERO).await.unwrap();
     assert_eq!(taken.len(), 1);
     pool.close().await;
 
-    let queue = EmbeddedQueue::open(db.pool().await, &name, SETTINGS).await.unwrap();
+    let queue = EmbeddedQueue::open(db.pool().await, &name, SETTINGS)
+        .await
+        .unwrap();
     assert_eq!(queue.depth().await.unwrap(), 1);
     let again = receive_n(&queue, 1).await;
     assert_eq!(again.len(), 1);
-    assert_eq!((again[0].id.as_str(), again[0].body.as_str(), again[0].receive_count), (id.as_str(), "survives", 2));
+    assert_eq!(
+        (
+            again[0].id.as_str(),
+            again[0].body.as_str(),
+            again[0].receive_count
+        ),
+        (id.as_str(), "survives", 2)
+    );
 }
 
 /// A receipt from an earlier delivery settles nothing once the message was received again.
@@ -390,7 +527,10 @@ async fn embedded_dead_letters_keep_the_reason() {
     let failed = queue.send("fails").await.unwrap();
     for _ in 0..SETTINGS.max_receives {
         let message = receive_n(&queue, 1).await;
-        queue.fail(&message[0].receipt, "detail-type is unknown").await.unwrap();
+        queue
+            .fail(&message[0].receipt, "detail-type is unknown")
+            .await
+            .unwrap();
     }
     let crashed = queue.send("crashes").await.unwrap();
     for _ in 0..SETTINGS.max_receives {
@@ -400,7 +540,10 @@ async fn embedded_dead_letters_keep_the_reason() {
     assert!(queue.receive(10, Duration::ZERO).await.unwrap().is_empty());
 
     let listed = dead_letters.list(10).await.unwrap();
-    let reasons: Vec<(&str, Option<&str>)> = listed.iter().map(|m| (m.id.as_str(), m.last_error.as_deref())).collect();
+    let reasons: Vec<(&str, Option<&str>)> = listed
+        .iter()
+        .map(|m| (m.id.as_str(), m.last_error.as_deref()))
+        .collect();
     assert_eq!(
         reasons,
         [

@@ -318,8 +318,14 @@ async fn request_log_conformance(store: &impl RequestLog) {
     // status, and an older report never moves the time back.
     store.asked("방탄소년단", at(3_000)).await.unwrap();
     store.asked("방탄소년단", at(2_500)).await.unwrap();
-    assert_eq!(store.asked_since(at(3_000)).await.unwrap(), vec!["방탄소년단".to_owned()]);
-    assert_eq!(store.status("방탄소년단").await.unwrap(), Some(RequestStatus::Done));
+    assert_eq!(
+        store.asked_since(at(3_000)).await.unwrap(),
+        vec!["방탄소년단".to_owned()]
+    );
+    assert_eq!(
+        store.status("방탄소년단").await.unwrap(),
+        Some(RequestStatus::Done)
+    );
     store.asked("iu", at(3_100)).await.unwrap();
     assert_eq!(store.status("iu").await.unwrap(), Some(RequestStatus::Done));
     assert_eq!(
@@ -327,7 +333,11 @@ async fn request_log_conformance(store: &impl RequestLog) {
         vec!["iu".to_owned(), "방탄소년단".to_owned()]
     );
     store.finish("iu", RequestStatus::Done).await.unwrap();
-    assert_eq!(store.asked_since(at(3_100)).await.unwrap(), vec!["iu".to_owned()], "finishing keeps asked_at");
+    assert_eq!(
+        store.asked_since(at(3_100)).await.unwrap(),
+        vec!["iu".to_owned()],
+        "finishing keeps asked_at"
+    );
 }
 
 fn release(id: &str, date: &str, album_type: AlbumType) -> Release {
@@ -353,21 +363,46 @@ async fn latest_releases_conformance(cache: &impl TopTracksCache) {
         release(&id("album", 2), "2026-10", AlbumType::Single),
         release(&id("album", 3), "2019", AlbumType::Album),
     ];
-    cache.put_latest_releases(&bts, &three, at(0)).await.unwrap();
-    cache.put_latest_releases(&bts, &three, at(0)).await.unwrap();
-    assert_eq!(cache.latest_releases(&bts).await.unwrap(), three, "order and precisions kept");
+    cache
+        .put_latest_releases(&bts, &three, at(0))
+        .await
+        .unwrap();
+    cache
+        .put_latest_releases(&bts, &three, at(0))
+        .await
+        .unwrap();
+    assert_eq!(
+        cache.latest_releases(&bts).await.unwrap(),
+        three,
+        "order and precisions kept"
+    );
 
     let tracks: Vec<Track> = (1..=10).map(|rank| track(&bts, rank, "t")).collect();
     cache.put_top_tracks(&bts, &tracks, at(10)).await.unwrap();
     cache.put_top_tracks(&bts, &[], at(20)).await.unwrap();
-    assert_eq!(cache.latest_releases(&bts).await.unwrap(), three, "tracks leave releases alone");
+    assert_eq!(
+        cache.latest_releases(&bts).await.unwrap(),
+        three,
+        "tracks leave releases alone"
+    );
     cache.put_top_tracks(&bts, &tracks, at(30)).await.unwrap();
 
     let newer = vec![release(&id("album", 4), "2026-11-25", AlbumType::Single)];
-    cache.put_latest_releases(&bts, &newer, at(60)).await.unwrap();
-    assert_eq!(cache.latest_releases(&bts).await.unwrap(), newer, "a new list replaces the old");
+    cache
+        .put_latest_releases(&bts, &newer, at(60))
+        .await
+        .unwrap();
     assert_eq!(
-        cache.top_tracks(std::slice::from_ref(&bts)).await.unwrap().get(&bts),
+        cache.latest_releases(&bts).await.unwrap(),
+        newer,
+        "a new list replaces the old"
+    );
+    assert_eq!(
+        cache
+            .top_tracks(std::slice::from_ref(&bts))
+            .await
+            .unwrap()
+            .get(&bts),
         Some(&tracks),
         "releases leave tracks alone"
     );
