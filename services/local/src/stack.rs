@@ -128,12 +128,15 @@ pub struct Stack {
     pub lake_queue: Arc<EmbeddedQueue>,
     pub bus: Arc<EmbeddedBus>,
     pub lake: Arc<LocalDirLake>,
+    /// How many of an artist's newest releases ingest keeps (`ENCORE_LATEST_RELEASES`).
+    pub releases_kept: usize,
 }
 
 impl Stack {
     /// Opens (creating when needed) the stack in `data_dir`.
     pub async fn open(data_dir: &Path, env: &Env) -> Result<Self, StackError> {
         let visibility = env.parse_or(keys::QUEUE_VISIBILITY_SECS, DEFAULT_VISIBILITY_SECS)?;
+        let releases_kept = env.parse_or(keys::LATEST_RELEASES_KEPT, LATEST_RELEASES_KEPT)?;
         let settings = QueueSettings {
             visibility_timeout: Duration::from_secs(visibility),
             max_receives: MAX_RECEIVES,
@@ -159,6 +162,7 @@ impl Stack {
             lake_queue,
             bus,
             lake: Arc::new(LocalDirLake::new(data_dir.join("lake"))),
+            releases_kept,
         })
     }
 
@@ -234,7 +238,7 @@ impl Stack {
             publisher: self.bus.clone(),
             callbacks: Callbacks::new(callback_hosts),
             concurrency: DEFAULT_CONCURRENCY,
-            releases_kept: LATEST_RELEASES_KEPT,
+            releases_kept: self.releases_kept,
         }
     }
 
