@@ -1,8 +1,10 @@
-//! The similarity service: the daily job from the lake to the related-artists datamart.
+//! The similarity service: the daily work at 03:00 KST — the refresh of the artists users
+//! asked about recently, then the job from the lake to the related-artists datamart.
 //!
 //! [`run_similarity`] is the job (lake SQL → exact k-NN → atomic datamart swap), called by
 //! the Lambda's [`handle_event`] and by the `encore similarity run` command, which shows
-//! the job's [`Progress`] as bars.
+//! the job's [`Progress`] as bars. [`request_refresh`] publishes the refresh requests, from
+//! the scheduled Lambda, `encore serve`'s schedule and `encore refresh`.
 
 pub mod config;
 pub mod handler;
