@@ -198,14 +198,10 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let stack = Stack::open(&cli.data_dir, &env).await?;
             let bars = ProgressBars::new();
-            let summary = encore_similarity_service::run_similarity(
-                &stack.lake_sql(),
-                stack.store.as_ref(),
-                &encore_similarity_service::Settings::default(),
-                &bars,
-            )
-            .await
-            .context("the similarity job failed; the previous datamart is unchanged")?;
+            let summary = stack
+                .run_similarity(&bars)
+                .await
+                .context("the similarity job failed; the previous datamart is unchanged")?;
             bars.finish();
             println!("{summary}");
             Ok(())

@@ -2,9 +2,7 @@
 //! refresh, run now) and runs the consumers until the queues are drained, so the cache
 //! and the lake hold each artist's current top tracks and latest releases.
 
-use chrono::Utc;
 use encore_platform::config::Env;
-use encore_similarity_service::request_refresh;
 
 use crate::backfill::{dead_letter_note, drain};
 use crate::stack::{CatalogSource, Stack};
@@ -22,8 +20,7 @@ pub async fn run(
         client,
         encore_chat::ChatSettings::from_env(env)?.callback_hosts,
     );
-    let summary =
-        request_refresh(stack.store.as_ref(), stack.bus.as_ref(), Utc::now(), days).await?;
+    let summary = stack.request_refresh(days).await?;
     println!("{summary}");
     drain(stack, &ingest, "refreshed").await?;
     println!(

@@ -18,7 +18,7 @@ use encore_chat::server::check_exposure;
 use encore_chat::{ChatSettings, SecretGuard, SkillEndpoint, SkillSecret};
 use encore_domain::SERVICE_TZ as Seoul;
 use encore_platform::config::{keys, Env};
-use encore_similarity_service::{request_refresh, run_similarity, Settings, REFRESH_WINDOW_DAYS};
+use encore_similarity_service::REFRESH_WINDOW_DAYS;
 use tokio::sync::watch;
 
 use crate::stack::{CatalogSource, Stack};
@@ -173,27 +173,13 @@ async fn daily_schedule(stack: Arc<Stack>, mut stop: watch::Receiver<bool>, inva
             _ = tokio::time::sleep(wait) => {}
             _ = stop.changed() => return,
         }
-        match request_refresh(
-            stack.store.as_ref(),
-            stack.bus.as_ref(),
-            Utc::now(),
-            REFRESH_WINDOW_DAYS,
-        )
-        .await
-        {
+        match stack.request_refresh(REFRESH_WINDOW_DAYS).await {
             Ok(summary) => tracing::info!(%summary, "daily refresh requested"),
             Err(err) => {
                 tracing::error!(reason = %err, "daily refresh failed; the cached data stays as it is")
             }
         }
-        match run_similarity(
-            &stack.lake_sql(),
-            stack.store.as_ref(),
-            &Settings::default(),
-            &(),
-        )
-        .await
-        {
+        match stack.run_similarity(&()).await {
             Ok(summary) => {
                 tracing::info!(%summary, "daily similarity run done");
                 invalidate();
@@ -214,14 +200,7 @@ type TriggerState = (
 async fn run_now(
     State((stack, endpoint)): State<TriggerState>,
 ) -> (StatusCode, Json<serde_json::Value>) {
-    match run_similarity(
-        &stack.lake_sql(),
-        stack.store.as_ref(),
-        &Settings::default(),
-        &(),
-    )
-    .await
-    {
+    match stack.run_similarity(&()).await {
         Ok(summary) => {
             endpoint.chat.invalidate();
             (

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::Utc;
 use encore_chat::{Chat, ChatSettings, Stores};
 use encore_domain::events::{ArtistIngested, ArtistRequested, BusEvent};
 use encore_domain::release::LATEST_RELEASES_KEPT;
@@ -19,6 +20,9 @@ use encore_lake::query::DataFusionLakeSql;
 use encore_lake::LocalDirLake;
 use encore_platform::config::{keys, Env};
 use encore_replay::{QueuePair, QueuePairs};
+use encore_similarity_service::{
+    JobError, JobSummary, Progress, RefreshError, RefreshSummary, Settings,
+};
 use encore_spotify::{ClientSecret, SpotifyClient, SpotifyConfig};
 use encore_standin::{Credentials, RunningStandIn, StandIn};
 use encore_store::embedded_bus::EmbeddedBus;
@@ -169,6 +173,30 @@ impl Stack {
     /// The lake SQL engine over this stack's lake directory.
     pub fn lake_sql(&self) -> DataFusionLakeSql {
         DataFusionLakeSql::new(self.data_dir.join("lake"))
+    }
+
+    /// The daily similarity job (default settings) from this stack's lake into its
+    /// datamart, reporting to `progress`.
+    pub async fn run_similarity(&self, progress: &dyn Progress) -> Result<JobSummary, JobError> {
+        encore_similarity_service::run_similarity(
+            &self.lake_sql(),
+            self.store.as_ref(),
+            &Settings::default(),
+            progress,
+        )
+        .await
+    }
+
+    /// Requests again, on this stack's bus, every artist users asked about in the last
+    /// `days` days (the daily refresh).
+    pub async fn request_refresh(&self, days: u64) -> Result<RefreshSummary, RefreshError> {
+        encore_similarity_service::request_refresh(
+            self.store.as_ref(),
+            self.bus.as_ref(),
+            Utc::now(),
+            days,
+        )
+        .await
     }
 
     /// The chat over this stack's stores and bus.

@@ -364,6 +364,21 @@ async fn datafusion_lake_to_sqlite_datamart() {
     );
 }
 
+/// A bus routing `ArtistRequested` (the refresh requests) to an ingest queue in `store`.
+async fn refresh_bus(store: &SqliteStore) -> (EmbeddedBus, Arc<EmbeddedQueue>) {
+    let settings = QueueSettings {
+        visibility_timeout: Duration::from_secs(30),
+        max_receives: 3,
+    };
+    let ingest_queue = Arc::new(
+        EmbeddedQueue::open(store.pool().clone(), "ingest", settings)
+            .await
+            .unwrap(),
+    );
+    let bus = EmbeddedBus::new().route(ArtistRequested::DETAIL_TYPE, ingest_queue.clone());
+    (bus, ingest_queue)
+}
+
 #[tokio::test]
 async fn the_scheduled_event_runs_the_default_job() {
     let dir = filled_lake().await;
@@ -393,16 +408,7 @@ async fn the_scheduled_event_runs_the_default_job() {
         .finish("backfilled", RequestStatus::Done)
         .await
         .unwrap();
-    let settings = QueueSettings {
-        visibility_timeout: Duration::from_secs(30),
-        max_receives: 3,
-    };
-    let ingest_queue = Arc::new(
-        EmbeddedQueue::open(store.pool().clone(), "ingest", settings)
-            .await
-            .unwrap(),
-    );
-    let bus = EmbeddedBus::new().route(ArtistRequested::DETAIL_TYPE, ingest_queue.clone());
+    let (bus, ingest_queue) = refresh_bus(&store).await;
 
     let summary = handle_event(
         event.clone(),
@@ -461,16 +467,7 @@ async fn a_requested_run_refreshes_nothing() {
     let dir = filled_lake().await;
     let store = sqlite_with_catalog().await;
     store.asked("bts", Utc::now()).await.unwrap();
-    let settings = QueueSettings {
-        visibility_timeout: Duration::from_secs(30),
-        max_receives: 3,
-    };
-    let ingest_queue = Arc::new(
-        EmbeddedQueue::open(store.pool().clone(), "ingest", settings)
-            .await
-            .unwrap(),
-    );
-    let bus = EmbeddedBus::new().route(ArtistRequested::DETAIL_TYPE, ingest_queue.clone());
+    let (bus, ingest_queue) = refresh_bus(&store).await;
     let event: BusEnvelope = serde_json::from_value(requested_envelope(1)).unwrap();
     handle_event(
         event,
