@@ -3,8 +3,11 @@
 cfn-lint proves the template is valid CloudFormation/SAM; these checks prove it is *this*
 system: every queue has a dead-letter queue and an alarm on it, every SQS consumer reports
 batch item failures, visibility timeouts cover six times the consumer's timeout, every
-function's policies name only resources of this stack, the similarity schedule is 18:00 UTC,
-and the names the template hands the code (environment variables, event names, table keys,
+function's policies name only resources of this stack, the daily schedule is an EventBridge
+Scheduler schedule at 03:00 Asia/Seoul with retries and a DLQ, every AWS service a VPC
+function calls has a VPC endpoint, the alarms watch every queue's oldest message and the
+metrics the code emits (in its namespace), no physical name collides when the stack is
+recreated, and the names the template hands the code (environment variables, event names, table keys,
 lake columns) are the ones the code defines in:
 
   shared/platform/src/config.rs   the environment variable names (`keys`)
@@ -12,6 +15,8 @@ lake columns) are the ones the code defines in:
   shared/lake/src/tables.rs       the lake tables: prefixes, SQL names, columns, projection
   shared/lake/src/query.rs        the lake SQL, and so the tables the Athena caller reads
   shared/store/src/dynamodb.rs    the top-tracks key attributes and the calls the adapter makes
+  shared/platform/src/metrics.rs  the metrics namespace, dimension and metric names
+  services/similarity/src/trigger.rs  the detail-type the similarity function runs the schedule for
 
 Each check is then run again on a copy of the template broken on purpose (its `breaks`
 mutation) and must report a problem there that it does not report on the real template,
@@ -36,8 +41,8 @@ from typing import Any, Callable
 
 from cfnlint.decode import cfn_yaml
 
-# The daily similarity run: 18:00 UTC is 03:00 in Seoul (UTC+9, no daylight saving).
-SIMILARITY_SCHEDULE = "cron(0 18 * * ? *)"
+# The daily similarity run: 03:00 in Seoul, in Scheduler's own time zone support.
+DAILY_SCHEDULE = ("cron(0 3 * * ? *)", "Asia/Seoul")
 # AWS's advice for SQS-triggered functions: visibility timeout >= 6 x function timeout
 # (plus the batching window, during which received messages are already invisible).
 VISIBILITY_FACTOR = 6
@@ -104,6 +109,60 @@ DYNAMODB_CALLS = re.compile(
     r"|transact_get_items|transact_write_items|execute_statement)\(\)")
 # Resource types a function reaches through a network path rather than IAM.
 NON_IAM_TYPES = {"AWS::RDS::DBProxy"}
+# The AWS service (VPC endpoint name) a function calls when granted a SAM policy template;
+# None: the grant is used by Lambda itself, outside the function's network.
+POLICY_TEMPLATE_SERVICES = {
+    "EventBridgePutEventsPolicy": "events",
+    "AWSSecretsManagerGetSecretValuePolicy": "secretsmanager",
+    # The event source mapping polls the queue with the function's role, from Lambda's
+    # own fleet: the function itself never calls SQS for it.
+    "SQSPollerPolicy": None,
+    "SQSSendMessagePolicy": "sqs",
+    "S3ReadPolicy": "s3",
+    "S3WritePolicy": "s3",
+    "S3CrudPolicy": "s3",
+    "DynamoDBReadPolicy": "dynamodb",
+    "DynamoDBCrudPolicy": "dynamodb",
+}
+# The same for the action prefixes of inline statements.
+ACTION_SERVICES = {
+    "dynamodb": "dynamodb",
+    "events": "events",
+    "secretsmanager": "secretsmanager",
+    "athena": "athena",
+    "s3": "s3",
+    "sqs": "sqs",
+    "logs": "logs",
+    "lambda": "lambda",
+    # Athena reads the Glue catalog itself, with the caller's permissions: granted to the
+    # function, called by Athena.
+    "glue": None,
+}
+# Services reached through a gateway endpoint (route tables); the rest need an interface endpoint.
+GATEWAY_SERVICES = {"s3", "dynamodb"}
+# Environment variables that make a function call the internet (Spotify, and with it the
+# Kakao callbacks and the audio-features fallback): it must run in the NAT subnets.
+INTERNET_KEYS = {"SPOTIFY_CLIENT_ID"}
+# Physical-name properties by resource type (path into Properties).
+NAME_PROPERTIES = {
+    "AWS::DynamoDB::Table": ("TableName",),
+    "AWS::SQS::Queue": ("QueueName",),
+    "AWS::S3::Bucket": ("BucketName",),
+    "AWS::SNS::Topic": ("TopicName",),
+    "AWS::Events::EventBus": ("Name",),
+    "AWS::Events::Rule": ("Name",),
+    "AWS::Athena::WorkGroup": ("Name",),
+    "AWS::RDS::DBProxy": ("DBProxyName",),
+    "AWS::RDS::DBInstance": ("DBInstanceIdentifier",),
+    "AWS::Logs::LogGroup": ("LogGroupName",),
+    "AWS::Glue::Database": ("DatabaseInput", "Name"),
+    "AWS::SecretsManager::Secret": ("Name",),
+    "AWS::Scheduler::Schedule": ("Name",),
+    "AWS::IAM::Role": ("RoleName",),
+    "AWS::Serverless::Function": ("FunctionName",),
+}
+# The alarm threshold on a consumed queue's oldest message may be at most this (seconds).
+MAX_OLDEST_MESSAGE_AGE = 3600
 PSEUDO_PARAMETERS = re.compile(r"^AWS::")
 
 
@@ -210,7 +269,8 @@ class Stack:
         for r in template["Resources"].values():
             if r["Type"] == "AWS::Serverless::Function":
                 r["Properties"]["CodeUri"] = "s3://wiring-check/code.zip"  # what `sam package` does
-        parameters = {"Tracing": "Active", "SpotifyClientId": "x", "VpcId": "vpc-0", "SubnetIds": ["subnet-0"]}
+        parameters = {"Tracing": "Active", "SpotifyClientId": "x", "VpcId": "vpc-0", "SubnetIds": ["subnet-0"],
+                      "EgressSubnetIds": ["subnet-1"]}
         logging.getLogger("samtranslator").setLevel(logging.ERROR)
         try:
             return transform(template, parameters, NoLookups())
@@ -241,6 +301,8 @@ def find(pattern: str, text: str, where: str, flags: int = 0) -> str:
 
 
 CONFIG_RS = "shared/platform/src/config.rs"
+METRICS_RS = "shared/platform/src/metrics.rs"
+TRIGGER_RS = "services/similarity/src/trigger.rs"
 EVENTS_RS = "shared/domain/src/events.rs"
 TABLES_RS = "shared/lake/src/tables.rs"
 QUERY_RS = "shared/lake/src/query.rs"
@@ -250,6 +312,22 @@ DYNAMODB_RS = "shared/store/src/dynamodb.rs"
 def config_keys(root: Path) -> set[str]:
     block = find(r"pub mod keys \{(.*?)\n\}", read(root, CONFIG_RS), CONFIG_RS, re.S)
     return set(re.findall(r'pub const \w+: &str = "([^"]+)";', block))
+
+
+def metric_names(root: Path) -> tuple[str, str, dict[str, str]]:
+    """(namespace, dimension, {const name: metric name}) of shared/platform's metrics."""
+    text = read(root, METRICS_RS)
+    namespace = find(r'pub const NAMESPACE: &str = "([^"]+)";', text, METRICS_RS)
+    dimension = find(r'pub const SERVICE_DIMENSION: &str = "([^"]+)";', text, METRICS_RS)
+    block = find(r"pub mod names \{(.*?)\n\}", text, METRICS_RS, re.S)
+    names = dict(re.findall(r'pub const (\w+): &str = "([^"]+)";', block))
+    if not names:
+        raise CheckError(f"{METRICS_RS}: no metric names in `names`")
+    return namespace, dimension, names
+
+
+def scheduled_detail_type(root: Path) -> str:
+    return find(r'pub const SCHEDULED_EVENT: &str = "([^"]+)";', read(root, TRIGGER_RS), TRIGGER_RS)
 
 
 def event_names(root: Path) -> tuple[set[str], set[str]]:
@@ -377,13 +455,24 @@ def dead_letter_targets(s: Stack) -> dict[str, str]:
     return out
 
 
+def delivery_dead_letters(s: Stack) -> set[str]:
+    """Queues that take what a schedule or a rule could not deliver (not the redrive kind)."""
+    out = set()
+    for p in s.of_type("AWS::Scheduler::Schedule").values():
+        out |= refs(p.get("Target", {}).get("DeadLetterConfig", {}).get("Arn"))
+    for p in s.of_type("AWS::Events::Rule").values():
+        for target in p.get("Targets", []):
+            out |= refs(target.get("DeadLetterConfig", {}).get("Arn"))
+    return out
+
+
 @check("every queue has a dead-letter queue (redrive, maxReceiveCount a parameter)",
        lambda t: res(t, "LakeQueue").pop("RedrivePolicy"))
 def queues_have_dead_letters(s: Stack) -> list[str]:
     problems = []
     queues = s.of_type("AWS::SQS::Queue")
     targets = dead_letter_targets(s)
-    dlqs = set(targets.values())
+    dlqs = set(targets.values()) | delivery_dead_letters(s)
     for name, p in queues.items():
         if name in dlqs:
             continue
@@ -401,7 +490,7 @@ def queues_have_dead_letters(s: Stack) -> list[str]:
 
 
 @check("every dead-letter queue has an alarm on ApproximateNumberOfMessagesVisible > 0",
-       lambda t: t["Resources"].pop("LakeDeadLettersAlarm"))
+       lambda t: t["Resources"].pop("ScheduleDeadLettersAlarm"))
 def dead_letters_alarm(s: Stack) -> list[str]:
     watched = set()
     for p in s.of_type("AWS::CloudWatch::Alarm").values():
@@ -412,7 +501,7 @@ def dead_letters_alarm(s: Stack) -> list[str]:
                 target = get_att(d.get("Value"))
                 if d.get("Name") == "QueueName" and target and target[1] == "QueueName":
                     watched.add(target[0])
-    dlqs = set(dead_letter_targets(s).values())
+    dlqs = set(dead_letter_targets(s).values()) | delivery_dead_letters(s)
     return [f"dead-letter queue {q} has no alarm on its depth (with an action)" for q in sorted(dlqs - watched)]
 
 
@@ -462,13 +551,14 @@ def visibility_covers_consumer(s: Stack) -> list[str]:
     return problems
 
 
-def schedules(s: Stack) -> list[tuple[str, str]]:
-    """(target, expression) of every schedule in the template."""
+def rule_schedules(s: Stack) -> list[tuple[str, str]]:
+    """(target, expression) of every EventBridge-rule schedule (SAM `Schedule` events and
+    rules with a ScheduleExpression): no time zone, no retry policy of their own."""
     out = []
     for name, p in s.functions.items():
         for e in p.get("Events", {}).values():
-            if e.get("Type") in ("Schedule", "ScheduleV2"):
-                out.append((name, e["Properties"].get("Schedule") or e["Properties"].get("ScheduleExpression")))
+            if e.get("Type") == "Schedule":
+                out.append((name, e["Properties"].get("Schedule")))
     for p in s.of_type("AWS::Events::Rule").values():
         if "ScheduleExpression" in p:
             for target in p.get("Targets", []):
@@ -476,13 +566,65 @@ def schedules(s: Stack) -> list[tuple[str, str]]:
     return out
 
 
-@check(f"the one schedule runs the similarity function at {SIMILARITY_SCHEDULE} (03:00 KST)",
-       lambda t: res(t, "SimilarityFunction")["Events"]["Daily"]["Properties"].update(Schedule="cron(0 3 * * ? *)"))
-def schedule_is_18_utc(s: Stack) -> list[str]:
-    found = schedules(s)
-    if found != [("SimilarityFunction", SIMILARITY_SCHEDULE)]:
-        return [f"schedules are {found}, want [('SimilarityFunction', {SIMILARITY_SCHEDULE!r})]"]
-    return []
+def role_allows(s: Stack, role: str, action: str, resource: str) -> bool:
+    """Whether the inline policies of IAM role `role` allow `action` on (a Ref/GetAtt of) `resource`."""
+    for policy in s.resources.get(role, {}).get("Properties", {}).get("Policies", []):
+        for st in as_list(policy.get("PolicyDocument", {}).get("Statement", [])):
+            if (st.get("Effect") == "Allow" and action in as_list(st.get("Action"))
+                    and resource in refs(st.get("Resource"))):
+                return True
+    return False
+
+
+@check(f"the daily run is an EventBridge Scheduler schedule at {DAILY_SCHEDULE[0]} {DAILY_SCHEDULE[1]}, "
+       "every schedule retries and dead-letters through its own role, the similarity function runs one at a time",
+       lambda t: res(t, "DailySimilaritySchedule").pop("ScheduleExpressionTimezone"))
+def daily_schedule(s: Stack) -> list[str]:
+    problems = [f"{target}: EventBridge rule schedule {expression!r}; use AWS::Scheduler::Schedule (time zone, retries, DLQ)"
+                for target, expression in rule_schedules(s)]
+    schedules = s.of_type("AWS::Scheduler::Schedule")
+    daily = [n for n, p in schedules.items()
+             if refs(p.get("Target", {}).get("Arn")) == {"SimilarityFunction"}
+             and (p.get("ScheduleExpression"), p.get("ScheduleExpressionTimezone")) == DAILY_SCHEDULE]
+    if len(daily) != 1:
+        problems.append(f"{len(daily)} schedules run SimilarityFunction at {DAILY_SCHEDULE}, want exactly one")
+    detail_type = scheduled_detail_type(s.root)
+    for name in daily:
+        try:
+            sent = json.loads(schedules[name]["Target"].get("Input", ""))
+        except json.JSONDecodeError:
+            sent = {}
+        if sent.get("detail-type") != detail_type:
+            problems.append(f"{name}: Input's detail-type is not {detail_type!r} ({TRIGGER_RS}): the function would refuse it")
+    for name, p in schedules.items():
+        target = p.get("Target", {})
+        if p.get("FlexibleTimeWindow", {}).get("Mode") != "OFF":
+            problems.append(f"{name}: FlexibleTimeWindow is not OFF")
+        if "MaximumRetryAttempts" not in target.get("RetryPolicy", {}):
+            problems.append(f"{name}: no retry policy")
+        dlq = refs(target.get("DeadLetterConfig", {}).get("Arn"))
+        if len(dlq) != 1 or s.resources.get(next(iter(dlq)), {}).get("Type") != "AWS::SQS::Queue":
+            problems.append(f"{name}: no dead-letter queue of this stack")
+        role = next(iter(refs(target.get("RoleArn"))), "")
+        trust = s.resources.get(role, {}).get("Properties", {}).get("AssumeRolePolicyDocument", {})
+        if not any(st.get("Principal") == {"Service": "scheduler.amazonaws.com"} for st in as_list(trust.get("Statement", []))):
+            problems.append(f"{name}: RoleArn is not a role of this stack that scheduler.amazonaws.com assumes")
+            continue
+        for function in refs(target.get("Arn")):
+            if not role_allows(s, role, "lambda:InvokeFunction", function):
+                problems.append(f"{name}: {role} may not invoke {function}")
+        for queue in dlq:
+            if not role_allows(s, role, "sqs:SendMessage", queue):
+                problems.append(f"{name}: {role} may not send to its dead-letter queue {queue}")
+    for name, p in s.functions.items():
+        for event_name, e in p.get("Events", {}).items():
+            if e.get("Type") == "ScheduleV2":
+                props = e["Properties"]
+                if "RetryPolicy" not in props or "DeadLetterConfig" not in props:
+                    problems.append(f"{name}.{event_name}: a ScheduleV2 event without RetryPolicy and DeadLetterConfig")
+    if s.functions.get("SimilarityFunction", {}).get("ReservedConcurrentExecutions") != 1:
+        problems.append("SimilarityFunction: ReservedConcurrentExecutions is not 1 (a manual run could overlap the schedule)")
+    return problems
 
 
 def bus_routes(s: Stack) -> list[tuple[str, str, dict, list[str]]]:
@@ -798,6 +940,154 @@ def skill_route(s: Stack) -> list[str]:
     if not (isinstance(url, dict) and str(url.get("Fn::Sub", "")).startswith("https://${SkillApi}.execute-api.")
             and str(url.get("Fn::Sub")).endswith("/skill")):
         problems.append(f"Output SkillUrl is {url!r}")
+    return problems
+
+
+def called_services(s: Stack, fn: str) -> tuple[set[str], list[str]]:
+    """The AWS services `fn` calls itself, derived from its policies; and the grants the
+    tables above do not know (a problem: the table needs the new policy)."""
+    services, unknown = set(), []
+    for policy in s.functions[fn].get("Policies", []):
+        if not isinstance(policy, dict):
+            unknown.append(f"{fn}: policy {policy!r} (a managed policy by name)")
+            continue
+        for kind, body in policy.items():
+            if kind == "Statement":
+                for st in as_list(body):
+                    if st.get("Effect") != "Allow":
+                        continue
+                    for action in as_list(st.get("Action", [])):
+                        prefix = str(action).split(":", 1)[0]
+                        if prefix not in ACTION_SERVICES:
+                            unknown.append(f"{fn}: action {action} (add {prefix!r} to ACTION_SERVICES)")
+                        elif ACTION_SERVICES[prefix]:
+                            services.add(ACTION_SERVICES[prefix])
+            elif kind in POLICY_TEMPLATE_SERVICES:
+                if POLICY_TEMPLATE_SERVICES[kind]:
+                    services.add(POLICY_TEMPLATE_SERVICES[kind])
+            else:
+                unknown.append(f"{fn}: policy template {kind} (add it to POLICY_TEMPLATE_SERVICES)")
+    return services, unknown
+
+
+def endpoint_service(p: dict) -> str:
+    text = sub_text(p.get("ServiceName"))
+    prefix = "com.amazonaws.${AWS::Region}."
+    return text[len(prefix):] if text.startswith(prefix) else ""
+
+
+def admits_https_from(s: Stack, groups: Any, source: str) -> bool:
+    """Whether one of the security groups `groups` takes TCP 443 from security group `source`."""
+    for group in refs(groups):
+        for rule in s.resources.get(group, {}).get("Properties", {}).get("SecurityGroupIngress", []):
+            if (rule.get("IpProtocol") == "tcp" and rule.get("FromPort", 0) <= 443 <= rule.get("ToPort", -1)
+                    and refs(rule.get("SourceSecurityGroupId")) == {source}):
+                return True
+    return False
+
+
+@check("every AWS service a VPC function calls (by its policies) has a VPC endpoint; only the internet callers use the NAT subnets",
+       lambda t: t["Resources"].pop("SecretsManagerEndpoint"))
+def vpc_functions_reach_their_services(s: Stack) -> list[str]:
+    endpoints: dict[str, list[dict]] = {}
+    for p in s.of_type("AWS::EC2::VPCEndpoint").values():
+        endpoints.setdefault(endpoint_service(p), []).append(p)
+    problems = []
+    for fn, p in s.functions.items():
+        vpc = p.get("VpcConfig")
+        if not vpc:
+            continue
+        services, unknown = called_services(s, fn)
+        problems += unknown
+        for service in sorted(services):
+            gateway = service in GATEWAY_SERVICES
+            routes = [e for e in endpoints.get(service, [])
+                      if refs(e.get("VpcId")) == {"VpcId"}
+                      and e.get("VpcEndpointType") == ("Gateway" if gateway else "Interface")
+                      and (refs(e.get("RouteTableIds")) == {"RouteTableIds"} if gateway else
+                           e.get("PrivateDnsEnabled") is True and refs(e.get("SubnetIds")) == {"SubnetIds"}
+                           and all(admits_https_from(s, e.get("SecurityGroupIds"), g) for g in refs(vpc.get("SecurityGroupIds"))))]
+            if not routes:
+                kind = "gateway endpoint on RouteTableIds" if gateway else "interface endpoint (private DNS, SubnetIds, HTTPS from its security group)"
+                problems.append(f"{fn} calls {service} but the VPC has no {kind} for it")
+        internet = bool(INTERNET_KEYS & set(p.get("Environment", {}).get("Variables", {})))
+        subnets = refs(vpc.get("SubnetIds"))
+        want = {"EgressSubnetIds"} if internet else {"SubnetIds"}
+        if subnets != want:
+            reason = "it calls the internet (through the operator's NAT)" if internet else "it needs no NAT"
+            problems.append(f"{fn}: runs in {sorted(subnets)}, want {sorted(want)}: {reason}")
+    return problems
+
+
+@check("alarms: every consumed queue on its oldest message's age, chat failures on the metric the chat emits",
+       lambda t: t["Resources"].pop("IngestOldestMessageAlarm"))
+def health_alarms(s: Stack) -> list[str]:
+    namespace, dimension, names = metric_names(s.root)
+    alarms = [p for p in s.of_type("AWS::CloudWatch::Alarm").values() if p.get("AlarmActions")]
+    problems = []
+    for queue in mappings(s):
+        watched = [p for p in alarms if p.get("Namespace") == "AWS/SQS"
+                   and p.get("MetricName") == "ApproximateAgeOfOldestMessage"
+                   and p.get("ComparisonOperator") == "GreaterThanThreshold"
+                   and 0 < float(p.get("Threshold", 0)) <= MAX_OLDEST_MESSAGE_AGE
+                   and any(get_att(d.get("Value")) == (queue, "QueueName") for d in p.get("Dimensions", []))]
+        if not watched:
+            problems.append(f"{queue}: no alarm (with an action) on ApproximateAgeOfOldestMessage <= {MAX_OLDEST_MESSAGE_AGE} s")
+    chat = [p for p in alarms if p.get("Namespace") == namespace and p.get("MetricName") == names.get("CHAT_FAILED")
+            and p.get("Dimensions") == [{"Name": dimension, "Value": "chat"}]
+            and p.get("Statistic") == "Sum" and p.get("TreatMissingData") == "notBreaching"]
+    if not chat:
+        problems.append(f"no alarm (with an action) on the Sum of {namespace}/{names.get('CHAT_FAILED')} for {dimension}=chat")
+    return problems
+
+
+@check("custom-metric alarms use the namespace, dimension and metric names of shared/platform/src/metrics.rs",
+       lambda t: res(t, "ChatFailuresAlarm").update(Namespace="Encore"))
+def alarms_use_code_metrics(s: Stack) -> list[str]:
+    namespace, dimension, names = metric_names(s.root)
+    problems = []
+    for name, p in s.of_type("AWS::CloudWatch::Alarm").items():
+        ns = p.get("Namespace", "")
+        if ns.startswith("AWS/"):
+            continue
+        if ns != namespace:
+            problems.append(f"{name}: namespace {ns!r} is not the code's {namespace!r} ({METRICS_RS})")
+            continue
+        if p.get("MetricName") not in names.values():
+            problems.append(f"{name}: metric {p.get('MetricName')!r} is not one of {METRICS_RS} `names`")
+        if [d.get("Name") for d in p.get("Dimensions", [])] != [dimension]:
+            problems.append(f"{name}: dimensions {p.get('Dimensions')} are not [{dimension}]")
+    return problems
+
+
+def name_is_stack_unique(s: Stack, value: Any) -> bool:
+    """A physical name that differs between stacks: built from the stack name or id, or a
+    parameter the operator chooses (either branch of an Fn::If)."""
+    if isinstance(value, dict) and set(value) == {"Fn::If"}:
+        return all(name_is_stack_unique(s, branch) for branch in value["Fn::If"][1:])
+    if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in s.template.get("Parameters", {}):
+        return True
+    text = json.dumps(value)
+    return "AWS::StackName" in text or "AWS::StackId" in text
+
+
+@check("no physical name collides when the stack is recreated (retained resources unnamed, the rest stack-scoped)",
+       lambda t: res(t, "TopTracksTable").update(TableName="top_tracks"))
+def names_do_not_collide(s: Stack) -> list[str]:
+    problems = []
+    for name, r in s.resources.items():
+        path = NAME_PROPERTIES.get(r["Type"])
+        if not path:
+            continue
+        value: Any = r.get("Properties", {})
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if value is None:
+            continue
+        if r.get("DeletionPolicy") == "Retain":
+            problems.append(f"{name}: retained on delete but named {value!r}: a recreated stack would collide with it")
+        elif not name_is_stack_unique(s, value):
+            problems.append(f"{name}: fixed physical name {value!r} (use the stack name, or let CloudFormation name it)")
     return problems
 
 
