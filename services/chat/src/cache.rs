@@ -20,6 +20,8 @@ pub struct AnswerCache {
     /// Bumped by every invalidation, so an answer read from the stores before an
     /// invalidation is not stored after it.
     generation: AtomicU64,
+    /// Lookups answered from the cache so far.
+    hits: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -40,7 +42,13 @@ impl AnswerCache {
             capacity,
             entries: RwLock::new(HashMap::new()),
             generation: AtomicU64::new(0),
+            hits: AtomicU64::new(0),
         }
+    }
+
+    /// Lookups answered from the cache so far (for the chat's metrics).
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
     }
 
     /// Read before looking in the stores.
@@ -54,10 +62,14 @@ impl AnswerCache {
             .entries
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        entries
+        let hit = entries
             .get(key)
             .filter(|e| e.expires > Instant::now())
-            .map(|e| e.answer.clone())
+            .map(|e| e.answer.clone());
+        if hit.is_some() {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+        }
+        hit
     }
 
     /// Stores `answer` for `key`, unless the cache was invalidated since `seen`. A full

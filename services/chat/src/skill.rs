@@ -9,6 +9,7 @@ use encore_domain::events::{ArtistRequested, BusEvent, EventMeta, RequestReason,
 use encore_domain::normalize;
 use encore_kakao::render::{self, ArtistCard, LatestRelease, MAX_SIMILAR};
 use encore_kakao::{SkillRequest, SkillResponse};
+use encore_platform::metrics::{names, Metrics};
 use encore_store::{
     ArtistStore, EventPublisher, OutgoingEvent, RelatedStore, RequestLog, RequestStatus,
     StoreError, TopTracksCache,
@@ -156,13 +157,30 @@ impl<S: ChatPorts> Chat<S> {
 /// Answers one skill request. Never fails: a failure is logged with its cause and answered
 /// with a friendly text, because Kakao shows the user nothing on an error status.
 pub async fn handle_skill<S: ChatPorts>(request: &SkillRequest, chat: &Chat<S>) -> Answer {
-    match try_handle_skill(request, chat).await {
+    let started = std::time::Instant::now();
+    let hits = chat.cache.hits();
+    let answer = match try_handle_skill(request, chat).await {
         Ok(answer) => answer,
         Err(err) => {
             error!(error = %err, "answering a skill request failed");
             chat.failure.clone()
         }
-    }
+    };
+    answer_metrics(answer.kind, chat.cache.hits() > hits, started.elapsed()).emit();
+    answer
+}
+
+/// The metrics of one answer: its kind, whether it failed (the alarm's metric: a failed
+/// answer is still a 200 with a friendly text), whether the cache had it, and the time
+/// taken.
+fn answer_metrics(kind: AnswerKind, cache_hit: bool, elapsed: std::time::Duration) -> Metrics {
+    let mut metrics = Metrics::new("chat");
+    metrics
+        .count(format!("{}{kind:?}", names::ANSWER_PREFIX), 1)
+        .count(names::CHAT_FAILED, u64::from(kind == AnswerKind::Failure))
+        .count(names::CACHE_HIT, u64::from(cache_hit))
+        .milliseconds(names::LATENCY, elapsed.as_secs_f64() * 1000.0);
+    metrics
 }
 
 /// Answers one skill request, or says why it could not.
@@ -307,6 +325,22 @@ async fn request_artist<S: ChatPorts>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_answer_is_counted_for_the_alarm() {
+        let failed = answer_metrics(
+            AnswerKind::Failure,
+            false,
+            std::time::Duration::from_millis(3),
+        );
+        assert_eq!(failed.value(names::CHAT_FAILED), Some(1.0));
+        assert_eq!(failed.value("AnswerFailure"), Some(1.0));
+        assert_eq!(failed.value(names::LATENCY), Some(3.0));
+        let cached = answer_metrics(AnswerKind::Related, true, std::time::Duration::ZERO);
+        assert_eq!(cached.value(names::CHAT_FAILED), Some(0.0));
+        assert_eq!(cached.value(names::CACHE_HIT), Some(1.0));
+        assert_eq!(cached.value("AnswerRelated"), Some(1.0));
+    }
 
     #[test]
     fn queries_are_classified() {

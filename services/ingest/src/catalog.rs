@@ -23,6 +23,28 @@ pub enum CatalogError {
     Permanent(String),
 }
 
+/// What the catalog's client has done so far (monotonic counters), for the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CatalogUsage {
+    /// HTTP requests sent (token requests and retries included).
+    pub calls: u64,
+    /// Answers 429 (rate limited).
+    pub rate_limited: u64,
+    /// Answers served through a fallback (Development Mode).
+    pub fallbacks: u64,
+}
+
+impl CatalogUsage {
+    /// What happened between `earlier` and `self`.
+    pub fn since(self, earlier: Self) -> Self {
+        Self {
+            calls: self.calls.saturating_sub(earlier.calls),
+            rate_limited: self.rate_limited.saturating_sub(earlier.rate_limited),
+            fallbacks: self.fallbacks.saturating_sub(earlier.fallbacks),
+        }
+    }
+}
+
 /// The music catalog ingest reads from.
 #[async_trait]
 pub trait Catalog: Send + Sync {
@@ -37,4 +59,8 @@ pub trait Catalog: Send + Sync {
         artist: &Artist,
         n: usize,
     ) -> Result<Vec<Release>, CatalogError>;
+    /// The client's counters so far; a catalog that keeps none reports zeros.
+    fn usage(&self) -> CatalogUsage {
+        CatalogUsage::default()
+    }
 }

@@ -2,7 +2,9 @@
 
 use encore_platform::config::{keys, ConfigError, Env};
 
-use crate::handler::DEFAULT_CONCURRENCY;
+use std::time::Duration;
+
+use crate::handler::{DEFAULT_ARTIST_BUDGET, DEFAULT_CONCURRENCY};
 use encore_domain::release::LATEST_RELEASES_KEPT;
 use encore_kakao::callback::{CallbackHosts, DEFAULT_CALLBACK_HOSTS};
 
@@ -17,6 +19,8 @@ pub struct Config {
     pub allowed_callback_hosts: CallbackHosts,
     pub concurrency: usize,
     pub releases_kept: usize,
+    /// The time one artist needs; none starts with less left before the deadline.
+    pub artist_budget: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -27,6 +31,7 @@ impl std::fmt::Debug for Config {
             .field("allowed_callback_hosts", &self.allowed_callback_hosts)
             .field("concurrency", &self.concurrency)
             .field("releases_kept", &self.releases_kept)
+            .field("artist_budget", &self.artist_budget)
             .finish_non_exhaustive()
     }
 }
@@ -50,6 +55,10 @@ impl Config {
             })?,
             concurrency: env.parse_or(keys::INGEST_CONCURRENCY, DEFAULT_CONCURRENCY)?,
             releases_kept: env.parse_or(keys::LATEST_RELEASES_KEPT, LATEST_RELEASES_KEPT)?,
+            artist_budget: Duration::from_secs(env.parse_or(
+                keys::INGEST_ARTIST_BUDGET_SECS,
+                DEFAULT_ARTIST_BUDGET.as_secs(),
+            )?),
         })
     }
 }

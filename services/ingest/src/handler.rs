@@ -2,6 +2,7 @@
 //! tracks and `ArtistIngested` events out, and the failed messages reported by id.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 use chrono::Utc;
 use encore_domain::events::{
@@ -11,6 +12,7 @@ use encore_domain::events::{
 use encore_domain::{service_date, Artist, Release};
 use encore_kakao::render::{self, ArtistCard, LatestRelease};
 use encore_kakao::SkillResponse;
+use encore_platform::metrics::{names, Metrics};
 use encore_store::inbound::{BatchOutcome, InboundMessage};
 use encore_store::{
     ArtistStore, EventPublisher, OutgoingEvent, RelatedStore, RequestLog, RequestStatus,
@@ -25,6 +27,53 @@ use crate::catalog::{Catalog, CatalogError};
 /// How many artists of one batch are ingested at the same time by default: enough to hide
 /// Spotify's latency, few enough to stay under its rolling rate limit.
 pub const DEFAULT_CONCURRENCY: usize = 4;
+
+/// The time one artist's ingest is given by default: a handful of Spotify calls with a
+/// retry or two, the writes and the event. No artist starts with less time left.
+pub const DEFAULT_ARTIST_BUDGET: Duration = Duration::from_secs(10);
+/// Kept free before a Lambda invocation's deadline to answer with the batch item
+/// failures (an invocation that times out answers nothing, and Lambda retries the whole
+/// batch).
+pub const LAMBDA_RESERVE: Duration = Duration::from_secs(2);
+/// The service's name in its metrics.
+const SERVICE: &str = "ingest";
+
+/// How long a batch may run: the Lambda invocation's remaining time, or the visibility
+/// timeout of the embedded queue's messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadline {
+    /// When every message must be settled: unfinished ones are then reported failed.
+    pub at: Instant,
+    /// The time an artist needs: no new artist starts with less than this left.
+    pub artist_budget: Duration,
+}
+
+impl Deadline {
+    /// The deadline of a Lambda invocation ending at `deadline` (its context's), less
+    /// [`LAMBDA_RESERVE`].
+    pub fn lambda(deadline: SystemTime, artist_budget: Duration) -> Self {
+        let left = deadline
+            .duration_since(SystemTime::now())
+            .unwrap_or_default();
+        Self {
+            at: Instant::now() + left.saturating_sub(LAMBDA_RESERVE),
+            artist_budget,
+        }
+    }
+
+    /// `window` from now (the messages were just received with that visibility timeout).
+    pub fn after(window: Duration, artist_budget: Duration) -> Self {
+        Self {
+            at: Instant::now() + window,
+            artist_budget,
+        }
+    }
+
+    /// Time left.
+    pub fn remaining(&self) -> Duration {
+        self.at.saturating_duration_since(Instant::now())
+    }
+}
 
 /// Everything the handler writes to and reads from. The runner picks the adapters at run
 /// time (MySQL + DynamoDB + EventBridge in Lambda, SQLite + the embedded bus locally).
@@ -55,6 +104,10 @@ pub enum IngestError {
     Catalog(#[from] CatalogError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The deadline came before the message was done (or before it could start); a later
+    /// delivery tries again.
+    #[error("out of time: {0}")]
+    OutOfTime(String),
 }
 
 /// What became of one request.
@@ -70,26 +123,95 @@ pub enum Ingested {
     NotFound,
 }
 
-/// Handles one batch: every message is tried (several at once), and exactly the failed
-/// ones are reported, with their reasons logged.
+/// Handles one batch with no deadline: every message is tried (several at once), and
+/// exactly the failed ones are reported, with their reasons logged.
 pub async fn handle(batch: Vec<InboundMessage>, ingest: &Ingest) -> BatchOutcome {
+    run(batch, ingest, None).await
+}
+
+/// Handles one batch within `deadline`: as [`handle`], except that no artist starts with
+/// less than its budget left, an artist still in progress at the deadline is cut off,
+/// and a Spotify retry that would wait past the deadline fails its message instead;
+/// each such message is reported failed, so only it is delivered again.
+pub async fn handle_until(
+    batch: Vec<InboundMessage>,
+    ingest: &Ingest,
+    deadline: Deadline,
+) -> BatchOutcome {
+    run(batch, ingest, Some(deadline)).await
+}
+
+async fn run(
+    batch: Vec<InboundMessage>,
+    ingest: &Ingest,
+    deadline: Option<Deadline>,
+) -> BatchOutcome {
+    let usage_before = ingest.catalog.usage();
     let results: Vec<(String, Result<Ingested, IngestError>)> = futures::stream::iter(batch)
         .map(|message| async move {
             let span = tracing::info_span!("ingest", message_id = %message.id, receive_count = message.receive_count);
-            let result = ingest_message(&message, ingest).instrument(span).await;
+            let result = within(deadline, ingest_message(&message, ingest))
+                .instrument(span)
+                .await;
             (message.id, result)
         })
         .buffer_unordered(ingest.concurrency.max(1))
         .collect()
         .await;
     let mut outcome = BatchOutcome::success();
+    let mut metrics = Metrics::new(SERVICE);
+    let usage = ingest.catalog.usage().since(usage_before);
+    metrics
+        .count(names::SPOTIFY_CALLS, usage.calls)
+        .count(names::SPOTIFY_RATE_LIMITED, usage.rate_limited)
+        .count(names::FALLBACK_USED, usage.fallbacks)
+        .count(names::INGESTED, 0)
+        .count(names::NOT_FOUND, 0)
+        .count(names::INGEST_FAILED, 0)
+        .count(names::OUT_OF_TIME, 0);
     for (id, result) in results {
-        if let Err(err) = result {
-            tracing::error!(message_id = %id, reason = %err, "ingest failed");
-            outcome.fail(id, err.to_string());
-        }
+        match result {
+            Ok(Ingested::Artist { .. }) => metrics.count(names::INGESTED, 1),
+            Ok(Ingested::NotFound) => metrics.count(names::NOT_FOUND, 1),
+            Err(err) => {
+                if matches!(err, IngestError::OutOfTime(_)) {
+                    metrics.count(names::OUT_OF_TIME, 1);
+                }
+                tracing::error!(message_id = %id, reason = %err, "ingest failed");
+                outcome.fail(id, err.to_string());
+                metrics.count(names::INGEST_FAILED, 1)
+            }
+        };
     }
+    metrics.emit();
     outcome
+}
+
+/// Runs one message's work within the deadline, if there is one: not started when less
+/// than the artist's budget is left, cut off at the deadline, and every Spotify call
+/// inside bounded by it.
+async fn within(
+    deadline: Option<Deadline>,
+    work: impl std::future::Future<Output = Result<Ingested, IngestError>>,
+) -> Result<Ingested, IngestError> {
+    let Some(deadline) = deadline else {
+        return work.await;
+    };
+    let left = deadline.remaining();
+    if left < deadline.artist_budget {
+        return Err(IngestError::OutOfTime(format!(
+            "not started with {:.1} s left (an artist is given {:.1} s)",
+            left.as_secs_f64(),
+            deadline.artist_budget.as_secs_f64()
+        )));
+    }
+    let bounded = encore_spotify::deadline::within(deadline.at, work);
+    match tokio::time::timeout_at(deadline.at.into(), bounded).await {
+        Ok(result) => result,
+        Err(_) => Err(IngestError::OutOfTime(
+            "cut off at the deadline before it finished".into(),
+        )),
+    }
 }
 
 async fn ingest_message(

@@ -11,6 +11,9 @@ mod handler;
 pub mod spotify;
 
 pub use callback::Callbacks;
-pub use catalog::{ArtistTracks, Catalog, CatalogError};
+pub use catalog::{ArtistTracks, Catalog, CatalogError, CatalogUsage};
 pub use config::Config;
-pub use handler::{handle, ingest_request, Ingest, IngestError, Ingested, DEFAULT_CONCURRENCY};
+pub use handler::{
+    handle, handle_until, ingest_request, Deadline, Ingest, IngestError, Ingested,
+    DEFAULT_ARTIST_BUDGET, DEFAULT_CONCURRENCY,
+};

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use encore_ingest::spotify::SpotifyCatalog;
-use encore_ingest::{handle, Callbacks, Config, Ingest};
+use encore_ingest::{handle_until, Callbacks, Config, Deadline, Ingest};
 use encore_platform::config::{keys, Env};
 use encore_platform::secrets;
 use encore_spotify::{ClientSecret, SpotifyClient, SpotifyConfig};
@@ -32,6 +32,7 @@ async fn main() -> Result<(), Error> {
         config.spotify_client_id.clone(),
         ClientSecret::new(config.spotify_client_secret.clone()),
     ))?;
+    let artist_budget = config.artist_budget;
     let ingest = Ingest {
         catalog: Arc::new(SpotifyCatalog::new(spotify)),
         artists: store.clone(),
@@ -51,9 +52,10 @@ async fn main() -> Result<(), Error> {
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let ingest = &ingest;
+        let deadline = Deadline::lambda(event.context.deadline(), artist_budget);
         async move {
             Ok::<SqsBatchResponse, Error>(to_sqs_response(
-                &handle(from_sqs_event(event.payload), ingest).await,
+                &handle_until(from_sqs_event(event.payload), ingest, deadline).await,
             ))
         }
     }))

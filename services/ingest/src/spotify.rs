@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use encore_domain::{Artist, Release};
 use encore_spotify::{SpotifyClient, SpotifyError};
 
-use crate::catalog::{ArtistTracks, Catalog, CatalogError};
+use crate::catalog::{ArtistTracks, Catalog, CatalogError, CatalogUsage};
 
 /// [`Catalog`] backed by the Spotify Web API.
 #[derive(Debug, Clone)]
@@ -63,5 +63,13 @@ impl Catalog for SpotifyCatalog {
             .latest_releases(&artist.id, n)
             .await
             .map_err(classify)
+    }
+
+    fn usage(&self) -> CatalogUsage {
+        CatalogUsage {
+            calls: self.client.calls(),
+            rate_limited: self.client.rate_limited(),
+            fallbacks: self.client.fallbacks(),
+        }
     }
 }

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::routing::post;
 use axum::Json;
@@ -14,7 +14,7 @@ use encore_domain::events::{
 };
 use encore_domain::normalize;
 use encore_ingest::spotify::SpotifyCatalog;
-use encore_ingest::{handle, Callbacks, Ingest};
+use encore_ingest::{handle, handle_until, Callbacks, Deadline, Ingest};
 use encore_kakao::callback::CallbackHosts;
 use encore_platform::config::keys;
 use encore_spotify::{ClientSecret, RetryPolicy, SpotifyClient, SpotifyConfig};
@@ -367,6 +367,104 @@ async fn rate_limits_and_server_errors_end_in_success_without_duplicates() {
             "no duplicated ranks"
         );
     }
+}
+
+#[tokio::test]
+async fn a_retry_after_past_the_deadline_fails_the_message_at_once() {
+    let standin = standin(Faults::default()).await;
+    let stack = embedded(&standin).await;
+    // The next API call answers 429 with a 20 s Retry-After; 3 s are left.
+    standin.rate_limit_burst(1, 20);
+    let request = requested("BLACKPINK", None);
+    let started = Instant::now();
+    let deadline = Deadline::after(Duration::from_secs(3), Duration::from_millis(500));
+    let outcome = handle_until(vec![message("a", &request)], &stack.ingest, deadline).await;
+    let reason = outcome.failure_of("a").expect("failed, to be retried");
+    assert!(reason.contains("deadline"), "{reason}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "slept into the deadline: {:?}",
+        started.elapsed()
+    );
+    assert!(published(stack.lake_queue.as_ref()).await.is_empty());
+    // The redelivery, with time to spare, succeeds once.
+    let outcome = handle(vec![message("a", &request)], &stack.ingest).await;
+    assert!(outcome.failures.is_empty(), "{outcome:?}");
+    assert_eq!(published(stack.lake_queue.as_ref()).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_short_deadline_fails_only_the_unfinished_messages() {
+    let standin = standin(Faults::default()).await;
+    let mut stack = embedded(&standin).await;
+    stack.ingest.concurrency = 2;
+    let names = [
+        "BLACKPINK",
+        "Ed Sheeran",
+        "TWICE",
+        "Coldplay",
+        "Drake",
+        "Maroon 5",
+        "Queen",
+        "Adele",
+    ];
+    let requests: Vec<ArtistRequested> = names.iter().map(|n| requested(n, None)).collect();
+    let batch = |ids: &[String]| -> Vec<InboundMessage> {
+        requests
+            .iter()
+            .zip(0..)
+            .map(|(r, i)| message(&format!("m{i}"), r))
+            .filter(|m| ids.contains(&m.id))
+            .collect()
+    };
+    let all: Vec<String> = (0..names.len()).map(|i| format!("m{i}")).collect();
+    // Every Spotify answer takes 300 ms: an artist needs about a second.
+    standin.set_latency(Duration::from_millis(300));
+    let window = Duration::from_secs(4);
+    let started = Instant::now();
+    let outcome = handle_until(
+        batch(&all),
+        &stack.ingest,
+        Deadline::after(window, Duration::from_millis(1500)),
+    )
+    .await;
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < window + Duration::from_millis(500),
+        "ran past the deadline: {elapsed:?}"
+    );
+    let failed: Vec<String> = outcome.failures.iter().map(|f| f.id.clone()).collect();
+    assert!(failed.len() < names.len(), "nothing finished: {outcome:?}");
+    assert!(
+        outcome
+            .failures
+            .iter()
+            .any(|f| f.reason.contains("not started")),
+        "every artist started: {outcome:?}"
+    );
+    for failure in &outcome.failures {
+        assert!(failure.reason.contains("out of time"), "{failure:?}");
+    }
+    let first = published(stack.lake_queue.as_ref()).await;
+    assert_eq!(
+        first.len(),
+        names.len() - failed.len(),
+        "exactly the finished ones published"
+    );
+
+    // Only the failed messages are delivered again; afterwards every artist is in, once.
+    standin.set_latency(Duration::ZERO);
+    let outcome = handle(batch(&failed), &stack.ingest).await;
+    assert!(outcome.failures.is_empty(), "{outcome:?}");
+    let again = published(stack.lake_queue.as_ref()).await;
+    let mut ids: Vec<String> = first
+        .iter()
+        .chain(&again)
+        .map(|e| e.meta.id.to_string())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), names.len(), "one ArtistIngested per request");
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@
 use encore_domain::events::{decode, ArtistIngested};
 use encore_lake::{write_batch, Lake, LakeBatch};
 use encore_platform::config::{keys, ConfigError, Env};
+use encore_platform::metrics::{names, Metrics};
 use encore_store::inbound::{BatchOutcome, InboundMessage};
 use tracing::{info, info_span, warn};
 
@@ -34,6 +35,17 @@ impl Config {
 /// other events are written together; if writing fails, all of them fail and come back
 /// (the batch's files are named after its event ids, so a retry overwrites, never adds).
 pub async fn handle(batch: &[InboundMessage], lake: &dyn Lake) -> BatchOutcome {
+    let mut metrics = Metrics::new("lake");
+    metrics
+        .count(names::LAKE_ROWS, 0)
+        .count(names::LAKE_FILES, 0);
+    let outcome = write(batch, lake, &mut metrics).await;
+    metrics.count(names::LAKE_FAILED, outcome.failures.len() as u64);
+    metrics.emit();
+    outcome
+}
+
+async fn write(batch: &[InboundMessage], lake: &dyn Lake, metrics: &mut Metrics) -> BatchOutcome {
     let mut outcome = BatchOutcome::success();
     let mut events = LakeBatch::new();
     let mut accepted = Vec::new();
@@ -58,6 +70,9 @@ pub async fn handle(batch: &[InboundMessage], lake: &dyn Lake) -> BatchOutcome {
     match write_batch(lake, &events).await {
         Ok(files) => {
             let rows: usize = files.iter().map(|f| f.rows).sum();
+            metrics
+                .count(names::LAKE_ROWS, rows as u64)
+                .count(names::LAKE_FILES, files.len() as u64);
             info!(
                 events = events.len(),
                 files = files.len(),

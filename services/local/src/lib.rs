@@ -6,3 +6,4 @@ pub mod refresh;
 pub mod report;
 pub mod serve;
 pub mod stack;
+pub mod status;

@@ -101,6 +101,14 @@ enum Command {
         #[command(subcommand)]
         what: BenchWhat,
     },
+    /// The embedded stack's health: queue depths and dead letters, the last similarity
+    /// run and its figures, how many artists and related rows are stored (the same
+    /// figures `GET /status` serves while `encore serve` runs).
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -234,6 +242,16 @@ async fn main() -> anyhow::Result<()> {
                 encore_replay::handle(encore_replay::ReplayRequest { queue, dry_run }, &pairs)
                     .await?;
             println!("{summary}");
+            Ok(())
+        }
+        Command::Status { json } => {
+            let stack = Stack::open(&cli.data_dir, &env).await?;
+            let status = encore_local::status::status(&stack).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                print!("{status}");
+            }
             Ok(())
         }
         Command::Bench {

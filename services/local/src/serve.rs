@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Days, TimeZone, Utc};
 use encore_chat::server::check_exposure;
@@ -62,6 +62,7 @@ pub async fn serve(stack: Stack, options: ServeOptions, env: &Env) -> anyhow::Re
         }
     );
     println!("  similarity now: POST http://{addr}/similarity/run");
+    println!("  status:         GET http://{addr}/status");
     println!("  catalog:        {}", catalog.describe());
     println!("  data:           {}", stack.data_dir.display());
 
@@ -103,6 +104,7 @@ pub async fn serve(stack: Stack, options: ServeOptions, env: &Env) -> anyhow::Re
 
     let trigger = Router::new()
         .route("/similarity/run", post(run_now))
+        .route("/status", get(status))
         .with_state((stack.clone(), endpoint.clone()));
     let app = encore_chat::server::router(endpoint.clone())
         .merge(crate::page::router())
@@ -212,6 +214,23 @@ async fn run_now(
             StatusCode::INTERNAL_SERVER_ERROR,
             Json(serde_json::json!({ "error": err.to_string() })),
         ),
+    }
+}
+
+/// `GET /status`: the figures of `encore status`, as JSON.
+async fn status(State((stack, _)): State<TriggerState>) -> (StatusCode, Json<serde_json::Value>) {
+    match crate::status::status(&stack).await {
+        Ok(status) => (
+            StatusCode::OK,
+            Json(serde_json::to_value(&status).unwrap_or_default()),
+        ),
+        Err(err) => {
+            tracing::error!(reason = %err, "status unavailable");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(serde_json::json!({ "error": "status unavailable" })),
+            )
+        }
     }
 }
 

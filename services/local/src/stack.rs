@@ -14,7 +14,7 @@ use encore_chat::{Chat, ChatSettings, Stores};
 use encore_domain::events::{ArtistIngested, ArtistRequested, BusEvent};
 use encore_domain::release::LATEST_RELEASES_KEPT;
 use encore_ingest::spotify::SpotifyCatalog;
-use encore_ingest::{Callbacks, Ingest, DEFAULT_CONCURRENCY};
+use encore_ingest::{Callbacks, Deadline, Ingest, DEFAULT_ARTIST_BUDGET, DEFAULT_CONCURRENCY};
 use encore_kakao::callback::CallbackHosts;
 use encore_lake::query::DataFusionLakeSql;
 use encore_lake::LocalDirLake;
@@ -177,14 +177,17 @@ impl Stack {
 
     /// The daily similarity job (default settings) from this stack's lake into its
     /// datamart, reporting to `progress`.
+    /// The run is recorded for `encore status`.
     pub async fn run_similarity(&self, progress: &dyn Progress) -> Result<JobSummary, JobError> {
-        encore_similarity_service::run_similarity(
+        let result = encore_similarity_service::run_similarity(
             &self.lake_sql(),
             self.store.as_ref(),
             &Settings::default(),
             progress,
         )
-        .await
+        .await;
+        crate::status::record_job(&self.data_dir, &result);
+        result
     }
 
     /// Requests again, on this stack's bus, every artist users asked about in the last
@@ -270,14 +273,19 @@ impl Stack {
         }
     }
 
-    /// One step of the ingest consumer: a batch from the ingest queue through the handler.
+    /// One step of the ingest consumer: a batch from the ingest queue through the handler,
+    /// within the messages' visibility timeout (less a tenth, to settle them): what is
+    /// not done by then is failed, never left to reappear while still being worked on.
     pub async fn ingest_step(
         &self,
         ingest: &Ingest,
         wait: Duration,
     ) -> Result<BatchReport, StoreError> {
+        let visibility = self.ingest_queue.visibility_timeout();
+        let window = visibility.saturating_sub(visibility / 10);
+        let budget = DEFAULT_ARTIST_BUDGET.min(visibility / 4);
         process_batch(self.ingest_queue.as_ref(), INGEST_BATCH, wait, |batch| {
-            encore_ingest::handle(batch, ingest)
+            encore_ingest::handle_until(batch, ingest, Deadline::after(window, budget))
         })
         .await
     }
@@ -310,5 +318,85 @@ impl Stack {
             self.ingest_queue.depth().await?,
             self.lake_queue.depth().await?,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use encore_domain::events::{BusEnvelope, EventMeta, RequestReason, SOURCE_CHAT};
+    use encore_store::sqlite::StoreCounts;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_ingest_consumer_settles_its_batch_within_the_visibility_timeout() {
+        let dir =
+            std::env::temp_dir().join(format!("encore-stack-deadline-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let env = Env::from_pairs([(keys::QUEUE_VISIBILITY_SECS, "3")]);
+        let stack = Stack::open(&dir, &env).await.unwrap();
+        let (service, client) = stack.catalog(&env, &CatalogSource::Demo).await.unwrap();
+        let CatalogService::StandIn { server, .. } = &service else {
+            panic!("the demo catalog is served by the stand-in");
+        };
+        let ingest = stack.ingest(client, CallbackHosts::parse("127.0.0.1").unwrap());
+        let names = [
+            "BTS",
+            "IU",
+            "TWICE",
+            "aespa",
+            "Drake",
+            "Metallica",
+            "Avicii",
+            "Daft Punk",
+            "Billie Eilish",
+            "Dua Lipa",
+        ];
+        for name in names {
+            let event = ArtistRequested {
+                meta: EventMeta::new(1),
+                query: name.into(),
+                normalized: encore_domain::normalize(name),
+                requested_by: None,
+                callback_url: None,
+                request_id: name.into(),
+                reason: RequestReason::User,
+            };
+            let body =
+                serde_json::to_string(&BusEnvelope::wrap(&event, SOURCE_CHAT).unwrap()).unwrap();
+            stack.ingest_queue.send(&body).await.unwrap();
+        }
+        // Each Spotify answer takes 400 ms: the 10 artists (4 at a time) need over 4 s,
+        // more than the 2.7 s the consumer has (nine tenths of the visibility timeout).
+        server.set_latency(Duration::from_millis(400));
+        let started = Instant::now();
+        let report = stack.ingest_step(&ingest, Duration::ZERO).await.unwrap();
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed < Duration::from_secs(3),
+            "ran into the visibility timeout: {elapsed:?}"
+        );
+        assert_eq!(report.received, names.len());
+        assert!(report.succeeded >= 1 && report.failed >= 1, "{report:?}");
+        let StoreCounts { artists, .. } = stack.store.counts().await.unwrap();
+        assert!(artists >= report.succeeded as u64);
+        // The failed ones come back and are ingested with time to spare.
+        server.set_latency(Duration::ZERO);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut succeeded = report.succeeded;
+        while succeeded < names.len() {
+            assert!(
+                Instant::now() < deadline,
+                "the failed messages did not come back"
+            );
+            succeeded += stack
+                .ingest_step(&ingest, Duration::from_millis(500))
+                .await
+                .unwrap()
+                .succeeded;
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -124,7 +124,99 @@ async fn serve_answers_the_sample_request_and_ingests_unknown_artists() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // GET /status serves the figures of `encore status` while serve runs.
+    let status: serde_json::Value = reqwest::get(format!("{base}/status"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(status["artists"].as_u64().unwrap() >= 1, "{status}");
+    let queues: Vec<&str> = status["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(queues, ["ingest", "lake"], "{status}");
+    assert!(status["queues"][0]["dead_letters"].is_u64(), "{status}");
     drop(_server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn status_shows_queues_dead_letters_the_last_job_and_counts() {
+    let dir = temp_dir("status");
+    let status = |dir: &Path| -> serde_json::Value {
+        let out = encore(dir, &["status", "--json"]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let fresh = status(&dir);
+    assert_eq!(fresh["artists"], 0, "{fresh}");
+    assert_eq!(fresh["related_rows"], 0, "{fresh}");
+    assert!(fresh["last_job"].is_null(), "{fresh}");
+    for queue in fresh["queues"].as_array().unwrap() {
+        assert_eq!(queue["depth"], 0, "{fresh}");
+        assert_eq!(queue["dead_letters"], 0, "{fresh}");
+    }
+
+    // A failed run is recorded as such.
+    let failed = encore(&dir, &["similarity", "run"]).output().unwrap();
+    assert!(
+        !failed.status.success(),
+        "the job needs profiles in the lake"
+    );
+    let after_failure = status(&dir);
+    assert_eq!(
+        after_failure["last_job"]["outcome"], "failed",
+        "{after_failure}"
+    );
+
+    let catalog = data_set();
+    let ok = encore(
+        &dir,
+        &[
+            "backfill",
+            "--catalog",
+            catalog.to_str().unwrap(),
+            "--limit",
+            "40",
+        ],
+    )
+    .stdout(Stdio::null())
+    .status()
+    .unwrap();
+    assert!(ok.success());
+    let ok = encore(&dir, &["similarity", "run"])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let done = status(&dir);
+    let artists = done["artists"].as_u64().unwrap();
+    assert!(artists >= 30, "{done}");
+    assert_eq!(done["last_job"]["outcome"], "ok", "{done}");
+    assert_eq!(done["last_job"]["rows"], done["related_rows"], "{done}");
+    assert!(done["related_rows"].as_u64().unwrap() > 0, "{done}");
+    assert!(done["last_job"]["knn_seconds"].is_number(), "{done}");
+    assert!(done["cached_artists"].as_u64().unwrap() >= 1, "{done}");
+    for queue in done["queues"].as_array().unwrap() {
+        assert_eq!(queue["depth"], 0, "backfill drains the queues: {done}");
+    }
+
+    let text = encore(&dir, &["status"]).output().unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.contains("queue ingest"), "{text}");
+    assert!(
+        text.contains(&format!("artists      {artists:>6} stored")),
+        "{text}"
+    );
+    assert!(text.contains("last job     ok at"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -4,6 +4,7 @@
 use chrono::Utc;
 use encore_domain::events::BusEnvelope;
 use encore_lake::query::LakeSql;
+use encore_platform::metrics::{names, Metrics};
 use encore_store::{EventPublisher, RelatedStore, RequestLog};
 
 use crate::job::{run_similarity, JobError, JobSummary, Settings};
@@ -46,9 +47,31 @@ where
             .map(|summary| tracing::info!(%summary, "daily refresh requested")),
         Trigger::Requested(_) => Ok(()),
     };
-    let summary = run_similarity(lake_sql, store, settings, &()).await?;
+    let result = run_similarity(lake_sql, store, settings, &()).await;
+    job_metrics(&result).emit();
+    let summary = result?;
     refreshed?;
     Ok(summary)
+}
+
+/// The metrics of one run: each stage's seconds, artists and rows, or the failure.
+fn job_metrics(result: &Result<JobSummary, JobError>) -> Metrics {
+    let mut metrics = Metrics::new("similarity");
+    match result {
+        Ok(summary) => {
+            metrics
+                .count(names::JOB_FAILED, 0)
+                .seconds(names::QUERY_SECONDS, summary.query_seconds)
+                .seconds(names::KNN_SECONDS, summary.knn_seconds)
+                .seconds(names::LOAD_SECONDS, summary.load_seconds)
+                .count(names::ARTISTS, summary.artists as u64)
+                .count(names::RELATED_ROWS, summary.rows as u64);
+        }
+        Err(_) => {
+            metrics.count(names::JOB_FAILED, 1);
+        }
+    }
+    metrics
 }
 
 impl From<HandlerError> for lambda_runtime::Diagnostic {

@@ -106,6 +106,9 @@ pub mod keys {
     pub const CALLBACK_HOSTS: &str = "ENCORE_CALLBACK_HOSTS";
     /// Artists one ingest batch works on at the same time.
     pub const INGEST_CONCURRENCY: &str = "ENCORE_INGEST_CONCURRENCY";
+    /// Seconds one artist's ingest may take: no artist starts with less time left before
+    /// the deadline (default 10).
+    pub const INGEST_ARTIST_BUDGET_SECS: &str = "ENCORE_INGEST_ARTIST_BUDGET_SECS";
     /// How many of an artist's newest releases ingest keeps.
     pub const LATEST_RELEASES_KEPT: &str = "ENCORE_LATEST_RELEASES";
     /// Secrets Manager ARN of the MySQL credentials ({"username","password"}), read at cold start.

@@ -92,6 +92,10 @@ struct Inner {
     token: Mutex<TokenSlot>,
     calls: AtomicU64,
     token_calls: AtomicU64,
+    /// Answers 429 received.
+    rate_limited: AtomicU64,
+    /// Top-tracks answers served through a Development Mode fallback.
+    fallbacks: AtomicU64,
     /// Endpoints seen refused; a process builds one client, so "logged once per client"
     /// is logged once per process.
     refused: [AtomicBool; 2],
@@ -168,6 +172,8 @@ impl SpotifyClient {
                 token: Mutex::new(TokenSlot::default()),
                 calls: AtomicU64::new(0),
                 token_calls: AtomicU64::new(0),
+                rate_limited: AtomicU64::new(0),
+                fallbacks: AtomicU64::new(0),
                 refused: [AtomicBool::new(false), AtomicBool::new(false)],
             }),
         })
@@ -186,6 +192,16 @@ impl SpotifyClient {
     /// Token requests sent so far.
     pub fn token_calls(&self) -> u64 {
         self.inner.token_calls.load(Ordering::Relaxed)
+    }
+
+    /// Answers 429 (rate limited) received so far.
+    pub fn rate_limited(&self) -> u64 {
+        self.inner.rate_limited.load(Ordering::Relaxed)
+    }
+
+    /// Top-tracks answers so far that used a Development Mode fallback.
+    pub fn fallbacks(&self) -> u64 {
+        self.inner.fallbacks.load(Ordering::Relaxed)
     }
 
     /// The endpoints found refused so far (and skipped from then on).
@@ -422,6 +438,9 @@ impl SpotifyClient {
                 }
             }
         }
+        if !degraded.is_empty() {
+            self.inner.fallbacks.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(ArtistTracks {
             tracks,
             features,
@@ -513,13 +532,10 @@ impl SpotifyClient {
             let (token, generation) = self.bearer().await?;
             self.inner.calls.fetch_add(1, Ordering::Relaxed);
             let sent = self
-                .inner
-                .http
-                .get(url.clone())
-                .bearer_auth(&token)
+                .bounded(self.inner.http.get(url.clone()).bearer_auth(&token))
                 .send()
                 .await;
-            let failure = match receive(sent).await {
+            let failure = match self.receive(sent).await {
                 Ok(answer) if answer.status.is_success() => {
                     return serde_json::from_slice(&answer.body)
                         .map_err(|source| SpotifyError::Decode { endpoint, source })
@@ -553,6 +569,22 @@ impl SpotifyClient {
         match failure {
             Failure::Retry { error, wait } if attempt < policy.max_attempts => {
                 let delay = wait.unwrap_or_else(|| backoff(policy, attempt));
+                if let Some(left) = crate::deadline::remaining().filter(|left| delay >= *left) {
+                    tracing::warn!(
+                        endpoint,
+                        attempt,
+                        delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                        left_ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX),
+                        error = %error,
+                        "Spotify call failed; no time left to retry before the deadline"
+                    );
+                    return Err(SpotifyError::Deadline {
+                        endpoint: endpoint.to_owned(),
+                        wait: delay,
+                        left,
+                        cause: error.to_string(),
+                    });
+                }
                 tracing::warn!(
                     endpoint,
                     attempt,
@@ -604,15 +636,17 @@ impl SpotifyClient {
             self.inner.calls.fetch_add(1, Ordering::Relaxed);
             self.inner.token_calls.fetch_add(1, Ordering::Relaxed);
             let sent = self
-                .inner
-                .http
-                .post(self.inner.token_url.clone())
-                .basic_auth(&config.client_id, Some(config.client_secret.expose()))
-                .form(&[("grant_type", "client_credentials")])
+                .bounded(
+                    self.inner
+                        .http
+                        .post(self.inner.token_url.clone())
+                        .basic_auth(&config.client_id, Some(config.client_secret.expose()))
+                        .form(&[("grant_type", "client_credentials")]),
+                )
                 .send()
                 .await;
             let failure =
-                match receive(sent).await {
+                match self.receive(sent).await {
                     Ok(answer) if answer.status.is_success() => {
                         let token: wire::TokenAnswer = serde_json::from_slice(&answer.body)
                             .map_err(|source| SpotifyError::Decode {
@@ -644,6 +678,28 @@ impl SpotifyClient {
                 };
             self.settle(failure, &endpoint, attempt).await?;
         }
+    }
+}
+
+impl SpotifyClient {
+    /// The request with its timeout cut to the time left before the scope's deadline.
+    fn bounded(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match crate::deadline::remaining() {
+            Some(left) if left < self.inner.config.request_timeout => request.timeout(left),
+            _ => request,
+        }
+    }
+
+    /// Reads the answer of a sent request, counting rate limits.
+    async fn receive(
+        &self,
+        sent: Result<reqwest::Response, reqwest::Error>,
+    ) -> Result<Answer, reqwest::Error> {
+        let answer = receive(sent).await?;
+        if answer.status == StatusCode::TOO_MANY_REQUESTS {
+            self.inner.rate_limited.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(answer)
     }
 }
 

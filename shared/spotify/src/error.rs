@@ -20,6 +20,18 @@ pub enum SpotifyError {
         endpoint: String,
         retry_after: Duration,
     },
+    /// Waiting before the next attempt (a `Retry-After` or the backoff) would pass the
+    /// deadline of the caller's scope ([`crate::deadline`]): given up, to be tried again
+    /// by a later delivery.
+    #[error(
+        "{endpoint}: waiting {wait:?} to retry ({cause}) would pass the deadline ({left:?} left)"
+    )]
+    Deadline {
+        endpoint: String,
+        wait: Duration,
+        left: Duration,
+        cause: String,
+    },
     /// The app's (or developer account's) quota is used up (`reason: QUOTA_EXCEEDED`).
     #[error("Spotify quota exceeded on {endpoint}")]
     QuotaExceeded { endpoint: String },
@@ -63,7 +75,10 @@ impl SpotifyError {
     /// an ingest message failing this way should be redelivered, not dead-lettered.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::RateLimited { .. } | Self::QuotaExceeded { .. } | Self::Transport { .. } => true,
+            Self::RateLimited { .. }
+            | Self::QuotaExceeded { .. }
+            | Self::Transport { .. }
+            | Self::Deadline { .. } => true,
             Self::Http { status, .. } => *status >= 500,
             _ => false,
         }

@@ -10,6 +10,7 @@
 
 mod client;
 mod config;
+pub mod deadline;
 mod error;
 mod resolve;
 mod wire;

@@ -285,6 +285,55 @@ async fn rate_limits_wait_for_retry_after() {
 }
 
 #[tokio::test]
+async fn a_retry_past_the_deadline_fails_instead_of_sleeping() {
+    let server = serve(tiny(&rows("Band", "b", 2, |_| "2020")), Faults::default()).await;
+    let spotify = client(&server);
+    let band = artist_id_for("Band");
+    spotify.artist(&band).await.expect("warm up");
+
+    // A 3 s Retry-After (the policy would wait) with 1 s left: fails at once.
+    server.rate_limit_burst(1, 3);
+    let started = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let error = encore_spotify::deadline::within(deadline, spotify.artist(&band))
+        .await
+        .expect_err("no time to wait");
+    assert!(
+        matches!(&error, SpotifyError::Deadline { wait, .. } if *wait == Duration::from_secs(3)),
+        "{error}"
+    );
+    assert!(error.is_transient(), "a later delivery may succeed");
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "slept: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(spotify.rate_limited(), 1);
+
+    // A slow answer is cut at the deadline rather than at the 10 s request timeout.
+    server.set_latency(Duration::from_secs(5));
+    let started = Instant::now();
+    let deadline = Instant::now() + Duration::from_millis(600);
+    let error = encore_spotify::deadline::within(deadline, spotify.artist(&band))
+        .await
+        .expect_err("too slow");
+    assert!(error.is_transient(), "{error}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "waited past the deadline: {:?}",
+        started.elapsed()
+    );
+    server.set_latency(Duration::ZERO);
+
+    // With time to spare the same 429 is waited out.
+    server.rate_limit_burst(1, 1);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    encore_spotify::deadline::within(deadline, spotify.artist(&band))
+        .await
+        .expect("waited Retry-After within the deadline");
+}
+
+#[tokio::test]
 async fn server_errors_are_retried_without_duplicates() {
     let catalog = tiny(&rows("Band", "b", 12, |_| "2020"));
     let band = known(&artist_id_for("Band"), "Band");

@@ -100,6 +100,11 @@ impl EmbeddedQueue {
         })
     }
 
+    /// How long a received message stays hidden: the time its consumer has.
+    pub fn visibility_timeout(&self) -> Duration {
+        self.settings.visibility_timeout
+    }
+
     /// This queue's dead-letter queue, as a queue of its own (replay receives from it).
     pub fn dead_letters(&self) -> Self {
         let name = self

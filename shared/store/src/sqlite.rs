@@ -130,6 +130,30 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+
+    /// How much the store holds, for `encore status`.
+    pub async fn counts(&self) -> Result<StoreCounts, StoreError> {
+        let count = |sql: &'static str| async move {
+            let n: i64 = sqlx::query_scalar(sql).fetch_one(&self.pool).await?;
+            u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("negative count from {sql}")))
+        };
+        Ok(StoreCounts {
+            artists: count("SELECT COUNT(*) FROM artists").await?,
+            related_rows: count("SELECT COUNT(*) FROM related_artists").await?,
+            cached_artists: count("SELECT COUNT(DISTINCT artist_id) FROM top_tracks").await?,
+        })
+    }
+}
+
+/// Row counts of the embedded store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct StoreCounts {
+    /// Artists stored.
+    pub artists: u64,
+    /// Rows of the related-artists datamart.
+    pub related_rows: u64,
+    /// Artists with cached top tracks.
+    pub cached_artists: u64,
 }
 
 #[async_trait]
