@@ -17,7 +17,7 @@ fn violations(doc: &Value) -> Vec<String> {
     let validator = jsonschema::draft7::new(&schema).expect("AWS's schema compiles");
     let mut problems: Vec<String> = validator
         .iter_errors(doc)
-        .map(|e| format!("schema: {e} at {}", e.instance_path))
+        .map(|e| format!("schema: {e} at {}", e.instance_path()))
         .collect();
     let Some(root) = doc.as_object() else {
         problems.push("the root is not an object".into());
