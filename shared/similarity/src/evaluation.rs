@@ -1,10 +1,16 @@
-//! The quality evaluation: genre agreement@4 of the engine against the reference method
-//! on the public Spotify songs data set.
+//! The quality evaluation: genre and subgenre agreement@4 of the engine against the
+//! reference method on the public Spotify songs data set, over two pools.
 //!
-//! This module is the only code in the crate that reads the `playlist_genre` labels. They
-//! are used solely to score neighbour lists after the fact: the profiles handed to
-//! [`relate`] are built from audio features and track counts only ([`ArtistProfile`] has
-//! no field that could carry a label).
+//! This module is the only code in the crate that reads the `playlist_genre` and
+//! `playlist_subgenre` labels. They are used solely to score neighbour lists after the
+//! fact: the profiles handed to [`relate`] are built from audio features and track counts
+//! only ([`ArtistProfile`] has no field that could carry a label).
+//!
+//! Every artist's profile is the mean of its [`TRACKS_PER_ARTIST`] most popular tracks.
+//! The query artists are those with at least [`MIN_TRACKS`] tracks (their labels are
+//! reliable enough to score). The **whole** pool relates them among every artist of the
+//! data set, as the job does (any ingested artist may be a neighbour, one-track artists
+//! included); the **rich** pool among the query artists only.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -23,7 +29,7 @@ pub const SONGS_PATH: &str = "../shared/data/spotify_songs.csv.gz";
 /// Top tracks per artist that enter its profile (as the chat shows an artist's top 10).
 pub const TRACKS_PER_ARTIST: usize = 10;
 
-/// Artists with fewer tracks than this are left out of the evaluation.
+/// Artists with fewer tracks than this are not scored as queries.
 pub const MIN_TRACKS: usize = 3;
 
 /// Neighbours scored per artist.
@@ -46,15 +52,30 @@ pub fn songs_path() -> PathBuf {
         .join(SONGS_PATH)
 }
 
-/// Genre agreement@4 of both methods on the same artists.
+/// Agreement@4 of one method on one pool, over the query artists.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Agreement {
+    /// Artists that may be neighbours.
+    pub pool: usize,
+    /// Share of the query artists' 4 nearest that share their majority genre.
+    pub genre: f64,
+    /// The same for the majority subgenre.
+    pub subgenre: f64,
+}
+
+/// Both methods on both pools, over the same query artists.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct QualityReport {
-    /// Artists evaluated (at least [`MIN_TRACKS`] distinct tracks).
+    /// Query artists (at least [`MIN_TRACKS`] distinct tracks).
     pub artists: usize,
-    /// Share of the engine's 4 nearest that share the artist's majority genre.
-    pub engine: f64,
-    /// The same for the reference method.
-    pub reference: f64,
+    /// The engine with the evaluated profile, whole pool.
+    pub engine: Agreement,
+    /// The engine, rich pool.
+    pub engine_rich: Agreement,
+    /// The reference method, whole pool.
+    pub reference: Agreement,
+    /// The reference method, rich pool.
+    pub reference_rich: Agreement,
 }
 
 /// Why the evaluation could not run.
@@ -91,14 +112,25 @@ pub enum EvaluationError {
     Similarity(#[from] SimilarityError),
 }
 
-/// One distinct track: its artist, popularity, features and the genres of the playlists
-/// it appears in (one vote per playlist row).
+/// One distinct track: its artist, popularity, features and the genres and subgenres of
+/// the playlists it appears in (one vote per playlist row).
 struct SongTrack {
     artist: String,
     popularity: f64,
     features: [f64; FEATURE_NAMES.len()],
     genres: Vec<String>,
+    subgenres: Vec<String>,
 }
+
+/// An artist's majority labels (for scoring only) and whether it is a query artist.
+struct Labels<'a> {
+    genre: &'a str,
+    subgenre: &'a str,
+    query: bool,
+}
+
+/// An artist and its selected tracks.
+type ArtistTracks<'a> = (&'a str, Vec<&'a SongTrack>);
 
 /// Scores the engine (with `profile`) and the reference method on the data set at `path`.
 pub fn evaluate(path: &Path, profile: Profile) -> Result<QualityReport, EvaluationError> {
@@ -110,52 +142,71 @@ pub fn evaluate(path: &Path, profile: Profile) -> Result<QualityReport, Evaluati
             .or_default()
             .push((id.as_str(), track));
     }
-    let mut artists: Vec<(&str, Vec<&SongTrack>)> = by_artist
+    let mut artists: Vec<ArtistTracks> = by_artist
         .into_iter()
-        .filter_map(|(artist, mut list)| {
+        .map(|(artist, mut list)| {
             list.sort_by(|a, b| b.1.popularity.total_cmp(&a.1.popularity).then(a.0.cmp(b.0)));
             list.truncate(TRACKS_PER_ARTIST);
-            (list.len() >= MIN_TRACKS).then(|| (artist, list.into_iter().map(|(_, t)| t).collect()))
+            (artist, list.into_iter().map(|(_, t)| t).collect())
         })
         .collect();
     artists.sort_by(|a, b| a.0.cmp(b.0));
 
-    let genre: HashMap<&str, &str> = artists
+    let labels: HashMap<&str, Labels> = artists
         .iter()
-        .map(|(artist, list)| (*artist, majority_genre(list)))
-        .collect();
-
-    let profiles: Vec<ArtistProfile> = artists
-        .iter()
-        .map(|(artist, list)| ArtistProfile {
-            artist_id: (*artist).to_owned(),
-            features: mean(list.iter().map(|t| t.features)),
-            track_count: list.len() as u32,
+        .map(|(artist, list)| {
+            let labels = Labels {
+                genre: majority(list.iter().flat_map(|t| &t.genres)),
+                subgenre: majority(list.iter().flat_map(|t| &t.subgenres)),
+                query: list.len() >= MIN_TRACKS,
+            };
+            (*artist, labels)
         })
         .collect();
-    let relations = relate(&profiles, AGREEMENT_AT, profile)?;
-    let engine = agreement(
-        relations
-            .rows()
-            .map(|(artist, _, related, _)| (artist, related)),
-        &genre,
-    );
+    let rich: Vec<ArtistTracks> = artists
+        .iter()
+        .filter(|(_, list)| list.len() >= MIN_TRACKS)
+        .cloned()
+        .collect();
 
-    let points = reference_points(&tracks, &artists)?;
-    let neighbours = exact_knn(&points, AGREEMENT_AT);
-    let points = &points;
-    let reference = agreement(
-        (0..neighbours.len()).flat_map(|i| {
-            neighbours
-                .of(i)
-                .map(move |(j, _)| (points.id(i), points.id(j)))
-        }),
-        &genre,
-    );
+    let engine_on = |pool: &[ArtistTracks]| -> Result<Agreement, EvaluationError> {
+        let profiles: Vec<ArtistProfile> = pool
+            .iter()
+            .map(|(artist, list)| ArtistProfile {
+                artist_id: (*artist).to_owned(),
+                features: mean(list.iter().map(|t| t.features)),
+                track_count: list.len() as u32,
+            })
+            .collect();
+        let relations = relate(&profiles, AGREEMENT_AT, profile)?;
+        Ok(agreement(
+            pool.len(),
+            relations
+                .rows()
+                .map(|(artist, _, related, _)| (artist, related)),
+            &labels,
+        ))
+    };
+    let reference_on = |pool: &[ArtistTracks]| -> Result<Agreement, EvaluationError> {
+        let points = reference_points(&tracks, pool)?;
+        let neighbours = exact_knn(&points, AGREEMENT_AT);
+        let points = &points;
+        Ok(agreement(
+            pool.len(),
+            (0..neighbours.len()).flat_map(|i| {
+                neighbours
+                    .of(i)
+                    .map(move |(j, _)| (points.id(i), points.id(j)))
+            }),
+            &labels,
+        ))
+    };
     Ok(QualityReport {
-        artists: artists.len(),
-        engine,
-        reference,
+        artists: rich.len(),
+        engine: engine_on(&artists)?,
+        engine_rich: engine_on(&rich)?,
+        reference: reference_on(&artists)?,
+        reference_rich: reference_on(&rich)?,
     })
 }
 
@@ -191,35 +242,48 @@ fn reference_points(
     Points::new(ids, columns.len(), values)
 }
 
-/// The genre most of the artist's selected tracks' playlist rows carry; ties go to the
-/// alphabetically first genre.
-fn majority_genre<'a>(tracks: &[&'a SongTrack]) -> &'a str {
-    let mut votes: HashMap<&str, usize> = HashMap::new();
-    for genre in tracks.iter().flat_map(|t| &t.genres) {
-        *votes.entry(genre.as_str()).or_default() += 1;
+/// The label most of the votes carry; ties go to the alphabetically first.
+fn majority<'a>(votes: impl Iterator<Item = &'a String>) -> &'a str {
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for label in votes {
+        *counts.entry(label.as_str()).or_default() += 1;
     }
-    votes
+    counts
         .into_iter()
         .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
-        .map_or("", |(genre, _)| genre)
+        .map_or("", |(label, _)| label)
 }
 
-/// Share of `(artist, neighbour)` pairs whose majority genres are equal.
+/// Over the pairs whose artist is a query artist: the shares whose majority genres, and
+/// subgenres, are equal.
 fn agreement<'a>(
+    pool: usize,
     pairs: impl Iterator<Item = (&'a str, &'a str)>,
-    genre: &HashMap<&str, &str>,
-) -> f64 {
-    let (mut same, mut total) = (0usize, 0usize);
+    labels: &HashMap<&str, Labels>,
+) -> Agreement {
+    let (mut genre, mut subgenre, mut total) = (0usize, 0usize, 0usize);
     for (artist, neighbour) in pairs {
-        total += 1;
-        if genre.get(artist) == genre.get(neighbour) {
-            same += 1;
+        let (Some(a), Some(b)) = (labels.get(artist), labels.get(neighbour)) else {
+            continue;
+        };
+        if !a.query {
+            continue;
         }
+        total += 1;
+        genre += usize::from(a.genre == b.genre);
+        subgenre += usize::from(a.subgenre == b.subgenre);
     }
-    if total == 0 {
-        0.0
-    } else {
-        same as f64 / total as f64
+    let share = |n: usize| {
+        if total == 0 {
+            0.0
+        } else {
+            n as f64 / total as f64
+        }
+    };
+    Agreement {
+        pool,
+        genre: share(genre),
+        subgenre: share(subgenre),
     }
 }
 
@@ -263,6 +327,7 @@ fn read_tracks(path: &Path) -> Result<HashMap<String, SongTrack>, EvaluationErro
     let artist = column("track_artist")?;
     let popularity = column("track_popularity")?;
     let genre = column("playlist_genre")?;
+    let subgenre = column("playlist_subgenre")?;
     let features = FEATURE_NAMES
         .iter()
         .map(|name| column(name))
@@ -285,8 +350,10 @@ fn read_tracks(path: &Path) -> Result<HashMap<String, SongTrack>, EvaluationErro
         };
         let id = record.get(track_id).unwrap_or_default();
         let playlist_genre = record.get(genre).unwrap_or_default().to_owned();
+        let playlist_subgenre = record.get(subgenre).unwrap_or_default().to_owned();
         if let Some(track) = tracks.get_mut(id) {
             track.genres.push(playlist_genre);
+            track.subgenres.push(playlist_subgenre);
             continue;
         }
         let mut values = [0.0; FEATURE_NAMES.len()];
@@ -300,6 +367,7 @@ fn read_tracks(path: &Path) -> Result<HashMap<String, SongTrack>, EvaluationErro
                 popularity: number(popularity)?,
                 features: values,
                 genres: vec![playlist_genre],
+                subgenres: vec![playlist_subgenre],
             },
         );
     }

@@ -1,20 +1,26 @@
 //! Exact k-nearest neighbours: a static kd-tree whose leaves are searched as batches, in
 //! tree order, on every core.
 //!
-//! How: points are stored leaf by leaf in contiguous column-major blocks (padded to
+//! How: points are stored leaf by leaf in contiguous column-major `f32` blocks (padded to
 //! `LANES` points, AVX2 when the processor has it). All queries of one leaf walk the tree
 //! together: a node is skipped when the gap between its box and the query leaf's box
 //! exceeds the largest k-th distance among those queries, and a reached leaf is scanned
-//! only for the queries whose own k-th distance its box does not exceed.
+//! only for the queries whose own k-th distance its box does not exceed. The scan measures
+//! in `f32` (twice the lanes, half the memory of `f64`) only to filter: a candidate whose
+//! `f32` distance is within a proven error margin of the query's k-th distance is measured
+//! again in `f64`, and only `f64` distances enter the lists.
 //!
-//! Exactness rests on three rules that the brute force in [`brute_force_knn`] shares:
+//! Exactness rests on four rules that the brute force in [`brute_force_knn`] shares:
 //! a squared distance is always summed the same way (dimension 0 first, starting from
 //! 0.0, each term `(candidate - query)²` in `f64`, no fused multiply-add), candidates are
-//! ordered by `(squared distance, index)` with index order being artist-id order, and a
+//! ordered by `(squared distance, index)` with index order being artist-id order, a
 //! node or leaf is skipped only when its box bound, summed the same way, is *strictly*
-//! greater than the k-th squared distance. Rounding is monotone, so a box bound never
-//! exceeds the computed distance of any point inside the box: no point that could enter
-//! the top-k (including one tied with the k-th at a smaller id) is ever pruned.
+//! greater than the k-th squared distance, and a candidate is dropped on its `f32`
+//! distance only when that distance exceeds [`Margin::filter`] of the k-th squared
+//! distance, a threshold above which the candidate's `f64` distance is provably greater
+//! than the k-th. Rounding is monotone, so a box bound never exceeds the computed distance
+//! of any point inside the box: no point that could enter the top-k (including one tied
+//! with the k-th at a smaller id) is ever pruned.
 
 use rayon::prelude::*;
 
@@ -189,7 +195,64 @@ impl TopK {
 const LEAF: u32 = u32::MAX;
 
 /// Points scanned together in the leaf kernel; leaf blocks are padded to a multiple.
-const LANES: usize = 4;
+const LANES: usize = 8;
+
+/// The error bound of the `f32` filter: how far an `f32` squared distance can be below
+/// the `f64` one the brute force computes for the same pair.
+///
+/// With `A` the largest coordinate magnitude, `u = 2⁻²⁴` and `D` dimensions: rounding a
+/// coordinate to `f32` moves it by at most `uA`, and the `f32` difference of two rounded
+/// coordinates is off the real difference by at most `η = 4.0001·uA`, so the Euclidean
+/// norm of the computed differences is off the real distance `r` by at most `η√D`
+/// (triangle inequality). Summing `D` squares in `f32` adds a relative error of at most
+/// `γ = (D+1)u / (1-(D+1)u)`, so an `f32` sum `s` gives `r ≥ √(s/(1+γ)) − η√D`; and the
+/// `f64` sum is at least `r²(1 − γ₆₄)` with `γ₆₄ = 2(D+3)·2⁻⁵³`. Hence when
+/// `s > (1+γ)(√(k/(1−γ₆₄)) + η√D)²` the `f64` distance exceeds `k`.
+#[derive(Debug, Clone, Copy)]
+struct Margin {
+    /// `η√D`: the absolute error of the `f32` distance (not squared).
+    offset: f64,
+    /// `1 + γ`.
+    scale: f64,
+    /// `1 / (1 − γ₆₄)`.
+    exact: f64,
+}
+
+impl Margin {
+    fn new(dims: usize, largest: f64) -> Self {
+        let u = f64::powi(2.0, -24);
+        let d = dims as f64;
+        let gamma = (d + 1.0) * u / (1.0 - (d + 1.0) * u);
+        let gamma64 = 2.0 * (d + 3.0) * f64::powi(2.0, -53);
+        Self {
+            offset: 4.0001 * u * largest * d.sqrt(),
+            scale: 1.0 + gamma,
+            exact: 1.0 / (1.0 - gamma64),
+        }
+    }
+
+    /// The `f32` threshold for a k-th squared distance `kth`: a candidate whose `f32`
+    /// squared distance is above it cannot enter the list. Rounded up, with slack for the
+    /// rounding of this computation itself.
+    #[inline(always)]
+    fn filter(&self, kth: f64) -> f32 {
+        if !kth.is_finite() {
+            return f32::INFINITY;
+        }
+        let reach = (kth * self.exact).sqrt() + self.offset;
+        let threshold = reach * reach * self.scale * (1.0 + f64::powi(2.0, -40));
+        let narrow = threshold as f32;
+        if !narrow.is_finite() {
+            return f32::INFINITY;
+        }
+        if f64::from(narrow) < threshold {
+            // The next f32 up (narrow is positive and finite).
+            f32::from_bits(narrow.to_bits() + 1)
+        } else {
+            narrow
+        }
+    }
+}
 
 /// The number of coordinates, known at compile time for the common widths so the
 /// distance loops unroll, or at run time for any other width.
@@ -249,11 +312,15 @@ struct KdTree<W: Width> {
     leaf_size: usize,
     /// Tree position → point index.
     perm: Vec<u32>,
-    /// Row-major coordinates in tree order (the queries).
+    /// Row-major coordinates in tree order (the queries, and the exact re-check).
     rows: Vec<f64>,
-    /// Leaf blocks: coordinate `d` of a leaf's `j`-th point at
+    /// The same rows rounded to `f32`, for the filter.
+    narrow: Vec<f32>,
+    /// Leaf blocks in `f32`: coordinate `d` of a leaf's `j`-th point at
     /// `block + d * padded_len + j`; padding lanes are never read as candidates.
-    blocks: Vec<f64>,
+    blocks: Vec<f32>,
+    /// The error bound of the `f32` filter over these points.
+    margin: Margin,
     nodes: Vec<Node>,
     /// Per node: `width` lower bounds then `width` upper bounds (tight bounding box).
     boxes: Vec<f64>,
@@ -267,7 +334,9 @@ impl<W: Width> KdTree<W> {
             leaf_size: leaf_size.max(1),
             perm: (0..n as u32).collect(),
             rows: Vec::with_capacity(width.get() * n),
+            narrow: Vec::with_capacity(width.get() * n),
             blocks: Vec::new(),
+            margin: Margin::new(width.get(), 0.0),
             nodes: Vec::new(),
             boxes: Vec::new(),
         };
@@ -275,7 +344,10 @@ impl<W: Width> KdTree<W> {
         for &point in &tree.perm {
             tree.rows.extend_from_slice(points.row(point as usize));
         }
+        tree.narrow = tree.rows.iter().map(|&x| x as f32).collect();
+        let largest = tree.rows.iter().fold(0.0f64, |m, &x| m.max(x.abs()));
         let dims = width.get();
+        tree.margin = Margin::new(dims, largest);
         for id in 0..tree.nodes.len() {
             let Node {
                 start, end, left, ..
@@ -288,10 +360,10 @@ impl<W: Width> KdTree<W> {
             tree.nodes[id].block = tree.blocks.len() as u32;
             let base = tree.blocks.len();
             // Padding lanes hold +inf so their distance is +inf and never the minimum.
-            tree.blocks.resize(base + dims * padded, f64::INFINITY);
+            tree.blocks.resize(base + dims * padded, f32::INFINITY);
             for (j, pos) in (start..end).enumerate() {
                 for d in 0..dims {
-                    tree.blocks[base + d * padded + j] = tree.rows[pos * dims + d];
+                    tree.blocks[base + d * padded + j] = tree.narrow[pos * dims + d];
                 }
             }
         }
@@ -355,17 +427,17 @@ impl<W: Width> KdTree<W> {
         sum
     }
 
-    /// Squared distances from `query` to every point of a leaf, [`LANES`] points per step,
-    /// each summed in dimension order from 0.0 like the brute force; returns the smallest.
+    /// `f32` squared distances from `query` to every point of a leaf, [`LANES`] points per
+    /// step (the filter; never a final distance); returns the smallest.
     #[inline(always)]
-    fn scan_leaf(&self, node: &Node, query: &[f64], out: &mut [f64]) -> f64 {
+    fn scan_leaf(&self, node: &Node, query: &[f32], out: &mut [f32]) -> f32 {
         let dims = self.width.get();
         let padded = (node.end - node.start).next_multiple_of(LANES as u32) as usize;
         let block = &self.blocks[node.block as usize..node.block as usize + dims * padded];
         let query = &query[..dims];
-        let mut nearest = f64::INFINITY;
+        let mut nearest = [f32::INFINITY; LANES];
         for (step, out) in out[..padded].chunks_exact_mut(LANES).enumerate() {
-            let mut sum = [0.0f64; LANES];
+            let mut sum = [0.0f32; LANES];
             for (d, &q) in query.iter().enumerate() {
                 let column = &block[d * padded + step * LANES..d * padded + (step + 1) * LANES];
                 for (s, &x) in sum.iter_mut().zip(column) {
@@ -374,9 +446,26 @@ impl<W: Width> KdTree<W> {
                 }
             }
             out.copy_from_slice(&sum);
-            nearest = sum.iter().fold(nearest, |m, &s| m.min(s));
+            for (m, &s) in nearest.iter_mut().zip(&sum) {
+                *m = m.min(s);
+            }
         }
-        nearest
+        nearest.iter().fold(f32::INFINITY, |m, &s| m.min(s))
+    }
+
+    /// The exact squared distance between tree positions `a` (candidate) and `b` (query),
+    /// summed like the brute force.
+    #[inline(always)]
+    fn distance(&self, a: usize, b: usize) -> f64 {
+        let dims = self.width.get();
+        let candidate = &self.rows[a * dims..(a + 1) * dims];
+        let query = &self.rows[b * dims..(b + 1) * dims];
+        let mut sum = 0.0f64;
+        for d in 0..dims {
+            let t = candidate[d] - query[d];
+            sum += t * t;
+        }
+        sum
     }
 
     /// Squared distance between the boxes of `a` and `b`: a lower bound, summed like a
@@ -492,22 +581,30 @@ impl<W: Width> KdTree<W> {
                 continue;
             }
             let reference = node.start as usize;
+            let len = (node.end - node.start) as usize;
             for (pos, best) in queries.clone().zip(tops.iter_mut()) {
                 let query = &self.rows[pos * dims..(pos + 1) * dims];
                 let mut own = best.bound();
                 if self.box_distance(id, query) > own {
                     continue;
                 }
-                if self.scan_leaf(node, query, acc) > own {
+                let mut filter = self.margin.filter(own);
+                let narrow = &self.narrow[pos * dims..(pos + 1) * dims];
+                if self.scan_leaf(node, narrow, acc) > filter {
                     continue;
                 }
-                for (offset, &d) in acc[..(node.end - node.start) as usize].iter().enumerate() {
+                for (offset, &rough) in acc[..len].iter().enumerate() {
                     let candidate = reference + offset;
-                    if d > own || candidate == pos {
+                    if rough > filter || candidate == pos {
+                        continue;
+                    }
+                    let d = self.distance(candidate, pos);
+                    if d > own {
                         continue;
                     }
                     best.offer(d, self.perm[candidate]);
                     own = best.bound();
+                    filter = self.margin.filter(own);
                 }
             }
             bound = tops.iter().map(TopK::bound).fold(0.0, f64::max);
@@ -525,7 +622,7 @@ impl<W: Width> KdTree<W> {
 /// Per-thread buffers reused across queries.
 struct Scratch {
     stack: Vec<(f64, u32)>,
-    acc: Vec<f64>,
+    acc: Vec<f32>,
     tops: Vec<TopK>,
 }
 

@@ -23,6 +23,6 @@ pub use bench::{
 pub use error::SimilarityError;
 pub use knn::{brute_force_knn, exact_knn, exact_knn_with, KnnConfig, Neighbours, DEFAULT_K};
 pub use points::{FeatureMatrix, Points};
-pub use profile::{relate, ArtistProfile, Profile, Relations};
+pub use profile::{relate, ArtistProfile, Profile, Relations, COUNT_WEIGHT};
 pub use standardize::{standardize, Scaling};
-pub use synthetic::{generate, SyntheticSpec};
+pub use synthetic::{generate, Spread, SyntheticSpec};

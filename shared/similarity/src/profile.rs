@@ -29,14 +29,29 @@ pub enum Profile {
         /// Weight of the population mean, in tracks.
         prior_tracks: f64,
     },
+    /// Z-score, plus one more coordinate, `weight / tracks`: the distance between two
+    /// artists grows with how differently certain their profiles are. A profile averaged
+    /// over one track is a noisy guess, so an artist with ten tracks is related to other
+    /// well-measured artists first and to a one-track artist only when it is much closer;
+    /// one-track artists still find each other. Uses the track count only, no label.
+    CountAware {
+        /// The coordinate of a one-track artist, in standard deviations.
+        weight: f64,
+    },
 }
+
+/// The weight of [`Profile::CountAware`] the daily job uses: the middle of the plateau
+/// (2.5–5) where the quality evaluation measured its best agreement.
+pub const COUNT_WEIGHT: f64 = 3.0;
 
 impl Default for Profile {
     /// The profile the daily job uses: the one that measured best in the quality
-    /// evaluation (`cargo run --release -p encore-similarity --example quality`), which is
-    /// the plain z-score: shrinkage lowered genre agreement@4 there.
+    /// evaluation (`cargo run --release -p encore-similarity --example quality`) on the
+    /// whole data set as the pool, [`Profile::CountAware`] with [`COUNT_WEIGHT`].
     fn default() -> Self {
-        Profile::Plain
+        Profile::CountAware {
+            weight: COUNT_WEIGHT,
+        }
     }
 }
 
@@ -98,22 +113,44 @@ pub fn relate(
             .map(|p| (p.artist_id.clone(), p.features.to_vec())),
     )?;
     let (points, _) = standardize(&matrix)?;
+    let tracks = || -> std::collections::HashMap<&str, u32> {
+        profiles
+            .iter()
+            .map(|p| (p.artist_id.as_str(), p.track_count))
+            .collect()
+    };
     let points = match profile {
         Profile::Plain => points,
         Profile::Shrunk { prior_tracks } => {
-            let tracks: std::collections::HashMap<&str, u32> = profiles
-                .iter()
-                .map(|p| (p.artist_id.as_str(), p.track_count))
-                .collect();
+            let tracks = tracks();
             shrink(
                 &points,
                 |id| tracks.get(id).copied().unwrap_or(1),
                 prior_tracks,
             )?
         }
+        Profile::CountAware { weight } => {
+            let tracks = tracks();
+            with_count(&points, |id| tracks.get(id).copied().unwrap_or(1), weight)?
+        }
     };
     let neighbours = exact_knn(&points, k);
     Ok(Relations { points, neighbours })
+}
+
+/// Appends the coordinate `weight / tracks` to each standardized point.
+pub(crate) fn with_count(
+    points: &Points,
+    tracks: impl Fn(&str) -> u32,
+    weight: f64,
+) -> Result<Points, SimilarityError> {
+    let dims = points.dims() + 1;
+    let mut values = Vec::with_capacity(points.len() * dims);
+    for i in 0..points.len() {
+        values.extend_from_slice(points.row(i));
+        values.push(weight / f64::from(tracks(points.id(i)).max(1)));
+    }
+    Points::new(points.ids().to_vec(), dims, values)
 }
 
 /// Scales each standardized point by `tracks / (tracks + prior_tracks)`.

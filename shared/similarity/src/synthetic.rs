@@ -1,4 +1,7 @@
-//! Synthetic artists for benchmarks: clustered 9-feature profiles, reproducible from a seed.
+//! Synthetic artists for benchmarks: clustered 9-feature profiles, reproducible from a seed,
+//! in two shapes: clusters of similar spread ([`Spread::Even`]) and clusters that differ
+//! widely in spread and size ([`Spread::Varied`]), as real audio features do (a tight
+//! cluster of near-identical ambient artists beside a broad pop one).
 
 use encore_domain::FEATURE_NAMES;
 
@@ -13,6 +16,19 @@ pub struct SyntheticSpec {
     pub clusters: usize,
     /// Seed of the pseudo-random generator: same spec, same data.
     pub seed: u64,
+    /// How the clusters' spreads (and sizes) differ.
+    pub spread: Spread,
+}
+
+/// How much the clusters of a synthetic set differ from one another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Spread {
+    /// Every cluster of the same expected size, each feature's spread 0.15–0.45.
+    #[default]
+    Even,
+    /// Cluster sizes 1:20 apart and overall spreads 0.03–1.0 (log-uniform), each
+    /// feature's spread within a cluster a further 0.5–1.5 of that.
+    Varied,
 }
 
 impl SyntheticSpec {
@@ -22,7 +38,13 @@ impl SyntheticSpec {
             artists,
             clusters: 40,
             seed,
+            spread: Spread::Even,
         }
+    }
+
+    /// The same spec with clusters of the given [`Spread`].
+    pub fn with_spread(self, spread: Spread) -> Self {
+        Self { spread, ..self }
     }
 }
 
@@ -41,7 +63,7 @@ const FEATURE_SCALE: [(f64, f64); 9] = [
 ];
 
 /// Generates the artists: each cluster has a centre drawn from a standard normal per
-/// feature and its own spread (0.15–0.45) per feature; each artist is its cluster's
+/// feature and its own spread per feature (see [`Spread`]); each artist is its cluster's
 /// centre plus Gaussian noise, mapped to the feature's scale and rounded to 4 decimals
 /// as Spotify reports them. Ids are `a` + the row number zero-padded, so id order is row
 /// order.
@@ -49,14 +71,39 @@ pub fn generate(spec: SyntheticSpec) -> FeatureMatrix {
     let width = FEATURE_NAMES.len();
     let mut rng = SplitMix64(spec.seed);
     let clusters = spec.clusters.max(1);
-    let centres: Vec<(f64, f64)> = (0..clusters * width)
-        .map(|_| (rng.normal(), 0.15 + 0.3 * rng.uniform()))
-        .collect();
+    let mut centres: Vec<(f64, f64)> = Vec::with_capacity(clusters * width);
+    // Cumulative cluster weights: a cluster is picked by a uniform draw against them.
+    let mut weights: Vec<f64> = Vec::with_capacity(clusters);
+    for _ in 0..clusters {
+        let (overall, weight) = match spec.spread {
+            Spread::Even => (1.0, 1.0),
+            Spread::Varied => (
+                0.03 * (1.0f64 / 0.03).powf(rng.uniform()),
+                1.0 + 19.0 * rng.uniform(),
+            ),
+        };
+        for _ in 0..width {
+            let centre = rng.normal();
+            let within = match spec.spread {
+                Spread::Even => 0.15 + 0.3 * rng.uniform(),
+                Spread::Varied => overall * (0.5 + rng.uniform()),
+            };
+            centres.push((centre, within));
+        }
+        weights.push(weights.last().copied().unwrap_or(0.0) + weight);
+    }
+    let total_weight = weights.last().copied().unwrap_or(1.0);
     let digits = spec.artists.max(1).to_string().len();
     let mut ids = Vec::with_capacity(spec.artists);
     let mut values = Vec::with_capacity(spec.artists * width);
     for row in 0..spec.artists {
-        let cluster = (rng.next() % clusters as u64) as usize;
+        let cluster = match spec.spread {
+            Spread::Even => (rng.next() % clusters as u64) as usize,
+            Spread::Varied => {
+                let draw = rng.uniform() * total_weight;
+                weights.partition_point(|&w| w <= draw).min(clusters - 1)
+            }
+        };
         for (feature, &(mean, spread)) in FEATURE_SCALE.iter().enumerate() {
             let (centre, within) = centres[cluster * width + feature];
             let z = centre + within * rng.normal();
