@@ -5,14 +5,14 @@
 //! |---|---|
 //! | missing or wrong `X-Encore-Skill-Secret` | 401 |
 //! | body over [`MAX_BODY_BYTES`] | 413 |
-//! | not UTF-8, not JSON, no `userRequest.utterance` / `user.id`, wrong types | 400 with a reason |
-//! | a valid skill request | 200 with an answer, also when answering fails (a friendly text) |
+//! | not UTF-8, not JSON, no `userRequest` with a string `utterance` and `user.id` | 400 with a reason |
+//! | a skill request, whatever its other fields hold (see [`encore_kakao::request`]) | 200 with an answer, also when answering fails (a friendly text) |
 
 use axum::http::{HeaderMap, StatusCode};
 use bytes::Bytes;
 use encore_kakao::SkillRequest;
 use serde_json::json;
-use tracing::debug;
+use tracing::{debug, info_span, Instrument};
 
 use crate::secret::{SecretGuard, SECRET_HEADER};
 use crate::skill::{handle_skill, Chat};
@@ -110,7 +110,14 @@ pub async fn handle_http<S: ChatPorts>(
             return HttpReply::bad_request(&reason);
         }
     };
-    let answer = handle_skill(&request, &endpoint.chat).await;
+    let span = info_span!(
+        "skill",
+        bot = request.bot_id().unwrap_or_default(),
+        block = request.block_id().unwrap_or_default()
+    );
+    let answer = handle_skill(&request, &endpoint.chat)
+        .instrument(span)
+        .await;
     HttpReply {
         status: StatusCode::OK,
         body: answer.body,

@@ -90,12 +90,7 @@ pub enum Query {
 impl Query {
     /// The artist parameter when the block defines one, else the utterance.
     pub fn read(request: &SkillRequest) -> Self {
-        let raw = request
-            .action
-            .as_ref()
-            .and_then(|action| action.param(ARTIST_PARAM))
-            .unwrap_or(&request.user_request.utterance);
-        Self::parse(raw)
+        Self::parse(&request.param_or_utterance(ARTIST_PARAM))
     }
 
     /// Classifies `raw` input.

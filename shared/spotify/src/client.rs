@@ -14,7 +14,7 @@ use tokio::sync::Mutex;
 
 use crate::config::{RetryPolicy, SpotifyConfig, PAGE_LIMIT};
 use crate::error::SpotifyError;
-use crate::resolve::{choose_artist, Resolved};
+use crate::resolve::{choose_artist, search_keywords, Resolved};
 use crate::wire;
 use encore_domain::release::{latest_releases, Release};
 
@@ -369,16 +369,19 @@ impl SpotifyClient {
         Ok(latest_releases(&self.artist_albums(artist_id).await?, n))
     }
 
-    /// The artist `query` means (see [`choose_artist`]); [`SpotifyError::NotFound`] when
-    /// no search result is a credible match.
+    /// The artist `query` means: a search for its words with the search syntax
+    /// neutralised ([`search_keywords`]), then [`choose_artist`] among the results by the
+    /// query as typed; [`SpotifyError::NotFound`] when no search result is a credible
+    /// match.
     pub async fn resolve_artist(&self, query: &str) -> Result<Resolved, SpotifyError> {
         let not_found = || SpotifyError::NotFound {
             what: format!("an artist named {query:?}"),
         };
-        if encore_domain::is_blank(query) {
+        let keywords = search_keywords(query);
+        if encore_domain::is_blank(&keywords) {
             return Err(not_found());
         }
-        let mut results = self.search_artists(query).await?;
+        let mut results = self.search_artists(&keywords).await?;
         match choose_artist(query, &results) {
             Some((index, reason)) => {
                 let artist = results.swap_remove(index);
@@ -452,7 +455,7 @@ impl SpotifyClient {
     /// name search also finds namesakes), most popular first when popularity is given
     /// (else in search order), at most [`TOP_TRACKS`].
     async fn tracks_from_search(&self, artist: &Artist) -> Result<Vec<Track>, SpotifyError> {
-        let query = format!("artist:\"{}\"", artist.name.replace('"', " "));
+        let query = format!("artist:\"{}\"", search_keywords(&artist.name));
         let mut tracks: Vec<Track> = Vec::new();
         let mut offset = 0;
         for _ in 0..FALLBACK_SEARCH_PAGES {

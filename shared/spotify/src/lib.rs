@@ -27,4 +27,4 @@ pub use encore_domain::release::{
     latest_releases, AlbumType, DatePrecision, Release, ReleaseDate, ReleaseDateError,
 };
 pub use error::SpotifyError;
-pub use resolve::{choose_artist, MatchReason, Resolved};
+pub use resolve::{choose_artist, search_keywords, MatchReason, Resolved};

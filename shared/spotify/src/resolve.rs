@@ -44,6 +44,31 @@ pub struct Resolved {
     pub reason: MatchReason,
 }
 
+/// The words of `name` as a Spotify search query, with the search syntax neutralised so
+/// that the query means just these words: double quotes (phrases), `:` (a `field:` filter
+/// such as `artist:`, `genre:` or `year:`, and what makes `Sixx:A.M.` a filter on a field
+/// `sixx`) and `*` (a wildcard) become spaces; a leading `-` or `+` (exclude / require)
+/// is dropped from each word; the operators `NOT`, `OR` and `AND`, which Spotify reads
+/// only in upper case, are lowered to plain words. Letters, digits and other punctuation
+/// stay, so `Bobby "Blue" Bland` is searched as `Bobby Blue Bland` and `-M-` as `M-`.
+/// Empty when nothing searchable is left.
+pub fn search_keywords(name: &str) -> String {
+    let spaced: String = name
+        .chars()
+        .map(|c| if matches!(c, '"' | ':' | '*') { ' ' } else { c })
+        .collect();
+    let words: Vec<String> = spaced
+        .split_whitespace()
+        .map(|word| word.trim_start_matches(['-', '+']))
+        .filter(|word| !word.is_empty())
+        .map(|word| match word {
+            "NOT" | "OR" | "AND" => word.to_lowercase(),
+            _ => word.to_owned(),
+        })
+        .collect();
+    words.join(" ")
+}
+
 /// Picks the artist `query` means from search `results` (in Spotify's order), or `None`
 /// when no result is a credible match.
 pub fn choose_artist(query: &str, results: &[Artist]) -> Option<(usize, MatchReason)> {
@@ -198,6 +223,29 @@ mod tests {
         assert_eq!(choose_artist("xqzvvq", &results), None);
         assert_eq!(choose_artist("  ", &results), None);
         assert_eq!(choose_artist("bts", &[]), None);
+    }
+
+    #[test]
+    fn search_syntax_is_neutralised() {
+        for (name, query) in [
+            ("Sixx:A.M.", "Sixx A.M."),
+            ("Format:B", "Format B"),
+            ("CASP:R", "CASP R"),
+            ("Bobby \"Blue\" Bland", "Bobby Blue Bland"),
+            ("\"Dear Evan Hansen\" August 2018 Broadway Cast", "Dear Evan Hansen August 2018 Broadway Cast"),
+            ("Royce Da 5'9\"", "Royce Da 5'9"),
+            ("-M-", "M-"),
+            ("+44 artist:x genre:rock", "44 artist x genre rock"),
+            ("IZ*ONE", "IZ ONE"),
+            ("Was (Not Was)", "Was (Not Was)"),
+            ("Salt OR Pepa AND NOT Us", "Salt or Pepa and not Us"),
+            ("Jay-Z", "Jay-Z"),
+            ("방탄소년단", "방탄소년단"),
+            ("!!!", "!!!"),
+            (" \" : - ", ""),
+        ] {
+            assert_eq!(search_keywords(name), query, "{name}");
+        }
     }
 
     #[test]

@@ -22,6 +22,9 @@ use std::path::{Path, PathBuf};
 
 use encore_domain::normalize;
 use serde::Deserialize;
+
+pub use crate::search::SearchQuery;
+use crate::search::{words, Candidate};
 use sha2::{Digest, Sha256};
 
 /// Korean names (and other spellings) Spotify's search resolves to an artist, for the
@@ -155,6 +158,8 @@ pub struct CatalogArtist {
     pub name: String,
     /// `normalize(name)`, computed once for search.
     pub normalized: String,
+    /// The name's search words ([`words`]), computed once.
+    pub words: Vec<String>,
     /// Maximum popularity of the artist's tracks.
     pub popularity: u32,
     pub followers: u64,
@@ -169,8 +174,8 @@ pub struct CatalogArtist {
 pub struct CatalogTrack {
     pub id: String,
     pub name: String,
-    /// `normalize(name)`, computed once for search.
-    pub normalized: String,
+    /// The name's search words ([`words`]), computed once.
+    pub words: Vec<String>,
     /// Index of the artist in the catalog.
     pub artist: usize,
     /// Index of the album in the catalog.
@@ -187,6 +192,10 @@ pub struct CatalogTrack {
 pub struct CatalogAlbum {
     pub id: String,
     pub name: String,
+    /// The name's search words ([`words`]), computed once.
+    pub words: Vec<String>,
+    /// The release year, the first four digits of the date.
+    pub year: u32,
     /// As the data has it: `YYYY`, `YYYY-MM` or `YYYY-MM-DD`.
     pub release_date: String,
     pub precision: DatePrecision,
@@ -261,6 +270,10 @@ pub struct Catalog {
     track_by_id: HashMap<String, usize>,
     /// normalized alias → artist index.
     aliases: HashMap<String, usize>,
+    /// Every (word, artist index) of the artists' names, sorted, for prefix lookups.
+    artist_words: Vec<(String, usize)>,
+    /// Release years of each artist's albums, by artist index.
+    artist_years: Vec<Vec<u32>>,
 }
 
 impl Catalog {
@@ -308,6 +321,8 @@ impl Catalog {
                     catalog.albums.push(CatalogAlbum {
                         id: row.track_album_id.clone(),
                         name: row.track_album_name.clone(),
+                        words: words(&row.track_album_name),
+                        year: row.track_album_release_date[..4].parse().unwrap_or(0),
                         release_date: row.track_album_release_date.clone(),
                         precision,
                         primary_artist: artist,
@@ -324,7 +339,7 @@ impl Catalog {
             catalog.artists[artist].tracks.push(track_index);
             let features = row.features();
             catalog.tracks.push(CatalogTrack {
-                normalized: normalize(&row.track_name),
+                words: words(&row.track_name),
                 id: row.track_id,
                 name: row.track_name,
                 artist,
@@ -350,6 +365,7 @@ impl Catalog {
             id: id.clone(),
             name: name.to_owned(),
             normalized: normalize(name),
+            words: words(name),
             popularity: 0,
             followers: 0,
             tracks: Vec::new(),
@@ -405,9 +421,40 @@ impl Catalog {
         }
         for (alias, name) in ALIASES {
             if let Some(&index) = self.artist_by_name.get(*name) {
-                self.aliases.insert(normalize(alias), index);
+                self.aliases.insert(words(alias).join(" "), index);
             }
         }
+        self.artist_words = self
+            .artists
+            .iter()
+            .enumerate()
+            .flat_map(|(i, a)| a.words.iter().map(move |w| (w.clone(), i)))
+            .collect();
+        self.artist_words.sort();
+        self.artist_years = self
+            .artists
+            .iter()
+            .map(|a| {
+                let mut years: Vec<u32> = a.albums.iter().map(|&i| albums[i].year).collect();
+                years.dedup();
+                years
+            })
+            .collect();
+    }
+
+    /// The artists with a name word starting with `prefix`, each once, in index order.
+    fn artists_with_word(&self, prefix: &str) -> Vec<usize> {
+        let start = self
+            .artist_words
+            .partition_point(|(w, _)| w.as_str() < prefix);
+        let mut found: Vec<usize> = self.artist_words[start..]
+            .iter()
+            .take_while(|(w, _)| w.starts_with(prefix))
+            .map(|&(_, i)| i)
+            .collect();
+        found.sort_unstable();
+        found.dedup();
+        found
     }
 
     /// All artists, in the order first seen in the data.
@@ -461,23 +508,49 @@ impl Catalog {
         artist.albums.iter().map(|&a| &self.albums[a])
     }
 
-    /// Artists matching `query`, best first: an exact name or alias match, then names
-    /// starting with it, then names containing it; within a tier the most popular first.
+    /// Artists matching `query` (see [`crate::search`]), best first: the name's words
+    /// equal to the query's keywords (or an alias), then names starting with them, then
+    /// the rest; within a tier the most popular first.
     pub fn search_artists(&self, query: &SearchQuery) -> Vec<&CatalogArtist> {
-        let needle = query.artist_needle();
-        if needle.is_empty() {
+        if query.is_empty() {
             return Vec::new();
         }
+        let keywords = query.keyword_words();
+        let needle = if keywords.is_empty() {
+            query.artist_filter_words().unwrap_or_default().join(" ")
+        } else {
+            keywords.join(" ")
+        };
         let alias = self.aliases.get(&needle).copied();
-        let mut hits: Vec<(u8, usize)> = self
-            .artists
-            .iter()
-            .enumerate()
-            .filter_map(|(i, a)| {
+        let candidates: Vec<usize> = match query.required_word() {
+            Some(word) => {
+                let mut found = self.artists_with_word(word);
+                if let Some(a) = alias.filter(|a| !found.contains(a)) {
+                    found.push(a);
+                }
+                found
+            }
+            None => (0..self.artists.len()).collect(),
+        };
+        let mut hits: Vec<(u8, usize)> = candidates
+            .into_iter()
+            .filter_map(|i| {
+                let artist = &self.artists[i];
+                let is_alias = |text: &str| self.aliases.get(text) == Some(&i);
+                let fields = [artist.words.as_slice()];
+                let item = Candidate {
+                    keyword_fields: &fields,
+                    artist: Some((artist.words.as_slice(), &is_alias)),
+                    track: None,
+                    album: None,
+                    years: &self.artist_years[i],
+                };
                 if alias == Some(i) {
                     Some((0, i))
+                } else if query.matches(&item) {
+                    Some((text_tier(&artist.words.join(" "), &needle), i))
                 } else {
-                    text_tier(&a.normalized, &needle).map(|tier| (tier, i))
+                    None
                 }
             })
             .collect();
@@ -490,43 +563,39 @@ impl Catalog {
         hits.into_iter().map(|(_, i)| &self.artists[i]).collect()
     }
 
-    /// Tracks matching `query`: every keyword in the track's or its artist's name, the
-    /// `artist:` filter in the artist's name (or an alias of it), the `track:` filter in
-    /// the track's name. Best first: track name equal to the keywords, then starting with
-    /// them, then the rest; within a tier the most popular first.
+    /// Tracks matching `query` (see [`crate::search`]): keywords in the track's or its
+    /// artist's name, `artist:` in the artist's name (or an alias of it), `track:` in the
+    /// track's name, `album:` in the album's, `year:` on the album's release year. Best
+    /// first: track name equal to the keywords, then starting with them, then the rest;
+    /// within a tier the most popular first.
     pub fn search_tracks(&self, query: &SearchQuery) -> Vec<&CatalogTrack> {
         if query.is_empty() {
             return Vec::new();
         }
-        let artist_filter = query.artist.as_deref().map(normalize);
-        let alias = artist_filter
-            .as_ref()
-            .and_then(|f| self.aliases.get(f).copied());
-        let track_filter = query.track.as_deref().map(normalize);
-        let keywords = normalize(&query.keywords);
-        let words: Vec<&str> = keywords.split(' ').filter(|w| !w.is_empty()).collect();
+        let needle = query.keyword_words().join(" ");
         let mut hits: Vec<(u8, usize)> = self
             .tracks
             .iter()
             .enumerate()
             .filter(|(_, t)| {
                 let artist = &self.artists[t.artist];
-                let artist_ok = artist_filter.as_ref().is_none_or(|f| {
-                    alias == Some(t.artist) || artist.normalized.contains(f.as_str())
-                });
-                let track_ok = track_filter
-                    .as_ref()
-                    .is_none_or(|f| t.normalized.contains(f.as_str()));
-                let words_ok = words
-                    .iter()
-                    .all(|w| t.normalized.contains(w) || artist.normalized.contains(w));
-                artist_ok && track_ok && words_ok
+                let album = &self.albums[t.album];
+                let is_alias = |text: &str| self.aliases.get(text) == Some(&t.artist);
+                let fields = [t.words.as_slice(), artist.words.as_slice()];
+                let item = Candidate {
+                    keyword_fields: &fields,
+                    artist: Some((artist.words.as_slice(), &is_alias)),
+                    track: Some(t.words.as_slice()),
+                    album: Some(album.words.as_slice()),
+                    years: std::slice::from_ref(&album.year),
+                };
+                query.matches(&item)
             })
             .map(|(i, t)| {
-                let tier = if keywords.is_empty() {
+                let tier = if needle.is_empty() {
                     2
                 } else {
-                    text_tier(&t.normalized, &keywords).unwrap_or(2)
+                    text_tier(&t.words.join(" "), &needle)
                 };
                 (tier, i)
             })
@@ -541,85 +610,15 @@ impl Catalog {
     }
 }
 
-/// 0 when `text` equals `needle`, 1 when it starts with it, 2 when it contains it.
-fn text_tier(text: &str, needle: &str) -> Option<u8> {
+/// 0 when `text` equals `needle`, 1 when it starts with it, 2 otherwise.
+fn text_tier(text: &str, needle: &str) -> u8 {
     if text == needle {
-        Some(0)
+        0
     } else if text.starts_with(needle) {
-        Some(1)
-    } else if text.contains(needle) {
-        Some(2)
+        1
     } else {
-        None
+        2
     }
-}
-
-/// A search `q` split into its `artist:` and `track:` filters and free keywords. Other
-/// filters (`year:`, `genre:`, …) are dropped: the catalog has nothing to match them on,
-/// and it must never match on the data set's genre labels.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SearchQuery {
-    pub keywords: String,
-    pub artist: Option<String>,
-    pub track: Option<String>,
-}
-
-impl SearchQuery {
-    /// Parses Spotify's query syntax: `field:value` or `field:"quoted value"`.
-    pub fn parse(q: &str) -> Self {
-        let mut query = SearchQuery::default();
-        let mut keywords: Vec<String> = Vec::new();
-        let mut rest = q.trim_start();
-        while !rest.is_empty() {
-            let (token, after) = next_token(rest);
-            match token.split_once(':') {
-                Some((field, value))
-                    if !field.is_empty() && field.chars().all(|c| c.is_ascii_alphabetic()) =>
-                {
-                    let value = value.trim_matches('"').to_owned();
-                    match field.to_ascii_lowercase().as_str() {
-                        "artist" => query.artist = Some(value),
-                        "track" => query.track = Some(value),
-                        _ => {}
-                    }
-                }
-                _ => keywords.push(token.trim_matches('"').to_owned()),
-            }
-            rest = after.trim_start();
-        }
-        query.keywords = keywords.join(" ");
-        query
-    }
-
-    /// True when there is nothing to match on.
-    pub fn is_empty(&self) -> bool {
-        self.keywords.trim().is_empty() && self.artist.is_none() && self.track.is_none()
-    }
-
-    /// What an artist search matches names against: the keywords, else the `artist:`
-    /// filter.
-    fn artist_needle(&self) -> String {
-        let keywords = normalize(&self.keywords);
-        if keywords.is_empty() {
-            self.artist.as_deref().map(normalize).unwrap_or_default()
-        } else {
-            keywords
-        }
-    }
-}
-
-/// The next whitespace-separated token of a query, keeping quoted runs (which may contain
-/// spaces) together, and the text after it.
-fn next_token(input: &str) -> (&str, &str) {
-    let mut in_quotes = false;
-    for (i, c) in input.char_indices() {
-        match c {
-            '"' => in_quotes = !in_quotes,
-            c if c.is_whitespace() && !in_quotes => return (&input[..i], &input[i..]),
-            _ => {}
-        }
-    }
-    (input, "")
 }
 
 #[cfg(test)]
@@ -633,15 +632,6 @@ mod tests {
         assert!(is_spotify_id(&id), "{id}");
         assert_ne!(id, artist_id_for("Mamamoo"));
         assert_ne!(artist_id_for("MAMAMOO"), artist_id_for("Mamamoo"));
-    }
-
-    #[test]
-    fn parses_filters_and_keywords() {
-        let q = SearchQuery::parse(r#"artist:"Red Velvet" track:Psycho  love genre:pop"#);
-        assert_eq!(q.artist.as_deref(), Some("Red Velvet"));
-        assert_eq!(q.track.as_deref(), Some("Psycho"));
-        assert_eq!(q.keywords, "love");
-        assert!(SearchQuery::parse("genre:pop").is_empty());
     }
 
     #[test]

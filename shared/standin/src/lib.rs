@@ -17,6 +17,7 @@
 
 pub mod catalog;
 pub mod faults;
+pub mod search;
 pub mod server;
 mod wire;
 
