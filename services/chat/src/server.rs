@@ -23,8 +23,7 @@ use tokio::sync::Semaphore;
 use tracing::{debug, info, warn};
 
 use crate::http::{
-    check_secret, handle_http, HttpReply, RawBody, SkillEndpoint, JSON_CONTENT_TYPE,
-    MAX_BODY_BYTES,
+    check_secret, handle_http, HttpReply, RawBody, SkillEndpoint, JSON_CONTENT_TYPE, MAX_BODY_BYTES,
 };
 use crate::secret::SecretGuard;
 use crate::stores::ChatPorts;
@@ -109,7 +108,11 @@ fn respond(reply: HttpReply) -> Response {
         .into_response()
 }
 
-async fn require_secret(State(guard): State<SecretGuard>, request: Request, next: Next) -> Response {
+async fn require_secret(
+    State(guard): State<SecretGuard>,
+    request: Request,
+    next: Next,
+) -> Response {
     match check_secret(&guard, request.headers()) {
         Some(unauthorized) => respond(unauthorized),
         None => next.run(request).await,
@@ -141,7 +144,10 @@ async fn require_json(request: Request, next: Next) -> Response {
 async fn read_body(State(limit): State<Duration>, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
     match tokio::time::timeout(limit, axum::body::to_bytes(body, MAX_BODY_BYTES + 1)).await {
-        Ok(Ok(bytes)) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+        Ok(Ok(bytes)) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
         // The only read failure a client causes that still gets an answer: too much.
         Ok(Err(_)) => respond(HttpReply::rejection(
             StatusCode::PAYLOAD_TOO_LARGE,

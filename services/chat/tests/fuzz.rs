@@ -6,9 +6,7 @@
 use std::sync::Arc;
 
 use axum::http::HeaderMap;
-use encore_chat::{
-    handle_http, Chat, ChatSettings, RawBody, SecretGuard, SkillEndpoint, Stores,
-};
+use encore_chat::{handle_http, Chat, ChatSettings, RawBody, SecretGuard, SkillEndpoint, Stores};
 use encore_domain::{Artist, Track};
 use encore_kakao::limits::validate;
 use encore_kakao::render::{self, ArtistCard};
@@ -19,7 +17,8 @@ use encore_store::{ArtistStore, TopTracksCache};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
-type Endpoint = SkillEndpoint<Stores<SqliteStore, SqliteStore, SqliteStore, SqliteStore, EmbeddedBus>>;
+type Endpoint =
+    SkillEndpoint<Stores<SqliteStore, SqliteStore, SqliteStore, SqliteStore, EmbeddedBus>>;
 
 /// Names the store knows, so generated requests also reach the card renderer.
 const KNOWN: [&str; 3] = ["BTS", "Red Velvet", "방탄소년단 \u{202e}x"];
@@ -46,7 +45,9 @@ fn track(artist_id: &str, rank: u32, name: &str) -> Track {
         image_url: None,
         popularity: Some(50),
         duration_ms: Some(180_000),
-        spotify_url: Some(format!("https://open.spotify.com/track/{artist_id}{rank:02}")),
+        spotify_url: Some(format!(
+            "https://open.spotify.com/track/{artist_id}{rank:02}"
+        )),
     }
 }
 
@@ -98,7 +99,8 @@ fn any_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),
         any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
         ".{0,40}".prop_map(Value::from),
     ];
     leaf.prop_recursive(3, 24, 6, |inner| {

@@ -15,7 +15,8 @@ use tokio::net::{TcpListener, TcpStream};
 
 const SECRET: &str = "a-test-secret-of-enough-length";
 
-type Endpoint = SkillEndpoint<Stores<SqliteStore, SqliteStore, SqliteStore, SqliteStore, EmbeddedBus>>;
+type Endpoint =
+    SkillEndpoint<Stores<SqliteStore, SqliteStore, SqliteStore, SqliteStore, EmbeddedBus>>;
 
 async fn endpoint(guard: SecretGuard) -> Arc<Endpoint> {
     let store = Arc::new(SqliteStore::in_memory().await.unwrap());
@@ -137,7 +138,13 @@ async fn slow_bodies_time_out_and_connections_past_the_cap_are_refused() {
     let mut fresh = TcpStream::connect(addr).await.unwrap();
     let body = r#"{"userRequest":{"utterance":"   ","user":{"id":"u1"}}}"#;
     fresh
-        .write_all(format!("{}{body}", head(Some(SECRET), "application/json", body.len())).as_bytes())
+        .write_all(
+            format!(
+                "{}{body}",
+                head(Some(SECRET), "application/json", body.len())
+            )
+            .as_bytes(),
+        )
         .await
         .unwrap();
     let mut answer = vec![0u8; 12];

@@ -342,7 +342,9 @@ async fn poison_messages_fail_every_time_and_others_succeed() {
     batch.push(variant("no-query", &|b| {
         b["detail"].as_object_mut().unwrap().remove("query");
     }));
-    batch.push(variant("query-number", &|b| b["detail"]["query"] = 42.into()));
+    batch.push(variant("query-number", &|b| {
+        b["detail"]["query"] = 42.into()
+    }));
     batch.push(variant("empty-query", &|b| {
         b["detail"]["query"] = " \u{202e}\u{0} ".into();
         b["detail"]["normalized"] = "".into();
@@ -369,8 +371,14 @@ async fn poison_messages_fail_every_time_and_others_succeed() {
             outcome.failure_of("v2").unwrap().contains("version 2"),
             "{outcome:?}"
         );
-        assert!(outcome.failure_of("empty-query").unwrap().contains("empty query"));
-        assert!(outcome.failure_of("oversized").unwrap().contains("oversized"));
+        assert!(outcome
+            .failure_of("empty-query")
+            .unwrap()
+            .contains("empty query"));
+        assert!(outcome
+            .failure_of("oversized")
+            .unwrap()
+            .contains("oversized"));
         assert!(
             outcome.failures.iter().all(|f| f.permanent),
             "every one of these is dead-lettered at once: {outcome:?}"
@@ -448,9 +456,14 @@ async fn user_text_is_logged_escaped() {
 
     let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
     assert!(text.contains("Nobody"), "the query is logged: {text}");
-    assert!(!text.contains('\u{1b}'), "an escape sequence reached the log: {text}");
     assert!(
-        !text.lines().any(|line| line.starts_with("2026-12-01T00:00:00Z ERROR forged")),
+        !text.contains('\u{1b}'),
+        "an escape sequence reached the log: {text}"
+    );
+    assert!(
+        !text
+            .lines()
+            .any(|line| line.starts_with("2026-12-01T00:00:00Z ERROR forged")),
         "a newline in user text forged a log line: {text}"
     );
 }

@@ -128,7 +128,10 @@ async fn main() {
         .expect("client");
     let started = Instant::now();
     while client.get(format!("{base}/")).send().await.is_err() {
-        assert!(started.elapsed() < Duration::from_secs(60), "serve did not start");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "serve did not start"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let rss_start = rss_mb(pid);
@@ -153,7 +156,9 @@ async fn main() {
             let mut errors = 0u64;
             let mut n = worker as u64;
             while Instant::now() < deadline {
-                n = n.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                n = n
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 let utterance = if (n >> 33) % 10 < KNOWN_IN_TEN {
                     names[((n >> 17) as usize) % names.len()].clone()
                 } else {

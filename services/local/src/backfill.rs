@@ -18,8 +18,8 @@ use encore_domain::normalize;
 use encore_ingest::Ingest;
 use encore_platform::config::Env;
 use encore_store::{EventPublisher, OutgoingEvent, RequestLog};
-use sha2::{Digest, Sha256};
 use indicatif::{ProgressBar, ProgressStyle};
+use sha2::{Digest, Sha256};
 
 use crate::stack::{CatalogSource, Stack};
 

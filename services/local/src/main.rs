@@ -229,8 +229,7 @@ async fn main() -> anyhow::Result<()> {
             },
         } => {
             let stack = Stack::open(&cli.data_dir, &env).await?;
-            match encore_local::report::export_related_csv(&stack, std::io::stdout().lock()).await
-            {
+            match encore_local::report::export_related_csv(&stack, std::io::stdout().lock()).await {
                 Err(err) if encore_local::report::is_broken_pipe(&err) => Ok(()),
                 done => done,
             }

@@ -238,12 +238,11 @@ fn request_attempts(dir: &Path) -> Vec<(String, i64)> {
         let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
             .await
             .unwrap();
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT normalized, attempts FROM artist_requests ORDER BY normalized",
-        )
-        .fetch_all(&pool)
-        .await
-        .unwrap();
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT normalized, attempts FROM artist_requests ORDER BY normalized")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
         pool.close().await;
         rows
     })
@@ -282,7 +281,10 @@ fn backfill_killed_while_requesting_publishes_each_name_once() {
                 }
                 break;
             }
-            assert!(Instant::now() < deadline, "the first backfill published nothing");
+            assert!(
+                Instant::now() < deadline,
+                "the first backfill published nothing"
+            );
             if first.try_wait().unwrap().is_some() {
                 break;
             }
@@ -336,7 +338,11 @@ fn a_bad_catalog_is_refused_before_anything_is_written() {
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("empty.csv", Vec::new(), "no artists"),
         ("header-only.csv", header.clone().into_bytes(), "no artists"),
-        ("fake.csv.gz", (header.clone() + &good).into_bytes(), "not gzip"),
+        (
+            "fake.csv.gz",
+            (header.clone() + &good).into_bytes(),
+            "not gzip",
+        ),
         (
             "nan.csv",
             (header.clone() + &good + &good.replace("0.6,5,", "NaN,5,").replace("tSong", "tSong2"))
@@ -350,7 +356,9 @@ fn a_bad_catalog_is_refused_before_anything_is_written() {
         ),
         (
             "types.csv",
-            (header.clone() + &good + &good.replace(",50,", ",popular,").replace("tSong", "tSong3"))
+            (header.clone()
+                + &good
+                + &good.replace(",50,", ",popular,").replace("tSong", "tSong3"))
                 .into_bytes(),
             "line 3",
         ),
@@ -397,7 +405,11 @@ fn export_into_a_closed_pipe_exits_quietly() {
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(output.stderr.is_empty(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -431,16 +443,25 @@ async fn state_changing_routes_need_the_secret_and_json() {
         request.send()
     };
     // What a page in the browser could send: no secret, a form's content type.
-    let status = post("/similarity/run", None, "text/plain").await.unwrap().status();
+    let status = post("/similarity/run", None, "text/plain")
+        .await
+        .unwrap()
+        .status();
     assert_eq!(status, 401);
-    let status = post("/similarity/run", None, "application/json").await.unwrap().status();
+    let status = post("/similarity/run", None, "application/json")
+        .await
+        .unwrap()
+        .status();
     assert_eq!(status, 401);
     let status = post("/similarity/run", Some(SECRET), "text/plain")
         .await
         .unwrap()
         .status();
     assert_eq!(status, 415);
-    let status = post("/skill", Some(SECRET), "text/plain").await.unwrap().status();
+    let status = post("/skill", Some(SECRET), "text/plain")
+        .await
+        .unwrap()
+        .status();
     assert_eq!(status, 415);
     // With both, the request reaches the job (which may fail on a fresh lake, or find a
     // run already in progress).
@@ -469,7 +490,10 @@ fn a_run_that_would_shrink_the_datamart_fails_and_can_be_forced() {
     assert!(ok, "{stderr}");
     let (ok, stderr) = run(&["similarity", "run"]);
     assert!(ok, "{stderr}");
-    let before = encore(&dir, &["export", "related"]).output().unwrap().stdout;
+    let before = encore(&dir, &["export", "related"])
+        .output()
+        .unwrap()
+        .stdout;
 
     // The lake loses its data; a small catalog is ingested again.
     std::fs::remove_dir_all(dir.join("lake")).unwrap();
@@ -495,12 +519,18 @@ fn a_run_that_would_shrink_the_datamart_fails_and_can_be_forced() {
     let (ok, stderr) = run(&["similarity", "run"]);
     assert!(!ok, "a shrinking run exits non-zero");
     assert!(stderr.contains("fewer than 90 %"), "{stderr}");
-    let after = encore(&dir, &["export", "related"]).output().unwrap().stdout;
+    let after = encore(&dir, &["export", "related"])
+        .output()
+        .unwrap()
+        .stdout;
     assert_eq!(before, after, "the datamart was kept");
 
     let (ok, stderr) = run(&["similarity", "run", "--force"]);
     assert!(ok, "{stderr}");
-    let forced = encore(&dir, &["export", "related"]).output().unwrap().stdout;
+    let forced = encore(&dir, &["export", "related"])
+        .output()
+        .unwrap()
+        .stdout;
     assert_ne!(before, forced);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -553,7 +583,13 @@ async fn no_secret_reaches_any_log() {
     };
     // Right, wrong and nearly right secrets; an unknown artist, so ingest calls Spotify.
     assert_eq!(ask(SKILL_SECRET, "BTS").await.unwrap().status(), 200);
-    assert_eq!(ask("wrong-secret-0000000000", "BTS").await.unwrap().status(), 401);
+    assert_eq!(
+        ask("wrong-secret-0000000000", "BTS")
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
     let near = format!("{SKILL_SECRET}x");
     assert_eq!(ask(&near, "TWICE").await.unwrap().status(), 401);
     assert_eq!(ask(SKILL_SECRET, "TWICE").await.unwrap().status(), 200);
@@ -585,7 +621,10 @@ async fn no_secret_reaches_any_log() {
         .join("\n");
     assert!(logs.len() > 10_000, "trace logging produced little: {logs}");
     for secret in [SKILL_SECRET, spotify_secret.as_str()] {
-        assert!(!logs.contains(secret), "a secret reached the logs: {secret}");
+        assert!(
+            !logs.contains(secret),
+            "a secret reached the logs: {secret}"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -106,7 +106,9 @@ impl Default for Settings {
 impl Settings {
     /// These settings with the shrink guard's fraction from
     /// `ENCORE_SIMILARITY_MIN_KEPT_FRACTION` when set (a number from 0 to 1).
-    pub fn from_env(env: &encore_platform::config::Env) -> Result<Self, encore_platform::ConfigError> {
+    pub fn from_env(
+        env: &encore_platform::config::Env,
+    ) -> Result<Self, encore_platform::ConfigError> {
         let key = encore_platform::config::keys::SIMILARITY_MIN_KEPT_FRACTION;
         let fraction: f64 = env.parse_or(key, DEFAULT_MIN_KEPT_FRACTION)?;
         if !(0.0..=1.0).contains(&fraction) {

@@ -626,12 +626,17 @@ fn the_shrink_guard_fraction_comes_from_the_environment() {
         Settings::from_env(&Env::from_pairs([])).unwrap(),
         Settings::default()
     );
-    let half = Settings::from_env(&Env::from_pairs([(keys::SIMILARITY_MIN_KEPT_FRACTION, "0.5")]))
-        .unwrap();
+    let half = Settings::from_env(&Env::from_pairs([(
+        keys::SIMILARITY_MIN_KEPT_FRACTION,
+        "0.5",
+    )]))
+    .unwrap();
     assert_eq!(half.min_kept_fraction, 0.5);
-    assert!(
-        Settings::from_env(&Env::from_pairs([(keys::SIMILARITY_MIN_KEPT_FRACTION, "1.5")])).is_err()
-    );
+    assert!(Settings::from_env(&Env::from_pairs([(
+        keys::SIMILARITY_MIN_KEPT_FRACTION,
+        "1.5"
+    )]))
+    .is_err());
 }
 
 // ------------------------------------------------------------------ triggers

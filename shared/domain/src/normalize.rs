@@ -78,7 +78,10 @@ mod tests {
         assert_eq!(normalize("B\u{0}T\u{1b}[31mS"), "bt[31ms");
         assert_eq!(normalize("BTS\u{7f}\u{85}\u{9b}"), "bts");
         assert_eq!(normalize("\u{202E}STB\u{202C}"), "stb");
-        assert_eq!(normalize("\u{2067}BTS\u{2069}\u{200E}\u{200F}\u{61C}"), "bts");
+        assert_eq!(
+            normalize("\u{2067}BTS\u{2069}\u{200E}\u{200F}\u{61C}"),
+            "bts"
+        );
         assert_eq!(normalize("Red\u{202D} Velvet"), normalize("Red Velvet"));
         assert!(is_blank("\u{202E}\u{1}\u{2066}"));
     }

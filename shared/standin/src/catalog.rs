@@ -366,7 +366,9 @@ impl Catalog {
                 .deserialize(Some(&headers))
                 .map_err(|e| bad_line(deserialize_reason(&e, &headers)))?;
             if let Some((name, value)) = row.non_finite_feature() {
-                return Err(bad_line(format!("audio feature {name} is {value}, not a finite number")));
+                return Err(bad_line(format!(
+                    "audio feature {name} is {value}, not a finite number"
+                )));
             }
             let artist_name = row.track_artist.trim();
             if artist_name.is_empty() || catalog.track_by_id.contains_key(&row.track_id) {

@@ -322,7 +322,9 @@ impl Queue for EmbeddedQueue {
         let id: String = row.try_get("id")?;
         let receive_count = count(row.try_get("receive_count")?)?;
         if receive_count >= self.settings.max_receives {
-            return self.move_to_dead_letters(receipt, &id, receive_count, reason).await;
+            return self
+                .move_to_dead_letters(receipt, &id, receive_count, reason)
+                .await;
         }
         self.keep_failed(receipt, &id, receive_count, reason).await
     }
