@@ -7,6 +7,11 @@ cd "$(dirname "$0")/../.."
 . infra/local/stack.sh
 
 bash infra/checks/run.sh
+# Licenses and banned crates (deny.toml); cargo-deny is installed from crates.io when absent.
+if ! cargo deny --version >/dev/null 2>&1; then
+  cargo install cargo-deny --locked
+fi
+cargo deny --log-level error check licenses bans
 cargo clippy --workspace --all-targets --locked -- -D warnings
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast

@@ -53,7 +53,8 @@ pub struct HttpReply {
 }
 
 impl HttpReply {
-    fn rejection(status: StatusCode, error: &str, reason: &str) -> Self {
+    /// A `status` reply with the JSON `{"error": error, "reason": reason}`.
+    pub fn rejection(status: StatusCode, error: &str, reason: &str) -> Self {
         let body = json!({ "error": error, "reason": reason }).to_string();
         Self {
             status,
@@ -106,7 +107,7 @@ pub async fn handle_http<S: ChatPorts>(
     let request = match parse(bytes) {
         Ok(request) => request,
         Err(reason) => {
-            debug!(%reason, "rejected a malformed skill request");
+            debug!(?reason, "rejected a malformed skill request");
             return HttpReply::bad_request(&reason);
         }
     };

@@ -310,7 +310,7 @@ async fn request_artist<S: ChatPorts>(
         }
         return Err(ChatError::Publish(err));
     }
-    info!(request_id = %event.request_id, callback = event.callback_url.is_some(), "requested an unknown artist");
+    info!(request_id = ?event.request_id, callback = event.callback_url.is_some(), "requested an unknown artist");
     Ok(match event.callback_url {
         Some(_) => Answer::new(AnswerKind::Waiting, render::waiting(text)),
         None => Answer::new(AnswerKind::LookingUp, render::looking_up(text)),

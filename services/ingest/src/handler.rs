@@ -9,10 +9,11 @@ use encore_domain::events::{
     decode, ingested_id_for, ArtistIngested, ArtistRequested, BusEvent, DecodeError, EventMeta,
     SOURCE_INGEST,
 };
-use encore_domain::{service_date, Artist, Release};
+use encore_domain::{normalize, service_date, Artist, Release};
 use encore_kakao::render::{self, ArtistCard, LatestRelease};
 use encore_kakao::SkillResponse;
 use encore_platform::metrics::{names, Metrics};
+use encore_store::eventbridge::MAX_ENTRY_BYTES;
 use encore_store::inbound::{BatchOutcome, InboundMessage};
 use encore_store::{
     ArtistStore, EventPublisher, OutgoingEvent, RelatedStore, RequestLog, RequestStatus,
@@ -92,14 +93,21 @@ pub struct Ingest {
     pub releases_kept: usize,
 }
 
-/// Why one request could not be ingested. Every variant fails the message, so the queue
-/// redelivers it and, after the configured receives, dead-letters it.
+/// Why one request could not be ingested. A permanent error ([`IngestError::is_permanent`])
+/// dead-letters the message at once; any other fails it, so the queue redelivers it and,
+/// after the configured receives, dead-letters it.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     /// The message is not an `ArtistRequested` this code understands: it will fail the
-    /// same way on every delivery and end in the DLQ.
+    /// same way on every delivery.
     #[error("malformed message: {0}")]
     Malformed(#[from] DecodeError),
+    /// The message is larger than any event the bus carries.
+    #[error("oversized message: {bytes} bytes, over the {MAX_ENTRY_BYTES}-byte event limit")]
+    Oversized { bytes: usize },
+    /// The request's query is blank: there is nothing to look up.
+    #[error("the request has an empty query")]
+    EmptyQuery,
     #[error(transparent)]
     Catalog(#[from] CatalogError),
     #[error(transparent)]
@@ -108,6 +116,20 @@ pub enum IngestError {
     /// delivery tries again.
     #[error("out of time: {0}")]
     OutOfTime(String),
+}
+
+impl IngestError {
+    /// True when no redelivery can succeed: a malformed, oversized or empty request, or a
+    /// write the store refused for good (an event over the bus's size limit, say).
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            Self::Malformed(_)
+                | Self::Oversized { .. }
+                | Self::EmptyQuery
+                | Self::Store(StoreError::Rejected(_))
+        )
+    }
 }
 
 /// What became of one request.
@@ -173,11 +195,16 @@ async fn run(
         match result {
             Ok(Ingested::Artist { .. }) => metrics.count(names::INGESTED, 1),
             Ok(Ingested::NotFound) => metrics.count(names::NOT_FOUND, 1),
+            Err(err) if err.is_permanent() => {
+                tracing::error!(message_id = %id, reason = ?err.to_string(), "ingest failed for good; dead-lettering the request");
+                outcome.reject(id, err.to_string());
+                metrics.count(names::INGEST_FAILED, 1)
+            }
             Err(err) => {
                 if matches!(err, IngestError::OutOfTime(_)) {
                     metrics.count(names::OUT_OF_TIME, 1);
                 }
-                tracing::error!(message_id = %id, reason = %err, "ingest failed");
+                tracing::error!(message_id = %id, reason = ?err.to_string(), "ingest failed");
                 outcome.fail(id, err.to_string());
                 metrics.count(names::INGEST_FAILED, 1)
             }
@@ -218,8 +245,30 @@ async fn ingest_message(
     message: &InboundMessage,
     ingest: &Ingest,
 ) -> Result<Ingested, IngestError> {
+    if message.body.len() > MAX_ENTRY_BYTES {
+        return Err(IngestError::Oversized {
+            bytes: message.body.len(),
+        });
+    }
     let request: ArtistRequested = decode(&message.body)?;
-    ingest_request(&request, ingest).await
+    if normalize(&request.query).is_empty() {
+        return Err(IngestError::EmptyQuery);
+    }
+    let result = ingest_request(&request, ingest).await;
+    if let Err(err) = &result {
+        if err.is_permanent() {
+            // Whatever was written before the refusal stays; the request is marked failed,
+            // so nothing is left stored without a request status.
+            if let Err(status) = ingest
+                .requests
+                .finish(&request.normalized, RequestStatus::Failed)
+                .await
+            {
+                tracing::warn!(reason = %status, "recording the failed request failed");
+            }
+        }
+    }
+    result
 }
 
 /// Ingests one request. Idempotent: the same request processed twice leaves the same
@@ -228,13 +277,13 @@ pub async fn ingest_request(
     request: &ArtistRequested,
     ingest: &Ingest,
 ) -> Result<Ingested, IngestError> {
-    tracing::info!(request_id = %request.request_id, query = %request.query, reason = ?request.reason, "ingesting");
+    tracing::info!(request_id = ?request.request_id, query = ?request.query, reason = ?request.reason, "ingesting");
     let Some(artist) = ingest.catalog.resolve(&request.query).await? else {
         ingest
             .requests
             .finish(&request.normalized, RequestStatus::NotFound)
             .await?;
-        tracing::info!(request_id = %request.request_id, "no such artist in the catalog");
+        tracing::info!(request_id = ?request.request_id, "no such artist in the catalog");
         callback(request, ingest, || render::not_found(&request.query)).await;
         return Ok(Ingested::NotFound);
     };

@@ -328,17 +328,144 @@ async fn poison_messages_fail_every_time_and_others_succeed() {
         },
         message("ok", &good),
     ];
+    let mut batch = batch;
+    let envelope = serde_json::to_value(BusEnvelope::wrap(&good, SOURCE_CHAT).unwrap()).unwrap();
+    let variant = |id: &str, change: &dyn Fn(&mut Value)| {
+        let mut body = envelope.clone();
+        change(&mut body);
+        InboundMessage {
+            id: id.into(),
+            body: body.to_string(),
+            receive_count: 1,
+        }
+    };
+    batch.push(variant("no-query", &|b| {
+        b["detail"].as_object_mut().unwrap().remove("query");
+    }));
+    batch.push(variant("query-number", &|b| {
+        b["detail"]["query"] = 42.into()
+    }));
+    batch.push(variant("empty-query", &|b| {
+        b["detail"]["query"] = " \u{202e}\u{0} ".into();
+        b["detail"]["normalized"] = "".into();
+    }));
+    batch.push(variant("oversized", &|b| {
+        b["detail"]["padding"] = "x".repeat(300 * 1024).into();
+    }));
     for _ in 0..3 {
         let outcome = handle(batch.clone(), &stack.ingest).await;
         let mut failed: Vec<_> = outcome.failures.iter().map(|f| f.id.as_str()).collect();
         failed.sort_unstable();
-        assert_eq!(failed, ["bad-json", "v2"]);
+        assert_eq!(
+            failed,
+            [
+                "bad-json",
+                "empty-query",
+                "no-query",
+                "oversized",
+                "query-number",
+                "v2"
+            ]
+        );
         assert!(
             outcome.failure_of("v2").unwrap().contains("version 2"),
             "{outcome:?}"
         );
+        assert!(outcome
+            .failure_of("empty-query")
+            .unwrap()
+            .contains("empty query"));
+        assert!(outcome
+            .failure_of("oversized")
+            .unwrap()
+            .contains("oversized"));
+        assert!(
+            outcome.failures.iter().all(|f| f.permanent),
+            "every one of these is dead-lettered at once: {outcome:?}"
+        );
     }
     assert!(stack.store.find_artist("twice").await.unwrap().is_some());
+}
+
+/// A bus that refuses every event for good, as EventBridge refuses an oversized one.
+struct RefusingBus;
+
+#[async_trait::async_trait]
+impl encore_store::EventPublisher for RefusingBus {
+    async fn publish(
+        &self,
+        _events: &[encore_store::OutgoingEvent],
+    ) -> Result<(), encore_store::StoreError> {
+        Err(encore_store::StoreError::Rejected(
+            "ArtistIngested event is 31457280 bytes, over the entry limit".into(),
+        ))
+    }
+}
+
+#[tokio::test]
+async fn a_refused_publish_dead_letters_at_once_and_leaves_a_request_status() {
+    let standin = standin(Faults::default()).await;
+    let mut stack = embedded(&standin).await;
+    stack.ingest.publisher = Arc::new(RefusingBus);
+    let request = requested("TWICE", None);
+    let outcome = handle(vec![message("m", &request)], &stack.ingest).await;
+    let failure = &outcome.failures[0];
+    assert!(failure.permanent, "{outcome:?}");
+    assert!(failure.reason.contains("entry limit"), "{outcome:?}");
+    // The artist reached the stores before the refusal: its request is marked failed, not
+    // left without a status.
+    assert!(stack.store.find_artist("twice").await.unwrap().is_some());
+    assert_eq!(
+        stack.store.status("twice").await.unwrap(),
+        Some(RequestStatus::Failed)
+    );
+}
+
+/// A writer the test reads back: every log line of a run.
+#[derive(Clone, Default)]
+struct CapturedLog(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn user_text_is_logged_escaped() {
+    let log = CapturedLog::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let standin = standin(Faults::default()).await;
+    let stack = embedded(&standin).await;
+    let forged = "Nobody\n2026-12-01T00:00:00Z ERROR forged: admin logged in\u{1b}[2J";
+    let mut request = requested(forged, None);
+    request.request_id = format!("user:{forged}");
+    let outcome = handle(vec![message("m", &request)], &stack.ingest).await;
+    assert!(outcome.failures.is_empty(), "{outcome:?}");
+
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("Nobody"), "the query is logged: {text}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "an escape sequence reached the log: {text}"
+    );
+    assert!(
+        !text
+            .lines()
+            .any(|line| line.starts_with("2026-12-01T00:00:00Z ERROR forged")),
+        "a newline in user text forged a log line: {text}"
+    );
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ use encore_domain::events::{decode, ArtistIngested};
 use encore_lake::{write_batch, Lake, LakeBatch};
 use encore_platform::config::{keys, ConfigError, Env};
 use encore_platform::metrics::{names, Metrics};
+use encore_store::eventbridge::MAX_ENTRY_BYTES;
 use encore_store::inbound::{BatchOutcome, InboundMessage};
 use tracing::{info, info_span, warn};
 
@@ -30,8 +31,9 @@ impl Config {
 /// Writes a batch of EventBridge-delivered `ArtistIngested` messages to the lake.
 ///
 /// A message that is not such an event (malformed JSON, another detail type, an unknown
-/// major version) or does not fit the lake's columns fails alone, with its reason logged:
-/// it will fail the same way on every delivery and ends in the dead-letter queue. The
+/// major version, over the event size limit) or does not fit the lake's columns fails
+/// alone, permanently, with its reason logged: it would fail the same way on every
+/// delivery, so it is dead-lettered at once. The
 /// other events are written together; if writing fails, all of them fail and come back
 /// (the batch's files are named after its event ids, so a retry overwrites, never adds).
 pub async fn handle(batch: &[InboundMessage], lake: &dyn Lake) -> BatchOutcome {
@@ -53,14 +55,21 @@ async fn write(batch: &[InboundMessage], lake: &dyn Lake, metrics: &mut Metrics)
         let _span =
             info_span!("message", message_id = %message.id, receive_count = message.receive_count)
                 .entered();
-        let added = decode::<ArtistIngested>(&message.body)
-            .map_err(|e| e.to_string())
-            .and_then(|event| events.add(&event).map_err(|e| e.to_string()));
+        let added = if message.body.len() > MAX_ENTRY_BYTES {
+            Err(format!(
+                "oversized message: {} bytes, over the {MAX_ENTRY_BYTES}-byte event limit",
+                message.body.len()
+            ))
+        } else {
+            decode::<ArtistIngested>(&message.body)
+                .map_err(|e| e.to_string())
+                .and_then(|event| events.add(&event).map_err(|e| e.to_string()))
+        };
         match added {
             Ok(()) => accepted.push(message.id.as_str()),
             Err(reason) => {
-                warn!(%reason, "rejected message, bound for the dead-letter queue");
-                outcome.fail(&message.id, reason);
+                warn!(?reason, "rejected message, dead-lettered at once");
+                outcome.reject(&message.id, reason);
             }
         }
     }

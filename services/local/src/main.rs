@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use encore_local::report::{readable, ProgressBars};
 use encore_local::serve::{serve, ServeOptions};
-use encore_local::stack::{CatalogSource, Stack};
+use encore_local::stack::{load_catalog, CatalogSource, Stack};
 use encore_platform::config::Env;
 
 /// encore: artist recommendations for KakaoTalk, on one machine or on AWS.
@@ -113,8 +113,14 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum SimilarityAction {
-    /// Run the job now over the embedded lake and store.
-    Run,
+    /// Run the job now over the embedded lake and store. Exits non-zero, leaving the
+    /// datamart as it is, when the run would relate far fewer artists than the datamart
+    /// holds (the shrink guard, ENCORE_SIMILARITY_MIN_KEPT_FRACTION, default 0.9).
+    Run {
+        /// Replace the datamart even when the shrink guard refuses the run.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -166,6 +172,9 @@ async fn main() -> anyhow::Result<()> {
     let env = Env::process();
     match cli.command {
         Command::Serve { addr, catalog } => {
+            if let Some(path) = &catalog {
+                load_catalog(path)?;
+            }
             let stack = Stack::open(&cli.data_dir, &env).await?;
             serve(
                 stack,
@@ -194,20 +203,24 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Backfill { catalog, limit } => {
+            let loaded = std::sync::Arc::new(load_catalog(&catalog)?);
             let stack = Stack::open(&cli.data_dir, &env).await?;
-            encore_local::backfill::run(&stack, &catalog, limit, &env).await
+            encore_local::backfill::run(&stack, &catalog, loaded, limit, &env).await
         }
         Command::Refresh { days, catalog } => {
+            if let Some(path) = &catalog {
+                load_catalog(path)?;
+            }
             let stack = Stack::open(&cli.data_dir, &env).await?;
             encore_local::refresh::run(&stack, &CatalogSource::from_arg(catalog), days, &env).await
         }
         Command::Similarity {
-            action: SimilarityAction::Run,
+            action: SimilarityAction::Run { force },
         } => {
             let stack = Stack::open(&cli.data_dir, &env).await?;
             let bars = ProgressBars::new();
             let summary = stack
-                .run_similarity(&bars)
+                .run_similarity_with(&bars, force)
                 .await
                 .context("the similarity job failed; the previous datamart is unchanged")?;
             bars.finish();
@@ -224,7 +237,10 @@ async fn main() -> anyhow::Result<()> {
             },
         } => {
             let stack = Stack::open(&cli.data_dir, &env).await?;
-            encore_local::report::export_related_csv(&stack, std::io::stdout().lock()).await
+            match encore_local::report::export_related_csv(&stack, std::io::stdout().lock()).await {
+                Err(err) if encore_local::report::is_broken_pipe(&err) => Ok(()),
+                done => done,
+            }
         }
         Command::Replay {
             queue,

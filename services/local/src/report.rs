@@ -150,6 +150,22 @@ pub async fn export_related_csv(stack: &Stack, out: impl Write) -> anyhow::Resul
     Ok(())
 }
 
+/// True when `err` is a write to a closed pipe (`encore export related | head`): the
+/// reader has all it wanted, so the command ends quietly and successfully, as Unix tools do.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        let io = cause.downcast_ref::<std::io::Error>().or_else(|| {
+            cause
+                .downcast_ref::<csv::Error>()
+                .and_then(|csv| match csv.kind() {
+                    csv::ErrorKind::Io(io) => Some(io),
+                    _ => None,
+                })
+        });
+        io.is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 /// Progress bars for the similarity job's phases.
 pub struct ProgressBars {
     bars: MultiProgress,

@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Days, TimeZone, Utc};
-use encore_chat::server::check_exposure;
+use encore_chat::server::{check_exposure, guarded, serve_bounded, ConnectionLimits};
 use encore_chat::{ChatSettings, SecretGuard, SkillEndpoint, SkillSecret};
 use encore_domain::SERVICE_TZ as Seoul;
 use encore_platform::config::{keys, Env};
@@ -47,7 +47,7 @@ pub async fn serve(stack: Stack, options: ServeOptions, env: &Env) -> anyhow::Re
     };
     check_exposure(&guard, options.addr)?;
     let secured = matches!(guard, SecretGuard::Required(_));
-    let endpoint = Arc::new(SkillEndpoint::new(stack.chat(settings), guard));
+    let endpoint = Arc::new(SkillEndpoint::new(stack.chat(settings), guard.clone()));
 
     let listener = tokio::net::TcpListener::bind(options.addr).await?;
     let addr = listener.local_addr()?;
@@ -102,19 +102,19 @@ pub async fn serve(stack: Stack, options: ServeOptions, env: &Env) -> anyhow::Re
         }));
     }
 
+    let limits = ConnectionLimits::default();
     let trigger = Router::new()
         .route("/similarity/run", post(run_now))
         .route("/status", get(status))
         .with_state((stack.clone(), endpoint.clone()));
-    let app = encore_chat::server::router(endpoint.clone())
+    let app = encore_chat::server::router_with(endpoint.clone(), limits.body_read)
         .merge(crate::page::router())
-        .merge(trigger);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-            println!("stopping: finishing in-flight batches…");
-        })
-        .await?;
+        .merge(guarded(trigger, guard, limits.body_read));
+    serve_bounded(listener, app, limits, async {
+        let _ = tokio::signal::ctrl_c().await;
+        println!("stopping: finishing in-flight batches…");
+    })
+    .await?;
     let _ = stop_tx.send(true);
     for worker in workers {
         let _ = worker.await;
@@ -198,11 +198,18 @@ type TriggerState = (
     Arc<SkillEndpoint<crate::stack::EmbeddedChatPorts>>,
 );
 
-/// `POST /similarity/run`: the daily job now; answers with its summary.
+/// `POST /similarity/run` (JSON, with the skill secret when one is set): the daily job
+/// now; answers with its summary, or 409 while a run is already in progress.
 async fn run_now(
     State((stack, endpoint)): State<TriggerState>,
 ) -> (StatusCode, Json<serde_json::Value>) {
-    match stack.run_similarity(&()).await {
+    let Some(outcome) = stack.try_run_similarity(&(), false).await else {
+        return (
+            StatusCode::CONFLICT,
+            Json(serde_json::json!({ "error": "a similarity run is already in progress" })),
+        );
+    };
+    match outcome {
         Ok(summary) => {
             endpoint.chat.invalidate();
             (

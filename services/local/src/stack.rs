@@ -69,6 +69,26 @@ pub enum StackError {
     Spotify(#[from] encore_spotify::SpotifyError),
 }
 
+/// Gives the memory a finished job freed back to the operating system. glibc keeps freed
+/// heap in the arenas of the threads that used it (the query's and the search's), so the
+/// server's resident size would otherwise stay near the job's peak until exit.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes no pointers; it only returns free pages of the
+    // allocator's own arenas to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Loads and checks the catalog file at `path` (before anything is written for it).
+pub fn load_catalog(path: &Path) -> Result<encore_standin::Catalog, StackError> {
+    encore_standin::Catalog::load(path).map_err(|source| StackError::Catalog {
+        path: path.to_owned(),
+        source,
+    })
+}
+
 /// Which catalog ingest reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CatalogSource {
@@ -134,6 +154,10 @@ pub struct Stack {
     pub lake: Arc<LocalDirLake>,
     /// How many of an artist's newest releases ingest keeps (`ENCORE_LATEST_RELEASES`).
     pub releases_kept: usize,
+    /// The similarity job's settings (shrink guard from the environment).
+    pub job_settings: Settings,
+    /// Held while a similarity run is in progress: at most one at a time per process.
+    job: tokio::sync::Mutex<()>,
 }
 
 impl Stack {
@@ -167,6 +191,8 @@ impl Stack {
             bus,
             lake: Arc::new(LocalDirLake::new(data_dir.join("lake"))),
             releases_kept,
+            job_settings: Settings::from_env(env)?,
+            job: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -175,19 +201,51 @@ impl Stack {
         DataFusionLakeSql::new(self.data_dir.join("lake"))
     }
 
-    /// The daily similarity job (default settings) from this stack's lake into its
-    /// datamart, reporting to `progress`.
-    /// The run is recorded for `encore status`.
+    /// The daily similarity job from this stack's lake into its datamart, reporting to
+    /// `progress`; waits for a run already in progress to end first.
     pub async fn run_similarity(&self, progress: &dyn Progress) -> Result<JobSummary, JobError> {
-        let result = encore_similarity_service::run_similarity(
+        self.run_similarity_with(progress, false).await
+    }
+
+    /// [`Stack::run_similarity`], past the shrink guard when `force` is set.
+    pub async fn run_similarity_with(
+        &self,
+        progress: &dyn Progress,
+        force: bool,
+    ) -> Result<JobSummary, JobError> {
+        let _running = self.job.lock().await;
+        self.similarity_job(progress, force).await
+    }
+
+    /// The similarity job now, or `None` (nothing run) while another run is in progress.
+    pub async fn try_run_similarity(
+        &self,
+        progress: &dyn Progress,
+        force: bool,
+    ) -> Option<Result<JobSummary, JobError>> {
+        let _running = self.job.try_lock().ok()?;
+        Some(self.similarity_job(progress, force).await)
+    }
+
+    async fn similarity_job(
+        &self,
+        progress: &dyn Progress,
+        force: bool,
+    ) -> Result<JobSummary, JobError> {
+        let settings = Settings {
+            force,
+            ..self.job_settings
+        };
+        let outcome = encore_similarity_service::run_similarity(
             &self.lake_sql(),
             self.store.as_ref(),
-            &Settings::default(),
+            &settings,
             progress,
         )
         .await;
-        crate::status::record_job(&self.data_dir, &result);
-        result
+        crate::status::record_job(&self.data_dir, &outcome);
+        release_freed_memory();
+        outcome
     }
 
     /// Requests again, on this stack's bus, every artist users asked about in the last
@@ -235,9 +293,25 @@ impl Stack {
                 path
             }
         };
-        let catalog = encore_standin::Catalog::load(&path)
-            .map_err(|source| StackError::Catalog { path, source })?;
-        let server = StandIn::new(Arc::new(catalog))
+        let catalog = load_catalog(&path)?;
+        self.catalog_loaded(env, source, Arc::new(catalog)).await
+    }
+
+    /// [`Stack::catalog`] with the stand-in serving `catalog`, already loaded from `source`.
+    pub async fn catalog_loaded(
+        &self,
+        env: &Env,
+        source: &CatalogSource,
+        catalog: Arc<encore_standin::Catalog>,
+    ) -> Result<(CatalogService, SpotifyClient), StackError> {
+        if let (Some(id), Some(secret)) = (
+            env.optional(keys::SPOTIFY_CLIENT_ID),
+            env.optional(keys::SPOTIFY_CLIENT_SECRET),
+        ) {
+            let client = SpotifyClient::new(SpotifyConfig::new(id, ClientSecret::new(secret)))?;
+            return Ok((CatalogService::Spotify, client));
+        }
+        let server = StandIn::new(catalog)
             .serve(([127, 0, 0, 1], 0).into())
             .await?;
         let credentials = Credentials::standin_default();
@@ -397,6 +471,24 @@ mod tests {
                 .unwrap()
                 .succeeded;
         }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn one_similarity_run_at_a_time() {
+        let dir = std::env::temp_dir().join(format!("encore-stack-job-{}", std::process::id()));
+        let stack = Stack::open(&dir, &Env::from_pairs([])).await.unwrap();
+        let running = stack.job.lock().await;
+        assert!(
+            stack.try_run_similarity(&(), false).await.is_none(),
+            "a second run started while one was in progress"
+        );
+        drop(running);
+        let outcome = stack.try_run_similarity(&(), false).await;
+        assert!(
+            matches!(outcome, Some(Err(JobError::NoProfiles))),
+            "{outcome:?}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

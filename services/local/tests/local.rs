@@ -264,12 +264,7 @@ fn backfill_killed_midway_loses_no_requested_artist() {
     let db = dir.join("encore.db");
     // Kill it once the requests are queued and ingest has started, but not finished.
     loop {
-        if dir
-            .join(format!(
-                "backfill-requested-{}",
-                catalog.file_name().unwrap().to_string_lossy()
-            ))
-            .exists()
+        if backfill_published(&dir) == Some(LIMIT)
             && db.exists()
             && !requested_statuses(&dir).is_empty()
         {
@@ -311,6 +306,418 @@ fn backfill_killed_midway_loses_no_requested_artist() {
         finished, wanted,
         "every requested artist is ingested (or known not to exist) after the restart"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// How many names the backfill's progress record says are published, if there is one.
+fn backfill_published(dir: &Path) -> Option<usize> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .find(|entry| entry.file_name().to_string_lossy().ends_with(".progress"))
+        .and_then(|entry| std::fs::read_to_string(entry.path()).ok())
+        .and_then(|text| text.trim().parse().ok())
+}
+
+/// `(normalized, attempts)` of every finished request.
+fn request_attempts(dir: &Path) -> Vec<(String, i64)> {
+    let db = dir.join("encore.db");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT normalized, attempts FROM artist_requests ORDER BY normalized")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        pool.close().await;
+        rows
+    })
+}
+
+#[test]
+fn backfill_killed_while_requesting_publishes_each_name_once() {
+    const LIMIT: usize = 1000;
+    let catalog = data_set();
+    let limit = LIMIT.to_string();
+    let args = [
+        "backfill",
+        "--catalog",
+        catalog.to_str().unwrap(),
+        "--limit",
+        &limit,
+    ];
+    // Kill the first run while it publishes (some names published, not all); a run that
+    // got past its request phase before the kill is tried again in a fresh directory.
+    let mut killed_at = None;
+    let mut dir = PathBuf::new();
+    for attempt in 0..5 {
+        dir = temp_dir(&format!("backfill-requesting-{attempt}"));
+        let mut first = encore(&dir, &args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(published) = backfill_published(&dir).filter(|n| *n > 0) {
+                first.kill().unwrap();
+                first.wait().unwrap();
+                if published < LIMIT {
+                    killed_at = Some(published);
+                }
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the first backfill published nothing"
+            );
+            if first.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if killed_at.is_some() {
+            break;
+        }
+    }
+    let killed_at = killed_at.expect("no attempt was killed during its request phase");
+    assert!(killed_at < LIMIT);
+
+    let status = encore(&dir, &args).stdout(Stdio::null()).status().unwrap();
+    assert!(status.success());
+
+    let attempts = request_attempts(&dir);
+    let catalog_artists = encore_standin::Catalog::load(&catalog).unwrap();
+    let mut wanted: Vec<String> = Vec::new();
+    for artist in catalog_artists.artists() {
+        let name = normalize(&artist.name);
+        if !wanted.contains(&name) {
+            wanted.push(name);
+        }
+        if wanted.len() == LIMIT {
+            break;
+        }
+    }
+    wanted.sort();
+    let finished: Vec<String> = attempts.iter().map(|(name, _)| name.clone()).collect();
+    assert_eq!(finished, wanted, "every name of the list is ingested");
+    let twice: Vec<&(String, i64)> = attempts.iter().filter(|(_, n)| *n != 1).collect();
+    assert!(
+        twice.is_empty(),
+        "killed after {killed_at} names, these were ingested more than once: {twice:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_bad_catalog_is_refused_before_anything_is_written() {
+    let scratch = temp_dir("bad-catalog");
+    let header =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("demo/catalog.csv"))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .to_owned()
+            + "\n";
+    let good = catalog_row("Song", "Artist", "Album", "2020");
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("empty.csv", Vec::new(), "no artists"),
+        ("header-only.csv", header.clone().into_bytes(), "no artists"),
+        (
+            "fake.csv.gz",
+            (header.clone() + &good).into_bytes(),
+            "not gzip",
+        ),
+        (
+            "nan.csv",
+            (header.clone() + &good + &good.replace("0.6,5,", "NaN,5,").replace("tSong", "tSong2"))
+                .into_bytes(),
+            "line 3",
+        ),
+        (
+            "inf.csv",
+            (header.clone() + &good.replace(",120,", ",inf,")).into_bytes(),
+            "line 2",
+        ),
+        (
+            "types.csv",
+            (header.clone()
+                + &good
+                + &good.replace(",50,", ",popular,").replace("tSong", "tSong3"))
+                .into_bytes(),
+            "line 3",
+        ),
+    ];
+    for (name, content, says) in cases {
+        let path = scratch.join(name);
+        std::fs::write(&path, content).unwrap();
+        let data = scratch.join(format!("data-{name}"));
+        let output = encore(&data, &["backfill", "--catalog", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{name} was accepted");
+        assert!(
+            stderr.contains(name) && stderr.contains(says),
+            "{name}: the error names the file and says {says:?}: {stderr}"
+        );
+        assert!(!data.exists(), "{name}: the data directory was created");
+    }
+    let data = scratch.join("data-dir");
+    let output = encore(&data, &["backfill", "--catalog", scratch.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "a directory was accepted");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not a file"));
+    assert!(!data.exists());
+    let _ = std::fs::remove_dir_all(&scratch);
+}
+
+#[test]
+fn export_into_a_closed_pipe_exits_quietly() {
+    let dir = temp_dir("export-pipe");
+    let mut child = encore(&dir, &["export", "related"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before reading anything, as `head` does once it has enough.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{:?}: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn state_changing_routes_need_the_secret_and_json() {
+    const SECRET: &str = "local-test-secret-0123456789";
+    let dir = temp_dir("admin");
+    let port = free_port();
+    let _server = Running(
+        encore(&dir, &["serve", "--addr", &format!("127.0.0.1:{port}")])
+            .env("ENCORE_SKILL_SECRET", SECRET)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reqwest::get(format!("{base}/")).await.is_err() {
+        assert!(Instant::now() < deadline, "encore serve did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let client = reqwest::Client::new();
+    let post = |path: &str, secret: Option<&str>, content_type: &str| {
+        let mut request = client
+            .post(format!("{base}{path}"))
+            .header("content-type", content_type)
+            .body("{}");
+        if let Some(secret) = secret {
+            request = request.header("X-Encore-Skill-Secret", secret);
+        }
+        request.send()
+    };
+    // What a page in the browser could send: no secret, a form's content type.
+    let status = post("/similarity/run", None, "text/plain")
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 401);
+    let status = post("/similarity/run", None, "application/json")
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 401);
+    let status = post("/similarity/run", Some(SECRET), "text/plain")
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 415);
+    let status = post("/skill", Some(SECRET), "text/plain")
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 415);
+    // With both, the request reaches the job (which may fail on a fresh lake, or find a
+    // run already in progress).
+    let status = post("/similarity/run", Some(SECRET), "application/json")
+        .await
+        .unwrap()
+        .status()
+        .as_u16();
+    assert!(matches!(status, 200 | 409 | 500), "{status}");
+    drop(_server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_run_that_would_shrink_the_datamart_fails_and_can_be_forced() {
+    let dir = temp_dir("shrink");
+    let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("demo/catalog.csv");
+    let run = |args: &[&str]| {
+        let output = encore(&dir, args).output().unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (ok, stderr) = run(&["backfill", "--catalog", demo.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let (ok, stderr) = run(&["similarity", "run"]);
+    assert!(ok, "{stderr}");
+    let before = encore(&dir, &["export", "related"])
+        .output()
+        .unwrap()
+        .stdout;
+
+    // The lake loses its data; a small catalog is ingested again.
+    std::fs::remove_dir_all(dir.join("lake")).unwrap();
+    let header = std::fs::read_to_string(&demo)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned()
+        + "\n";
+    let small = dir.join("small.csv");
+    std::fs::write(
+        &small,
+        header
+            + &catalog_row("One", "Small One", "A1", "2020")
+            + &catalog_row("Two", "Small Two", "A2", "2020")
+            + &catalog_row("Three", "Small Three", "A3", "2020"),
+    )
+    .unwrap();
+    let (ok, stderr) = run(&["backfill", "--catalog", small.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+
+    let (ok, stderr) = run(&["similarity", "run"]);
+    assert!(!ok, "a shrinking run exits non-zero");
+    assert!(stderr.contains("fewer than 90 %"), "{stderr}");
+    let after = encore(&dir, &["export", "related"])
+        .output()
+        .unwrap()
+        .stdout;
+    assert_eq!(before, after, "the datamart was kept");
+
+    let (ok, stderr) = run(&["similarity", "run", "--force"]);
+    assert!(ok, "{stderr}");
+    let forced = encore(&dir, &["export", "related"])
+        .output()
+        .unwrap()
+        .stdout;
+    assert_ne!(before, forced);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn no_secret_reaches_any_log() {
+    const SKILL_SECRET: &str = "log-test-skill-secret-9f8e7d6c";
+    // The stand-in's client secret is the Spotify secret of this run.
+    let spotify_secret = encore_standin::Credentials::standin_default().client_secret;
+    let dir = temp_dir("secrets");
+    let port = free_port();
+    let server = encore(&dir, &["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .env("ENCORE_SKILL_SECRET", SKILL_SECRET)
+        .env("RUST_LOG", "trace")
+        .stdout(std::fs::File::create(dir.join("serve.out")).unwrap())
+        .stderr(std::fs::File::create(dir.join("serve.err")).unwrap())
+        .spawn()
+        .unwrap();
+    let mut server = Some(server);
+    // Stops the server however the test ends.
+    struct Stop<'a>(&'a mut Option<Child>);
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            if let Some(child) = self.0.as_mut() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+    let stop = Stop(&mut server);
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reqwest::get(format!("{base}/")).await.is_err() {
+        assert!(Instant::now() < deadline, "encore serve did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let client = reqwest::Client::new();
+    let ask = |secret: &str, utterance: &str| {
+        client
+            .post(format!("{base}/skill"))
+            .header("content-type", "application/json")
+            .header("X-Encore-Skill-Secret", secret)
+            .body(
+                serde_json::json!({
+                    "userRequest": {"utterance": utterance, "user": {"id": "u"}}
+                })
+                .to_string(),
+            )
+            .send()
+    };
+    // Right, wrong and nearly right secrets; an unknown artist, so ingest calls Spotify.
+    assert_eq!(ask(SKILL_SECRET, "BTS").await.unwrap().status(), 200);
+    assert_eq!(
+        ask("wrong-secret-0000000000", "BTS")
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let near = format!("{SKILL_SECRET}x");
+    assert_eq!(ask(&near, "TWICE").await.unwrap().status(), 401);
+    assert_eq!(ask(SKILL_SECRET, "TWICE").await.unwrap().status(), 200);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    if let Some(mut child) = stop.0.take() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let served = ["serve.out", "serve.err"].map(|f| std::fs::read(dir.join(f)).unwrap());
+    let backfill = encore(
+        &dir,
+        &[
+            "backfill",
+            "--catalog",
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("demo/catalog.csv")
+                .to_str()
+                .unwrap(),
+        ],
+    )
+    .env("RUST_LOG", "trace")
+    .output()
+    .unwrap();
+    assert!(backfill.status.success());
+
+    let [served_out, served_err] = served;
+    let logs = [served_out, served_err, backfill.stdout, backfill.stderr]
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .join("\n");
+    assert!(logs.len() > 10_000, "trace logging produced little: {logs}");
+    for secret in [SKILL_SECRET, spotify_secret.as_str()] {
+        assert!(
+            !logs.contains(secret),
+            "a secret reached the logs: {secret}"
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -41,6 +41,10 @@ where
 {
     let trigger = Trigger::try_from(event)?;
     tracing::info!(origin = trigger.origin(), "similarity job triggered");
+    let settings = &Settings {
+        force: matches!(&trigger, Trigger::Requested(request) if request.force),
+        ..*settings
+    };
     let refreshed = match trigger {
         Trigger::Schedule => request_refresh(store, publisher, Utc::now(), REFRESH_WINDOW_DAYS)
             .await

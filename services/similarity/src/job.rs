@@ -70,6 +70,10 @@ impl QueryProgress for QueryPhase<'_> {
     }
 }
 
+/// The default of [`Settings::min_kept_fraction`]: a run must relate at least 90 % of the
+/// artists the current datamart holds.
+pub const DEFAULT_MIN_KEPT_FRACTION: f64 = 0.9;
+
 /// How the job relates artists.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Settings {
@@ -78,15 +82,45 @@ pub struct Settings {
     /// How profiles become points before the search (the engine's default unless a
     /// benchmark or test asks for the plain z-score).
     pub profile: Profile,
+    /// The shrink guard: a run with fewer artists than this fraction of the current
+    /// datamart's is refused ([`JobError::Shrunk`]), since a lake that lost data far more
+    /// likely explains it than artists vanishing (`ENCORE_SIMILARITY_MIN_KEPT_FRACTION`).
+    pub min_kept_fraction: f64,
+    /// Replace the datamart even when the guard refuses (an operator's decision).
+    pub force: bool,
 }
 
 impl Default for Settings {
-    /// K = 10 and the engine's default profile.
+    /// K = 10, the engine's default profile, the shrink guard at
+    /// [`DEFAULT_MIN_KEPT_FRACTION`], not forced.
     fn default() -> Self {
         Self {
             k: DEFAULT_K,
             profile: Profile::default(),
+            min_kept_fraction: DEFAULT_MIN_KEPT_FRACTION,
+            force: false,
         }
+    }
+}
+
+impl Settings {
+    /// These settings with the shrink guard's fraction from
+    /// `ENCORE_SIMILARITY_MIN_KEPT_FRACTION` when set (a number from 0 to 1).
+    pub fn from_env(
+        env: &encore_platform::config::Env,
+    ) -> Result<Self, encore_platform::ConfigError> {
+        let key = encore_platform::config::keys::SIMILARITY_MIN_KEPT_FRACTION;
+        let fraction: f64 = env.parse_or(key, DEFAULT_MIN_KEPT_FRACTION)?;
+        if !(0.0..=1.0).contains(&fraction) {
+            return Err(encore_platform::ConfigError::Invalid {
+                key,
+                reason: format!("{fraction} is not a fraction from 0 to 1"),
+            });
+        }
+        Ok(Self {
+            min_kept_fraction: fraction,
+            ..Self::default()
+        })
     }
 }
 
@@ -139,6 +173,17 @@ pub enum JobError {
     /// means a misconfigured lake or catalog than a lake without artists.
     #[error("the lake returned no artist profiles; the datamart was left as it is")]
     NoProfiles,
+    /// The shrink guard: the run would replace a larger datamart with a much smaller one.
+    #[error(
+        "the lake has profiles for {artists} artists, fewer than {:.0} % of the {current} in the \
+         current datamart; the datamart was left as it is (check the lake, or force the run)",
+        .min_kept_fraction * 100.0
+    )]
+    Shrunk {
+        artists: usize,
+        current: u64,
+        min_kept_fraction: f64,
+    },
     #[error("nearest-neighbour search failed: {0}")]
     Knn(#[from] SimilarityError),
     #[error("nearest-neighbour search was interrupted: {0}")]
@@ -178,6 +223,7 @@ where
         return Err(JobError::NoProfiles);
     }
     let artists = profiles.len();
+    check_shrink(store, artists, settings).await?;
 
     progress.started(Phase::Knn, Some(count(artists)));
     let started = Instant::now();
@@ -199,6 +245,39 @@ where
     };
     tracing::info!(%summary, "similarity job done");
     Ok(summary)
+}
+
+/// The shrink guard: refuses a run relating fewer than `settings.min_kept_fraction` of the
+/// artists the datamart holds now (unless forced), with an error line operators alarm on.
+async fn check_shrink<R>(store: &R, artists: usize, settings: &Settings) -> Result<(), JobError>
+where
+    R: RelatedStore + ?Sized,
+{
+    let current = store.related_artist_count().await?;
+    let floor = (current as f64) * settings.min_kept_fraction;
+    if (artists as f64) >= floor {
+        return Ok(());
+    }
+    if settings.force {
+        tracing::warn!(
+            artists,
+            current,
+            "similarity run forced past the shrink guard"
+        );
+        return Ok(());
+    }
+    tracing::error!(
+        metric = "SimilarityShrinkRefused",
+        artists,
+        current,
+        min_kept_fraction = settings.min_kept_fraction,
+        "similarity run refused by the shrink guard; the datamart was left as it is"
+    );
+    Err(JobError::Shrunk {
+        artists,
+        current,
+        min_kept_fraction: settings.min_kept_fraction,
+    })
 }
 
 /// The datamart rows of `profiles`. The search is CPU-bound on every core, so it runs on

@@ -22,7 +22,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         aws_sdk_eventbridge::Client::new(&aws),
         config.event_bus_name,
     );
-    let settings = Settings::default();
+    let settings = Settings::from_env(&env)?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<BusEnvelope>| {
         handle_event(event.payload, &lake_sql, &store, &publisher, &settings)
     }))

@@ -337,6 +337,7 @@ async fn datafusion_lake_to_sqlite_datamart() {
     let settings = Settings {
         k: K,
         profile: Profile::Plain,
+        ..Settings::default()
     };
     let progress = Recorded::default();
 
@@ -562,6 +563,82 @@ async fn a_failed_phase_leaves_yesterdays_datamart() {
     );
 }
 
+#[tokio::test]
+async fn a_run_that_shrinks_the_datamart_is_refused_unless_forced() {
+    let store = sqlite_with_catalog().await;
+    // Today's datamart relates every one of the ARTISTS artists.
+    let today: Vec<RelatedArtist> = (0..ARTISTS)
+        .map(|n| RelatedArtist {
+            artist_id: artist_id(n),
+            rank: 1,
+            related_id: artist_id((n + 1) % ARTISTS),
+            distance: 1.0,
+            snapshot: "2026-11-24".into(),
+        })
+        .collect();
+    store.replace_related(&today).await.unwrap();
+    let before = store.export_related().await.unwrap();
+
+    // The lake lost most of its data: 3 of 14 artists.
+    let shrunk = ScriptedLake::new(|| Ok((0..3).map(expected_profile).collect()));
+    let err = run_similarity(&shrunk, &store, &Settings::default(), &())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            JobError::Shrunk {
+                artists: 3,
+                current: 14,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("90 %"), "{err}");
+    assert_eq!(
+        store.export_related().await.unwrap(),
+        before,
+        "the refused run left the datamart as it was"
+    );
+
+    // 13 of 14 is within the default 90 %.
+    let most = ScriptedLake::new(|| Ok((0..13).map(expected_profile).collect()));
+    let summary = run_similarity(&most, &store, &Settings::default(), &())
+        .await
+        .unwrap();
+    assert_eq!(summary.artists, 13);
+
+    // Forced, the small run replaces the datamart.
+    let forced = Settings {
+        force: true,
+        ..Settings::default()
+    };
+    let summary = run_similarity(&shrunk, &store, &forced, &()).await.unwrap();
+    assert_eq!(summary.artists, 3);
+    assert_eq!(store.related_artist_count().await.unwrap(), 3);
+}
+
+#[test]
+fn the_shrink_guard_fraction_comes_from_the_environment() {
+    use encore_platform::config::{keys, Env};
+    assert_eq!(
+        Settings::from_env(&Env::from_pairs([])).unwrap(),
+        Settings::default()
+    );
+    let half = Settings::from_env(&Env::from_pairs([(
+        keys::SIMILARITY_MIN_KEPT_FRACTION,
+        "0.5",
+    )]))
+    .unwrap();
+    assert_eq!(half.min_kept_fraction, 0.5);
+    assert!(Settings::from_env(&Env::from_pairs([(
+        keys::SIMILARITY_MIN_KEPT_FRACTION,
+        "1.5"
+    )]))
+    .is_err());
+}
+
 // ------------------------------------------------------------------ triggers
 
 fn requested_envelope(version: u64) -> serde_json::Value {
@@ -604,6 +681,7 @@ fn triggers_are_the_schedule_and_similarity_requested_only() {
         &SimilarityRequested {
             meta: EventMeta::new(1),
             requested_by: None,
+            force: false,
         },
         SOURCE_OPS,
     )
@@ -922,6 +1000,7 @@ async fn athena_on_moto_to_mariadb_datamart() {
     let settings = Settings {
         k: K,
         profile: Profile::Plain,
+        ..Settings::default()
     };
 
     let summary = run_similarity(&moto.adapter(athena_target()), &store, &settings, &())

@@ -130,6 +130,9 @@ pub struct SimilarityRequested {
     /// Who asked (an operator name or "schedule").
     #[serde(default)]
     pub requested_by: Option<String>,
+    /// Replace the datamart even when the job's shrink guard refuses the run.
+    #[serde(default)]
+    pub force: bool,
 }
 
 impl BusEvent for SimilarityRequested {

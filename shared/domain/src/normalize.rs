@@ -3,22 +3,40 @@
 //! "  bts ", "BTS" and "ＢＴＳ" must find the same artist, and "방탄소년단" must stay
 //! Korean. The key is: Unicode NFKC (folds full-width and compatibility forms), lower case
 //! (case folding), NFKC again (lower-casing can leave a non-normalized sequence), invisible
-//! format characters removed, whitespace trimmed and runs of it collapsed to one space.
+//! format characters, control characters and bidirectional controls removed (so two names
+//! that look the same are the same key), whitespace trimmed and runs of it collapsed to
+//! one space.
 
 use unicode_normalization::UnicodeNormalization;
 
-/// Zero-width and byte-order characters that users paste along with names; they carry no
-/// meaning for matching.
+/// Characters that carry no meaning for matching and are dropped: zero-width and
+/// byte-order characters users paste along with names, control characters other than
+/// whitespace (C0, DEL, C1), and the bidirectional controls (marks, embeddings, overrides,
+/// isolates) that make one string look like another.
 fn is_invisible(c: char) -> bool {
     matches!(
         c,
         '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}'
+    ) || (c.is_control() && !c.is_whitespace())
+        || is_bidi_control(c)
+}
+
+/// The Unicode bidirectional formatting characters (UAX #9): ALM, LRM, RLM, the
+/// embeddings and overrides LRE…RLO, and the isolates LRI…PDI.
+fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
     )
 }
 
 /// The matching key for a name or an utterance. Idempotent; empty only for blank input.
 pub fn normalize(input: &str) -> String {
+    // Dropped before composing too, so a mark after a dropped character composes with
+    // its base on the first pass and the key stays idempotent.
     let folded: String = input
+        .chars()
+        .filter(|c| !is_invisible(*c))
         .nfkc()
         .flat_map(char::to_lowercase)
         .collect::<String>()
@@ -56,6 +74,19 @@ mod tests {
     }
 
     #[test]
+    fn control_and_bidi_characters_are_dropped() {
+        assert_eq!(normalize("B\u{0}T\u{1b}[31mS"), "bt[31ms");
+        assert_eq!(normalize("BTS\u{7f}\u{85}\u{9b}"), "bts");
+        assert_eq!(normalize("\u{202E}STB\u{202C}"), "stb");
+        assert_eq!(
+            normalize("\u{2067}BTS\u{2069}\u{200E}\u{200F}\u{61C}"),
+            "bts"
+        );
+        assert_eq!(normalize("Red\u{202D} Velvet"), normalize("Red Velvet"));
+        assert!(is_blank("\u{202E}\u{1}\u{2066}"));
+    }
+
+    #[test]
     fn korean_is_kept() {
         assert_eq!(normalize(" 방탄소년단 "), "방탄소년단");
         // Conjoining jamo compose to the same syllables as precomposed input.
@@ -82,6 +113,12 @@ mod tests {
         #[test]
         fn empty_only_when_blank(s in any::<String>()) {
             prop_assert_eq!(normalize(&s).is_empty(), is_blank(&s));
+        }
+
+        #[test]
+        fn no_control_or_bidi_characters_remain(s in any::<String>()) {
+            let n = normalize(&s);
+            prop_assert!(!n.chars().any(|c| c.is_control() || is_bidi_control(c)), "{:?}", n);
         }
 
         #[test]

@@ -129,6 +129,9 @@ pub mod keys {
     /// Visibility timeout of the embedded queues, in seconds (how long a crashed
     /// consumer's messages stay hidden before another delivery).
     pub const QUEUE_VISIBILITY_SECS: &str = "ENCORE_QUEUE_VISIBILITY_SECS";
+    /// The similarity job's shrink guard: the smallest fraction (0–1) of the current
+    /// datamart's artists a run must relate to replace it (default 0.9).
+    pub const SIMILARITY_MIN_KEPT_FRACTION: &str = "ENCORE_SIMILARITY_MIN_KEPT_FRACTION";
     /// Test endpoints of the local stack.
     pub const TEST_MYSQL_URL: &str = "ENCORE_TEST_MYSQL_URL";
     pub const TEST_AWS_ENDPOINT: &str = "ENCORE_TEST_AWS_ENDPOINT";

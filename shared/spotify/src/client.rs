@@ -385,7 +385,7 @@ impl SpotifyClient {
         match choose_artist(query, &results) {
             Some((index, reason)) => {
                 let artist = results.swap_remove(index);
-                tracing::info!(query, artist_id = %artist.id, artist = %artist.name, reason = reason.as_str(), "resolved artist");
+                tracing::info!(query, artist_id = %artist.id, artist = ?artist.name, reason = reason.as_str(), "resolved artist");
                 Ok(Resolved { artist, reason })
             }
             None => {

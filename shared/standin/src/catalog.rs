@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use encore_domain::normalize;
@@ -83,7 +83,8 @@ pub fn followers_for(popularity: u32) -> u64 {
     u64::from(popularity).pow(3) * 100
 }
 
-/// Why a catalog could not be loaded.
+/// Why a catalog could not be loaded. Every variant names the file, and the line where a
+/// line is at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     #[error("cannot open catalog {path}: {source}")]
@@ -91,14 +92,27 @@ pub enum CatalogError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("catalog {path} is not a file")]
+    NotAFile { path: PathBuf },
+    #[error("catalog {path} ends in .gz but is not gzip-compressed")]
+    NotGzip { path: PathBuf },
     #[error("catalog {path} is not a valid songs CSV: {source}")]
     Csv { path: PathBuf, source: csv::Error },
-    #[error("catalog {path}, track {track_id}: release date {date:?} is not YYYY, YYYY-MM or YYYY-MM-DD")]
+    #[error("catalog {path}, line {line}: {reason}")]
+    Line {
+        path: PathBuf,
+        line: u64,
+        reason: String,
+    },
+    #[error("catalog {path}, line {line}, track {track_id}: release date {date:?} is not YYYY, YYYY-MM or YYYY-MM-DD")]
     ReleaseDate {
         path: PathBuf,
+        line: u64,
         track_id: String,
         date: String,
     },
+    #[error("catalog {path} has no artists (an empty file, or a header without rows)")]
+    Empty { path: PathBuf },
 }
 
 /// How precise a release date is, as Spotify's `release_date_precision` says.
@@ -241,7 +255,44 @@ struct Row {
     tempo: f64,
 }
 
+/// The first two bytes of every gzip stream.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// What was wrong with a row, without the csv crate's own (record-based) position.
+fn deserialize_reason(err: &csv::Error, headers: &csv::StringRecord) -> String {
+    match err.kind() {
+        csv::ErrorKind::Deserialize { err, .. } => match err.field() {
+            Some(field) => {
+                let name = usize::try_from(field)
+                    .ok()
+                    .and_then(|i| headers.get(i))
+                    .unwrap_or("?");
+                format!("column {name}: {}", err.kind())
+            }
+            None => err.kind().to_string(),
+        },
+        other => format!("{other:?}"),
+    }
+}
+
 impl Row {
+    /// The first audio feature that is NaN or infinite, by name.
+    fn non_finite_feature(&self) -> Option<(&'static str, f64)> {
+        [
+            ("danceability", self.danceability),
+            ("energy", self.energy),
+            ("loudness", self.loudness),
+            ("speechiness", self.speechiness),
+            ("acousticness", self.acousticness),
+            ("instrumentalness", self.instrumentalness),
+            ("liveness", self.liveness),
+            ("valence", self.valence),
+            ("tempo", self.tempo),
+        ]
+        .into_iter()
+        .find(|(_, value)| !value.is_finite())
+    }
+
     fn features(&self) -> TrackFeatures {
         TrackFeatures {
             danceability: self.danceability,
@@ -277,17 +328,31 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Loads a songs CSV, gunzipping it when the file name ends in `.gz`.
+    /// Loads a songs CSV, gunzipping it when the file name ends in `.gz`. Nothing but a
+    /// regular file with at least one artist loads; every bad row is an error naming its
+    /// line (wrong types, missing columns, non-finite audio features, a bad date).
     pub fn load(path: impl AsRef<Path>) -> Result<Self, CatalogError> {
         let path = path.as_ref();
-        let file = File::open(path).map_err(|source| CatalogError::Open {
+        let open = |source| CatalogError::Open {
             path: path.to_owned(),
             source,
-        })?;
+        };
+        let file = File::open(path).map_err(open)?;
+        if !file.metadata().map_err(open)?.is_file() {
+            return Err(CatalogError::NotAFile {
+                path: path.to_owned(),
+            });
+        }
+        let mut buffered = BufReader::new(file);
         let reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
-            Box::new(flate2::read::GzDecoder::new(BufReader::new(file)))
+            if !buffered.fill_buf().map_err(open)?.starts_with(&GZIP_MAGIC) {
+                return Err(CatalogError::NotGzip {
+                    path: path.to_owned(),
+                });
+            }
+            Box::new(flate2::read::MultiGzDecoder::new(buffered))
         } else {
-            Box::new(BufReader::new(file))
+            Box::new(buffered)
         };
         Self::from_reader(reader, path)
     }
@@ -295,13 +360,29 @@ impl Catalog {
     /// Reads a songs CSV from `reader`; `origin` names it in errors.
     fn from_reader(reader: impl Read, origin: &Path) -> Result<Self, CatalogError> {
         let mut csv = csv::Reader::from_reader(reader);
+        let csv_error = |source| CatalogError::Csv {
+            path: origin.to_owned(),
+            source,
+        };
+        let headers = csv.headers().map_err(csv_error)?.clone();
         let mut catalog = Catalog::default();
         let mut album_by_id: HashMap<String, usize> = HashMap::new();
-        for row in csv.deserialize::<Row>() {
-            let row = row.map_err(|source| CatalogError::Csv {
+        let mut record = csv::StringRecord::new();
+        while csv.read_record(&mut record).map_err(csv_error)? {
+            let line = record.position().map_or(0, csv::Position::line);
+            let bad_line = |reason: String| CatalogError::Line {
                 path: origin.to_owned(),
-                source,
-            })?;
+                line,
+                reason,
+            };
+            let row: Row = record
+                .deserialize(Some(&headers))
+                .map_err(|e| bad_line(deserialize_reason(&e, &headers)))?;
+            if let Some((name, value)) = row.non_finite_feature() {
+                return Err(bad_line(format!(
+                    "audio feature {name} is {value}, not a finite number"
+                )));
+            }
             let artist_name = row.track_artist.trim();
             if artist_name.is_empty() || catalog.track_by_id.contains_key(&row.track_id) {
                 continue;
@@ -309,6 +390,7 @@ impl Catalog {
             let precision = DatePrecision::of(&row.track_album_release_date).ok_or_else(|| {
                 CatalogError::ReleaseDate {
                     path: origin.to_owned(),
+                    line,
                     track_id: row.track_id.clone(),
                     date: row.track_album_release_date.clone(),
                 }
@@ -348,6 +430,11 @@ impl Catalog {
                 duration_ms: row.duration_ms,
                 track_number,
                 features,
+            });
+        }
+        if catalog.artists.is_empty() {
+            return Err(CatalogError::Empty {
+                path: origin.to_owned(),
             });
         }
         catalog.finish();

@@ -174,6 +174,54 @@ impl EmbeddedQueue {
         Ok(())
     }
 
+    /// Moves the message with `receipt` to the dead-letter queue with `reason` (a
+    /// dead-letter queue itself keeps it, failed, for the visibility timeout).
+    async fn move_to_dead_letters(
+        &self,
+        receipt: &str,
+        id: &str,
+        receive_count: u32,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let Some(dead_letter) = &self.dead_letter else {
+            return self.keep_failed(receipt, id, receive_count, reason).await;
+        };
+        sqlx::query(
+            "UPDATE queue_messages
+             SET queue = ?1, visible_at = ?2, receive_count = 0, receipt = NULL, last_error = ?3
+             WHERE queue = ?4 AND receipt = ?5",
+        )
+        .bind(dead_letter)
+        .bind(now_millis())
+        .bind(reason)
+        .bind(&self.name)
+        .bind(receipt)
+        .execute(&self.pool)
+        .await?;
+        tracing::warn!(queue = %self.name, message_id = %id, receive_count, reason,
+            "message moved to the dead-letter queue");
+        Ok(())
+    }
+
+    /// Records `reason` on the message, which comes back after its visibility timeout.
+    async fn keep_failed(
+        &self,
+        receipt: &str,
+        id: &str,
+        receive_count: u32,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE queue_messages SET last_error = ?1 WHERE queue = ?2 AND receipt = ?3")
+            .bind(reason)
+            .bind(&self.name)
+            .bind(receipt)
+            .execute(&self.pool)
+            .await?;
+        tracing::warn!(queue = %self.name, message_id = %id, receive_count, reason,
+            "message failed; redelivered after its visibility timeout");
+        Ok(())
+    }
+
     /// Takes up to `max` visible messages, hiding them for the visibility timeout.
     async fn claim(&self, max: usize) -> Result<Vec<QueueMessage>, StoreError> {
         let now = now_millis();
@@ -278,37 +326,31 @@ impl Queue for EmbeddedQueue {
         };
         let id: String = row.try_get("id")?;
         let receive_count = count(row.try_get("receive_count")?)?;
-        match &self.dead_letter {
-            Some(dead_letter) if receive_count >= self.settings.max_receives => {
-                sqlx::query(
-                    "UPDATE queue_messages
-                     SET queue = ?1, visible_at = ?2, receive_count = 0, receipt = NULL, last_error = ?3
-                     WHERE queue = ?4 AND receipt = ?5",
-                )
-                .bind(dead_letter)
-                .bind(now_millis())
-                .bind(reason)
-                .bind(&self.name)
-                .bind(receipt)
-                .execute(&self.pool)
-                .await?;
-                tracing::warn!(queue = %self.name, message_id = %id, receive_count, reason,
-                    "message moved to the dead-letter queue");
-            }
-            _ => {
-                sqlx::query(
-                    "UPDATE queue_messages SET last_error = ?1 WHERE queue = ?2 AND receipt = ?3",
-                )
-                .bind(reason)
-                .bind(&self.name)
-                .bind(receipt)
-                .execute(&self.pool)
-                .await?;
-                tracing::warn!(queue = %self.name, message_id = %id, receive_count, reason,
-                    "message failed; redelivered after its visibility timeout");
-            }
+        if receive_count >= self.settings.max_receives {
+            return self
+                .move_to_dead_letters(receipt, &id, receive_count, reason)
+                .await;
         }
-        Ok(())
+        self.keep_failed(receipt, &id, receive_count, reason).await
+    }
+
+    /// Moves the message at once: no delivery can succeed.
+    async fn dead_letter(&self, receipt: &str, reason: &str) -> Result<(), StoreError> {
+        let row = sqlx::query(
+            "SELECT id, receive_count FROM queue_messages WHERE queue = ?1 AND receipt = ?2",
+        )
+        .bind(&self.name)
+        .bind(receipt)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            tracing::warn!(queue = %self.name, reason, "dead-letter with a stale receipt: the message was redelivered or is gone");
+            return Ok(());
+        };
+        let id: String = row.try_get("id")?;
+        let receive_count = count(row.try_get("receive_count")?)?;
+        self.move_to_dead_letters(receipt, &id, receive_count, reason)
+            .await
     }
 
     async fn release(&self, receipt: &str) -> Result<(), StoreError> {

@@ -29,6 +29,9 @@ pub struct InboundMessage {
 pub struct MessageFailure {
     pub id: String,
     pub reason: String,
+    /// True when no redelivery can succeed (malformed, oversized, an unknown version): the
+    /// message goes to the dead-letter queue at once instead of being retried.
+    pub permanent: bool,
 }
 
 /// A handler's verdict on a batch: the messages that failed; every other one succeeded.
@@ -43,20 +46,33 @@ impl BatchOutcome {
         Self::default()
     }
 
-    /// Records that message `id` failed because of `reason`.
+    /// Records that message `id` failed because of `reason`, worth retrying.
     pub fn fail(&mut self, id: impl Into<String>, reason: impl Into<String>) {
         self.failures.push(MessageFailure {
             id: id.into(),
             reason: reason.into(),
+            permanent: false,
+        });
+    }
+
+    /// Records that message `id` can never succeed because of `reason`: it is
+    /// dead-lettered at once.
+    pub fn reject(&mut self, id: impl Into<String>, reason: impl Into<String>) {
+        self.failures.push(MessageFailure {
+            id: id.into(),
+            reason: reason.into(),
+            permanent: true,
         });
     }
 
     /// The reason message `id` failed, if it did.
     pub fn failure_of(&self, id: &str) -> Option<&str> {
-        self.failures
-            .iter()
-            .find(|f| f.id == id)
-            .map(|f| f.reason.as_str())
+        self.failure(id).map(|f| f.reason.as_str())
+    }
+
+    /// How message `id` failed, if it did.
+    pub fn failure(&self, id: &str) -> Option<&MessageFailure> {
+        self.failures.iter().find(|f| f.id == id)
     }
 }
 
@@ -85,9 +101,12 @@ pub fn from_sqs_event(event: SqsEvent) -> Vec<InboundMessage> {
 /// The Lambda answer for an outcome: `batchItemFailures` naming exactly the failed
 /// messages, so SQS deletes the others and redelivers (or dead-letters) these.
 /// Each failure is logged with its reason, as [`process_batch`] does on the embedded path.
+/// SQS has no call moving a message to its dead-letter queue, so a permanent failure is
+/// reported like the others and reaches the DLQ after the redrive policy's receives; its
+/// log line says it is permanent, at its first delivery.
 pub fn to_sqs_response(outcome: &BatchOutcome) -> SqsBatchResponse {
     for failure in &outcome.failures {
-        tracing::warn!(message_id = %failure.id, reason = %failure.reason,
+        tracing::warn!(message_id = %failure.id, reason = ?failure.reason, permanent = failure.permanent,
             "message failed; SQS redelivers it or moves it to the dead-letter queue");
     }
     let mut response = SqsBatchResponse::default();
@@ -104,8 +123,9 @@ pub struct BatchReport {
 }
 
 /// The embedded runner's step: receives up to `max` messages (waiting up to `wait`), hands
-/// them to `handler`, deletes the successes and fails the failures with their reason (the
-/// queue redelivers them or moves them to its dead-letter queue).
+/// them to `handler`, deletes the successes, dead-letters the permanent failures at once
+/// and fails the others with their reason (the queue redelivers them or moves them to its
+/// dead-letter queue).
 pub async fn process_batch<H, Fut>(
     queue: &dyn Queue,
     max: usize,
@@ -139,9 +159,13 @@ where
         ..BatchReport::default()
     };
     for message in &received {
-        match outcome.failure_of(&message.id) {
-            Some(reason) => {
-                queue.fail(&message.receipt, reason).await?;
+        match outcome.failure(&message.id) {
+            Some(failure) if failure.permanent => {
+                queue.dead_letter(&message.receipt, &failure.reason).await?;
+                report.failed += 1;
+            }
+            Some(failure) => {
+                queue.fail(&message.receipt, &failure.reason).await?;
                 report.failed += 1;
             }
             None => {
@@ -171,6 +195,47 @@ mod tests {
             encore_domain::events::decode::<encore_domain::events::ArtistRequested>(&message.body)
                 .unwrap();
         }
+    }
+
+    #[tokio::test]
+    async fn permanent_failures_dead_letter_at_once_and_transient_ones_wait() {
+        use crate::embedded_queue::{EmbeddedQueue, QueueSettings};
+        let store = crate::sqlite::SqliteStore::in_memory().await.unwrap();
+        let settings = QueueSettings {
+            visibility_timeout: Duration::from_secs(600),
+            max_receives: 5,
+        };
+        let queue = EmbeddedQueue::open(store.pool().clone(), "inbound-test", settings)
+            .await
+            .unwrap();
+        let poison = queue.send("not an event").await.unwrap();
+        let flaky = queue.send("{\"later\": true}").await.unwrap();
+        let report = process_batch(&queue, 10, Duration::ZERO, |batch| async move {
+            let mut outcome = BatchOutcome::success();
+            for message in batch {
+                if message.body == "not an event" {
+                    outcome.reject(message.id, "malformed message: not JSON");
+                } else {
+                    outcome.fail(message.id, "catalog unavailable: 503");
+                }
+            }
+            outcome
+        })
+        .await
+        .unwrap();
+        assert_eq!(report.failed, 2);
+
+        let dead = queue.dead_letters().list(10).await.unwrap();
+        assert_eq!(dead.len(), 1, "only the permanent failure is dead-lettered");
+        assert_eq!(dead[0].id, poison);
+        assert_eq!(
+            dead[0].last_error.as_deref(),
+            Some("malformed message: not JSON")
+        );
+        let waiting = queue.list(10).await.unwrap();
+        assert_eq!(waiting.len(), 1);
+        assert_eq!(waiting[0].id, flaky);
+        assert_eq!(waiting[0].receive_count, 1);
     }
 
     #[test]

@@ -270,6 +270,17 @@ impl ArtistStore for MySqlStore {
 #[async_trait]
 impl RelatedStore for MySqlStore {
     #[tracing::instrument(skip(self))]
+    async fn related_artist_count(&self) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar(&format!(
+            "SELECT COUNT(DISTINCT artist_id) FROM {RELATED_ARTISTS}"
+        ))
+        .fetch_one(&self.pool)
+        .await?;
+        u64::try_from(count)
+            .map_err(|_| StoreError::Corrupt(format!("negative datamart count {count}")))
+    }
+
+    #[tracing::instrument(skip(self))]
     async fn related(
         &self,
         artist_id: &str,

@@ -51,6 +51,8 @@ pub trait RelatedStore: Send + Sync {
     async fn replace_related(&self, rows: &[RelatedArtist]) -> Result<(), StoreError>;
     /// Every datamart row with names, ordered by artist id then rank.
     async fn export_related(&self) -> Result<Vec<RelatedRow>, StoreError>;
+    /// How many artists the datamart relates now (the similarity job's shrink guard).
+    async fn related_artist_count(&self) -> Result<u64, StoreError>;
 }
 
 /// Where a request for an artist stands.
@@ -254,6 +256,13 @@ pub trait Queue: Send + Sync {
     /// the visibility timeout, or moves to the dead-letter queue once it has been received
     /// the configured number of times (on SQS the redrive policy does both).
     async fn fail(&self, receipt: &str, reason: &str) -> Result<(), StoreError>;
+    /// Reports a delivery that can never succeed (a malformed or oversized message, an
+    /// unknown version): moved to the dead-letter queue at once with its reason where the
+    /// queue can do so, otherwise (this default, and SQS, which has no such call) failed
+    /// like any other, so the redrive policy moves it after the configured receives.
+    async fn dead_letter(&self, receipt: &str, reason: &str) -> Result<(), StoreError> {
+        self.fail(receipt, reason).await
+    }
     /// Gives a received message back without counting a failure (a dry-run replay looks at
     /// messages this way): visible again at once where the queue supports it, otherwise
     /// (this default) after the visibility timeout.

@@ -26,8 +26,12 @@ use crate::{
 
 /// How long a writer waits for another connection's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Connections to a database file: WAL lets readers run beside the one writer.
+/// Connections to a database file for writes (and the queues): WAL lets readers run
+/// beside the one writer.
 const MAX_CONNECTIONS: u32 = 4;
+/// Read-only connections the lookups use (the chat's reads), so an answer never waits for a
+/// connection behind background writers (ingest, the queues, the datamart load).
+const READ_CONNECTIONS: u32 = 4;
 /// SQLite's default limit on bound parameters in one statement (`SQLITE_MAX_VARIABLE_NUMBER`).
 const MAX_VARIABLES: usize = 32_766;
 /// Columns of one `related_artists` row.
@@ -85,10 +89,12 @@ fn artist_from_row(row: &SqliteRow) -> Result<Artist, StoreError> {
     })
 }
 
-/// Every store port on one SQLite database: the embedded default.
+/// Every store port on one SQLite database: the embedded default. Writes go through one
+/// pool, reads through a pool of read-only connections (WAL readers).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    reader: SqlitePool,
 }
 
 impl SqliteStore {
@@ -103,9 +109,14 @@ impl SqliteStore {
             .busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
-        Self::migrated(pool).await
+        crate::migrate::sqlite(&pool).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(READ_CONNECTIONS)
+            .connect_with(options.create_if_missing(false).read_only(true))
+            .await?;
+        Ok(Self { pool, reader })
     }
 
     /// A private in-memory database (tests): one connection, gone when the store is dropped.
@@ -123,7 +134,10 @@ impl SqliteStore {
 
     async fn migrated(pool: SqlitePool) -> Result<Self, StoreError> {
         crate::migrate::sqlite(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            reader: pool.clone(),
+            pool,
+        })
     }
 
     /// The underlying pool.
@@ -223,7 +237,7 @@ impl ArtistStore for SqliteStore {
             by_alias = artist_columns("a"),
         ))
         .bind(normalized)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reader)
         .await?;
         row.as_ref().map(artist_from_row).transpose()
     }
@@ -241,7 +255,7 @@ impl ArtistStore for SqliteStore {
                 list.push_bind(id);
             }
             query.push(")");
-            for row in query.build().fetch_all(&self.pool).await? {
+            for row in query.build().fetch_all(&self.reader).await? {
                 found.push(artist_from_row(&row)?);
             }
         }
@@ -251,6 +265,17 @@ impl ArtistStore for SqliteStore {
 
 #[async_trait]
 impl RelatedStore for SqliteStore {
+    #[tracing::instrument(skip(self))]
+    async fn related_artist_count(&self) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar(&format!(
+            "SELECT COUNT(DISTINCT artist_id) FROM {RELATED_ARTISTS}"
+        ))
+        .fetch_one(&self.reader)
+        .await?;
+        u64::try_from(count)
+            .map_err(|_| StoreError::Corrupt(format!("negative datamart count {count}")))
+    }
+
     #[tracing::instrument(skip(self))]
     async fn related(
         &self,
@@ -265,7 +290,7 @@ impl RelatedStore for SqliteStore {
         ))
         .bind(artist_id)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await?;
         rows.iter()
             .map(|row| {
@@ -315,7 +340,7 @@ impl RelatedStore for SqliteStore {
              JOIN {ARTISTS} dst ON dst.id = r.related_id \
              ORDER BY r.artist_id, r.rank"
         ))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await?;
         rows.iter()
             .map(|row| {
@@ -380,7 +405,7 @@ impl RequestLog for SqliteStore {
             "SELECT status FROM {ARTIST_REQUESTS} WHERE normalized = ?"
         ))
         .bind(normalized)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reader)
         .await?;
         raw.map(|raw| {
             RequestStatus::parse(&raw)
@@ -472,7 +497,7 @@ impl TopTracksCache for SqliteStore {
                 list.push_bind(id);
             }
             query.push(") ORDER BY artist_id, rank");
-            for row in query.build().fetch_all(&self.pool).await? {
+            for row in query.build().fetch_all(&self.reader).await? {
                 let track = Track {
                     id: row.try_get("track_id")?,
                     name: row.try_get("name")?,
@@ -519,7 +544,7 @@ impl TopTracksCache for SqliteStore {
             "SELECT releases FROM {LATEST_RELEASES} WHERE artist_id = ?"
         ))
         .bind(artist_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reader)
         .await?;
         json.map(|json| crate::ports::releases_from_json(artist_id, &json))
             .transpose()

@@ -379,6 +379,7 @@ async fn publisher_suite(publisher: &dyn EventPublisher, routed: &dyn Queue) {
     let unrouted = SimilarityRequested {
         meta: EventMeta::new(1),
         requested_by: Some("test".into()),
+        force: false,
     };
     outgoing.push(OutgoingEvent::new(&unrouted, events::SOURCE_OPS).unwrap());
     publisher.publish(&outgoing).await.unwrap();
