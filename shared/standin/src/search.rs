@@ -93,13 +93,16 @@ pub struct SearchQuery {
     pub clauses: Vec<Clause>,
 }
 
+/// Whether an `artist:` value names the candidate artist by one of its aliases.
+pub type AliasOf<'a> = &'a dyn Fn(&str) -> bool;
+
 /// What one catalog item offers to match on.
 pub struct Candidate<'a> {
     /// Words free keywords and phrases match (an artist's name; a track's name and its
     /// artist's name).
     pub keyword_fields: &'a [&'a [String]],
     /// The artist's name words, and whether an `artist:` value is an alias of it.
-    pub artist: Option<(&'a [String], &'a dyn Fn(&str) -> bool)>,
+    pub artist: Option<(&'a [String], AliasOf<'a>)>,
     pub track: Option<&'a [String]>,
     pub album: Option<&'a [String]>,
     /// Release years the item has (a track: its album's; an artist: its albums').
