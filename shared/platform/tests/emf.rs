@@ -92,9 +92,12 @@ fn the_validator_accepts_aws_example() {
     assert_eq!(violations(&example()), Vec::<String>::new());
 }
 
+/// A named way to break a valid EMF document.
+type Break = (&'static str, fn(&mut Value));
+
 #[test]
 fn the_validator_rejects_broken_copies() {
-    let breaks: [(&str, fn(&mut Value)); 7] = [
+    let breaks: [Break; 7] = [
         ("no timestamp", |d| {
             d["_aws"].as_object_mut().unwrap().remove("Timestamp");
         }),
