@@ -95,6 +95,12 @@ pub fn guarded(routes: Router, guard: SecretGuard, body_read: Duration) -> Route
         .route_layer(middleware::from_fn_with_state(guard, require_secret))
 }
 
+/// Puts every route of `routes` (read-only GETs such as a status page) behind the secret
+/// `guard` requires (401) and nothing else: they take no body.
+pub fn secret_only(routes: Router, guard: SecretGuard) -> Router {
+    routes.route_layer(middleware::from_fn_with_state(guard, require_secret))
+}
+
 /// A reply as an axum response with the JSON content type.
 fn respond(reply: HttpReply) -> Response {
     (

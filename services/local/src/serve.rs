@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Days, TimeZone, Utc};
-use encore_chat::server::{check_exposure, guarded, serve_bounded, ConnectionLimits};
+use encore_chat::server::{check_exposure, guarded, secret_only, serve_bounded, ConnectionLimits};
 use encore_chat::{ChatSettings, SecretGuard, SkillEndpoint, SkillSecret};
 use encore_domain::SERVICE_TZ as Seoul;
 use encore_platform::config::{keys, Env};
@@ -105,10 +105,13 @@ pub async fn serve(stack: Stack, options: ServeOptions, env: &Env) -> anyhow::Re
     let limits = ConnectionLimits::default();
     let trigger = Router::new()
         .route("/similarity/run", post(run_now))
+        .with_state((stack.clone(), endpoint.clone()));
+    let status_page = Router::new()
         .route("/status", get(status))
         .with_state((stack.clone(), endpoint.clone()));
     let app = encore_chat::server::router_with(endpoint.clone(), limits.body_read)
         .merge(crate::page::router())
+        .merge(secret_only(status_page, guard.clone()))
         .merge(guarded(trigger, guard, limits.body_read));
     serve_bounded(listener, app, limits, async {
         let _ = tokio::signal::ctrl_c().await;

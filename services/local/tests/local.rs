@@ -131,7 +131,8 @@ async fn serve_answers_the_sample_request_and_ingests_unknown_artists() {
         .json()
         .await
         .unwrap();
-    assert!(status["artists"].as_u64().unwrap() >= 1, "{status}");
+    let artists = status["artists"].as_u64();
+    assert!(artists.is_some_and(|n| n >= 1), "{status}");
     let queues: Vec<&str> = status["queues"]
         .as_array()
         .unwrap()
@@ -555,6 +556,16 @@ async fn state_changing_routes_need_the_secret_and_json() {
         .unwrap()
         .status();
     assert_eq!(status, 415);
+    // The status page is read-only: the secret, and no body or content type.
+    let status_page = |secret: Option<&str>| {
+        let mut request = client.get(format!("{base}/status"));
+        if let Some(secret) = secret {
+            request = request.header("X-Encore-Skill-Secret", secret);
+        }
+        request.send()
+    };
+    assert_eq!(status_page(None).await.unwrap().status(), 401);
+    assert_eq!(status_page(Some(SECRET)).await.unwrap().status(), 200);
     // With both, the request reaches the job (which may fail on a fresh lake, or find a
     // run already in progress).
     let status = post("/similarity/run", Some(SECRET), "application/json")
