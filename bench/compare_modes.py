@@ -3,7 +3,7 @@
 Usage: compare_modes.py DEV.csv EXTENDED.csv INGESTED
 DEV.csv and EXTENDED.csv are `encore export related --format csv` of the two data dirs;
 INGESTED is the number of artists the development backfill stored (`encore status --json`,
-`counts.artists`). Prints how many of them have 10 neighbours, and for how many artists
+`artists`). Prints how many of them have 10 neighbours, and for how many artists
 the ordered neighbour lists are equal in both (artists missing from either side count as
 different).
 """

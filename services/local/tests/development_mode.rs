@@ -93,7 +93,7 @@ fn backfill_and_relate(
     encore(dir, &["similarity", "run"]);
     let status: serde_json::Value =
         serde_json::from_str(&encore(dir, &["status", "--json"])).unwrap();
-    let ingested = status["counts"]["artists"].as_u64().unwrap();
+    let ingested = status["artists"].as_u64().unwrap();
     (
         ingested,
         neighbour_lists(&encore(dir, &["export", "related", "--format", "csv"])),

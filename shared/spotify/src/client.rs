@@ -24,8 +24,11 @@ use encore_domain::release::{latest_releases, Release};
 pub const AUDIO_FEATURES_BATCH: usize = 100;
 /// Most top tracks an artist has (Spotify's top-tracks answer, and the fallback's cap).
 pub const TOP_TRACKS: usize = 10;
-/// Most search pages the top-tracks fallback reads before settling for fewer tracks.
-pub const FALLBACK_SEARCH_PAGES: u32 = 3;
+/// Most search pages the top-tracks fallback reads before settling for fewer tracks: a
+/// short name (`Smith`, `Like`) shares its search with many artists whose names contain
+/// it, so its own tracks can sit several pages down. The search stops at the last page
+/// or once [`TOP_TRACKS`] of the artist's own are found, so most artists need one page.
+pub const FALLBACK_SEARCH_PAGES: u32 = 10;
 /// Most artist-albums pages read for one artist (at [`PAGE_LIMIT`] per page).
 pub const MAX_ALBUM_PAGES: usize = 20;
 
@@ -474,7 +477,7 @@ impl SpotifyClient {
     }
 
     /// The top-tracks fallback (Development Mode has no top tracks and no `popularity`):
-    /// search `artist:"NAME"` (at most [`FALLBACK_SEARCH_PAGES`] pages), keep only tracks
+    /// search `artist:"NAME"` (at most [`FALLBACK_SEARCH_PAGES`] pages of [`PAGE_LIMIT`]), keep only tracks
     /// whose artists include this artist's id (a name search also finds namesakes and
     /// artists whose names contain the words), each once, at most [`TOP_TRACKS`]. Ranked
     /// by popularity when every track has one (Extended Quota Mode); otherwise in
