@@ -80,6 +80,7 @@ fn tracks(artist_id: &str, count: u32) -> Vec<Track> {
             spotify_url: Some(format!(
                 "https://open.spotify.com/track/{artist_id}{rank:02}"
             )),
+            features_source: None,
         })
         .collect()
 }

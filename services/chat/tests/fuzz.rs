@@ -48,6 +48,7 @@ fn track(artist_id: &str, rank: u32, name: &str) -> Track {
         spotify_url: Some(format!(
             "https://open.spotify.com/track/{artist_id}{rank:02}"
         )),
+        features_source: None,
     }
 }
 

@@ -1,9 +1,12 @@
 //! Ingest throughput against the Spotify stand-in with a configured latency per call:
 //! N artists of the songs data set go through the real handler (SQLite store, embedded bus)
-//! in SQS-sized batches; prints artists/s and Spotify calls per artist.
+//! in SQS-sized batches; prints artists/s and calls per artist, Spotify's and ReccoBeats'
+//! apart. In `development` mode the stand-in refuses top tracks and audio features as a
+//! Development Mode app is refused them: tracks come from search, features from the
+//! stand-in's ReccoBeats (both at the same latency per call).
 //!
-//! `cargo run --release -p encore-ingest --example ingest-bench -- [ARTISTS] [LATENCY_MS] [CONCURRENCY]`
-//! (defaults 1000, 50, 4). Needs `../shared/data/spotify_songs.csv.gz`.
+//! `cargo run --release -p encore-ingest --example ingest-bench -- [ARTISTS] [LATENCY_MS] [CONCURRENCY] [extended|development]`
+//! (defaults 1000, 50, 4, extended). Needs `../shared/data/spotify_songs.csv.gz`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,7 +17,9 @@ use encore_domain::normalize;
 use encore_ingest::spotify::SpotifyCatalog;
 use encore_ingest::{handle, Callbacks, Ingest};
 use encore_kakao::callback::CallbackHosts;
-use encore_spotify::{ClientSecret, SpotifyClient, SpotifyConfig};
+use encore_spotify::{
+    ClientSecret, FeatureSettings, FeaturesFallback, SpotifyClient, SpotifyConfig, SpotifyMode,
+};
 use encore_standin::{Credentials, Faults, StandIn};
 use encore_store::embedded_bus::EmbeddedBus;
 use encore_store::embedded_queue::{EmbeddedQueue, QueueSettings};
@@ -31,6 +36,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let artists: usize = args.next().map_or(Ok(1000), |a| a.parse())?;
     let latency_ms: u64 = args.next().map_or(Ok(50), |a| a.parse())?;
     let concurrency: usize = args.next().map_or(Ok(4), |a| a.parse())?;
+    let mode: SpotifyMode = args
+        .next()
+        .map_or(Ok(SpotifyMode::Extended), |a| a.parse())?;
 
     let path =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/spotify_songs.csv.gz");
@@ -44,6 +52,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let catalog = Arc::new(encore_standin::Catalog::load(&path)?);
     let faults = Faults {
         latency: Duration::from_millis(latency_ms),
+        dev_mode: mode == SpotifyMode::Development,
         ..Faults::default()
     };
     let standin = StandIn::new(catalog.clone())
@@ -56,7 +65,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             credentials.client_id,
             ClientSecret::new(credentials.client_secret),
         )
-        .with_base_urls(standin.base_url(), standin.api_base()),
+        .with_base_urls(standin.base_url(), standin.api_base())
+        .with_features(&FeatureSettings {
+            mode,
+            fallback: FeaturesFallback::Reccobeats,
+            reccobeats_base: Some(standin.reccobeats_base()),
+        }),
     )?;
 
     let dir = std::env::temp_dir().join(format!("encore-ingest-bench-{}", std::process::id()));
@@ -118,7 +132,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "artists={} ingested_events={ingested} failed={failed}",
         names.len()
     );
-    println!("latency_ms_per_call={latency_ms} concurrency={concurrency} batch={BATCH}");
+    println!(
+        "mode={} latency_ms_per_call={latency_ms} concurrency={concurrency} batch={BATCH}",
+        mode.as_str()
+    );
     println!(
         "seconds={seconds:.2} artists_per_second={:.1}",
         names.len() as f64 / seconds
@@ -128,6 +145,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         client.calls() as f64 / names.len() as f64,
         client.calls(),
         client.token_calls()
+    );
+    let reccobeats_calls = client.features_fallback().map_or(0, |r| r.calls());
+    println!(
+        "reccobeats_calls_per_artist={:.2} ({reccobeats_calls} HTTP calls)",
+        reccobeats_calls as f64 / names.len() as f64,
     );
     standin.shutdown().await;
     std::fs::remove_dir_all(&dir)?;

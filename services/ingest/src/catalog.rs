@@ -32,6 +32,9 @@ pub struct CatalogUsage {
     pub rate_limited: u64,
     /// Answers served through a fallback (Development Mode).
     pub fallbacks: u64,
+    /// HTTP requests sent to the feature fallback (ReccoBeats), retries included; not
+    /// part of `calls`.
+    pub feature_fallback_calls: u64,
 }
 
 impl CatalogUsage {
@@ -41,6 +44,9 @@ impl CatalogUsage {
             calls: self.calls.saturating_sub(earlier.calls),
             rate_limited: self.rate_limited.saturating_sub(earlier.rate_limited),
             fallbacks: self.fallbacks.saturating_sub(earlier.fallbacks),
+            feature_fallback_calls: self
+                .feature_fallback_calls
+                .saturating_sub(earlier.feature_fallback_calls),
         }
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::handler::{DEFAULT_ARTIST_BUDGET, DEFAULT_CONCURRENCY};
 use encore_domain::release::LATEST_RELEASES_KEPT;
 use encore_kakao::callback::{CallbackHosts, DEFAULT_CALLBACK_HOSTS};
+use encore_spotify::FeatureSettings;
 
 /// What the ingest Lambda needs to start (the database URL and the Spotify secret come
 /// from Secrets Manager, see `encore_platform::secrets`).
@@ -21,6 +22,18 @@ pub struct Config {
     pub releases_kept: usize,
     /// The time one artist needs; none starts with less left before the deadline.
     pub artist_budget: Duration,
+    /// The Spotify app's mode and the feature fallback.
+    pub features: FeatureSettings,
+}
+
+/// The Spotify mode and feature fallback from `ENCORE_SPOTIFY_MODE`,
+/// `ENCORE_FEATURES_FALLBACK` and `ENCORE_RECCOBEATS_URL` (shared with the embedded runner).
+pub fn feature_settings(env: &Env) -> Result<FeatureSettings, ConfigError> {
+    Ok(FeatureSettings {
+        mode: env.parse_or(keys::SPOTIFY_MODE, Default::default())?,
+        fallback: env.parse_or(keys::FEATURES_FALLBACK, Default::default())?,
+        reccobeats_base: env.optional(keys::RECCOBEATS_URL),
+    })
 }
 
 impl std::fmt::Debug for Config {
@@ -32,6 +45,7 @@ impl std::fmt::Debug for Config {
             .field("concurrency", &self.concurrency)
             .field("releases_kept", &self.releases_kept)
             .field("artist_budget", &self.artist_budget)
+            .field("features", &self.features)
             .finish_non_exhaustive()
     }
 }
@@ -59,6 +73,7 @@ impl Config {
                 keys::INGEST_ARTIST_BUDGET_SECS,
                 DEFAULT_ARTIST_BUDGET.as_secs(),
             )?),
+            features: feature_settings(env)?,
         })
     }
 }
@@ -66,6 +81,37 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_spotify_mode_and_the_feature_fallback() {
+        use encore_spotify::{FeaturesFallback, SpotifyMode};
+        let env = Env::from_pairs([
+            (keys::SPOTIFY_MODE, "development"),
+            (keys::FEATURES_FALLBACK, "none"),
+            (keys::RECCOBEATS_URL, "http://127.0.0.1:9/reccobeats"),
+        ]);
+        let features = feature_settings(&env).unwrap();
+        assert_eq!(features.mode, SpotifyMode::Development);
+        assert_eq!(features.fallback, FeaturesFallback::None);
+        assert_eq!(
+            features.reccobeats_base.as_deref(),
+            Some("http://127.0.0.1:9/reccobeats")
+        );
+        let defaults = feature_settings(&Env::from_pairs([])).unwrap();
+        assert_eq!(defaults.mode, SpotifyMode::Extended);
+        assert_eq!(defaults.fallback, FeaturesFallback::Reccobeats);
+        let bad = feature_settings(&Env::from_pairs([(keys::SPOTIFY_MODE, "sandbox")]));
+        assert!(
+            matches!(
+                bad,
+                Err(ConfigError::Invalid {
+                    key: keys::SPOTIFY_MODE,
+                    ..
+                })
+            ),
+            "{bad:?}"
+        );
+    }
 
     #[test]
     fn names_the_missing_variable_and_hides_secrets() {
@@ -100,6 +146,7 @@ mod tests {
         ]);
         let config = Config::from_env(&env, "very-secret".into()).unwrap();
         assert_eq!(config.concurrency, DEFAULT_CONCURRENCY);
+        assert_eq!(config.features, FeatureSettings::default());
         let shown = format!("{config:?}");
         assert!(!shown.contains("very-secret"), "{shown}");
     }

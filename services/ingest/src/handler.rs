@@ -187,6 +187,7 @@ async fn run(
         .count(names::SPOTIFY_CALLS, usage.calls)
         .count(names::SPOTIFY_RATE_LIMITED, usage.rate_limited)
         .count(names::FALLBACK_USED, usage.fallbacks)
+        .count(names::FEATURE_FALLBACK_CALLS, usage.feature_fallback_calls)
         .count(names::INGESTED, 0)
         .count(names::NOT_FOUND, 0)
         .count(names::INGEST_FAILED, 0)

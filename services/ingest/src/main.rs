@@ -28,10 +28,13 @@ async fn main() -> Result<(), Error> {
     .await?;
     let config = Config::from_env(&env, spotify_secret)?;
     let store = Arc::new(MySqlStore::connect(&secrets::database_url(&env, &aws).await?).await?);
-    let spotify = SpotifyClient::new(SpotifyConfig::new(
-        config.spotify_client_id.clone(),
-        ClientSecret::new(config.spotify_client_secret.clone()),
-    ))?;
+    let spotify = SpotifyClient::new(
+        SpotifyConfig::new(
+            config.spotify_client_id.clone(),
+            ClientSecret::new(config.spotify_client_secret.clone()),
+        )
+        .with_features(&config.features),
+    )?;
     let artist_budget = config.artist_budget;
     let ingest = Ingest {
         catalog: Arc::new(SpotifyCatalog::new(spotify)),

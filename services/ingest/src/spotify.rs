@@ -70,6 +70,10 @@ impl Catalog for SpotifyCatalog {
             calls: self.client.calls(),
             rate_limited: self.client.rate_limited(),
             fallbacks: self.client.fallbacks(),
+            feature_fallback_calls: self
+                .client
+                .features_fallback()
+                .map_or(0, |fallback| fallback.calls()),
         }
     }
 }

@@ -116,6 +116,7 @@ fn ingested(
             popularity: Some(track.popularity),
             duration_ms: Some(track.duration_ms),
             spotify_url: Some(format!("https://open.spotify.com/track/{}", track.id)),
+            features_source: None,
         })
         .collect();
     let features = top.iter().map(|track| audio_features(track)).collect();
@@ -164,6 +165,7 @@ fn audio_features(track: &CatalogTrack) -> AudioFeatures {
         tempo: f.tempo,
         duration_ms: Some(track.duration_ms),
         time_signature: None,
+        source: Default::default(),
     }
 }
 

@@ -14,7 +14,7 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::prelude::SessionContext;
 use encore_domain::events::{ArtistIngested, BusEnvelope, EventMeta, SOURCE_INGEST};
 use encore_domain::release::{AlbumType, Release, ReleaseDate};
-use encore_domain::{Artist, AudioFeatures, Track};
+use encore_domain::{Artist, AudioFeatures, FeatureSource, Track};
 use encore_lake::objects::s3::s3_client;
 use encore_lake::{compact, Lake, LocalDirLake, S3Lake, AUDIO_FEATURES, RELEASES, TOP_TRACKS};
 use encore_lake_service::handle;
@@ -67,6 +67,7 @@ fn track(artist: &str, rank: u32) -> Track {
         popularity: Some(100 - rank),
         duration_ms: Some(200_000),
         spotify_url: None,
+        features_source: None,
     }
 }
 
@@ -86,6 +87,7 @@ fn features(track_id: &str, danceability: f64) -> AudioFeatures {
         tempo: 119.9,
         duration_ms: Some(229_773),
         time_signature: Some(4),
+        source: Default::default(),
     }
 }
 
@@ -219,7 +221,9 @@ fn ints(batch: &RecordBatch, column: &str) -> Vec<Option<i32>> {
 async fn events_from_sqs_land_in_s3_row_by_row_and_redelivery_changes_nothing() {
     let (lake, queue) = moto().await;
     // 01:00 and 02:00 UTC on 2026-11-25 are 10:00 and 11:00 in Seoul, the same day.
-    let bts = ingested("bts", 3, &[1, 2], at(2, 0));
+    let mut bts = ingested("bts", 3, &[1, 2], at(2, 0));
+    // bts2's features came from ReccoBeats (Spotify refused or lacked them).
+    bts.features[1].source = FeatureSource::Reccobeats;
     let iu = ingested("iu", 2, &[1, 2], at(1, 0));
     let mut wrong_version = serde_json::to_value(
         BusEnvelope::wrap(&ingested("x", 1, &[], at(1, 0)), SOURCE_INGEST).unwrap(),
@@ -328,6 +332,11 @@ async fn events_from_sqs_land_in_s3_row_by_row_and_redelivery_changes_nothing() 
     assert_eq!(dance.values().to_vec(), [0.1, 0.2, 0.1, 0.2]);
     assert_eq!(ints(&features, "key"), [Some(11); 4]);
     assert_eq!(ints(&features, "time_signature"), [Some(4); 4]);
+    assert_eq!(
+        strings(&features, "source"),
+        ["spotify", "spotify", "spotify", "reccobeats"].map(|s| Some(s.to_owned())),
+        "each row records who measured it"
+    );
     let tempo = features
         .column_by_name("tempo")
         .unwrap()
@@ -483,6 +492,18 @@ async fn datafusion_reads_the_local_lake_with_the_declared_schema() {
         .unwrap()
         .to_string();
     assert!(text.contains("| 6 | 3         |"), "{text}");
+
+    let sources = ctx
+        .sql("SELECT DISTINCT source FROM audio_features")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let text = datafusion::arrow::util::pretty::pretty_format_batches(&sources)
+        .unwrap()
+        .to_string();
+    assert!(text.contains("| spotify |"), "{text}");
 
     let latest = ctx
         .sql(

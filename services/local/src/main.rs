@@ -29,6 +29,19 @@ struct Cli {
     command: Command,
 }
 
+/// The Spotify app's mode, for the commands that ingest.
+#[derive(Debug, clap::Args)]
+struct SpotifyModeArg {
+    /// `development` (top tracks and audio features refused: track search and ReccoBeats
+    /// instead; the stand-in plays it too) or `extended`.
+    #[arg(
+        long = "spotify-mode",
+        env = "ENCORE_SPOTIFY_MODE",
+        default_value = "extended"
+    )]
+    mode: encore_spotify::SpotifyMode,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run everything: skill endpoint, chat page, consumers, daily similarity schedule.
@@ -40,6 +53,8 @@ enum Command {
         /// columns); default: the built-in demo catalog. Ignored when Spotify credentials are set.
         #[arg(long)]
         catalog: Option<PathBuf>,
+        #[command(flatten)]
+        spotify: SpotifyModeArg,
     },
     /// Send one utterance through the skill handler and print the Kakao JSON.
     Chat {
@@ -57,6 +72,8 @@ enum Command {
         /// Request at most this many artists.
         #[arg(long)]
         limit: Option<usize>,
+        #[command(flatten)]
+        spotify: SpotifyModeArg,
     },
     /// Re-ingest the artists users asked about recently (the daily refresh, now), so new
     /// releases and changed top tracks appear; waits until the queues are drained.
@@ -67,6 +84,8 @@ enum Command {
         /// Catalog for the Spotify stand-in (as for `serve`); ignored with Spotify credentials.
         #[arg(long)]
         catalog: Option<PathBuf>,
+        #[command(flatten)]
+        spotify: SpotifyModeArg,
     },
     /// The daily similarity job.
     Similarity {
@@ -171,11 +190,16 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let env = Env::process();
     match cli.command {
-        Command::Serve { addr, catalog } => {
+        Command::Serve {
+            addr,
+            catalog,
+            spotify,
+        } => {
             if let Some(path) = &catalog {
                 load_catalog(path)?;
             }
-            let stack = Stack::open(&cli.data_dir, &env).await?;
+            let mut stack = Stack::open(&cli.data_dir, &env).await?;
+            stack.features.mode = spotify.mode;
             serve(
                 stack,
                 ServeOptions {
@@ -202,16 +226,26 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Backfill { catalog, limit } => {
+        Command::Backfill {
+            catalog,
+            limit,
+            spotify,
+        } => {
             let loaded = std::sync::Arc::new(load_catalog(&catalog)?);
-            let stack = Stack::open(&cli.data_dir, &env).await?;
+            let mut stack = Stack::open(&cli.data_dir, &env).await?;
+            stack.features.mode = spotify.mode;
             encore_local::backfill::run(&stack, &catalog, loaded, limit, &env).await
         }
-        Command::Refresh { days, catalog } => {
+        Command::Refresh {
+            days,
+            catalog,
+            spotify,
+        } => {
             if let Some(path) = &catalog {
                 load_catalog(path)?;
             }
-            let stack = Stack::open(&cli.data_dir, &env).await?;
+            let mut stack = Stack::open(&cli.data_dir, &env).await?;
+            stack.features.mode = spotify.mode;
             encore_local::refresh::run(&stack, &CatalogSource::from_arg(catalog), days, &env).await
         }
         Command::Similarity {

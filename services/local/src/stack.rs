@@ -23,8 +23,8 @@ use encore_replay::{QueuePair, QueuePairs};
 use encore_similarity_service::{
     JobError, JobSummary, Progress, RefreshError, RefreshSummary, Settings,
 };
-use encore_spotify::{ClientSecret, SpotifyClient, SpotifyConfig};
-use encore_standin::{Credentials, RunningStandIn, StandIn};
+use encore_spotify::{ClientSecret, FeatureSettings, SpotifyClient, SpotifyConfig, SpotifyMode};
+use encore_standin::{Credentials, Faults, RunningStandIn, StandIn};
 use encore_store::embedded_bus::EmbeddedBus;
 use encore_store::embedded_queue::{EmbeddedQueue, QueueSettings};
 use encore_store::inbound::{process_batch, BatchReport};
@@ -156,6 +156,9 @@ pub struct Stack {
     pub releases_kept: usize,
     /// The similarity job's settings (shrink guard from the environment).
     pub job_settings: Settings,
+    /// The Spotify app's mode and the feature fallback (environment, or the CLI's
+    /// `--spotify-mode`): the stand-in plays the mode too.
+    pub features: FeatureSettings,
     /// Held while a similarity run is in progress: at most one at a time per process.
     job: tokio::sync::Mutex<()>,
 }
@@ -192,6 +195,7 @@ impl Stack {
             lake: Arc::new(LocalDirLake::new(data_dir.join("lake"))),
             releases_kept,
             job_settings: Settings::from_env(env)?,
+            features: encore_ingest::config::feature_settings(env)?,
             job: tokio::sync::Mutex::new(()),
         })
     }
@@ -279,7 +283,9 @@ impl Stack {
             env.optional(keys::SPOTIFY_CLIENT_ID),
             env.optional(keys::SPOTIFY_CLIENT_SECRET),
         ) {
-            let client = SpotifyClient::new(SpotifyConfig::new(id, ClientSecret::new(secret)))?;
+            let client = SpotifyClient::new(
+                SpotifyConfig::new(id, ClientSecret::new(secret)).with_features(&self.features),
+            )?;
             return Ok((CatalogService::Spotify, client));
         }
         let path = match source {
@@ -308,19 +314,31 @@ impl Stack {
             env.optional(keys::SPOTIFY_CLIENT_ID),
             env.optional(keys::SPOTIFY_CLIENT_SECRET),
         ) {
-            let client = SpotifyClient::new(SpotifyConfig::new(id, ClientSecret::new(secret)))?;
+            let client = SpotifyClient::new(
+                SpotifyConfig::new(id, ClientSecret::new(secret)).with_features(&self.features),
+            )?;
             return Ok((CatalogService::Spotify, client));
         }
         let server = StandIn::new(catalog)
+            .with_faults(Faults {
+                dev_mode: self.features.mode == SpotifyMode::Development,
+                ..Faults::default()
+            })
             .serve(([127, 0, 0, 1], 0).into())
             .await?;
         let credentials = Credentials::standin_default();
+        let features = FeatureSettings {
+            reccobeats_base: (self.features.reccobeats_base.clone())
+                .or_else(|| Some(server.reccobeats_base())),
+            ..self.features.clone()
+        };
         let client = SpotifyClient::new(
             SpotifyConfig::new(
                 credentials.client_id,
                 ClientSecret::new(credentials.client_secret),
             )
-            .with_base_urls(server.base_url(), server.api_base()),
+            .with_base_urls(server.base_url(), server.api_base())
+            .with_features(&features),
         )?;
         Ok((
             CatalogService::StandIn {

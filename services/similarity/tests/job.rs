@@ -88,6 +88,7 @@ fn features(track_id: &str, values: [f64; 9]) -> AudioFeatures {
         tempo,
         duration_ms: Some(180_000),
         time_signature: Some(4),
+        source: Default::default(),
     }
 }
 
@@ -128,6 +129,7 @@ fn ingest(n: usize) -> ArtistIngested {
                 popularity: None,
                 duration_ms: None,
                 spotify_url: None,
+                features_source: None,
             })
             .collect(),
         features: vec![features(&track_ids[0], a), features(&track_ids[1], b)],

@@ -10,6 +10,8 @@ pub mod normalize;
 pub mod release;
 
 pub use calendar::{service_date, SERVICE_TZ};
-pub use model::{Artist, AudioFeatures, RelatedArtist, Track, FEATURE_NAMES};
+pub use model::{
+    Artist, AudioFeatures, FeatureSource, RelatedArtist, Track, FEATURES_MISSING, FEATURE_NAMES,
+};
 pub use normalize::{is_blank, normalize};
 pub use release::{Release, ReleaseDate};

@@ -49,9 +49,54 @@ pub struct Track {
     pub duration_ms: Option<u32>,
     #[serde(default)]
     pub spotify_url: Option<String>,
+    /// Where the track's audio features came from; `None`: they are missing (also in
+    /// events and cache entries written before provenance was kept).
+    #[serde(default)]
+    pub features_source: Option<FeatureSource>,
 }
 
-/// Spotify's audio analysis of one track.
+/// Where a track's audio features came from. Both sources measure on Spotify's scales,
+/// so similarity uses either alike; a track with neither has its features missing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FeatureSource {
+    /// Spotify's `GET /audio-features` (the default: every feature recorded before
+    /// provenance was kept came from Spotify).
+    #[default]
+    Spotify,
+    /// ReccoBeats' `GET /v1/audio-features`, asked for what Spotify refused or left out.
+    Reccobeats,
+}
+
+impl FeatureSource {
+    /// The stable label used in events, the cache and the lake.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Spotify => "spotify",
+            Self::Reccobeats => "reccobeats",
+        }
+    }
+
+    /// The label of a track's features: their source, or `missing` when it has none.
+    pub fn label(source: Option<Self>) -> &'static str {
+        source.map_or(FEATURES_MISSING, Self::as_str)
+    }
+
+    /// The inverse of [`FeatureSource::label`]; an error names an unknown label.
+    pub fn from_label(label: &str) -> Result<Option<Self>, String> {
+        match label {
+            "spotify" => Ok(Some(Self::Spotify)),
+            "reccobeats" => Ok(Some(Self::Reccobeats)),
+            FEATURES_MISSING => Ok(None),
+            other => Err(format!("{other:?} is not a feature source")),
+        }
+    }
+}
+
+/// The provenance label of a track without audio features.
+pub const FEATURES_MISSING: &str = "missing";
+
+/// The audio analysis of one track (Spotify's, or ReccoBeats' on the same scales).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AudioFeatures {
     pub track_id: String,
@@ -74,6 +119,10 @@ pub struct AudioFeatures {
     pub duration_ms: Option<u32>,
     #[serde(default)]
     pub time_signature: Option<i32>,
+    /// Which service measured them (absent in events written before provenance was
+    /// kept, which all came from Spotify).
+    #[serde(default)]
+    pub source: FeatureSource,
 }
 
 /// The nine features similarity compares artists on, in the order the engine uses.
@@ -90,6 +139,17 @@ pub const FEATURE_NAMES: [&str; 9] = [
 ];
 
 impl AudioFeatures {
+    /// Records on each of `tracks` where its features came from, by `features` (those
+    /// without an entry are missing).
+    pub fn mark_sources(tracks: &mut [Track], features: &[Self]) {
+        for track in tracks {
+            track.features_source = features
+                .iter()
+                .find(|f| f.track_id == track.id)
+                .map(|f| f.source);
+        }
+    }
+
     /// The values of [`FEATURE_NAMES`], in that order.
     pub fn similarity_vector(&self) -> [f64; 9] {
         [
@@ -117,4 +177,29 @@ pub struct RelatedArtist {
     pub distance: f64,
     /// The date (Asia/Seoul) of the similarity run that produced the row, `YYYY-MM-DD`.
     pub snapshot: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feature_source_labels_round_trip() {
+        for source in [
+            None,
+            Some(FeatureSource::Spotify),
+            Some(FeatureSource::Reccobeats),
+        ] {
+            assert_eq!(
+                FeatureSource::from_label(FeatureSource::label(source)),
+                Ok(source)
+            );
+        }
+        assert_eq!(FeatureSource::label(None), "missing");
+        assert!(FeatureSource::from_label("lastfm").is_err());
+        assert_eq!(
+            serde_json::to_value(FeatureSource::Reccobeats).unwrap(),
+            serde_json::json!("reccobeats")
+        );
+    }
 }

@@ -136,6 +136,48 @@ fn events_from_before_releases_still_decode() {
     assert!(event.releases.is_empty());
 }
 
+#[test]
+fn events_from_before_feature_provenance_still_decode() {
+    let mut value = read_json("samples/artist-ingested.json");
+    for features in value["features"].as_array_mut().unwrap() {
+        features.as_object_mut().unwrap().remove("source");
+    }
+    for track in value["tracks"].as_array_mut().unwrap() {
+        track.as_object_mut().unwrap().remove("features_source");
+    }
+    assert!(schema_errors("artist-ingested", &value).is_empty());
+    let event: ArtistIngested = serde_json::from_value(value).unwrap();
+    assert!(event
+        .features
+        .iter()
+        .all(|f| f.source == encore_domain::FeatureSource::Spotify));
+    assert!(event.tracks.iter().all(|t| t.features_source.is_none()));
+}
+
+#[test]
+fn sample_carries_both_feature_sources() {
+    let event: ArtistIngested =
+        serde_json::from_value(read_json("samples/artist-ingested.json")).unwrap();
+    let sources: BTreeSet<&str> = event.features.iter().map(|f| f.source.as_str()).collect();
+    assert_eq!(sources, BTreeSet::from(["reccobeats", "spotify"]));
+    let labels: Vec<&str> = event
+        .tracks
+        .iter()
+        .map(|t| encore_domain::FeatureSource::label(t.features_source))
+        .collect();
+    assert_eq!(labels, ["reccobeats", "spotify", "missing"]);
+    let mut marked = event.tracks.clone();
+    encore_domain::AudioFeatures::mark_sources(&mut marked, &event.features);
+    assert_eq!(
+        marked, event.tracks,
+        "the tracks' sources agree with the features'"
+    );
+    let mut value = read_json("samples/artist-ingested.json");
+    value["features"][0]["source"] = "lastfm".into();
+    assert!(!schema_errors("artist-ingested", &value).is_empty());
+    assert!(!rust_accepts::<ArtistIngested>(&value));
+}
+
 fn rust_accepts<E: DeserializeOwned>(value: &Value) -> bool {
     serde_json::from_value::<E>(value.clone()).is_ok()
 }

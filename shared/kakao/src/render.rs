@@ -549,6 +549,7 @@ mod tests {
             popularity: None,
             duration_ms: None,
             spotify_url: Some(format!("https://open.spotify.com/track/{artist_id}t{rank}")),
+            features_source: None,
         }
     }
 
@@ -940,6 +941,7 @@ mod tests {
                                 album.unwrap_or_default()
                             )
                         }),
+                        features_source: None,
                     })
                     .collect();
                 ArtistCard {

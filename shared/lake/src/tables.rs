@@ -147,6 +147,10 @@ pub const AUDIO_FEATURES: LakeTable = LakeTable {
         optional("time_signature", ColumnType::Int32),
         // Lets the SQL keep one row per track (the latest) when a track was ingested twice.
         required("fetched_at", ColumnType::TimestampMillis),
+        // Who measured the features: `spotify` or `reccobeats` (FeatureSource::as_str);
+        // null in files written before provenance was kept, which all came from Spotify.
+        // Tracks whose features are missing have no row here.
+        optional("source", ColumnType::Text),
     ],
 };
 

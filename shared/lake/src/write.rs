@@ -101,6 +101,7 @@ struct FeatureRow {
     tempo: f64,
     duration_ms: Option<i64>,
     time_signature: Option<i32>,
+    source: &'static str,
 }
 
 /// One row of `releases`.
@@ -210,6 +211,7 @@ impl Snapshot {
                 tempo: f.tempo,
                 duration_ms: f.duration_ms.map(i64::from),
                 time_signature: f.time_signature,
+                source: f.source.as_str(),
             })
             .collect();
         let releases = event
@@ -512,6 +514,12 @@ fn features_batch(snapshots: &[&Snapshot]) -> Result<RecordBatch, LakeError> {
                     .map(|(s, _)| s.fetched_at.timestamp_millis())
                     .collect(),
             ),
+        ),
+        (
+            "source",
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|(_, r)| r.source),
+            )),
         ),
     ]);
     assemble(&AUDIO_FEATURES, columns)

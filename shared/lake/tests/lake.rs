@@ -47,6 +47,7 @@ fn track(artist: &str, n: u32) -> Track {
         popularity: Some(90 - n),
         duration_ms: Some(180_000 + n),
         spotify_url: None,
+        features_source: None,
     }
 }
 
@@ -66,6 +67,7 @@ fn features(track_id: &str, x: f64) -> AudioFeatures {
         tempo: 120.0 + x,
         duration_ms: Some(200_000),
         time_signature: Some(4),
+        source: Default::default(),
     }
 }
 

@@ -111,6 +111,15 @@ pub mod keys {
     pub const INGEST_ARTIST_BUDGET_SECS: &str = "ENCORE_INGEST_ARTIST_BUDGET_SECS";
     /// How many of an artist's newest releases ingest keeps.
     pub const LATEST_RELEASES_KEPT: &str = "ENCORE_LATEST_RELEASES";
+    /// Where audio features come from when Spotify refuses or lacks them:
+    /// `reccobeats` (default) or `none`.
+    pub const FEATURES_FALLBACK: &str = "ENCORE_FEATURES_FALLBACK";
+    /// Base URL of ReccoBeats (default `https://api.reccobeats.com`; the embedded runner
+    /// defaults to its stand-in).
+    pub const RECCOBEATS_URL: &str = "ENCORE_RECCOBEATS_URL";
+    /// The Spotify app's mode: `extended` (default) or `development` (top tracks and
+    /// audio features refused; the stand-in plays it too).
+    pub const SPOTIFY_MODE: &str = "ENCORE_SPOTIFY_MODE";
     /// Secrets Manager ARN of the MySQL credentials ({"username","password"}), read at cold start.
     pub const DATABASE_SECRET_ARN: &str = "DATABASE_SECRET_ARN";
     /// Secrets Manager ARN of the Spotify client secret, read at cold start.

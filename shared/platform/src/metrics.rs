@@ -49,6 +49,8 @@ pub mod names {
     pub const SPOTIFY_RATE_LIMITED: &str = "SpotifyRateLimited";
     /// ingest: artists served through a Development Mode fallback.
     pub const FALLBACK_USED: &str = "FallbackUsed";
+    /// ingest: calls to the feature fallback (ReccoBeats), retries included.
+    pub const FEATURE_FALLBACK_CALLS: &str = "FeatureFallbackCalls";
     /// lake: rows written (all tables).
     pub const LAKE_ROWS: &str = "LakeRows";
     /// lake: Parquet files written.

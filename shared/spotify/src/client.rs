@@ -14,6 +14,8 @@ use tokio::sync::Mutex;
 
 use crate::config::{RetryPolicy, SpotifyConfig, PAGE_LIMIT};
 use crate::error::SpotifyError;
+use crate::features::FeatureChain;
+use crate::reccobeats::ReccoBeatsClient;
 use crate::resolve::{choose_artist, search_keywords, Resolved};
 use crate::wire;
 use encore_domain::release::{latest_releases, Release};
@@ -22,8 +24,11 @@ use encore_domain::release::{latest_releases, Release};
 pub const AUDIO_FEATURES_BATCH: usize = 100;
 /// Most top tracks an artist has (Spotify's top-tracks answer, and the fallback's cap).
 pub const TOP_TRACKS: usize = 10;
-/// Most search pages the top-tracks fallback reads before settling for fewer tracks.
-pub const FALLBACK_SEARCH_PAGES: u32 = 3;
+/// Most search pages the top-tracks fallback reads before settling for fewer tracks: a
+/// short name (`Smith`, `Like`) shares its search with many artists whose names contain
+/// it, so its own tracks can sit several pages down. The search stops at the last page
+/// or once [`TOP_TRACKS`] of the artist's own are found, so most artists need one page.
+pub const FALLBACK_SEARCH_PAGES: u32 = 10;
 /// Most artist-albums pages read for one artist (at [`PAGE_LIMIT`] per page).
 pub const MAX_ALBUM_PAGES: usize = 20;
 
@@ -32,7 +37,8 @@ pub const MAX_ALBUM_PAGES: usize = 20;
 pub enum RefusedEndpoint {
     /// `GET /artists/{id}/top-tracks`, replaced by a track search for the artist.
     TopTracks,
-    /// `GET /audio-features`, replaced by "features missing".
+    /// `GET /audio-features`, replaced by the feature fallback (ReccoBeats), or by
+    /// "features missing" when none is configured.
     AudioFeatures,
 }
 
@@ -55,7 +61,8 @@ impl RefusedEndpoint {
 pub struct ArtistTracks {
     /// Ranked 1..n (at most [`TOP_TRACKS`]).
     pub tracks: Vec<Track>,
-    /// Features of the tracks that have them; empty when the endpoint is refused.
+    /// Features of the tracks that have them, each with its source (Spotify, or the
+    /// fallback for what Spotify refused or left out).
     pub features: Vec<AudioFeatures>,
     /// The endpoints that were refused and replaced for this answer.
     pub degraded: Vec<RefusedEndpoint>,
@@ -99,6 +106,8 @@ struct Inner {
     /// Endpoints seen refused; a process builds one client, so "logged once per client"
     /// is logged once per process.
     refused: [AtomicBool; 2],
+    /// Where features Spotify refuses or lacks come from, when configured.
+    reccobeats: Option<ReccoBeatsClient>,
 }
 
 /// The cached token and a generation number bumped on every refresh, so that of many
@@ -124,7 +133,7 @@ impl std::fmt::Debug for SpotifyClient {
 }
 
 /// A non-success answer, classified.
-enum Failure {
+pub(crate) enum Failure {
     /// 401: the token was rejected; refresh once and try again.
     Refresh(String),
     /// Worth another attempt, after `wait` (a `Retry-After`) or the backoff.
@@ -137,10 +146,10 @@ enum Failure {
 }
 
 /// What one HTTP exchange returned.
-struct Answer {
-    status: StatusCode,
-    retry_after: Option<u64>,
-    body: Vec<u8>,
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) retry_after: Option<u64>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl SpotifyClient {
@@ -164,7 +173,13 @@ impl SpotifyClient {
             .map_err(|e| SpotifyError::Config {
                 reason: format!("HTTP client: {e}"),
             })?;
-        Ok(Self {
+        let reccobeats = config
+            .features_fallback
+            .clone()
+            .map(ReccoBeatsClient::new)
+            .transpose()?;
+        let development = config.development_mode;
+        let client = Self {
             inner: Arc::new(Inner {
                 http,
                 config,
@@ -175,8 +190,26 @@ impl SpotifyClient {
                 rate_limited: AtomicU64::new(0),
                 fallbacks: AtomicU64::new(0),
                 refused: [AtomicBool::new(false), AtomicBool::new(false)],
+                reccobeats,
             }),
-        })
+        };
+        if development {
+            tracing::info!("Spotify app in Development Mode: top tracks come from track search, features from the fallback");
+            for endpoint in [RefusedEndpoint::TopTracks, RefusedEndpoint::AudioFeatures] {
+                client.inner.refused[endpoint.slot()].store(true, Ordering::Relaxed);
+            }
+        }
+        Ok(client)
+    }
+
+    /// The ReccoBeats client features fall back to, when one is configured.
+    pub fn features_fallback(&self) -> Option<&ReccoBeatsClient> {
+        self.inner.reccobeats.as_ref()
+    }
+
+    /// The feature chain: this client first, then the configured fallback.
+    pub fn feature_chain(&self) -> FeatureChain<'_, ReccoBeatsClient> {
+        FeatureChain::new(self, self.inner.reccobeats.as_ref())
     }
 
     /// The market asked for.
@@ -400,9 +433,10 @@ impl SpotifyClient {
     }
 
     /// The artist's top tracks and their audio features, in as few calls as possible: top
-    /// tracks, then one audio-features call. When the app is refused either endpoint,
-    /// top tracks come from a track search for the artist and features are left missing;
-    /// the refusal is logged once and remembered, so later calls skip the endpoint.
+    /// tracks, then the feature chain ([`FeatureChain`]). When the app is refused top
+    /// tracks, they come from a track search for the artist; when it is refused audio
+    /// features, they come from the fallback (or stay missing without one). A refusal is
+    /// logged once and remembered, so later calls skip the endpoint.
     pub async fn top_tracks_with_features(
         &self,
         artist: &Artist,
@@ -416,7 +450,7 @@ impl SpotifyClient {
         } else {
             self.top_tracks(&artist.id).await
         };
-        let tracks = match top {
+        let mut tracks = match top {
             Ok(tracks) => tracks,
             Err(SpotifyError::Unavailable { status, .. }) => {
                 self.mark_refused(RefusedEndpoint::TopTracks, status);
@@ -425,22 +459,13 @@ impl SpotifyClient {
             }
             Err(e) => return Err(e),
         };
-        let mut features = Vec::new();
-        if !tracks.is_empty() {
-            if self.is_refused(RefusedEndpoint::AudioFeatures) {
-                degraded.push(RefusedEndpoint::AudioFeatures);
-            } else {
-                let ids: Vec<String> = tracks.iter().map(|t| t.id.clone()).collect();
-                match self.audio_features(&ids).await {
-                    Ok(slots) => features = slots.into_iter().flatten().collect(),
-                    Err(SpotifyError::Unavailable { status, .. }) => {
-                        self.mark_refused(RefusedEndpoint::AudioFeatures, status);
-                        degraded.push(RefusedEndpoint::AudioFeatures);
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
+        let ids: Vec<String> = tracks.iter().map(|t| t.id.clone()).collect();
+        let chained = self.feature_chain().features(&ids).await?;
+        if chained.spotify_refused {
+            degraded.push(RefusedEndpoint::AudioFeatures);
         }
+        let features = chained.features;
+        AudioFeatures::mark_sources(&mut tracks, &features);
         if !degraded.is_empty() {
             self.inner.fallbacks.fetch_add(1, Ordering::Relaxed);
         }
@@ -451,9 +476,13 @@ impl SpotifyClient {
         })
     }
 
-    /// The top-tracks fallback: search `artist:"NAME"`, keep tracks the artist is on (a
-    /// name search also finds namesakes), most popular first when popularity is given
-    /// (else in search order), at most [`TOP_TRACKS`].
+    /// The top-tracks fallback (Development Mode has no top tracks and no `popularity`):
+    /// search `artist:"NAME"` (at most [`FALLBACK_SEARCH_PAGES`] pages of [`PAGE_LIMIT`]), keep only tracks
+    /// whose artists include this artist's id (a name search also finds namesakes and
+    /// artists whose names contain the words), each once, at most [`TOP_TRACKS`]. Ranked
+    /// by popularity when every track has one (Extended Quota Mode); otherwise in
+    /// Spotify's search order, which is its relevance ranking for the artist and already
+    /// weighs popularity, so the list is the artist's best-known tracks either way.
     async fn tracks_from_search(&self, artist: &Artist) -> Result<Vec<Track>, SpotifyError> {
         let query = format!("artist:\"{}\"", search_keywords(&artist.name));
         let mut tracks: Vec<Track> = Vec::new();
@@ -482,12 +511,12 @@ impl SpotifyClient {
         Ok(tracks)
     }
 
-    fn is_refused(&self, endpoint: RefusedEndpoint) -> bool {
+    pub(crate) fn is_refused(&self, endpoint: RefusedEndpoint) -> bool {
         self.inner.refused[endpoint.slot()].load(Ordering::Relaxed)
     }
 
     /// Remembers a refused endpoint; logs the first time only.
-    fn mark_refused(&self, endpoint: RefusedEndpoint, status: u16) {
+    pub(crate) fn mark_refused(&self, endpoint: RefusedEndpoint, status: u16) {
         if !self.inner.refused[endpoint.slot()].swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 endpoint = endpoint.as_str(),
@@ -556,51 +585,8 @@ impl SpotifyClient {
                     tracing::info!(endpoint = %endpoint, "access token rejected; getting a new one");
                     self.invalidate(generation).await;
                 }
-                other => self.settle(other, &endpoint, attempt).await?,
+                other => settle(&self.inner.config.retry, other, &endpoint, attempt).await?,
             }
-        }
-    }
-
-    /// Returns the error of a final failure, or waits before the next attempt.
-    async fn settle(
-        &self,
-        failure: Failure,
-        endpoint: &str,
-        attempt: u32,
-    ) -> Result<(), SpotifyError> {
-        let policy = &self.inner.config.retry;
-        match failure {
-            Failure::Retry { error, wait } if attempt < policy.max_attempts => {
-                let delay = wait.unwrap_or_else(|| backoff(policy, attempt));
-                if let Some(left) = crate::deadline::remaining().filter(|left| delay >= *left) {
-                    tracing::warn!(
-                        endpoint,
-                        attempt,
-                        delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                        left_ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX),
-                        error = %error,
-                        "Spotify call failed; no time left to retry before the deadline"
-                    );
-                    return Err(SpotifyError::Deadline {
-                        endpoint: endpoint.to_owned(),
-                        wait: delay,
-                        left,
-                        cause: error.to_string(),
-                    });
-                }
-                tracing::warn!(
-                    endpoint,
-                    attempt,
-                    max_attempts = policy.max_attempts,
-                    delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                    error = %error,
-                    "Spotify call failed; retrying"
-                );
-                tokio::time::sleep(delay).await;
-                Ok(())
-            }
-            Failure::Retry { error, .. } | Failure::Fatal(error) => Err(error),
-            Failure::Refresh(message) => Err(SpotifyError::Unauthorized { message }),
         }
     }
 
@@ -679,7 +665,7 @@ impl SpotifyClient {
                     Ok(answer) => classify(&answer, &endpoint, &config.retry),
                     Err(source) => transport(&endpoint, source),
                 };
-            self.settle(failure, &endpoint, attempt).await?;
+            settle(&config.retry, failure, &endpoint, attempt).await?;
         }
     }
 }
@@ -706,8 +692,50 @@ impl SpotifyClient {
     }
 }
 
+/// Returns the error of a final failure, or waits before the next attempt.
+pub(crate) async fn settle(
+    policy: &RetryPolicy,
+    failure: Failure,
+    endpoint: &str,
+    attempt: u32,
+) -> Result<(), SpotifyError> {
+    match failure {
+        Failure::Retry { error, wait } if attempt < policy.max_attempts => {
+            let delay = wait.unwrap_or_else(|| backoff(policy, attempt));
+            if let Some(left) = crate::deadline::remaining().filter(|left| delay >= *left) {
+                tracing::warn!(
+                    endpoint,
+                    attempt,
+                    delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                    left_ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX),
+                    error = %error,
+                    "call failed; no time left to retry before the deadline"
+                );
+                return Err(SpotifyError::Deadline {
+                    endpoint: endpoint.to_owned(),
+                    wait: delay,
+                    left,
+                    cause: error.to_string(),
+                });
+            }
+            tracing::warn!(
+                endpoint,
+                attempt,
+                max_attempts = policy.max_attempts,
+                delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                error = %error,
+                "call failed; retrying"
+            );
+            tokio::time::sleep(delay).await;
+            Ok(())
+        }
+        Failure::Retry { error, .. } | Failure::Fatal(error) => Err(error),
+        Failure::Refresh(message) => Err(SpotifyError::Unauthorized { message }),
+    }
+}
+
 /// Reads the status, `Retry-After` and body of a sent request.
-async fn receive(
+pub(crate) async fn receive(
     sent: Result<reqwest::Response, reqwest::Error>,
 ) -> Result<Answer, reqwest::Error> {
     let response = sent?;
@@ -725,7 +753,7 @@ async fn receive(
     })
 }
 
-fn transport(endpoint: &str, source: reqwest::Error) -> Failure {
+pub(crate) fn transport(endpoint: &str, source: reqwest::Error) -> Failure {
     Failure::Retry {
         error: SpotifyError::Transport {
             endpoint: endpoint.to_owned(),
@@ -737,7 +765,7 @@ fn transport(endpoint: &str, source: reqwest::Error) -> Failure {
 
 /// Sorts a non-success answer: 401 refresh; 429 wait `Retry-After` (unless too long or
 /// the quota is exhausted); 5xx retry; 403 unavailable; the rest final.
-fn classify(answer: &Answer, endpoint: &str, policy: &RetryPolicy) -> Failure {
+pub(crate) fn classify(answer: &Answer, endpoint: &str, policy: &RetryPolicy) -> Failure {
     let (message, reason) = wire::ErrorBody::parse(&answer.body);
     let endpoint = endpoint.to_owned();
     let status = answer.status.as_u16();

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::reccobeats::ReccoBeatsConfig;
+
 /// Spotify's accounts service, where tokens come from.
 pub const SPOTIFY_ACCOUNTS_BASE: &str = "https://accounts.spotify.com";
 /// Spotify's Web API.
@@ -11,6 +13,71 @@ pub const DEFAULT_MARKET: &str = "KR";
 /// The page size used for search and artist albums: the Development Mode maximum, which
 /// Extended Quota Mode accepts too, so one setting works for every app.
 pub const PAGE_LIMIT: u32 = 10;
+
+/// The quota mode of the Spotify app. Apps created since February 2026 start in
+/// Development Mode, which refuses top tracks and audio features.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SpotifyMode {
+    /// Development Mode: the refused endpoints are not tried.
+    Development,
+    /// Extended Quota Mode (or unknown: a refusal is still detected on the first 403).
+    #[default]
+    Extended,
+}
+
+impl SpotifyMode {
+    /// The label used in configuration (`development`, `extended`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Development => "development",
+            Self::Extended => "extended",
+        }
+    }
+}
+
+impl std::str::FromStr for SpotifyMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "development" => Ok(Self::Development),
+            "extended" => Ok(Self::Extended),
+            other => Err(format!("{other:?} is not development or extended")),
+        }
+    }
+}
+
+/// Where audio features come from when Spotify refuses or lacks them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FeaturesFallback {
+    /// ReccoBeats (free, keyless).
+    #[default]
+    Reccobeats,
+    /// Nowhere: those tracks keep their features missing.
+    None,
+}
+
+impl std::str::FromStr for FeaturesFallback {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "reccobeats" => Ok(Self::Reccobeats),
+            "none" => Ok(Self::None),
+            other => Err(format!("{other:?} is not reccobeats or none")),
+        }
+    }
+}
+
+/// The app's mode and where features come from when Spotify refuses or lacks them
+/// (`ENCORE_SPOTIFY_MODE`, `ENCORE_FEATURES_FALLBACK`, `ENCORE_RECCOBEATS_URL`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeatureSettings {
+    pub mode: SpotifyMode,
+    pub fallback: FeaturesFallback,
+    /// ReccoBeats' base URL; `None`: ReccoBeats itself (or, embedded, its stand-in).
+    pub reccobeats_base: Option<String>,
+}
 
 /// A client secret. Its `Debug` never shows the value.
 #[derive(Clone, PartialEq, Eq)]
@@ -76,6 +143,11 @@ pub struct SpotifyConfig {
     /// TCP/TLS connect timeout.
     pub connect_timeout: Duration,
     pub retry: RetryPolicy,
+    /// Where features come from when Spotify refuses or lacks them; `None`: nowhere.
+    pub features_fallback: Option<ReccoBeatsConfig>,
+    /// The app is known to be in Development Mode: the endpoints it is refused are not
+    /// tried at all (otherwise the first 403 teaches the client the same).
+    pub development_mode: bool,
 }
 
 impl SpotifyConfig {
@@ -90,7 +162,31 @@ impl SpotifyConfig {
             request_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(5),
             retry: RetryPolicy::default(),
+            features_fallback: None,
+            development_mode: false,
         }
+    }
+
+    /// The same, with the app's mode and feature fallback as configured.
+    pub fn with_features(mut self, features: &FeatureSettings) -> Self {
+        self.development_mode = features.mode == SpotifyMode::Development;
+        self.features_fallback = match features.fallback {
+            FeaturesFallback::Reccobeats => Some(
+                features
+                    .reccobeats_base
+                    .clone()
+                    .map(ReccoBeatsConfig::new)
+                    .unwrap_or_default(),
+            ),
+            FeaturesFallback::None => None,
+        };
+        self
+    }
+
+    /// The same, with features Spotify refuses or lacks asked of ReccoBeats.
+    pub fn with_features_fallback(mut self, fallback: ReccoBeatsConfig) -> Self {
+        self.features_fallback = Some(fallback);
+        self
     }
 
     /// The same, pointed at other base URLs (the stand-in: `accounts_base` = its base URL,

@@ -2,7 +2,7 @@
 //! remove) are `Option` with `#[serde(default)]`, so a stripped answer still decodes;
 //! everything is converted into domain types before leaving the crate.
 
-use encore_domain::{Artist, AudioFeatures};
+use encore_domain::{Artist, AudioFeatures, FeatureSource};
 use serde::Deserialize;
 
 use encore_domain::release::{AlbumType, Release, ReleaseDate};
@@ -158,6 +158,7 @@ impl FullTrack {
             popularity: self.popularity,
             duration_ms: self.duration_ms,
             spotify_url: self.external_urls.spotify,
+            features_source: None,
         }
     }
 }
@@ -230,6 +231,7 @@ impl WireAudioFeatures {
             tempo: self.tempo?,
             duration_ms: self.duration_ms,
             time_signature: self.time_signature,
+            source: FeatureSource::Spotify,
         })
     }
 }

@@ -32,6 +32,11 @@ pub struct Faults {
     pub dev_mode: bool,
     /// How long an access token is valid.
     pub token_ttl: Duration,
+    /// The next this-many ReccoBeats calls answer 429 (with `retry_after_secs`, like the
+    /// Spotify burst's).
+    pub reccobeats_rate_limit_burst: u32,
+    /// ReccoBeats is down: every ReccoBeats call answers 503.
+    pub reccobeats_outage: bool,
 }
 
 impl Default for Faults {
@@ -44,6 +49,8 @@ impl Default for Faults {
             server_error_every: 0,
             dev_mode: false,
             token_ttl: Duration::from_secs(3600),
+            reccobeats_rate_limit_burst: 0,
+            reccobeats_outage: false,
         }
     }
 }
@@ -57,19 +64,22 @@ pub enum Endpoint {
     TopTracks,
     AudioFeatures,
     ArtistAlbums,
+    /// ReccoBeats' `GET /v1/audio-features`, under `/reccobeats`.
+    ReccoBeatsFeatures,
     /// Any path the stand-in does not serve.
     Other,
 }
 
 impl Endpoint {
     /// Every endpoint, in a fixed order.
-    pub const ALL: [Endpoint; 7] = [
+    pub const ALL: [Endpoint; 8] = [
         Endpoint::Token,
         Endpoint::Search,
         Endpoint::Artist,
         Endpoint::TopTracks,
         Endpoint::AudioFeatures,
         Endpoint::ArtistAlbums,
+        Endpoint::ReccoBeatsFeatures,
         Endpoint::Other,
     ];
 
@@ -83,6 +93,7 @@ impl Endpoint {
             ["v1", "artists", _] => Self::Artist,
             ["v1", "artists", _, "top-tracks"] => Self::TopTracks,
             ["v1", "artists", _, "albums"] => Self::ArtistAlbums,
+            ["reccobeats", "v1", "audio-features"] => Self::ReccoBeatsFeatures,
             _ => Self::Other,
         }
     }
@@ -111,6 +122,9 @@ pub(crate) struct FaultState {
     server_error_every: AtomicU32,
     dev_mode: AtomicBool,
     token_ttl_ms: AtomicU64,
+    reccobeats_rate_limit_burst: AtomicU32,
+    reccobeats_retry_after_secs: AtomicU64,
+    reccobeats_outage: AtomicBool,
     api_calls: AtomicU64,
     calls: [AtomicU64; Endpoint::ALL.len()],
 }
@@ -131,7 +145,38 @@ impl FaultState {
         state.set_server_error_every(faults.server_error_every);
         state.set_dev_mode(faults.dev_mode);
         state.set_token_ttl(faults.token_ttl);
+        state.set_reccobeats_rate_limit_burst(
+            faults.reccobeats_rate_limit_burst,
+            faults.retry_after_secs,
+        );
+        state.set_reccobeats_outage(faults.reccobeats_outage);
         state
+    }
+
+    pub(crate) fn set_reccobeats_rate_limit_burst(&self, calls: u32, retry_after_secs: u64) {
+        self.reccobeats_retry_after_secs
+            .store(retry_after_secs, Ordering::Relaxed);
+        self.reccobeats_rate_limit_burst
+            .store(calls, Ordering::SeqCst);
+    }
+
+    pub(crate) fn set_reccobeats_outage(&self, on: bool) {
+        self.reccobeats_outage.store(on, Ordering::Relaxed);
+    }
+
+    /// Decides whether this ReccoBeats call is answered by a fault: the outage, then a
+    /// pending 429 burst.
+    pub(crate) fn inject_reccobeats(&self) -> Option<Injected> {
+        if self.reccobeats_outage.load(Ordering::Relaxed) {
+            return Some(Injected::ServerError);
+        }
+        self.reccobeats_rate_limit_burst
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+            .then(|| Injected::RateLimited {
+                retry_after_secs: self.reccobeats_retry_after_secs.load(Ordering::Relaxed),
+                quota: false,
+            })
     }
 
     pub(crate) fn set_latency(&self, latency: Duration) {
@@ -219,6 +264,10 @@ mod tests {
         assert_eq!(
             Endpoint::of_path("/v1/audio-features"),
             Endpoint::AudioFeatures
+        );
+        assert_eq!(
+            Endpoint::of_path("/reccobeats/v1/audio-features"),
+            Endpoint::ReccoBeatsFeatures
         );
         assert_eq!(Endpoint::of_path("/v1/nothing"), Endpoint::Other);
     }

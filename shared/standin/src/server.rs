@@ -28,6 +28,10 @@ use crate::wire::{Paging, View};
 
 /// Most ids one audio-features call accepts.
 pub const MAX_AUDIO_FEATURE_IDS: usize = 100;
+/// Most ids one ReccoBeats audio-features call accepts.
+pub const MAX_RECCOBEATS_IDS: usize = 40;
+/// Where the stand-in serves ReccoBeats, under its base URL.
+pub const RECCOBEATS_PREFIX: &str = "/reccobeats";
 /// Most tracks the top-tracks endpoint returns.
 pub const TOP_TRACKS: usize = 10;
 /// Highest search / albums `offset` Spotify accepts.
@@ -162,6 +166,24 @@ impl RunningStandIn {
         format!("{}/v1", self.base_url)
     }
 
+    /// The ReccoBeats base the feature fallback uses: `{base_url}/reccobeats`.
+    pub fn reccobeats_base(&self) -> String {
+        format!("{}{RECCOBEATS_PREFIX}", self.base_url)
+    }
+
+    /// Answer the next `calls` ReccoBeats calls with 429 and `Retry-After:
+    /// retry_after_secs`.
+    pub fn reccobeats_rate_limit_burst(&self, calls: u32, retry_after_secs: u64) {
+        self.state
+            .faults
+            .set_reccobeats_rate_limit_burst(calls, retry_after_secs);
+    }
+
+    /// Take ReccoBeats down (every call answers 503) or bring it back.
+    pub fn set_reccobeats_outage(&self, on: bool) {
+        self.state.faults.set_reccobeats_outage(on);
+    }
+
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
@@ -292,6 +314,10 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/v1/artists/{id}/top-tracks", get(top_tracks))
         .route("/v1/artists/{id}/albums", get(artist_albums))
         .route("/v1/audio-features", get(audio_features))
+        .route(
+            &format!("{RECCOBEATS_PREFIX}/v1/audio-features"),
+            get(reccobeats_features),
+        )
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(Arc::clone(&state), guard))
         .with_state(state)
@@ -339,6 +365,24 @@ async fn guard(State(state): State<Arc<AppState>>, request: Request, next: Next)
     }
     if endpoint == Endpoint::Token || endpoint == Endpoint::Other {
         return next.run(request).await;
+    }
+    if endpoint == Endpoint::ReccoBeatsFeatures {
+        // No key, and faults of its own.
+        return match state.faults.inject_reccobeats() {
+            Some(Injected::RateLimited {
+                retry_after_secs, ..
+            }) => {
+                let mut response = api_error(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                response
+            }
+            Some(Injected::ServerError) => {
+                api_error(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable")
+            }
+            None => next.run(request).await,
+        };
     }
     if let Err(rejection) = check_bearer(&state, request.headers()) {
         return rejection.into_response();
@@ -744,6 +788,73 @@ async fn audio_features(
         .map(|id| state.catalog.track(id).map(|t| view.audio_features(t)))
         .collect();
     Json(json!({ "audio_features": features })).into_response()
+}
+
+/// `GET /reccobeats/v1/audio-features?ids=`: ReccoBeats as observed (docs/reccobeats.md):
+/// at most [`MAX_RECCOBEATS_IDS`] Spotify ids, unknown ones left out (no null slots),
+/// items in an order of their own, each with a ReccoBeats UUID as `id` and the Spotify id
+/// only in its `href`. Served in both Spotify modes.
+async fn reccobeats_features(
+    State(state): State<Arc<AppState>>,
+    Query(params): Query<IdsParams>,
+) -> Response {
+    let mut ids: Vec<&str> = params
+        .ids
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .collect();
+    if ids.is_empty() {
+        return api_error(StatusCode::BAD_REQUEST, "ids is required");
+    }
+    if ids.len() > MAX_RECCOBEATS_IDS {
+        return api_error(StatusCode::BAD_REQUEST, "Too many ids requested");
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let mut items: Vec<(Vec<u8>, serde_json::Value)> = ids
+        .iter()
+        .filter_map(|id| state.catalog.track(id))
+        .map(|t| {
+            let digest = Sha256::digest(t.id.as_bytes()).to_vec();
+            let f = &t.features;
+            let item = json!({
+                "id": uuid_of(&digest),
+                "href": format!("https://open.spotify.com/track/{}", t.id),
+                "acousticness": f.acousticness,
+                "danceability": f.danceability,
+                "energy": f.energy,
+                "instrumentalness": f.instrumentalness,
+                "key": f.key,
+                "liveness": f.liveness,
+                "loudness": f.loudness,
+                "mode": f.mode,
+                "speechiness": f.speechiness,
+                "tempo": f.tempo,
+                "valence": f.valence,
+            });
+            (digest, item)
+        })
+        .collect();
+    // An order of its own: by a hash of the id, neither the request's nor sorted.
+    items.sort_by(|a, b| a.0.cmp(&b.0));
+    let content: Vec<serde_json::Value> = items.into_iter().map(|(_, item)| item).collect();
+    Json(json!({ "content": content })).into_response()
+}
+
+/// A UUID-shaped id made of a digest's first 16 bytes (ReccoBeats' ids are UUIDs).
+fn uuid_of(digest: &[u8]) -> String {
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, SecondsFormat, Utc};
-use encore_domain::{Release, Track};
+use encore_domain::{FeatureSource, Release, Track};
 use futures::{StreamExt, TryStreamExt};
 
 use crate::error::from_sdk;
@@ -52,6 +52,9 @@ mod attr {
     pub const POPULARITY: &str = "popularity";
     pub const DURATION_MS: &str = "duration_ms";
     pub const SPOTIFY_URL: &str = "spotify_url";
+    /// Where the track's features came from: `spotify`, `reccobeats` or `missing`
+    /// (absent on items written before provenance was kept).
+    pub const FEATURES_SOURCE: &str = "features_source";
     pub const FETCHED_AT: &str = "fetched_at";
     /// The releases item's list, as a JSON array.
     pub const RELEASES: &str = "releases";
@@ -80,6 +83,10 @@ fn item(track: &Track, artist_id: &str, fetched_at: &str) -> HashMap<String, Att
     item.insert(
         attr::FETCHED_AT.into(),
         AttributeValue::S(fetched_at.to_owned()),
+    );
+    item.insert(
+        attr::FEATURES_SOURCE.into(),
+        AttributeValue::S(FeatureSource::label(track.features_source).to_owned()),
     );
     let optional = [
         (
@@ -160,6 +167,15 @@ fn track_from_item(item: &HashMap<String, AttributeValue>) -> Result<Track, Stor
         popularity: number(item, attr::POPULARITY)?,
         duration_ms: number(item, attr::DURATION_MS)?,
         spotify_url: string(item, attr::SPOTIFY_URL)?,
+        features_source: match string(item, attr::FEATURES_SOURCE)? {
+            None => None,
+            Some(label) => FeatureSource::from_label(&label).map_err(|reason| {
+                StoreError::Corrupt(format!(
+                    "top-tracks attribute {}: {reason}",
+                    attr::FEATURES_SOURCE
+                ))
+            })?,
+        },
     })
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
-use encore_domain::{Artist, RelatedArtist, Release, Track};
+use encore_domain::{Artist, FeatureSource, RelatedArtist, Release, Track};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
@@ -460,7 +460,7 @@ impl TopTracksCache for SqliteStore {
             let fetched_at = timestamp(fetched_at);
             let mut insert = QueryBuilder::<Sqlite>::new(format!(
                 "INSERT INTO {TOP_TRACKS} (artist_id, rank, track_id, name, album_name, image_url, popularity, \
-                 duration_ms, spotify_url, fetched_at) "
+                 duration_ms, spotify_url, features_source, fetched_at) "
             ));
             insert.push_values(tracks, |mut values, track| {
                 values
@@ -473,6 +473,7 @@ impl TopTracksCache for SqliteStore {
                     .push_bind(track.popularity)
                     .push_bind(track.duration_ms)
                     .push_bind(&track.spotify_url)
+                    .push_bind(FeatureSource::label(track.features_source))
                     .push_bind(&fetched_at);
             });
             insert.build().execute(&mut *tx).await?;
@@ -489,8 +490,8 @@ impl TopTracksCache for SqliteStore {
         let mut found: HashMap<String, Vec<Track>> = HashMap::new();
         for chunk in distinct(artist_ids).chunks(IDS_PER_QUERY) {
             let mut query = QueryBuilder::<Sqlite>::new(format!(
-                "SELECT artist_id, rank, track_id, name, album_name, image_url, popularity, duration_ms, spotify_url \
-                 FROM {TOP_TRACKS} WHERE artist_id IN ("
+                "SELECT artist_id, rank, track_id, name, album_name, image_url, popularity, duration_ms, spotify_url, \
+                 features_source FROM {TOP_TRACKS} WHERE artist_id IN ("
             ));
             let mut list = query.separated(", ");
             for id in chunk {
@@ -508,6 +509,12 @@ impl TopTracksCache for SqliteStore {
                     popularity: optional_unsigned(&row, "popularity")?,
                     duration_ms: optional_unsigned(&row, "duration_ms")?,
                     spotify_url: row.try_get("spotify_url")?,
+                    features_source: match row.try_get::<Option<String>, _>("features_source")? {
+                        None => None,
+                        Some(label) => FeatureSource::from_label(&label).map_err(|reason| {
+                            StoreError::Corrupt(format!("top_tracks.features_source: {reason}"))
+                        })?,
+                    },
                 };
                 found
                     .entry(track.artist_id.clone())

@@ -73,6 +73,7 @@ fn track(artist_id: &str, rank: u32, name: &str) -> Track {
         popularity: Some(90 - rank),
         duration_ms: Some(200_000 + rank),
         spotify_url: Some(format!("https://open.spotify.com/track/{rank}")),
+        features_source: None,
     }
 }
 

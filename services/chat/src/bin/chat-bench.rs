@@ -156,6 +156,7 @@ async fn seed(store: &SqliteStore) -> BenchResult<Vec<String>> {
                 popularity: Some(60),
                 duration_ms: Some(210_000),
                 spotify_url: Some(format!("https://open.spotify.com/track/{}{rank:02}", id(i))),
+                features_source: None,
             })
             .collect();
         store.put_top_tracks(&id(i), &tracks, now).await?;

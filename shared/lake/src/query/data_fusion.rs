@@ -165,6 +165,7 @@ mod tests {
             tempo: f(8),
             duration_ms: Some(200_000),
             time_signature: Some(4),
+            source: Default::default(),
         }
     }
 
@@ -197,6 +198,7 @@ mod tests {
                     popularity: Some(50),
                     duration_ms: None,
                     spotify_url: None,
+                    features_source: None,
                 })
                 .collect(),
             features: with.iter().map(|(id, base)| features(id, *base)).collect(),
