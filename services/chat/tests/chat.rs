@@ -989,10 +989,13 @@ struct Gates {
     claim: Arc<Gate>,
 }
 
+/// A request log and a bus, each behind its gate.
+type Gated<L, P> = (Arc<GatedLog<L>>, Arc<GatedBus<P>>);
+
 /// Wraps a backend's request log and bus in gates.
 fn gate<L: RequestLog + ?Sized, P: EventPublisher + ?Sized>(
     gates: &Gates,
-) -> impl FnOnce(Arc<L>, Arc<P>) -> (Arc<GatedLog<L>>, Arc<GatedBus<P>>) + '_ {
+) -> impl FnOnce(Arc<L>, Arc<P>) -> Gated<L, P> + '_ {
     |requests, events| {
         (
             Arc::new(GatedLog(requests, gates.claim.clone())),
