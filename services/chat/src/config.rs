@@ -56,6 +56,9 @@ pub struct ChatSettings {
     pub cache_capacity: usize,
     /// A request for the same name within this window is not published again.
     pub claim_window: Duration,
+    /// How long ingest's "no such artist" stands: until then the name is answered "not
+    /// found" at once and not requested again.
+    pub not_found_retry_after: Duration,
     /// Hosts Kakao's callback URL may point to; others are not passed on.
     pub callback_hosts: CallbackHosts,
 }
@@ -66,6 +69,7 @@ impl Default for ChatSettings {
             cache_ttl: Duration::from_secs(60),
             cache_capacity: 10_000,
             claim_window: Duration::from_secs(5 * 60),
+            not_found_retry_after: Duration::from_secs(24 * 60 * 60),
             callback_hosts: CallbackHosts::default(),
         }
     }

@@ -19,6 +19,7 @@ pub mod secret;
 pub mod server;
 pub mod skill;
 pub mod stores;
+pub mod suggestions;
 
 pub use config::{ChatSettings, Config};
 pub use http::{handle_http, HttpReply, RawBody, SkillEndpoint};

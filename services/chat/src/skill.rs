@@ -7,24 +7,27 @@ use bytes::Bytes;
 use chrono::Utc;
 use encore_domain::events::{ArtistRequested, BusEvent, EventMeta, RequestReason, SOURCE_CHAT};
 use encore_domain::normalize;
-use encore_kakao::render::{self, ArtistCard, LatestRelease, MAX_SIMILAR};
+use encore_kakao::render::{self, ArtistCard, LatestRelease, MAX_SIMILAR, MAX_SUGGESTIONS};
 use encore_kakao::{SkillRequest, SkillResponse};
 use encore_platform::metrics::{names, Metrics};
 use encore_store::{
-    ArtistStore, EventPublisher, OutgoingEvent, RelatedStore, RequestLog, RequestStatus,
-    StoreError, TopTracksCache,
+    ArtistStore, EventPublisher, OutgoingEvent, RelatedStore, RequestLog, RequestRecord,
+    RequestStatus, StoreError, TopTracksCache,
 };
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 use uuid::Uuid;
 
 use crate::cache::AnswerCache;
 use crate::config::ChatSettings;
 use crate::stores::ChatPorts;
+use crate::suggestions::Suggestions;
 
 /// The action parameter a block may define to carry the artist's name.
 pub const ARTIST_PARAM: &str = "artist";
 /// Longest input taken as a name (in characters); longer input gets the help answer.
 pub const MAX_QUERY_CHARS: usize = 100;
+/// Namespace of users' request ids: one id per name and state of its request record.
+const USER_REQUEST_NAMESPACE: Uuid = Uuid::from_u128(0x7573_6572_2d72_6571_8000_656e_636f_7265);
 
 /// What kind of answer was given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +40,8 @@ pub enum AnswerKind {
     Waiting,
     /// Unknown artist, being looked up: the user asks again.
     LookingUp,
+    /// Ingest found no such artist within the last day: "not found", with suggestions.
+    NotFound,
     /// Blank or meaningless input.
     Help,
     /// Something failed on encore's side.
@@ -72,8 +77,6 @@ impl Answer {
 pub enum ChatError {
     #[error("reading the caches failed: {0}")]
     Read(#[source] StoreError),
-    #[error("claiming the request failed: {0}")]
-    Claim(#[source] StoreError),
     #[error("publishing ArtistRequested failed: {0}")]
     Publish(#[source] StoreError),
 }
@@ -115,6 +118,7 @@ pub struct Chat<S: ChatPorts> {
     stores: S,
     settings: ChatSettings,
     cache: AnswerCache,
+    suggestions: Suggestions,
     help: Answer,
     failure: Answer,
 }
@@ -125,6 +129,7 @@ impl<S: ChatPorts> Chat<S> {
         let cache = AnswerCache::new(settings.cache_ttl, settings.cache_capacity);
         Self {
             stores,
+            suggestions: Suggestions::new(settings.cache_ttl),
             settings,
             cache,
             help: Answer::new(AnswerKind::Help, render::help()),
@@ -136,6 +141,7 @@ impl<S: ChatPorts> Chat<S> {
     /// is swapped.
     pub fn invalidate(&self) {
         self.cache.invalidate();
+        self.suggestions.invalidate();
     }
 
     /// The stores, for the runner's wiring and for tests.
@@ -189,7 +195,7 @@ pub async fn try_handle_skill<S: ChatPorts>(
     if let Some(answer) = known_artist(chat, &normalized).await? {
         return Ok(answer);
     }
-    request_artist(chat, request, &text, &normalized).await
+    unknown_artist(chat, request, &text, &normalized).await
 }
 
 /// The answer about a known artist, from the answer cache or else from the stores in three
@@ -260,24 +266,102 @@ async fn known_artist<S: ChatPorts>(
     Ok(Some(answer))
 }
 
-/// Publishes `ArtistRequested` for an unknown artist, once per claim window, and answers
-/// at once: a callback acknowledgement when Kakao gave an allowed callback URL and this
-/// request is the one that will be completed, else the looking-up text.
-async fn request_artist<S: ChatPorts>(
+/// True when `at` is less than `window` before `now`.
+fn within(
+    now: chrono::DateTime<Utc>,
+    at: chrono::DateTime<Utc>,
+    window: std::time::Duration,
+) -> bool {
+    (now - at).to_std().map_or(true, |age| age < window)
+}
+
+/// The answer about a name the stores do not know, decided by its request record: "not
+/// found" (with suggestions) while ingest's no-such-artist result is less than a day old,
+/// "looking it up" while a request is pending within the claim window, and otherwise a
+/// new request.
+async fn unknown_artist<S: ChatPorts>(
     chat: &Chat<S>,
     request: &SkillRequest,
     text: &str,
     normalized: &str,
 ) -> Result<Answer, ChatError> {
-    let stores = &chat.stores;
-    let claimed = stores
+    let now = Utc::now();
+    let record = chat
+        .stores
         .requests()
-        .claim(normalized, Utc::now(), chat.settings.claim_window)
+        .record(normalized)
         .await
-        .map_err(ChatError::Claim)?;
-    if !claimed {
-        return Ok(Answer::new(AnswerKind::LookingUp, render::looking_up(text)));
+        .map_err(ChatError::Read)?;
+    match record {
+        Some(RequestRecord {
+            status: RequestStatus::NotFound,
+            finished_at: Some(at),
+            ..
+        }) if within(now, at, chat.settings.not_found_retry_after) => {
+            Ok(not_found(chat, text, normalized).await)
+        }
+        Some(RequestRecord {
+            status: RequestStatus::Pending,
+            requested_at,
+            ..
+        }) if within(now, requested_at, chat.settings.claim_window) => {
+            Ok(Answer::new(AnswerKind::LookingUp, render::looking_up(text)))
+        }
+        _ => request_artist(chat, request, text, normalized, record.as_ref(), now).await,
     }
+}
+
+/// The not-found answer with up to [`MAX_SUGGESTIONS`] known names close to `normalized`;
+/// without suggestions when they cannot be read (logged).
+async fn not_found<S: ChatPorts>(chat: &Chat<S>, text: &str, normalized: &str) -> Answer {
+    let suggestions = chat
+        .suggestions
+        .suggest(chat.stores.artists(), normalized, MAX_SUGGESTIONS)
+        .await
+        .unwrap_or_else(|err| {
+            warn!(error = %err, "reading the known names for suggestions failed");
+            Vec::new()
+        });
+    Answer::new(AnswerKind::NotFound, render::not_found(text, &suggestions))
+}
+
+/// The id of a user's request for `normalized` when its request record reads `record`:
+/// every ask that sees the same record (asks racing past each other's claim, or the ask
+/// after one cut off between publishing and claiming) requests with the same id, so they
+/// publish one logical event (ingest derives one `ArtistIngested` id from it).
+pub fn request_id_for(normalized: &str, record: Option<&RequestRecord>) -> Uuid {
+    let state = match record {
+        None => "none".to_owned(),
+        Some(record) => format!(
+            "{}\n{}\n{}",
+            record.status.as_str(),
+            record.requested_at.timestamp_millis(),
+            record.finished_at.map_or(-1, |at| at.timestamp_millis())
+        ),
+    };
+    let key = format!("user\n{normalized}\n{state}");
+    Uuid::new_v5(&USER_REQUEST_NAMESPACE, key.as_bytes())
+}
+
+/// Requests an unknown artist and answers at once: a callback acknowledgement when Kakao
+/// gave an allowed callback URL (ingest completes the answer), else the looking-up text.
+///
+/// The event is published *before* the request is claimed: a claim exists only for a
+/// request that is on the bus. A client that disconnects, a crash or a timeout at any
+/// point therefore leaves either nothing (and the next ask publishes) or a queued event
+/// (with or without its claim), never a claim with nothing queued. The price is that two
+/// asks racing past each other's record read both publish; [`request_id_for`] gives them
+/// one event id, and ingest is idempotent. (An outbox written with the claim would need
+/// a relay beside the chat Lambda, and no transaction spans MySQL and EventBridge.)
+async fn request_artist<S: ChatPorts>(
+    chat: &Chat<S>,
+    request: &SkillRequest,
+    text: &str,
+    normalized: &str,
+    record: Option<&RequestRecord>,
+    now: chrono::DateTime<Utc>,
+) -> Result<Answer, ChatError> {
+    let stores = &chat.stores;
     let callback_url = match request.user_request.callback_url.as_deref() {
         Some(url) if chat.settings.callback_hosts.allows(url) => Some(url.to_owned()),
         Some(_) => {
@@ -286,29 +370,31 @@ async fn request_artist<S: ChatPorts>(
         }
         None => None,
     };
+    let id = request_id_for(normalized, record);
     let event = ArtistRequested {
-        meta: EventMeta::new(ArtistRequested::VERSION),
+        meta: EventMeta::with_id(ArtistRequested::VERSION, id),
         query: text.to_owned(),
         normalized: normalized.to_owned(),
         requested_by: Some(request.user_request.user.id.clone()),
         callback_url,
-        request_id: Uuid::new_v4().to_string(),
+        request_id: id.to_string(),
         reason: RequestReason::User,
     };
-    let published = match OutgoingEvent::new(&event, SOURCE_CHAT) {
-        Ok(outgoing) => stores.events().publish(&[outgoing]).await,
-        Err(err) => Err(err),
-    };
-    if let Err(err) = published {
-        // Release the claim, so the next ask publishes again instead of waiting out the window.
-        if let Err(release) = stores
-            .requests()
-            .finish(normalized, RequestStatus::Failed)
-            .await
-        {
-            warn!(error = %release, "releasing the request claim failed");
-        }
-        return Err(ChatError::Publish(err));
+    let outgoing = OutgoingEvent::new(&event, SOURCE_CHAT).map_err(ChatError::Publish)?;
+    stores
+        .events()
+        .publish(&[outgoing])
+        .await
+        .map_err(ChatError::Publish)?;
+    // The event is queued: a failed claim only means the next ask may publish again.
+    match stores
+        .requests()
+        .claim(normalized, now, chat.settings.claim_window)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => debug!("another ask claimed the request meanwhile"),
+        Err(err) => warn!(error = %err, "claiming the published request failed"),
     }
     info!(request_id = ?event.request_id, callback = event.callback_url.is_some(), "requested an unknown artist");
     Ok(match event.callback_url {

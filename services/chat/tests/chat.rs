@@ -28,8 +28,8 @@ use encore_store::mysql::MySqlStore;
 use encore_store::sqlite::SqliteStore;
 use encore_store::sqs::{self, SqsQueue};
 use encore_store::{
-    ArtistStore, EventPublisher, OutgoingEvent, Queue, RelatedStore, RequestLog, RequestStatus,
-    StoreError, TopTracksCache,
+    ArtistStore, EventPublisher, OutgoingEvent, Queue, RelatedStore, RequestLog, RequestRecord,
+    RequestStatus, StoreError, TopTracksCache,
 };
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
@@ -216,9 +216,13 @@ struct Backend<S: ChatPorts> {
     patience: Duration,
 }
 
+/// How long a not-found result stands in these tests (a day in service).
+const NOT_FOUND_STANDS: Duration = Duration::from_secs(3);
+
 fn settings() -> ChatSettings {
     ChatSettings {
         cache_ttl: Duration::from_secs(60),
+        not_found_retry_after: NOT_FOUND_STANDS,
         ..ChatSettings::default()
     }
 }
@@ -233,7 +237,52 @@ fn guarded<S: ChatPorts>(stores: S) -> Arc<SkillEndpoint<S>> {
 
 type Embedded = Stores<SqliteStore, SqliteStore, SqliteStore, SqliteStore, EmbeddedBus>;
 
-async fn embedded() -> Backend<Embedded> {
+/// One adapter set before it is bundled for a chat: the store of artists and related
+/// artists, the top-tracks cache, the request log, the bus, and the queue its
+/// `ArtistRequested` events arrive on.
+struct Parts<A: ?Sized, T: ?Sized, L: ?Sized, P: ?Sized> {
+    store: Arc<A>,
+    top_tracks: Arc<T>,
+    requests: Arc<L>,
+    events: Arc<P>,
+    requested: Arc<dyn Queue>,
+    patience: Duration,
+}
+
+impl<A, T, L, P> Parts<A, T, L, P>
+where
+    A: ArtistStore + RelatedStore + ?Sized + 'static,
+    T: TopTracksCache + ?Sized + 'static,
+    L: RequestLog + ?Sized + 'static,
+    P: EventPublisher + ?Sized + 'static,
+{
+    /// A seeded chat over these adapters, the request log and the bus wrapped by `wrap`.
+    async fn backend<L2, P2>(
+        self,
+        wrap: impl FnOnce(Arc<L>, Arc<P>) -> (Arc<L2>, Arc<P2>),
+    ) -> Backend<Stores<A, A, T, L2, P2>>
+    where
+        L2: RequestLog + ?Sized + 'static,
+        P2: EventPublisher + ?Sized + 'static,
+    {
+        let (requests, events) = wrap(self.requests, self.events);
+        let stores = Stores {
+            artists: self.store.clone(),
+            related: self.store,
+            top_tracks: self.top_tracks,
+            requests,
+            events,
+        };
+        seed(&stores).await;
+        Backend {
+            endpoint: guarded(stores),
+            requested: self.requested,
+            patience: self.patience,
+        }
+    }
+}
+
+async fn embedded_parts() -> Parts<SqliteStore, SqliteStore, SqliteStore, EmbeddedBus> {
     let store = Arc::new(SqliteStore::in_memory().await.unwrap());
     let queue: Arc<dyn Queue> = Arc::new(
         EmbeddedQueue::open(store.pool().clone(), "ingest", QUEUE_SETTINGS)
@@ -241,13 +290,18 @@ async fn embedded() -> Backend<Embedded> {
             .unwrap(),
     );
     let bus = EmbeddedBus::new().route(ArtistRequested::DETAIL_TYPE, queue.clone());
-    let stores = Stores::shared(store, Arc::new(bus));
-    seed(&stores).await;
-    Backend {
-        endpoint: guarded(stores),
+    Parts {
+        store: store.clone(),
+        top_tracks: store.clone(),
+        requests: store,
+        events: Arc::new(bus),
         requested: queue,
         patience: Duration::ZERO,
     }
+}
+
+async fn embedded() -> Backend<Embedded> {
+    embedded_parts().await.backend(|l, p| (l, p)).await
 }
 
 type Aws = Stores<MySqlStore, MySqlStore, DynamoTopTracks, MySqlStore, EventBridgePublisher>;
@@ -290,7 +344,10 @@ impl TestDatabase {
     }
 }
 
-async fn aws() -> (Backend<Aws>, TestDatabase) {
+async fn aws_parts() -> (
+    Parts<MySqlStore, DynamoTopTracks, MySqlStore, EventBridgePublisher>,
+    TestDatabase,
+) {
     let endpoint =
         std::env::var(keys::TEST_AWS_ENDPOINT).unwrap_or_else(|_| DEFAULT_AWS_ENDPOINT.to_owned());
     let config = encore_platform::aws::for_endpoint(&endpoint).await;
@@ -314,23 +371,23 @@ async fn aws() -> (Backend<Aws>, TestDatabase) {
     eventbridge_adapter::route_to_queue(&events, &bus, ArtistRequested::DETAIL_TYPE, &queue)
         .await
         .unwrap();
-    let stores = Stores {
-        artists: mysql.clone(),
-        related: mysql.clone(),
-        top_tracks: Arc::new(DynamoTopTracks::new(dynamo, table)),
-        requests: mysql,
-        events: Arc::new(EventBridgePublisher::new(events, bus)),
-    };
-    seed(&stores).await;
     let queue: Arc<SqsQueue> = Arc::new(queue);
     (
-        Backend {
-            endpoint: guarded(stores),
+        Parts {
+            store: mysql.clone(),
+            top_tracks: Arc::new(DynamoTopTracks::new(dynamo, table)),
+            requests: mysql,
+            events: Arc::new(EventBridgePublisher::new(events, bus)),
             requested: queue,
             patience: Duration::from_secs(2),
         },
         db,
     )
+}
+
+async fn aws() -> (Backend<Aws>, TestDatabase) {
+    let (parts, db) = aws_parts().await;
+    (parts.backend(|l, p| (l, p)).await, db)
 }
 
 impl<S: ChatPorts> Backend<S> {
@@ -765,7 +822,351 @@ async fn run_all<S: ChatPorts>(backend: &Backend<S>) {
     assert!(!asked.iter().any(|a| a == "seventeen"), "{asked:?}");
 }
 
+/// The quick replies' message texts.
+fn replies(body: &Value) -> Vec<&str> {
+    body["template"]["quickReplies"]
+        .as_array()
+        .map(|replies| {
+            replies
+                .iter()
+                .map(|r| r["messageText"].as_str().unwrap())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Once ingest found no such artist, every ask is answered "not found" at once, with
+/// known names close to what was typed, and nothing is published until the result has
+/// stood for [`NOT_FOUND_STANDS`]; then the next ask requests it again.
+async fn not_found_answers<S: ChatPorts>(backend: &Backend<S>) {
+    let endpoint = &*backend.endpoint;
+    let transport = &Transport::http(backend.endpoint.clone()).await;
+    let ask = |text: &'static str| async move {
+        let (status, body) = transport
+            .send(endpoint, Some(SECRET), skill_body(text, None))
+            .await;
+        answer(status, &body);
+        body
+    };
+    let first = ask("Stray Kidz").await;
+    assert!(first_text(&first).contains("Stray Kidz"), "{first}");
+    assert_eq!(backend.take_requested().await.len(), 1);
+    let requests = endpoint.chat.stores().requests();
+    requests
+        .finish("stray kidz", RequestStatus::NotFound)
+        .await
+        .unwrap();
+    requests
+        .finish("txz", RequestStatus::NotFound)
+        .await
+        .unwrap();
+    for typed in ["Stray Kidz", "  STRAY   kidz "] {
+        let reply = ask(typed).await;
+        assert!(first_text(&reply).contains(typed.trim()), "{reply}");
+        assert_eq!(replies(&reply), ["Stray Kids"], "{reply}");
+    }
+    let short = ask("TXZ").await;
+    assert_eq!(replies(&short), ["TXT"], "{short}");
+    let nothing_close = {
+        requests
+            .finish("zzyzx unheard band 42", RequestStatus::NotFound)
+            .await
+            .unwrap();
+        ask("Zzyzx Unheard Band 42").await
+    };
+    assert_eq!(
+        replies(&nothing_close),
+        ["BTS", "아이유", "Red Velvet"],
+        "the examples when no known name is close: {nothing_close}"
+    );
+    assert!(
+        backend.take_requested().await.is_empty(),
+        "a standing not-found result is not requested again"
+    );
+
+    tokio::time::sleep(NOT_FOUND_STANDS + Duration::from_millis(200)).await;
+    let again = ask("Stray Kidz").await;
+    assert!(first_text(&again).contains("Stray Kidz"), "{again}");
+    assert_eq!(
+        replies(&again),
+        ["Stray Kidz"],
+        "looking it up again: {again}"
+    );
+    let published = backend.take_requested().await;
+    assert_eq!(published.len(), 1, "requested again once the result is old");
+    assert_eq!(
+        backend.status("stray kidz").await,
+        Some(RequestStatus::Pending)
+    );
+}
+
+/// A point the handler can be held at: closed, every caller waits there until it opens.
+struct Gate {
+    closed: tokio::sync::watch::Sender<bool>,
+    waiting: std::sync::atomic::AtomicUsize,
+}
+
+impl Gate {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            closed: tokio::sync::watch::channel(false).0,
+            waiting: Default::default(),
+        })
+    }
+
+    fn close(&self) {
+        self.closed.send_replace(true);
+    }
+
+    fn open(&self) {
+        self.closed.send_replace(false);
+    }
+
+    /// Callers held here now (a dropped caller leaves).
+    fn waiting(&self) -> usize {
+        self.waiting.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    async fn pass(&self) {
+        struct Held<'a>(&'a std::sync::atomic::AtomicUsize);
+        impl Drop for Held<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        self.waiting
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let _held = Held(&self.waiting);
+        let mut closed = self.closed.subscribe();
+        let _ = closed.wait_for(|closed| !closed).await;
+    }
+}
+
+/// A bus whose publish waits at a gate first.
+struct GatedBus<P: ?Sized>(Arc<P>, Arc<Gate>);
+
+#[async_trait]
+impl<P: EventPublisher + ?Sized> EventPublisher for GatedBus<P> {
+    async fn publish(&self, events: &[OutgoingEvent]) -> Result<(), StoreError> {
+        self.1.pass().await;
+        self.0.publish(events).await
+    }
+}
+
+/// A request log whose claim waits at a gate first.
+struct GatedLog<L: ?Sized>(Arc<L>, Arc<Gate>);
+
+#[async_trait]
+impl<L: RequestLog + ?Sized> RequestLog for GatedLog<L> {
+    async fn claim(
+        &self,
+        normalized: &str,
+        now: chrono::DateTime<Utc>,
+        window: Duration,
+    ) -> Result<bool, StoreError> {
+        self.1.pass().await;
+        self.0.claim(normalized, now, window).await
+    }
+    async fn finish(&self, normalized: &str, status: RequestStatus) -> Result<(), StoreError> {
+        self.0.finish(normalized, status).await
+    }
+    async fn status(&self, normalized: &str) -> Result<Option<RequestStatus>, StoreError> {
+        self.0.status(normalized).await
+    }
+    async fn record(&self, normalized: &str) -> Result<Option<RequestRecord>, StoreError> {
+        self.0.record(normalized).await
+    }
+    async fn asked(&self, normalized: &str, at: chrono::DateTime<Utc>) -> Result<(), StoreError> {
+        self.0.asked(normalized, at).await
+    }
+    async fn asked_since(&self, since: chrono::DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+        self.0.asked_since(since).await
+    }
+}
+
+/// The gates of a gated backend: before publishing, before claiming.
+struct Gates {
+    publish: Arc<Gate>,
+    claim: Arc<Gate>,
+}
+
+/// A request log and a bus, each behind its gate.
+type Gated<L, P> = (Arc<GatedLog<L>>, Arc<GatedBus<P>>);
+
+/// Wraps a backend's request log and bus in gates.
+fn gate<L: RequestLog + ?Sized, P: EventPublisher + ?Sized>(
+    gates: &Gates,
+) -> impl FnOnce(Arc<L>, Arc<P>) -> Gated<L, P> + '_ {
+    |requests, events| {
+        (
+            Arc::new(GatedLog(requests, gates.claim.clone())),
+            Arc::new(GatedBus(events, gates.publish.clone())),
+        )
+    }
+}
+
+fn gates() -> Gates {
+    Gates {
+        publish: Gate::new(),
+        claim: Gate::new(),
+    }
+}
+
+/// A skill request for `utterance`, as parsed from Kakao's JSON.
+fn skill_request(utterance: &str) -> encore_kakao::SkillRequest {
+    serde_json::from_slice(&skill_body(utterance, None)).unwrap()
+}
+
+/// Lets `handle_skill` run until it waits at a gate, then drops it.
+async fn cancelled_at<S: ChatPorts>(backend: &Backend<S>, gate: &Gate, utterance: &str) {
+    let request = skill_request(utterance);
+    let mut handler = Box::pin(encore_chat::handle_skill(&request, &backend.endpoint.chat));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while gate.waiting() == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{utterance}: the handler never reached the gate"
+        );
+        if tokio::time::timeout(Duration::from_millis(5), &mut handler)
+            .await
+            .is_ok()
+        {
+            panic!("{utterance}: the handler finished without reaching the gate");
+        }
+    }
+    drop(handler);
+    assert_eq!(gate.waiting(), 0, "the handler future is dropped");
+}
+
+/// A client disconnecting, a crash or a timeout between the steps of a request never
+/// leaves a claim with nothing queued: either the event is on the bus, or the next ask
+/// requests it again.
+async fn no_orphaned_claims<S: ChatPorts>(backend: &Backend<S>, gates: &Gates) {
+    let endpoint = &*backend.endpoint;
+    let ask = |text: &'static str| async move {
+        let (status, body) = Transport::Lambda
+            .send(endpoint, Some(SECRET), skill_body(text, None))
+            .await;
+        answer(status, &body);
+        body
+    };
+
+    // Cancelled while publishing: nothing queued and nothing claimed.
+    gates.publish.close();
+    cancelled_at(backend, &gates.publish, "Cancelled Band").await;
+    gates.publish.open();
+    assert_eq!(backend.status("cancelled band").await, None);
+    assert!(backend.take_requested().await.is_empty());
+    ask("Cancelled Band").await;
+    assert_eq!(
+        backend.take_requested().await.len(),
+        1,
+        "the next ask publishes"
+    );
+    assert_eq!(
+        backend.status("cancelled band").await,
+        Some(RequestStatus::Pending)
+    );
+
+    // Cancelled after publishing, before the claim: the event is queued, and the next ask
+    // publishes the same request again (one event id) rather than waiting on nothing.
+    gates.claim.close();
+    cancelled_at(backend, &gates.claim, "Half Done Band").await;
+    gates.claim.open();
+    let first = backend.take_requested().await;
+    assert_eq!(first.len(), 1, "queued before the claim: {first:?}");
+    assert_eq!(backend.status("half done band").await, None);
+    ask("Half Done Band").await;
+    let again = backend.take_requested().await;
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].meta.id, first[0].meta.id, "one logical request");
+    assert_eq!(
+        backend.status("half done band").await,
+        Some(RequestStatus::Pending)
+    );
+
+    // A client that drops the connection while the chat publishes (Kakao gives up at 5 s).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(serve(listener, backend.endpoint.clone()));
+    gates.publish.close();
+    {
+        use tokio::io::AsyncWriteExt;
+        let body = skill_body("Dropped Band", None);
+        let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "POST {SKILL_PATH} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n\
+             x-encore-skill-secret: {SECRET}\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        );
+        client.write_all(head.as_bytes()).await.unwrap();
+        client.write_all(&body).await.unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while gates.publish.waiting() == 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the request never reached the bus"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    // The client is gone; the server drops the handler, or lets it finish.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while gates.publish.waiting() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    gates.publish.open();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let queued = backend.take_requested().await;
+    let claimed = backend.status("dropped band").await;
+    assert!(
+        (queued.len() == 1 && claimed == Some(RequestStatus::Pending))
+            || (queued.is_empty() && claimed.is_none()),
+        "a claim without its event: queued {queued:?}, claimed {claimed:?}"
+    );
+    ask("Dropped Band").await;
+    assert_eq!(
+        backend.status("dropped band").await,
+        Some(RequestStatus::Pending)
+    );
+    if claimed.is_none() {
+        assert_eq!(
+            backend.take_requested().await.len(),
+            1,
+            "the next ask publishes"
+        );
+    }
+}
+
 // ------------------------------------------------------------------ tests
+
+#[tokio::test]
+async fn no_orphaned_claims_on_sqlite_and_the_embedded_bus() {
+    let gates = gates();
+    let backend = embedded_parts().await.backend(gate(&gates)).await;
+    no_orphaned_claims(&backend, &gates).await;
+}
+
+#[tokio::test]
+async fn no_orphaned_claims_on_mariadb_dynamodb_and_eventbridge() {
+    let gates = gates();
+    let (parts, db) = aws_parts().await;
+    let backend = parts.backend(gate(&gates)).await;
+    no_orphaned_claims(&backend, &gates).await;
+    db.drop_now().await;
+}
+
+#[tokio::test]
+async fn not_found_on_sqlite_and_the_embedded_bus() {
+    not_found_answers(&embedded().await).await;
+}
+
+#[tokio::test]
+async fn not_found_on_mariadb_dynamodb_and_eventbridge() {
+    let (backend, db) = aws().await;
+    not_found_answers(&backend).await;
+    db.drop_now().await;
+}
 
 #[tokio::test]
 async fn every_answer_and_bad_input_on_sqlite_and_the_embedded_bus() {
@@ -854,8 +1255,8 @@ async fn failures_after_a_valid_request_are_friendly_200s() {
     );
     assert_eq!(
         store.status("nobody yet").await.unwrap(),
-        Some(RequestStatus::Failed),
-        "the claim is released"
+        None,
+        "nothing is claimed for a request that is not on the bus"
     );
 
     store.pool().close().await;
@@ -887,6 +1288,9 @@ impl RequestLog for ForgetfulLog {
     }
     async fn status(&self, normalized: &str) -> Result<Option<RequestStatus>, StoreError> {
         self.0.status(normalized).await
+    }
+    async fn record(&self, normalized: &str) -> Result<Option<RequestRecord>, StoreError> {
+        self.0.record(normalized).await
     }
     async fn asked(&self, _normalized: &str, _at: chrono::DateTime<Utc>) -> Result<(), StoreError> {
         Err(StoreError::Unavailable(

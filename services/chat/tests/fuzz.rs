@@ -184,6 +184,8 @@ proptest! {
             ArtistCard::new(other, tracks)
         }).collect();
         prop_assert_eq!(validate(&render::artist_answer(&card, &similar)), Ok(()));
-        prop_assert_eq!(validate(&render::not_found(&query)), Ok(()));
+        prop_assert_eq!(validate(&render::not_found(&query, &[])), Ok(()));
+        let names: Vec<String> = similar.iter().map(|c| c.artist.name.clone()).collect();
+        prop_assert_eq!(validate(&render::not_found(&query, &names)), Ok(()));
     }
 }

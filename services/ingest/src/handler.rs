@@ -9,6 +9,7 @@ use encore_domain::events::{
     decode, ingested_id_for, ArtistIngested, ArtistRequested, BusEvent, DecodeError, EventMeta,
     SOURCE_INGEST,
 };
+use encore_domain::suggest::NameIndex;
 use encore_domain::{normalize, service_date, Artist, Release};
 use encore_kakao::render::{self, ArtistCard, LatestRelease};
 use encore_kakao::SkillResponse;
@@ -285,7 +286,13 @@ pub async fn ingest_request(
             .finish(&request.normalized, RequestStatus::NotFound)
             .await?;
         tracing::info!(request_id = ?request.request_id, "no such artist in the catalog");
-        callback(request, ingest, || render::not_found(&request.query)).await;
+        if request.callback_url.is_some() {
+            let suggestions = suggestions(request, ingest).await;
+            callback(request, ingest, || {
+                render::not_found(&request.query, &suggestions)
+            })
+            .await;
+        }
         return Ok(Ingested::NotFound);
     };
     // Top tracks (with features) and releases are independent calls: made at once.
@@ -373,6 +380,18 @@ async fn latest_releases(
             Ok(None)
         }
         Err(err) => Err(err.into()),
+    }
+}
+
+/// "Did you mean" names for a not-found callback answer, as the chat suggests them: the
+/// known names closest to the query. Empty (logged) when the names cannot be read.
+async fn suggestions(request: &ArtistRequested, ingest: &Ingest) -> Vec<String> {
+    match ingest.artists.known_names().await {
+        Ok(names) => NameIndex::new(names).suggest(&request.normalized, render::MAX_SUGGESTIONS),
+        Err(err) => {
+            tracing::warn!(reason = %err, "known names unavailable for the not-found suggestions");
+            Vec::new()
+        }
     }
 }
 

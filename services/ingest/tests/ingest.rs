@@ -305,6 +305,31 @@ async fn embedded_ingest_stores_publishes_learns_alias_and_calls_back() {
         .await
         .unwrap();
     assert_eq!(count, 2);
+
+    // A name the catalog lacks, asked with a callback: "not found" with the known names
+    // closest to it, as the chat suggests them.
+    let (callback_url, callbacks) = callback_server().await;
+    let typo = requested("Red Velvit", Some(callback_url));
+    let outcome = handle(vec![message("m5", &typo)], &stack.ingest).await;
+    assert!(outcome.failures.is_empty(), "{outcome:?}");
+    assert_eq!(
+        stack.store.status("red velvit").await.unwrap(),
+        Some(RequestStatus::NotFound)
+    );
+    assert_eq!(suggested(&callbacks), ["Red Velvet"]);
+}
+
+/// The quick replies' message texts of the one answer posted to a callback receiver.
+fn suggested(callbacks: &Mutex<Vec<Value>>) -> Vec<String> {
+    let answers = callbacks.lock().unwrap().clone();
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    encore_kakao::validate(&serde_json::from_value(answers[0].clone()).unwrap()).unwrap();
+    answers[0]["template"]["quickReplies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["messageText"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[tokio::test]
@@ -739,6 +764,17 @@ async fn aws_path_on_mariadb_and_moto() {
     );
     assert_eq!(callbacks.lock().unwrap().len(), 1);
     assert!(Utc::now() - request.meta.occurred_at < chrono::Duration::seconds(60));
+
+    // Not found, with a callback: suggestions from the names MariaDB knows.
+    let (callback_url, callbacks) = callback_server().await;
+    let typo = requested("방탄소녀단", Some(callback_url));
+    let outcome = handle(vec![message("m2", &typo)], &ingest).await;
+    assert!(outcome.failures.is_empty(), "{outcome:?}");
+    assert_eq!(
+        store.status("방탄소녀단").await.unwrap(),
+        Some(RequestStatus::NotFound)
+    );
+    assert_eq!(suggested(&callbacks), ["BTS"]);
 
     sqlx::query(&format!("DROP DATABASE {database}"))
         .execute(&admin)

@@ -1,5 +1,6 @@
 //! encore: the whole pipeline in one process on one machine, and the operator's command
 //! line. The runner wires the same handlers the Lambdas run, over embedded adapters.
+pub mod ask;
 pub mod backfill;
 pub mod page;
 pub mod refresh;

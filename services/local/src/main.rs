@@ -56,13 +56,22 @@ enum Command {
         #[command(flatten)]
         spotify: SpotifyModeArg,
     },
-    /// Send one utterance through the skill handler and print the Kakao JSON.
+    /// Send one utterance through the skill handler and print the Kakao JSON, as Kakao
+    /// with a callback: for a name the cache does not know, run the pipeline here until
+    /// the request is finished (at most 60 s) and print the final answer too. Exit status:
+    /// 0 the artist's card, 3 no such artist, 1 anything else.
     Chat {
         /// What the user types, e.g. "BTS".
         utterance: String,
         /// Print a readable rendering instead of the JSON.
         #[arg(long)]
         text: bool,
+        /// Print only the immediate answer; leave the request to `encore serve`.
+        #[arg(long)]
+        no_wait: bool,
+        /// Catalog for the Spotify stand-in (as for `serve`); ignored with Spotify credentials.
+        #[arg(long)]
+        catalog: Option<PathBuf>,
     },
     /// Request every artist of a catalog through the normal path and wait until ingested.
     Backfill {
@@ -210,21 +219,35 @@ async fn main() -> anyhow::Result<()> {
             )
             .await
         }
-        Command::Chat { utterance, text } => {
-            let stack = Stack::open(&cli.data_dir, &env).await?;
-            let chat = stack.chat(encore_chat::ChatSettings::from_env(&env)?);
-            let answer =
-                encore_chat::handle_skill(&encore_local::report::skill_request(&utterance), &chat)
-                    .await;
-            if text {
-                print!("{}", readable(&answer.response));
-            } else {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(answer.response.as_ref())?
-                );
+        Command::Chat {
+            utterance,
+            text,
+            no_wait,
+            catalog,
+        } => {
+            if let Some(path) = &catalog {
+                load_catalog(path)?;
             }
-            Ok(())
+            let stack = Stack::open(&cli.data_dir, &env).await?;
+            let options = encore_local::ask::ChatOptions {
+                utterance,
+                no_wait,
+                catalog: CatalogSource::from_arg(catalog),
+            };
+            let exit = encore_local::ask::chat(&stack, &options, &env, |answer| {
+                if text {
+                    print!("{}", readable(&answer.response));
+                } else {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(answer.response.as_ref())?
+                    );
+                }
+                Ok(())
+            })
+            .await?;
+            std::io::Write::flush(&mut std::io::stdout())?;
+            std::process::exit(exit.code());
         }
         Command::Backfill {
             catalog,

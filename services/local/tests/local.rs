@@ -755,6 +755,55 @@ fn chat_text(dir: &Path, utterance: &str) -> String {
 }
 
 #[test]
+fn chat_runs_the_pipeline_until_the_request_is_answered() {
+    let dir = temp_dir("chat-wait");
+    let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("demo/catalog.csv");
+    let backfill = encore(&dir, &["backfill", "--catalog", demo.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(backfill.success());
+    let chat = |args: &[&str]| {
+        let output = encore(&dir, &[&["chat", "--text"], args].concat())
+            .output()
+            .unwrap();
+        let said = String::from_utf8(output.stdout).unwrap();
+        (
+            output.status.code(),
+            said,
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+
+    // A Korean name the backfill did not learn: looking it up, then BTS's card.
+    let (code, said, err) = chat(&["방탄소년단"]);
+    assert_eq!(code, Some(0), "{said}{err}");
+    let looking = said.find("찾아보고 있어요").expect(&said);
+    let card = said.find("▶ BTS").expect(&said);
+    assert!(looking < card, "the immediate answer first: {said}");
+
+    // A name no catalog has: looking it up, then not found.
+    let (code, said, err) = chat(&["Zzyzx Unheard Band 42"]);
+    assert_eq!(code, Some(3), "{said}{err}");
+    assert!(said.contains("찾지 못했어요"), "{said}");
+    // Asked again: not found at once, nothing looked up.
+    let (code, said, _) = chat(&["Zzyzx Unheard Band 42", "--no-wait"]);
+    assert_eq!(code, Some(3), "{said}");
+    assert!(!said.contains("찾아보고 있어요"), "{said}");
+
+    // Known: the card at once. Unknown with --no-wait: only the immediate answer.
+    let (code, said, _) = chat(&["BTS"]);
+    assert_eq!(code, Some(0), "{said}");
+    let (code, said, _) = chat(&["TWICE Unplugged Zz", "--no-wait"]);
+    assert_eq!(code, Some(1), "{said}");
+    assert!(
+        said.contains("찾아보고 있어요") && !said.contains('▶'),
+        "{said}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn refresh_brings_a_new_release_into_the_answer() {
     let dir = temp_dir("refresh");
     let header =

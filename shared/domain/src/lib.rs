@@ -8,6 +8,7 @@ pub mod events;
 pub mod model;
 pub mod normalize;
 pub mod release;
+pub mod suggest;
 
 pub use calendar::{service_date, SERVICE_TZ};
 pub use model::{

@@ -23,6 +23,8 @@ pub const RELEASE_ROWS: usize = 1;
 /// Track rows per artist card at most: a carousel card holds
 /// [`limits::MAX_LIST_ITEMS_IN_CAROUSEL`] rows, and the latest release takes one.
 pub const MAX_TRACK_ROWS: usize = limits::MAX_LIST_ITEMS_IN_CAROUSEL - RELEASE_ROWS;
+/// "Did you mean" names offered with a not-found answer at most.
+pub const MAX_SUGGESTIONS: usize = 4;
 /// The label of each card's YouTube button.
 pub const YOUTUBE_LABEL: &str = "YouTube";
 /// Where the YouTube button searches.
@@ -111,9 +113,21 @@ pub fn waiting(query: &str) -> SkillResponse {
     SkillResponse::callback(data)
 }
 
-/// The answer when the catalog has no artist by that name.
-pub fn not_found(query: &str) -> SkillResponse {
-    text_answer(&texts::not_found(query), example_replies())
+/// The answer when the catalog has no artist by that name: "did you mean" quick replies
+/// with the first [`MAX_SUGGESTIONS`] of `suggestions` (known names close to the query),
+/// or the examples when there are none.
+pub fn not_found(query: &str, suggestions: &[String]) -> SkillResponse {
+    let replies: Vec<QuickReply> = suggestions
+        .iter()
+        .map(|name| name.trim())
+        .filter(|name| !name.is_empty() && limits::char_len(name) <= MAX_QUICK_REPLY_NAME_CHARS)
+        .take(MAX_SUGGESTIONS)
+        .map(|name| QuickReply::message(truncate(name, limits::MAX_QUICK_REPLY_LABEL_CHARS), name))
+        .collect();
+    if replies.is_empty() {
+        return text_answer(&texts::not_found(query), example_replies());
+    }
+    text_answer(&texts::did_you_mean(query), replies)
 }
 
 /// The answer to blank or meaningless input: what to type, with examples to tap.
@@ -510,6 +524,13 @@ mod texts {
             quoted(query)
         )
     }
+
+    pub fn did_you_mean(query: &str) -> String {
+        format!(
+            "'{}' 아티스트를 찾지 못했어요. 혹시 이 아티스트를 찾으셨나요?",
+            quoted(query)
+        )
+    }
 }
 
 #[cfg(test)]
@@ -832,7 +853,8 @@ mod tests {
             failure(),
             looking_up("BTS"),
             waiting("BTS"),
-            not_found("BTS"),
+            not_found("BTS", &[]),
+            not_found("BTZ", &["BTS".into()]),
             looking_up(&"a".repeat(5000)),
         ] {
             assert_eq!(validate(&answer), Ok(()), "{answer:?}");
@@ -840,6 +862,47 @@ mod tests {
         assert!(waiting("BTS").use_callback);
         let reply = &looking_up("아이유").template.unwrap().quick_replies[0];
         assert_eq!(reply, &QuickReply::message(texts::ASK_AGAIN, "아이유"));
+    }
+
+    #[test]
+    fn not_found_offers_up_to_four_suggestions_else_examples() {
+        let names: Vec<String> = [
+            "BTS",
+            " ",
+            "A Very Long Artist Name Indeed",
+            "TWICE",
+            "IU",
+            "ITZY",
+            "aespa",
+        ]
+        .map(String::from)
+        .into();
+        let template = not_found("BTZ", &names).template.unwrap();
+        let replies: Vec<(&str, &str)> = template
+            .quick_replies
+            .iter()
+            .map(|q| match &q.action {
+                crate::response::QuickReplyAction::Message { message_text } => {
+                    (q.label.as_str(), message_text.as_str())
+                }
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            replies,
+            [
+                ("BTS", "BTS"),
+                ("A Very Long A…", "A Very Long Artist Name Indeed"),
+                ("TWICE", "TWICE"),
+                ("IU", "IU")
+            ]
+        );
+        let Component::SimpleText(text) = &template.outputs[0] else {
+            panic!("{template:?}");
+        };
+        assert_eq!(text.text, texts::did_you_mean("BTZ"));
+        let plain = not_found("BTZ", &[]).template.unwrap();
+        assert_eq!(plain.quick_replies, example_replies());
     }
 
     fn nasty_text() -> impl Strategy<Value = String> {
@@ -988,7 +1051,8 @@ mod tests {
 
         #[test]
         fn every_text_answer_respects_every_limit(query in nasty_text()) {
-            for answer in [looking_up(&query), waiting(&query), not_found(&query)] {
+            let suggested = [query.clone(), format!("{query}{query}")];
+            for answer in [looking_up(&query), waiting(&query), not_found(&query, &[]), not_found(&query, &suggested)] {
                 prop_assert_eq!(validate(&answer), Ok(()));
                 let json = serde_json::to_string(&answer).unwrap();
                 prop_assert!(serde_json::from_str::<SkillResponse>(&json).is_ok());

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
+use encore_domain::suggest::KnownName;
 use encore_domain::{Artist, RelatedArtist};
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions, MySqlRow};
 use sqlx::{MySql, MySqlConnection, MySqlPool, QueryBuilder, Row};
@@ -15,7 +16,9 @@ use crate::migrate::tables::{
     RELATED_ARTISTS_STAGING,
 };
 use crate::ports::distinct;
-use crate::{ArtistStore, RelatedRow, RelatedStore, RequestLog, RequestStatus, StoreError};
+use crate::{
+    ArtistStore, RelatedRow, RelatedStore, RequestLog, RequestRecord, RequestStatus, StoreError,
+};
 
 /// How long connecting (or waiting for a pooled connection) may take before the store is
 /// reported unavailable: well inside the chat's five-second budget.
@@ -265,6 +268,25 @@ impl ArtistStore for MySqlStore {
         }
         Ok(found)
     }
+
+    #[tracing::instrument(skip(self))]
+    async fn known_names(&self) -> Result<Vec<KnownName>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT normalized_name AS name_key, name FROM {ARTISTS} \
+             UNION ALL \
+             SELECT al.alias AS name_key, a.name FROM {ARTIST_ALIASES} al JOIN {ARTISTS} a ON a.id = al.artist_id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(KnownName {
+                    key: text(row, "name_key")?,
+                    display: text(row, "name")?,
+                })
+            })
+            .collect()
+    }
 }
 
 #[async_trait]
@@ -377,7 +399,7 @@ impl RequestLog for MySqlStore {
         let cutoff = now - window;
         // Take over a finished or stale request; a fresh pending one stays.
         let taken = sqlx::query(&format!(
-            "UPDATE {ARTIST_REQUESTS} SET status = ?, requested_at = ?, asked_at = ? \
+            "UPDATE {ARTIST_REQUESTS} SET status = ?, requested_at = ?, asked_at = ?, finished_at = NULL \
              WHERE normalized = ? AND (status <> ? OR requested_at <= ?)"
         ))
         .bind(RequestStatus::Pending.as_str())
@@ -410,16 +432,38 @@ impl RequestLog for MySqlStore {
 
     #[tracing::instrument(skip(self))]
     async fn finish(&self, normalized: &str, status: RequestStatus) -> Result<(), StoreError> {
+        let now = Utc::now();
         sqlx::query(&format!(
-            "INSERT INTO {ARTIST_REQUESTS} (normalized, status, requested_at, attempts) VALUES (?, ?, ?, 1) \
-             ON DUPLICATE KEY UPDATE status = VALUES(status), attempts = attempts + 1"
+            "INSERT INTO {ARTIST_REQUESTS} (normalized, status, requested_at, attempts, finished_at) VALUES (?, ?, ?, 1, ?) \
+             ON DUPLICATE KEY UPDATE status = VALUES(status), attempts = attempts + 1, finished_at = VALUES(finished_at)"
         ))
         .bind(normalized)
         .bind(status.as_str())
-        .bind(Utc::now())
+        .bind(now)
+        .bind(now)
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn record(&self, normalized: &str) -> Result<Option<RequestRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT status, requested_at, finished_at FROM {ARTIST_REQUESTS} WHERE normalized = ?"
+        ))
+        .bind(normalized)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let status: String = text(&row, "status")?;
+        Ok(Some(RequestRecord {
+            status: RequestStatus::parse(&status)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown request status {status:?}")))?,
+            requested_at: row.try_get("requested_at")?,
+            finished_at: row.try_get("finished_at")?,
+        }))
     }
 
     #[tracing::instrument(skip(self))]
@@ -457,9 +501,10 @@ impl RequestLog for MySqlStore {
     #[tracing::instrument(skip(self))]
     async fn asked_since(&self, since: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT normalized FROM {ARTIST_REQUESTS} WHERE asked_at >= ? ORDER BY normalized"
+            "SELECT normalized FROM {ARTIST_REQUESTS} WHERE asked_at >= ? AND status <> ? ORDER BY normalized"
         ))
         .bind(since)
+        .bind(RequestStatus::NotFound.as_str())
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(|row| text(row, "normalized")).collect()

@@ -7,6 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use encore_domain::events::BusEvent;
+use encore_domain::suggest::KnownName;
 use encore_domain::{Artist, RelatedArtist, Release, Track};
 
 use crate::StoreError;
@@ -23,6 +24,9 @@ pub trait ArtistStore: Send + Sync {
     async fn find_artist(&self, normalized: &str) -> Result<Option<Artist>, StoreError>;
     /// The artists with these ids, in any order; unknown ids are skipped.
     async fn artists(&self, ids: &[String]) -> Result<Vec<Artist>, StoreError>;
+    /// Every name the chat can answer: each artist's normalized name and each learned
+    /// alias, with the artist's name (what "did you mean" suggests), in one query.
+    async fn known_names(&self) -> Result<Vec<KnownName>, StoreError>;
 }
 
 /// One datamart row with both artists' names, as exported.
@@ -91,6 +95,17 @@ impl RequestStatus {
     }
 }
 
+/// The request for a name as the log holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestRecord {
+    pub status: RequestStatus,
+    /// When it was last claimed (or first recorded).
+    pub requested_at: DateTime<Utc>,
+    /// When its current status was recorded by [`RequestLog::finish`]; `None` while it is
+    /// pending since a claim, and for rows written before this was recorded.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
 /// Pending requests, so a user repeating a name does not start a second ingest.
 #[async_trait]
 pub trait RequestLog: Send + Sync {
@@ -102,17 +117,20 @@ pub trait RequestLog: Send + Sync {
         now: DateTime<Utc>,
         window: Duration,
     ) -> Result<bool, StoreError>;
-    /// Records how the request for `normalized` ended and counts the attempt.
+    /// Records how the request for `normalized` ended, and when, and counts the attempt.
     async fn finish(&self, normalized: &str, status: RequestStatus) -> Result<(), StoreError>;
     /// The status of the request for `normalized`, if there is one.
     async fn status(&self, normalized: &str) -> Result<Option<RequestStatus>, StoreError>;
+    /// The whole record of the request for `normalized`, if there is one.
+    async fn record(&self, normalized: &str) -> Result<Option<RequestRecord>, StoreError>;
     /// Records that a user asked about `normalized` at `at`: the chat calls it for artists
     /// it already knows (a claim records unknown ones), at most once per answer-cache
     /// lifetime. Only users' asking counts: backfills and refreshes finish requests
     /// without touching this.
     async fn asked(&self, normalized: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
-    /// Normalized names users asked about at or after `since`, in name order: what the
-    /// daily refresh re-ingests.
+    /// Normalized names users asked about at or after `since`, in name order, except names
+    /// the catalog was found not to have: what the daily refresh re-ingests (a not-found
+    /// name is requested again by the next ask once its result is a day old).
     async fn asked_since(&self, since: DateTime<Utc>) -> Result<Vec<String>, StoreError>;
 }
 

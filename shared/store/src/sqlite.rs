@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
+use encore_domain::suggest::KnownName;
 use encore_domain::{Artist, FeatureSource, RelatedArtist, Release, Track};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
@@ -21,7 +22,8 @@ use crate::migrate::tables::{
 };
 use crate::ports::{check_top_tracks, distinct};
 use crate::{
-    ArtistStore, RelatedRow, RelatedStore, RequestLog, RequestStatus, StoreError, TopTracksCache,
+    ArtistStore, RelatedRow, RelatedStore, RequestLog, RequestRecord, RequestStatus, StoreError,
+    TopTracksCache,
 };
 
 /// How long a writer waits for another connection's lock before giving up.
@@ -46,6 +48,13 @@ const _: () = assert!(IDS_PER_QUERY <= MAX_VARIABLES);
 /// The stored spelling of a timestamp.
 fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Reads a stored timestamp back.
+fn parsed_timestamp(raw: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(raw)
+        .map(|at| at.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("timestamp {raw:?}: {e}")))
 }
 
 /// The artist columns every artist query selects, in [`artist_from_row`]'s order.
@@ -261,6 +270,25 @@ impl ArtistStore for SqliteStore {
         }
         Ok(found)
     }
+
+    #[tracing::instrument(skip(self))]
+    async fn known_names(&self) -> Result<Vec<KnownName>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT normalized_name AS name_key, name FROM {ARTISTS} \
+             UNION ALL \
+             SELECT al.alias AS name_key, a.name FROM {ARTIST_ALIASES} al JOIN {ARTISTS} a ON a.id = al.artist_id"
+        ))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(KnownName {
+                    key: row.try_get("name_key")?,
+                    display: row.try_get("name")?,
+                })
+            })
+            .collect()
+    }
 }
 
 #[async_trait]
@@ -373,7 +401,7 @@ impl RequestLog for SqliteStore {
         let claimed = sqlx::query(&format!(
             "INSERT INTO {ARTIST_REQUESTS} (normalized, status, requested_at, attempts, asked_at) VALUES (?1, ?2, ?3, 0, ?3) \
              ON CONFLICT (normalized) DO UPDATE SET status = excluded.status, requested_at = excluded.requested_at, \
-             asked_at = excluded.asked_at \
+             asked_at = excluded.asked_at, finished_at = NULL \
              WHERE status <> ?2 OR requested_at <= ?4"
         ))
         .bind(normalized)
@@ -388,8 +416,9 @@ impl RequestLog for SqliteStore {
     #[tracing::instrument(skip(self))]
     async fn finish(&self, normalized: &str, status: RequestStatus) -> Result<(), StoreError> {
         sqlx::query(&format!(
-            "INSERT INTO {ARTIST_REQUESTS} (normalized, status, requested_at, attempts) VALUES (?, ?, ?, 1) \
-             ON CONFLICT (normalized) DO UPDATE SET status = excluded.status, attempts = attempts + 1"
+            "INSERT INTO {ARTIST_REQUESTS} (normalized, status, requested_at, attempts, finished_at) VALUES (?1, ?2, ?3, 1, ?3) \
+             ON CONFLICT (normalized) DO UPDATE SET status = excluded.status, attempts = attempts + 1, \
+             finished_at = excluded.finished_at"
         ))
         .bind(normalized)
         .bind(status.as_str())
@@ -397,6 +426,28 @@ impl RequestLog for SqliteStore {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn record(&self, normalized: &str) -> Result<Option<RequestRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT status, requested_at, finished_at FROM {ARTIST_REQUESTS} WHERE normalized = ?"
+        ))
+        .bind(normalized)
+        .fetch_optional(&self.reader)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let status: String = row.try_get("status")?;
+        let requested_at: String = row.try_get("requested_at")?;
+        let finished_at: Option<String> = row.try_get("finished_at")?;
+        Ok(Some(RequestRecord {
+            status: RequestStatus::parse(&status)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown request status {status:?}")))?,
+            requested_at: parsed_timestamp(&requested_at)?,
+            finished_at: finished_at.as_deref().map(parsed_timestamp).transpose()?,
+        }))
     }
 
     #[tracing::instrument(skip(self))]
@@ -432,9 +483,10 @@ impl RequestLog for SqliteStore {
     #[tracing::instrument(skip(self))]
     async fn asked_since(&self, since: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
         let names = sqlx::query_scalar(&format!(
-            "SELECT normalized FROM {ARTIST_REQUESTS} WHERE asked_at >= ? ORDER BY normalized"
+            "SELECT normalized FROM {ARTIST_REQUESTS} WHERE asked_at >= ? AND status <> ? ORDER BY normalized"
         ))
         .bind(timestamp(since))
+        .bind(RequestStatus::NotFound.as_str())
         .fetch_all(&self.pool)
         .await?;
         Ok(names)

@@ -17,7 +17,7 @@ use encore_store::migrate::{self, tables};
 use encore_store::mysql::MySqlStore;
 use encore_store::sqlite::SqliteStore;
 use encore_store::{
-    ArtistStore, RelatedStore, RequestLog, RequestStatus, StoreError, TopTracksCache,
+    ArtistStore, RelatedStore, RequestLog, RequestRecord, RequestStatus, StoreError, TopTracksCache,
 };
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::{ConnectOptions, Connection, MySqlConnection};
@@ -171,6 +171,29 @@ async fn artist_store_conformance(store: &impl ArtistStore) {
     expected.sort();
     assert_eq!(found, expected);
     assert!(store.artists(&[]).await.unwrap().is_empty());
+
+    // Every name the chat answers, with the artist's name: normalized names and aliases
+    // of stored artists (the alias of a missing artist is no name).
+    let mut names: Vec<(String, String)> = store
+        .known_names()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| (n.key, n.display))
+        .collect();
+    names.sort();
+    let mut expected: Vec<(String, String)> = [
+        ("bangtan boys", renamed.name.as_str()),
+        ("twice", "TWICE"),
+        (emoji.normalized_name().as_str(), emoji.name.as_str()),
+        ("방탄소년단", "TWICE"),
+        ("twice", renamed.name.as_str()),
+    ]
+    .into_iter()
+    .map(|(k, d)| (k.to_owned(), d.to_owned()))
+    .collect();
+    expected.sort();
+    assert_eq!(names, expected);
 }
 
 async fn related_store_conformance(store: &(impl ArtistStore + RelatedStore)) {
@@ -338,6 +361,40 @@ async fn request_log_conformance(store: &impl RequestLog) {
         store.asked_since(at(3_100)).await.unwrap(),
         vec!["iu".to_owned()],
         "finishing keeps asked_at"
+    );
+
+    // The whole record: when it was claimed, and when its result was recorded.
+    assert_eq!(store.record("nobody").await.unwrap(), None);
+    assert!(store.claim("zzyzx", at(4_000), window).await.unwrap());
+    assert_eq!(
+        store.record("zzyzx").await.unwrap(),
+        Some(RequestRecord {
+            status: RequestStatus::Pending,
+            requested_at: at(4_000),
+            finished_at: None
+        })
+    );
+    let before = Utc::now() - chrono::Duration::milliseconds(1);
+    store
+        .finish("zzyzx", RequestStatus::NotFound)
+        .await
+        .unwrap();
+    let after = Utc::now() + chrono::Duration::milliseconds(1);
+    let record = store.record("zzyzx").await.unwrap().unwrap();
+    assert_eq!(record.status, RequestStatus::NotFound);
+    assert_eq!(record.requested_at, at(4_000));
+    let finished = record.finished_at.expect("finishing records when");
+    assert!(before <= finished && finished <= after, "{finished}");
+    // A not-found name is no longer refreshed; a new claim clears the result's time.
+    assert!(store.asked_since(at(4_000)).await.unwrap().is_empty());
+    assert!(store.claim("zzyzx", at(4_001), window).await.unwrap());
+    assert_eq!(
+        store.record("zzyzx").await.unwrap().unwrap().finished_at,
+        None
+    );
+    assert_eq!(
+        store.asked_since(at(4_000)).await.unwrap(),
+        vec!["zzyzx".to_owned()]
     );
 }
 
