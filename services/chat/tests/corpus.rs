@@ -55,10 +55,26 @@ enum Expect {
 /// Every payload of the corpus with what the chat reads from it and must answer. A file
 /// in the directory but not here fails the test, so the table cannot fall behind.
 const CORPUS: [(&str, &str, Expect); 12] = [
-    ("docs-knowledge-plus.json", "<사용자 발화>", Expect::LookingUp),
-    ("docs-action-example.json", "<사용자 발화>", Expect::LookingUp),
-    ("docs-sys-entities-encoded.json", "1 금요일 강남", Expect::LookingUp),
-    ("docs-sys-entities-as-objects.json", "1 금요일 강남", Expect::LookingUp),
+    (
+        "docs-knowledge-plus.json",
+        "<사용자 발화>",
+        Expect::LookingUp,
+    ),
+    (
+        "docs-action-example.json",
+        "<사용자 발화>",
+        Expect::LookingUp,
+    ),
+    (
+        "docs-sys-entities-encoded.json",
+        "1 금요일 강남",
+        Expect::LookingUp,
+    ),
+    (
+        "docs-sys-entities-as-objects.json",
+        "1 금요일 강남",
+        Expect::LookingUp,
+    ),
     ("docs-v1-talk-user-id.json", "스킬", Expect::LookingUp),
     ("docs-v2-lang-kr.json", "<사용자 발화>", Expect::LookingUp),
     ("kakao-skill-md-callback.json", "아이유", Expect::Callback),
@@ -67,7 +83,11 @@ const CORPUS: [(&str, &str, Expect); 12] = [
         "Can you tell me the Wi-Fi information for Battie?",
         Expect::LookingUp,
     ),
-    ("real-quickreply-fallback.json", "생각 다 끝났나요?", Expect::LookingUp),
+    (
+        "real-quickreply-fallback.json",
+        "생각 다 끝났나요?",
+        Expect::LookingUp,
+    ),
     ("real-callback-custom-entity.json", "aaa", Expect::Callback),
     ("real-slot-filling.json", "01012345678", Expect::LookingUp),
     ("image-upload-media.json", "", Expect::Help),
@@ -95,7 +115,10 @@ fn the_table_names_every_payload_of_the_corpus() {
     assert_eq!(files, listed);
     let sources = String::from_utf8(read("SOURCES.md")).unwrap();
     for name in listed {
-        assert!(sources.contains(&format!("`{name}`")), "{name} has no source");
+        assert!(
+            sources.contains(&format!("`{name}`")),
+            "{name} has no source"
+        );
     }
 }
 
@@ -256,8 +279,7 @@ async fn send<S: ChatPorts>(
         }
         None => {
             let path = corpus_dir().join("../apigw-v2-skill-request.json");
-            let mut event: Value =
-                serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            let mut event: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
             event["headers"]["x-encore-skill-secret"] = SECRET.into();
             event["body"] = String::from_utf8(body).unwrap().into();
             event["isBase64Encoded"] = false.into();

@@ -604,9 +604,16 @@ mod tests {
         let action = parsed.action.as_ref().unwrap();
         assert_eq!(action.id.as_deref(), Some("1"));
         assert_eq!(action.client_extra, None);
-        assert_eq!(action.detail_params.len(), 1, "the string entry is left out");
+        assert_eq!(
+            action.detail_params.len(),
+            1,
+            "the string entry is left out"
+        );
         assert_eq!(action.detail_params["b"].origin.as_deref(), Some("7"));
-        assert_eq!((&parsed.bot, &parsed.intent, &parsed.flow), (&None, &None, &None));
+        assert_eq!(
+            (&parsed.bot, &parsed.intent, &parsed.flow),
+            (&None, &None, &None)
+        );
         assert!(parsed.contexts.is_empty());
         assert_eq!(parsed.param_or_utterance("artist"), "BTS");
         assert_eq!(parsed.param_or_utterance("b"), "7");

@@ -232,7 +232,10 @@ mod tests {
             ("Format:B", "Format B"),
             ("CASP:R", "CASP R"),
             ("Bobby \"Blue\" Bland", "Bobby Blue Bland"),
-            ("\"Dear Evan Hansen\" August 2018 Broadway Cast", "Dear Evan Hansen August 2018 Broadway Cast"),
+            (
+                "\"Dear Evan Hansen\" August 2018 Broadway Cast",
+                "Dear Evan Hansen August 2018 Broadway Cast",
+            ),
             ("Royce Da 5'9\"", "Royce Da 5'9"),
             ("-M-", "M-"),
             ("+44 artist:x genre:rock", "44 artist x genre rock"),

@@ -102,9 +102,15 @@ fn unescaped_names_are_lost_and_neutralised_names_found() {
     let mut expected = HIDDEN_BY_SYNTAX.to_vec();
     expected.sort_unstable();
     assert_eq!(lost, expected, "names lost when sent as typed");
-    assert!(unfound.is_empty(), "not found once neutralised: {unfound:?}");
+    assert!(
+        unfound.is_empty(),
+        "not found once neutralised: {unfound:?}"
+    );
     for name in QUOTED {
-        assert!(catalog.artist_named(name).is_some(), "{name} is in the data");
+        assert!(
+            catalog.artist_named(name).is_some(),
+            "{name} is in the data"
+        );
         assert!(first_page_finds(&catalog, name, name), "{name}");
         assert!(!search_keywords(name).contains('"'), "{name}");
     }
@@ -119,7 +125,11 @@ fn a_hidden_name_resolves_only_when_neutralised() {
         let page: Vec<_> = as_typed.iter().take(PAGE).map(|a| (*a).clone()).collect();
         assert_eq!(choose_artist(name, &domain(&page)), None, "{name} as typed");
         let neutralised = catalog.search_artists(&SearchQuery::parse(&search_keywords(name)));
-        let page: Vec<_> = neutralised.iter().take(PAGE).map(|a| (*a).clone()).collect();
+        let page: Vec<_> = neutralised
+            .iter()
+            .take(PAGE)
+            .map(|a| (*a).clone())
+            .collect();
         let (index, _) = choose_artist(name, &domain(&page)).expect(name);
         assert_eq!(page[index].name, name);
     }
@@ -171,14 +181,19 @@ async fn every_artist_of_the_data_set_resolves_through_the_stand_in() {
             .or_default()
             .push(artist.id.clone());
     }
-    let names: Arc<Vec<String>> = Arc::new(catalog.artists().iter().map(|a| a.name.clone()).collect());
+    let names: Arc<Vec<String>> =
+        Arc::new(catalog.artists().iter().map(|a| a.name.clone()).collect());
     let by_normalized = Arc::new(by_normalized);
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..CONCURRENCY {
-        let (spotify, names, next, by_normalized) =
-            (spotify.clone(), names.clone(), next.clone(), by_normalized.clone());
+        let (spotify, names, next, by_normalized) = (
+            spotify.clone(),
+            names.clone(),
+            next.clone(),
+            by_normalized.clone(),
+        );
         workers.spawn(async move {
             let mut wrong: Vec<String> = Vec::new();
             loop {
@@ -189,10 +204,9 @@ async fn every_artist_of_the_data_set_resolves_through_the_stand_in() {
                 let allowed = &by_normalized[&normalize(name)];
                 match spotify.resolve_artist(name).await {
                     Ok(resolved) if allowed.contains(&resolved.artist.id) => {}
-                    Ok(resolved) => wrong.push(format!(
-                        "{name:?} resolved to {:?}",
-                        resolved.artist.name
-                    )),
+                    Ok(resolved) => {
+                        wrong.push(format!("{name:?} resolved to {:?}", resolved.artist.name))
+                    }
                     Err(e) => wrong.push(format!("{name:?}: {e}")),
                 }
             }
@@ -204,7 +218,12 @@ async fn every_artist_of_the_data_set_resolves_through_the_stand_in() {
     }
     let elapsed = started.elapsed();
     assert_eq!(names.len(), 10_693);
-    assert!(wrong.is_empty(), "{} of {} wrong: {wrong:?}", wrong.len(), names.len());
+    assert!(
+        wrong.is_empty(),
+        "{} of {} wrong: {wrong:?}",
+        wrong.len(),
+        names.len()
+    );
     for name in HIDDEN_BY_SYNTAX.iter().chain(&QUOTED) {
         assert!(
             by_normalized[&normalize(name)].contains(&artist_id_for(name)),

@@ -352,7 +352,10 @@ mod tests {
     #[test]
     fn words_split_on_punctuation() {
         assert_eq!(words("Sixx:A.M."), w(&["sixx", "a", "m"]));
-        assert_eq!(words("Bobby \"Blue\" Bland"), w(&["bobby", "blue", "bland"]));
+        assert_eq!(
+            words("Bobby \"Blue\" Bland"),
+            w(&["bobby", "blue", "bland"])
+        );
         assert_eq!(words("방탄소년단"), w(&["방탄소년단"]));
         assert_eq!(words("!!!"), w(&["!!!"]));
         assert!(words("  ").is_empty());
@@ -361,7 +364,10 @@ mod tests {
     #[test]
     fn parses_filters_operators_and_phrases() {
         let q = SearchQuery::parse(r#"artist:"Red Velvet" track:Psycho  love genre:pop"#);
-        assert_eq!(q.artist_filter_words(), Some(w(&["red", "velvet"]).as_slice()));
+        assert_eq!(
+            q.artist_filter_words(),
+            Some(w(&["red", "velvet"]).as_slice())
+        );
         assert_eq!(q.keyword_words(), vec!["love"]);
         assert_eq!(q.clauses.len(), 4);
         assert!(!SearchQuery::parse("genre:pop").is_empty());
