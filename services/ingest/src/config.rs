@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::handler::{DEFAULT_ARTIST_BUDGET, DEFAULT_CONCURRENCY};
 use encore_domain::release::LATEST_RELEASES_KEPT;
 use encore_kakao::callback::{CallbackHosts, DEFAULT_CALLBACK_HOSTS};
+use encore_kakao::RelatedDue;
 
 /// What the ingest Lambda needs to start (the database URL and the Spotify secret come
 /// from Secrets Manager, see `encore_platform::secrets`).
@@ -21,6 +22,8 @@ pub struct Config {
     pub releases_kept: usize,
     /// The time one artist needs; none starts with less left before the deadline.
     pub artist_budget: Duration,
+    /// When a callback answer says an artist's similar artists appear.
+    pub related_due: RelatedDue,
 }
 
 impl std::fmt::Debug for Config {
@@ -32,6 +35,7 @@ impl std::fmt::Debug for Config {
             .field("concurrency", &self.concurrency)
             .field("releases_kept", &self.releases_kept)
             .field("artist_budget", &self.artist_budget)
+            .field("related_due", &self.related_due)
             .finish_non_exhaustive()
     }
 }
@@ -59,6 +63,9 @@ impl Config {
                 keys::INGEST_ARTIST_BUDGET_SECS,
                 DEFAULT_ARTIST_BUDGET.as_secs(),
             )?),
+            related_due: RelatedDue::from_minutes(
+                env.parse_optional(keys::RELATED_WITHIN_MINUTES)?,
+            ),
         })
     }
 }
