@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
+use encore_local::first_run::seed_if_empty;
 use encore_local::report::{readable, ProgressBars};
 use encore_local::serve::{serve, ServeOptions};
 use encore_local::stack::{load_catalog, CatalogSource, Stack};
@@ -31,7 +32,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run everything: skill endpoint, chat page, consumers, daily similarity schedule.
+    /// Run everything: skill endpoint, chat page, consumers, daily similarity schedule, and
+    /// a similarity run a few seconds after new artists reach the lake. On an empty data
+    /// directory the built-in demo catalog is loaded and the job run once first.
     Serve {
         /// Address to listen on (without ENCORE_SKILL_SECRET only loopback is allowed).
         #[arg(long, env = "ENCORE_ADDR", default_value = "127.0.0.1:8080")]
@@ -41,7 +44,8 @@ enum Command {
         #[arg(long)]
         catalog: Option<PathBuf>,
     },
-    /// Send one utterance through the skill handler and print the Kakao JSON.
+    /// Send one utterance through the skill handler and print the Kakao JSON (on an empty
+    /// data directory after loading the built-in demo catalog, as `serve` does).
     Chat {
         /// What the user types, e.g. "BTS".
         utterance: String,
@@ -176,18 +180,13 @@ async fn main() -> anyhow::Result<()> {
                 load_catalog(path)?;
             }
             let stack = Stack::open(&cli.data_dir, &env).await?;
-            serve(
-                stack,
-                ServeOptions {
-                    addr,
-                    catalog: CatalogSource::from_arg(catalog),
-                },
-                &env,
-            )
-            .await
+            let catalog = CatalogSource::from_arg(catalog);
+            seed_if_empty(&stack, &env, &catalog).await?;
+            serve(stack, ServeOptions { addr, catalog }, &env).await
         }
         Command::Chat { utterance, text } => {
             let stack = Stack::open(&cli.data_dir, &env).await?;
+            seed_if_empty(&stack, &env, &CatalogSource::Demo).await?;
             let chat = stack.chat(encore_chat::ChatSettings::from_env(&env)?);
             let answer =
                 encore_chat::handle_skill(&encore_local::report::skill_request(&utterance), &chat)
