@@ -579,7 +579,10 @@ async fn answer_kinds<S: ChatPorts>(backend: &Backend<S>, transport: &Transport,
     let (status, solo) = send(skill_body("  solo   NEWCOMER ", None)).await;
     answer(status, &solo);
     assert!(first_text(&solo).contains("03:00 KST"), "{solo}");
-    assert!(!first_text(&solo).contains("내일"), "never 'tomorrow': {solo}");
+    assert!(
+        !first_text(&solo).contains("내일"),
+        "never 'tomorrow': {solo}"
+    );
     let solo_card = &solo["template"]["outputs"][1]["listCard"];
     assert_eq!(solo_card["header"]["title"], "Solo Newcomer");
     let debut = solo_debut();

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use encore_domain::events::SOURCE_OPS;
 use encore_platform::config::Env;
+use encore_standin::ALIASES;
 use encore_store::{EventPublisher, OutgoingEvent};
 
 use crate::backfill::{artist_names, backfill_request, drain};
@@ -16,8 +17,8 @@ use crate::stack::{load_catalog, CatalogService, CatalogSource, Stack};
 /// What a first run did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FirstRun {
-    /// Demo artists requested.
-    pub requested: usize,
+    /// Demo artists requested (each also under its Korean names, when the stand-in knows them).
+    pub artists: usize,
     /// Artists the similarity job related.
     pub related: usize,
     /// Seconds from the first request to the datamart swap.
@@ -36,14 +37,23 @@ pub async fn seed_if_empty(
         return Ok(None);
     }
     let catalog = Arc::new(load_catalog(&stack.demo_catalog_path()?)?);
-    let names = artist_names(&catalog, None);
+    let mut names = artist_names(&catalog, None);
+    // The Korean names the stand-in knows for these artists are requested too, so ingest
+    // learns them as aliases and even `encore chat "아이유"` answers from the store at once.
+    let aliases: Vec<String> = ALIASES
+        .iter()
+        .filter(|(_, artist)| names.iter().any(|name| name == artist))
+        .map(|(alias, _)| (*alias).to_owned())
+        .collect();
+    let artists = names.len();
+    names.extend(aliases);
     let (service, client) = stack.catalog_loaded(env, source, catalog).await?;
     if !matches!(service, CatalogService::StandIn { .. }) {
         return Ok(None);
     }
     eprintln!(
-        "first run: loading the built-in demo catalog ({} artists) and computing similar artists…",
-        names.len()
+        "first run: loading the built-in demo catalog ({artists} artists, {} Korean names) and computing similar artists…",
+        names.len() - artists
     );
     let started = Instant::now();
     let ingest = stack.ingest(
@@ -58,13 +68,13 @@ pub async fn seed_if_empty(
     drain(stack, &ingest, "demo artists ingested").await?;
     let summary = stack.run_similarity(&()).await?;
     let done = FirstRun {
-        requested: names.len(),
+        artists,
         related: summary.artists,
         seconds: started.elapsed().as_secs_f64(),
     };
     eprintln!(
         "first run done in {:.1} s: {} artists ingested, similar artists computed for {}",
-        done.seconds, done.requested, done.related
+        done.seconds, done.artists, done.related
     );
     Ok(Some(done))
 }
