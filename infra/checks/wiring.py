@@ -627,6 +627,58 @@ def daily_schedule(s: Stack) -> list[str]:
     return problems
 
 
+# A newly ingested artist has its neighbours within this many minutes on AWS (issue 20).
+CATCH_UP_PROMISE_MAX_MINUTES = 15
+# What the promise adds to the catch-up interval: the lake queue's batching window (1 min),
+# the run itself (Athena, k-NN, load: up to 3 min at 100k artists) and the chat cache (1 min).
+CATCH_UP_SLACK_MINUTES = 5
+
+
+def catch_up_field(root: Path) -> str:
+    return find(r'pub const CATCH_UP_FIELD: &str = "([^"]+)";', read(root, TRIGGER_RS), TRIGGER_RS)
+
+
+@check(f"a catch-up schedule runs SimilarityFunction every few minutes, and the chat and ingest "
+       f"functions promise neighbours within its interval + {CATCH_UP_SLACK_MINUTES} "
+       f"<= {CATCH_UP_PROMISE_MAX_MINUTES} minutes",
+       lambda t: res(t, "CatchUpSimilaritySchedule").update(ScheduleExpression="rate(14 minutes)"))
+def catch_up_schedule(s: Stack) -> list[str]:
+    problems = []
+    field_name = catch_up_field(s.root)
+    intervals = []
+    for name, p in s.of_type("AWS::Scheduler::Schedule").items():
+        if refs(p.get("Target", {}).get("Arn")) != {"SimilarityFunction"}:
+            continue
+        try:
+            sent = json.loads(p["Target"].get("Input", ""))
+        except json.JSONDecodeError:
+            continue
+        if sent.get("detail", {}).get(field_name) is not True:
+            continue
+        m = re.fullmatch(r"rate\((\d+) minutes?\)", p.get("ScheduleExpression", ""))
+        if not m:
+            problems.append(f"{name}: ScheduleExpression {p.get('ScheduleExpression')!r} is not rate(N minutes)")
+            continue
+        intervals.append(int(m.group(1)))
+    if len(intervals) != 1:
+        return problems + [f"{len(intervals)} schedules send SimilarityFunction a {field_name!r} tick, want exactly one"]
+    needed = intervals[0] + CATCH_UP_SLACK_MINUTES
+    parameters = s.template.get("Parameters", {})
+    for function in ("ChatFunction", "IngestFunction"):
+        value = s.functions.get(function, {}).get("Environment", {}).get("Variables", {}).get("ENCORE_RELATED_WITHIN_MINUTES")
+        named = refs(value)
+        parameter = parameters.get(next(iter(named)), {}) if len(named) == 1 else {}
+        try:
+            promised, least = int(parameter["Default"]), int(parameter["MinValue"])
+        except (KeyError, TypeError, ValueError):
+            problems.append(f"{function}: ENCORE_RELATED_WITHIN_MINUTES is {value!r}, not a parameter with a Default and a MinValue")
+            continue
+        if least < needed or not needed <= promised <= CATCH_UP_PROMISE_MAX_MINUTES:
+            problems.append(f"{function}: promises {promised} minutes (at least {least}); the catch-up interval "
+                            f"{intervals[0]} + {CATCH_UP_SLACK_MINUTES} needs {needed}, at most {CATCH_UP_PROMISE_MAX_MINUTES}")
+    return problems
+
+
 def bus_routes(s: Stack) -> list[tuple[str, str, dict, list[str]]]:
     """(rule name, bus expression, pattern, targets) of every rule with a pattern."""
     out = []

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 use encore_kakao::callback::CallbackHosts;
+use encore_kakao::RelatedDue;
 use encore_platform::config::{keys, ConfigError, Env};
 use encore_platform::secrets;
 
@@ -61,6 +62,8 @@ pub struct ChatSettings {
     pub not_found_retry_after: Duration,
     /// Hosts Kakao's callback URL may point to; others are not passed on.
     pub callback_hosts: CallbackHosts,
+    /// When an artist without similar artists yet gets them, as its answer says.
+    pub related_due: RelatedDue,
 }
 
 impl Default for ChatSettings {
@@ -71,6 +74,7 @@ impl Default for ChatSettings {
             claim_window: Duration::from_secs(5 * 60),
             not_found_retry_after: Duration::from_secs(24 * 60 * 60),
             callback_hosts: CallbackHosts::default(),
+            related_due: RelatedDue::NextRun,
         }
     }
 }
@@ -91,6 +95,9 @@ impl ChatSettings {
         Ok(Self {
             cache_ttl: Duration::from_secs(ttl),
             callback_hosts,
+            related_due: RelatedDue::from_minutes(
+                env.parse_optional(keys::RELATED_WITHIN_MINUTES)?,
+            ),
             ..defaults
         })
     }

@@ -261,7 +261,10 @@ async fn known_artist<S: ChatPorts>(
     } else {
         AnswerKind::Related
     };
-    let answer = Answer::new(kind, render::artist_answer(&card, &similar));
+    let answer = Answer::new(
+        kind,
+        render::artist_answer(&card, &similar, chat.settings.related_due),
+    );
     chat.cache.insert(normalized, answer.clone(), seen);
     Ok(Some(answer))
 }

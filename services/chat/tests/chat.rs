@@ -636,7 +636,11 @@ async fn answer_kinds<S: ChatPorts>(backend: &Backend<S>, transport: &Transport,
     // A known artist without related artists yet.
     let (status, solo) = send(skill_body("  solo   NEWCOMER ", None)).await;
     answer(status, &solo);
-    assert!(first_text(&solo).contains("03:00 (KST)"), "{solo}");
+    assert!(first_text(&solo).contains("03:00 KST"), "{solo}");
+    assert!(
+        !first_text(&solo).contains("내일"),
+        "never 'tomorrow': {solo}"
+    );
     let solo_card = &solo["template"]["outputs"][1]["listCard"];
     assert_eq!(solo_card["header"]["title"], "Solo Newcomer");
     let debut = solo_debut();

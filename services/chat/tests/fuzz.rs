@@ -183,7 +183,7 @@ proptest! {
                 .collect();
             ArtistCard::new(other, tracks)
         }).collect();
-        prop_assert_eq!(validate(&render::artist_answer(&card, &similar)), Ok(()));
+        prop_assert_eq!(validate(&render::artist_answer(&card, &similar, render::RelatedDue::Within { minutes: 15 })), Ok(()));
         prop_assert_eq!(validate(&render::not_found(&query, &[])), Ok(()));
         let names: Vec<String> = similar.iter().map(|c| c.artist.name.clone()).collect();
         prop_assert_eq!(validate(&render::not_found(&query, &names)), Ok(()));

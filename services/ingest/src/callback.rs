@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use encore_kakao::callback::{CallbackHosts, CALLBACK_VALIDITY};
-use encore_kakao::SkillResponse;
+use encore_kakao::{RelatedDue, SkillResponse};
 use url::Url;
 
 /// Longest a single callback POST may take.
@@ -34,6 +34,7 @@ pub enum CallbackOutcome {
 pub struct Callbacks {
     http: reqwest::Client,
     allowed: CallbackHosts,
+    related_due: RelatedDue,
 }
 
 impl Callbacks {
@@ -44,7 +45,25 @@ impl Callbacks {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
-        Self { http, allowed }
+        Self {
+            http,
+            allowed,
+            related_due: RelatedDue::NextRun,
+        }
+    }
+
+    /// These callbacks, saying that an artist without similar artists yet gets them
+    /// `due` (the default: at the next run).
+    pub fn with_related_due(self, due: RelatedDue) -> Self {
+        Self {
+            related_due: due,
+            ..self
+        }
+    }
+
+    /// When the answers sent say an artist's similar artists appear.
+    pub fn related_due(&self) -> RelatedDue {
+        self.related_due
     }
 
     /// The allow-list in force.

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::handler::{DEFAULT_ARTIST_BUDGET, DEFAULT_CONCURRENCY};
 use encore_domain::release::LATEST_RELEASES_KEPT;
 use encore_kakao::callback::{CallbackHosts, DEFAULT_CALLBACK_HOSTS};
+use encore_kakao::RelatedDue;
 use encore_spotify::FeatureSettings;
 
 /// What the ingest Lambda needs to start (the database URL and the Spotify secret come
@@ -22,6 +23,8 @@ pub struct Config {
     pub releases_kept: usize,
     /// The time one artist needs; none starts with less left before the deadline.
     pub artist_budget: Duration,
+    /// When a callback answer says an artist's similar artists appear.
+    pub related_due: RelatedDue,
     /// The Spotify app's mode and the feature fallback.
     pub features: FeatureSettings,
 }
@@ -46,6 +49,7 @@ impl std::fmt::Debug for Config {
             .field("releases_kept", &self.releases_kept)
             .field("artist_budget", &self.artist_budget)
             .field("features", &self.features)
+            .field("related_due", &self.related_due)
             .finish_non_exhaustive()
     }
 }
@@ -74,6 +78,9 @@ impl Config {
                 DEFAULT_ARTIST_BUDGET.as_secs(),
             )?),
             features: feature_settings(env)?,
+            related_due: RelatedDue::from_minutes(
+                env.parse_optional(keys::RELATED_WITHIN_MINUTES)?,
+            ),
         })
     }
 }

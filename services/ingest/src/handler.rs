@@ -353,7 +353,10 @@ pub async fn ingest_request(
             .first()
             .map(|release| LatestRelease::as_of(release.clone(), service_date(Utc::now())));
         let similar = similar_cards(&card.artist, ingest).await;
-        callback(request, ingest, || render::artist_answer(&card, &similar)).await;
+        callback(request, ingest, || {
+            render::artist_answer(&card, &similar, ingest.callbacks.related_due())
+        })
+        .await;
     }
     Ok(Ingested::Artist {
         artist_id: event.artist.id,

@@ -49,7 +49,8 @@ async fn main() -> Result<(), Error> {
             aws_sdk_eventbridge::Client::new(&aws),
             config.event_bus_name,
         )),
-        callbacks: Callbacks::new(config.allowed_callback_hosts),
+        callbacks: Callbacks::new(config.allowed_callback_hosts)
+            .with_related_due(config.related_due),
         concurrency: config.concurrency,
         releases_kept: config.releases_kept,
     };

@@ -192,7 +192,7 @@ pub async fn dead_letter_note(stack: &Stack) -> anyhow::Result<String> {
     })
 }
 
-fn backfill_request(name: &str) -> ArtistRequested {
+pub(crate) fn backfill_request(name: &str) -> ArtistRequested {
     ArtistRequested {
         meta: EventMeta::new(ArtistRequested::VERSION),
         query: name.to_owned(),
@@ -206,7 +206,7 @@ fn backfill_request(name: &str) -> ArtistRequested {
 
 /// The first `limit` artist names of a catalog, in file order, one per normalized name
 /// (each is one request).
-fn artist_names(catalog: &encore_standin::Catalog, limit: Option<usize>) -> Vec<String> {
+pub(crate) fn artist_names(catalog: &encore_standin::Catalog, limit: Option<usize>) -> Vec<String> {
     let mut seen = HashSet::new();
     let names = catalog
         .artists()

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
+use encore_local::first_run::seed_if_empty;
 use encore_local::report::{readable, ProgressBars};
 use encore_local::serve::{serve, ServeOptions};
 use encore_local::stack::{load_catalog, CatalogSource, Stack};
@@ -44,7 +45,9 @@ struct SpotifyModeArg {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run everything: skill endpoint, chat page, consumers, daily similarity schedule.
+    /// Run everything: skill endpoint, chat page, consumers, daily similarity schedule, and
+    /// a similarity run a few seconds after new artists reach the lake. On an empty data
+    /// directory the built-in demo catalog is loaded and the job run once first.
     Serve {
         /// Address to listen on (without ENCORE_SKILL_SECRET only loopback is allowed).
         #[arg(long, env = "ENCORE_ADDR", default_value = "127.0.0.1:8080")]
@@ -59,7 +62,8 @@ enum Command {
     /// Send one utterance through the skill handler and print the Kakao JSON, as Kakao
     /// with a callback: for a name the cache does not know, run the pipeline here until
     /// the request is finished (at most 60 s) and print the final answer too. Exit status:
-    /// 0 the artist's card, 3 no such artist, 1 anything else.
+    /// 0 the artist's card, 3 no such artist, 1 anything else. On an empty data directory
+    /// it first loads the built-in demo catalog, as `serve` does.
     Chat {
         /// What the user types, e.g. "BTS".
         utterance: String,
@@ -209,15 +213,9 @@ async fn main() -> anyhow::Result<()> {
             }
             let mut stack = Stack::open(&cli.data_dir, &env).await?;
             stack.features.mode = spotify.mode;
-            serve(
-                stack,
-                ServeOptions {
-                    addr,
-                    catalog: CatalogSource::from_arg(catalog),
-                },
-                &env,
-            )
-            .await
+            let catalog = CatalogSource::from_arg(catalog);
+            seed_if_empty(&stack, &env, &catalog).await?;
+            serve(stack, ServeOptions { addr, catalog }, &env).await
         }
         Command::Chat {
             utterance,
@@ -234,6 +232,7 @@ async fn main() -> anyhow::Result<()> {
                 no_wait,
                 catalog: CatalogSource::from_arg(catalog),
             };
+            seed_if_empty(&stack, &env, &options.catalog).await?;
             let exit = encore_local::ask::chat(&stack, &options, &env, |answer| {
                 if text {
                     print!("{}", readable(&answer.response));

@@ -1,6 +1,7 @@
 //! `encore serve`: the skill endpoint, the chat page, the ingest and lake consumers, the
-//! daily schedule (refresh of recently asked artists, then similarity) and the manual
-//! similarity trigger, in one process.
+//! daily schedule (refresh of recently asked artists, then similarity), the catch-up run
+//! after new lake data ([`crate::catch_up`]) and the manual similarity trigger, in one
+//! process.
 //!
 //! Ctrl-C stops accepting requests, lets each consumer finish the batch it holds, and
 //! exits; queued work stays in the durable queues for the next start.
@@ -21,7 +22,9 @@ use encore_platform::config::{keys, Env};
 use encore_similarity_service::REFRESH_WINDOW_DAYS;
 use tokio::sync::watch;
 
+use crate::catch_up::{CatchUp, RELATED_WITHIN_MINUTES};
 use crate::stack::{CatalogSource, Stack};
+use encore_kakao::RelatedDue;
 
 /// The daily similarity run, local time in Asia/Seoul (03:00 KST, as on AWS).
 pub const DAILY_RUN_HOUR_KST: u32 = 3;
@@ -39,8 +42,16 @@ pub struct ServeOptions {
 pub async fn serve(stack: Stack, options: ServeOptions, env: &Env) -> anyhow::Result<()> {
     let stack = Arc::new(stack);
     let (catalog, client) = stack.catalog(env, &options.catalog).await?;
-    let settings = ChatSettings::from_env(env)?;
-    let ingest = Arc::new(stack.ingest(client, settings.callback_hosts.clone()));
+    // The catch-up run below relates new artists within a minute: the answers say so.
+    let settings = ChatSettings {
+        related_due: RelatedDue::Within {
+            minutes: RELATED_WITHIN_MINUTES,
+        },
+        ..ChatSettings::from_env(env)?
+    };
+    let mut ingest = stack.ingest(client, settings.callback_hosts.clone());
+    ingest.callbacks = ingest.callbacks.with_related_due(settings.related_due);
+    let ingest = Arc::new(ingest);
     let guard = match env.optional(keys::SKILL_SECRET) {
         Some(secret) => SecretGuard::Required(SkillSecret::new(&secret)?),
         None => SecretGuard::Disabled,
@@ -62,6 +73,7 @@ pub async fn serve(stack: Stack, options: ServeOptions, env: &Env) -> anyhow::Re
         }
     );
     println!("  similarity now: POST http://{addr}/similarity/run");
+    println!("  similar artists: recomputed within {RELATED_WITHIN_MINUTES} minute of new artists, and daily at 03:00 KST");
     println!("  status:         GET http://{addr}/status");
     println!("  catalog:        {}", catalog.describe());
     println!("  data:           {}", stack.data_dir.display());
@@ -89,10 +101,26 @@ pub async fn serve(stack: Stack, options: ServeOptions, env: &Env) -> anyhow::Re
             .await;
         }));
     }
+    let catch_up = Arc::new(CatchUp::default());
+    if stack.needs_datamart().await? {
+        catch_up.lake_written();
+    }
     {
-        let (stack, stop) = (stack.clone(), stop.clone());
+        let (stack, stop, catch_up) = (stack.clone(), stop.clone(), catch_up.clone());
         workers.push(tokio::spawn(async move {
-            consume("lake", stop, || stack.lake_step(POLL_WAIT), || {}).await;
+            consume(
+                "lake",
+                stop,
+                || stack.lake_step(POLL_WAIT),
+                || catch_up.lake_written(),
+            )
+            .await;
+        }));
+    }
+    {
+        let (stack, stop, invalidate) = (stack.clone(), stop.clone(), invalidate.clone());
+        workers.push(tokio::spawn(async move {
+            crate::catch_up::run(catch_up, stack, stop, invalidate).await
         }));
     }
     {

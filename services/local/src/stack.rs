@@ -290,17 +290,35 @@ impl Stack {
         }
         let path = match source {
             CatalogSource::File(path) => path.clone(),
-            CatalogSource::Demo => {
-                let path = self.data_dir.join("demo-catalog.csv");
-                std::fs::write(&path, DEMO_CATALOG).map_err(|e| StackError::DataDir {
-                    path: self.data_dir.clone(),
-                    source: e,
-                })?;
-                path
-            }
+            CatalogSource::Demo => self.demo_catalog_path()?,
         };
         let catalog = load_catalog(&path)?;
         self.catalog_loaded(env, source, Arc::new(catalog)).await
+    }
+
+    /// The built-in demo catalog, written into the data directory for the stand-in.
+    pub fn demo_catalog_path(&self) -> Result<PathBuf, StackError> {
+        let path = self.data_dir.join("demo-catalog.csv");
+        std::fs::write(&path, DEMO_CATALOG).map_err(|e| StackError::DataDir {
+            path: self.data_dir.clone(),
+            source: e,
+        })?;
+        Ok(path)
+    }
+
+    /// Whether artists are stored but the datamart is empty (a first run or a backfill
+    /// stopped before the similarity job): `encore serve` then runs the job soon.
+    pub async fn needs_datamart(&self) -> Result<bool, StoreError> {
+        let counts = self.store.counts().await?;
+        Ok(counts.artists > 0 && counts.related_rows == 0)
+    }
+
+    /// Whether nothing was ever put into this data directory: no artist, no datamart row,
+    /// nothing waiting in the queues (a first run seeds such a store).
+    pub async fn is_empty(&self) -> Result<bool, StoreError> {
+        let counts = self.store.counts().await?;
+        let (ingest, lake) = self.pending().await?;
+        Ok(counts.artists == 0 && counts.related_rows == 0 && ingest == 0 && lake == 0)
     }
 
     /// [`Stack::catalog`] with the stand-in serving `catalog`, already loaded from `source`.

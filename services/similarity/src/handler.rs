@@ -1,12 +1,14 @@
 //! The Lambda's handler: one EventBridge event in, the day's refresh and one run of the
-//! job, the job's summary out.
+//! job (or, for a catch-up tick with nothing new, none), the outcome out.
 
 use chrono::Utc;
 use encore_domain::events::BusEnvelope;
 use encore_lake::query::LakeSql;
 use encore_platform::metrics::{names, Metrics};
-use encore_store::{EventPublisher, RelatedStore, RequestLog};
+use encore_store::{DatamartWatermark, EventPublisher, RelatedStore, RequestLog, StoreError};
+use serde::Serialize;
 
+use crate::catch_up::{decide, CatchUpDecision};
 use crate::job::{run_similarity, JobError, JobSummary, Settings};
 use crate::refresh::{request_refresh, RefreshError, REFRESH_WINDOW_DAYS};
 use crate::trigger::{Trigger, TriggerError};
@@ -20,27 +22,62 @@ pub enum HandlerError {
     Job(#[from] JobError),
     #[error(transparent)]
     Refresh(#[from] RefreshError),
+    #[error("cannot read the datamart's watermark: {0}")]
+    Watermark(#[from] StoreError),
+}
+
+/// What one invocation did (the Lambda's response).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// The job ran and swapped the datamart in.
+    Ran(JobSummary),
+    /// A catch-up tick found no artist the datamart does not cover: nothing ran.
+    Skipped { reason: String },
+}
+
+impl Outcome {
+    /// The run's summary, when the job ran.
+    pub fn summary(&self) -> Option<&JobSummary> {
+        match self {
+            Self::Ran(summary) => Some(summary),
+            Self::Skipped { .. } => None,
+        }
+    }
 }
 
 /// Runs the day's work for a schedule tick (first the refresh of the artists users asked
-/// about in the last [`REFRESH_WINDOW_DAYS`] days, then the job) or the job alone for a
-/// `SimilarityRequested` event; any other event is refused without touching the lake, the
-/// bus or the datamart. A failed refresh does not stop the job; the invocation still
-/// fails afterwards, so the alarm fires (a retry publishes the same refresh event ids).
+/// about in the last [`REFRESH_WINDOW_DAYS`] days, then the job), the job alone for a
+/// `SimilarityRequested` event, or for a catch-up tick the job only when an artist was
+/// written since the datamart's lake read ([`crate::catch_up`]); any other event is
+/// refused without touching the lake, the bus or the datamart. A failed refresh does not
+/// stop the job; the invocation still fails afterwards, so the alarm fires (a retry
+/// publishes the same refresh event ids). Every successful run records its lake read as
+/// the datamart's watermark.
 pub async fn handle_event<L, S, P>(
     event: BusEnvelope,
     lake_sql: &L,
     store: &S,
     publisher: &P,
     settings: &Settings,
-) -> Result<JobSummary, HandlerError>
+) -> Result<Outcome, HandlerError>
 where
     L: LakeSql + ?Sized,
-    S: RelatedStore + RequestLog + ?Sized,
+    S: RelatedStore + RequestLog + DatamartWatermark + ?Sized,
     P: EventPublisher + ?Sized,
 {
     let trigger = Trigger::try_from(event)?;
     tracing::info!(origin = trigger.origin(), "similarity job triggered");
+    if trigger == Trigger::CatchUp {
+        match decide(store).await? {
+            CatchUpDecision::Run(reason) => tracing::info!(%reason, "catch-up run"),
+            CatchUpDecision::Skip(reason) => {
+                tracing::info!(%reason, "catch-up tick: nothing to do");
+                return Ok(Outcome::Skipped { reason });
+            }
+        }
+    }
+    let read_at = Utc::now();
     let settings = &Settings {
         force: matches!(&trigger, Trigger::Requested(request) if request.force),
         ..*settings
@@ -49,13 +86,16 @@ where
         Trigger::Schedule => request_refresh(store, publisher, Utc::now(), REFRESH_WINDOW_DAYS)
             .await
             .map(|summary| tracing::info!(%summary, "daily refresh requested")),
-        Trigger::Requested(_) => Ok(()),
+        Trigger::Requested(_) | Trigger::CatchUp => Ok(()),
     };
     let result = run_similarity(lake_sql, store, settings, &()).await;
     job_metrics(&result).emit();
     let summary = result?;
+    if let Err(err) = store.record_datamart_read_at(read_at).await {
+        tracing::warn!(reason = %err, "could not record the datamart's watermark; the next catch-up tick runs the job again");
+    }
     refreshed?;
-    Ok(summary)
+    Ok(Outcome::Ran(summary))
 }
 
 /// The metrics of one run: each stage's seconds, artists and rows, or the failure.
@@ -86,6 +126,7 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
             HandlerError::Trigger(_) => "UnsupportedTrigger",
             HandlerError::Job(_) => "SimilarityJobFailed",
             HandlerError::Refresh(_) => "RefreshFailed",
+            HandlerError::Watermark(_) => "WatermarkUnavailable",
         };
         Self {
             error_type: error_type.into(),

@@ -6,14 +6,16 @@
 //! the job's [`Progress`] as bars. [`request_refresh`] publishes the refresh requests, from
 //! the scheduled Lambda, `encore serve`'s schedule and `encore refresh`.
 
+pub mod catch_up;
 pub mod config;
 pub mod handler;
 pub mod job;
 pub mod refresh;
 pub mod trigger;
 
+pub use catch_up::{catch_up_decision, CatchUpDecision, LAKE_LAG};
 pub use config::Config;
-pub use handler::{handle_event, HandlerError};
+pub use handler::{handle_event, HandlerError, Outcome};
 pub use job::{run_similarity, snapshot_date, JobError, JobSummary, Phase, Progress, Settings};
 pub use refresh::{request_refresh, RefreshError, RefreshSummary, REFRESH_WINDOW_DAYS};
 pub use trigger::{Trigger, TriggerError};

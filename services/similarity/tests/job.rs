@@ -27,14 +27,16 @@ use encore_lake::{write_batch, LakeBatch, LocalDirLake};
 use encore_platform::config::keys;
 use encore_similarity::{relate, ArtistProfile, Profile};
 use encore_similarity_service::{
-    handle_event, run_similarity, snapshot_date, HandlerError, JobError, Phase, Progress, Settings,
-    Trigger, TriggerError,
+    handle_event, run_similarity, snapshot_date, HandlerError, JobError, Outcome, Phase, Progress,
+    Settings, Trigger, TriggerError,
 };
 use encore_store::embedded_bus::EmbeddedBus;
 use encore_store::embedded_queue::{EmbeddedQueue, QueueSettings};
 use encore_store::mysql::MySqlStore;
 use encore_store::sqlite::SqliteStore;
-use encore_store::{ArtistStore, Queue, RelatedStore, RequestLog, RequestStatus};
+use encore_store::{
+    ArtistStore, DatamartWatermark, Queue, RelatedStore, RequestLog, RequestStatus,
+};
 use sqlx::mysql::MySqlConnectOptions;
 use sqlx::ConnectOptions;
 
@@ -422,6 +424,7 @@ async fn the_scheduled_event_runs_the_default_job() {
     )
     .await
     .unwrap();
+    let summary = summary.summary().expect("the schedule runs the job");
     assert_eq!((summary.artists, summary.rows), (ARTISTS, ARTISTS * K));
     assert_datamart(&store, &Settings::default()).await;
 
@@ -662,6 +665,18 @@ fn requested_envelope(version: u64) -> serde_json::Value {
     })
 }
 
+/// The catch-up tick as Scheduler delivers the template's input.
+fn catch_up_envelope() -> BusEnvelope {
+    serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../events/samples/scheduler-catch-up.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap()
+}
+
 #[test]
 fn triggers_are_the_schedule_and_similarity_requested_only() {
     let scheduled: BusEnvelope = serde_json::from_str(
@@ -673,6 +688,10 @@ fn triggers_are_the_schedule_and_similarity_requested_only() {
     )
     .unwrap();
     assert_eq!(Trigger::try_from(scheduled).unwrap(), Trigger::Schedule);
+    assert_eq!(
+        Trigger::try_from(catch_up_envelope()).unwrap(),
+        Trigger::CatchUp
+    );
 
     let requested: BusEnvelope = serde_json::from_value(requested_envelope(1)).unwrap();
     match Trigger::try_from(requested).unwrap() {
@@ -1011,5 +1030,72 @@ async fn athena_on_moto_to_mariadb_datamart() {
 
     assert_eq!((summary.artists, summary.rows), (ARTISTS, ARTISTS * K));
     assert_datamart(&store, &settings).await;
+    database.remove().await;
+}
+
+#[tokio::test]
+async fn catch_up_ticks_run_the_job_only_for_newly_ingested_artists_on_mariadb_and_athena() {
+    let moto = MotoAthena::new().await;
+    let (database, store) = TestDatabase::create().await;
+    let settings = Settings {
+        k: K,
+        profile: Profile::Plain,
+        ..Settings::default()
+    };
+    let lake = moto.adapter(athena_target());
+    let queries = || {
+        let client = moto.client.clone();
+        async move {
+            client
+                .list_query_executions()
+                .work_group("primary")
+                .send()
+                .await
+                .unwrap()
+                .query_execution_ids()
+                .len()
+        }
+    };
+    let bus = EmbeddedBus::new();
+    let tick = || handle_event(catch_up_envelope(), &lake, &store, &bus, &settings);
+
+    // Nothing stored: nothing to relate, no query.
+    let outcome = tick().await.unwrap();
+    assert!(matches!(outcome, Outcome::Skipped { .. }), "{outcome:?}");
+    assert_eq!(queries().await, 0);
+
+    // Artists ingested, no datamart yet: the tick runs the job.
+    for n in 0..ARTISTS {
+        store.upsert_artist(&catalog_artist(n)).await.unwrap();
+    }
+    moto.seed_profiles().await;
+    let outcome = tick().await.unwrap();
+    let summary = outcome.summary().expect("new artists start a run");
+    assert_eq!((summary.artists, summary.rows), (ARTISTS, ARTISTS * K));
+    assert_datamart(&store, &settings).await;
+    assert_eq!(queries().await, 1);
+    let watermark = store
+        .datamart_read_at()
+        .await
+        .unwrap()
+        .expect("the run is recorded");
+
+    // Ten minutes later, with nothing ingested since: the tick skips, Athena is not asked.
+    sqlx::query("UPDATE artists SET updated_at = updated_at - INTERVAL 10 MINUTE")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let outcome = tick().await.unwrap();
+    assert!(matches!(outcome, Outcome::Skipped { .. }), "{outcome:?}");
+    assert_eq!(queries().await, 1);
+    assert_eq!(store.datamart_read_at().await.unwrap(), Some(watermark));
+
+    // A newly ingested artist: the next tick runs again and moves the watermark.
+    store.upsert_artist(&catalog_artist(ARTISTS)).await.unwrap();
+    moto.seed_profiles().await;
+    let outcome = tick().await.unwrap();
+    assert!(outcome.summary().is_some(), "{outcome:?}");
+    assert_eq!(queries().await, 2);
+    assert!(store.datamart_read_at().await.unwrap().unwrap() > watermark);
     database.remove().await;
 }

@@ -15,6 +15,6 @@ pub mod request;
 pub mod response;
 
 pub use limits::{validate, LimitViolation};
-pub use render::{ArtistCard, LatestRelease};
+pub use render::{ArtistCard, LatestRelease, RelatedDue};
 pub use request::SkillRequest;
 pub use response::SkillResponse;

@@ -77,12 +77,33 @@ impl LatestRelease {
     }
 }
 
+/// When an artist without similar artists yet will have them: what its answer promises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RelatedDue {
+    /// Within this many minutes: a catch-up run of the job follows new artists.
+    Within { minutes: u32 },
+    /// At the job's next run, the daily one at 03:00 (KST).
+    #[default]
+    NextRun,
+}
+
+impl RelatedDue {
+    /// Within `minutes` when a catch-up interval is configured (and not zero), else at
+    /// the next run.
+    pub fn from_minutes(minutes: Option<u32>) -> Self {
+        match minutes {
+            Some(minutes) if minutes > 0 => Self::Within { minutes },
+            _ => Self::NextRun,
+        }
+    }
+}
+
 /// The answer about a known artist: with `similar` artists, a header, a carousel of
 /// cards (the artist first) and quick replies with the similar names; without, the
-/// artist's card and a note that recommendations are computed daily.
-pub fn artist_answer(card: &ArtistCard, similar: &[ArtistCard]) -> SkillResponse {
+/// artist's card and a note saying when recommendations appear (`due`).
+pub fn artist_answer(card: &ArtistCard, similar: &[ArtistCard], due: RelatedDue) -> SkillResponse {
     let header = if similar.is_empty() {
-        texts::without_related(&card.artist.name)
+        texts::without_related(&card.artist.name, due)
     } else {
         texts::with_related(&card.artist.name)
     };
@@ -462,7 +483,7 @@ fn percent_encode(text: &str) -> String {
 
 /// What the answers say, in one place.
 mod texts {
-    use super::{truncate, QUOTED_NAME_CHARS};
+    use super::{truncate, RelatedDue, QUOTED_NAME_CHARS};
 
     pub const ASK_AGAIN: &str = "다시 물어보기";
     pub const OPEN_IN_SPOTIFY: &str = "Spotify에서 보기";
@@ -497,11 +518,17 @@ mod texts {
         format!("{}의 인기곡과 비슷한 아티스트예요.", quoted(name))
     }
 
-    pub fn without_related(name: &str) -> String {
-        format!(
-            "{}의 인기곡이에요.\n비슷한 아티스트 추천은 매일 03:00 (KST)에 새로 계산되니 내일 다시 물어봐 주세요.",
-            quoted(name)
-        )
+    pub fn without_related(name: &str, due: RelatedDue) -> String {
+        match due {
+            RelatedDue::Within { minutes } => format!(
+                "{}의 인기곡이에요.\n비슷한 아티스트는 {minutes}분 안에 계산돼요. 잠시 후 다시 물어봐 주세요.",
+                quoted(name)
+            ),
+            RelatedDue::NextRun => format!(
+                "{}의 인기곡이에요.\n비슷한 아티스트는 다음 추천 계산(매일 03:00 KST) 후에 보여 드릴게요.",
+                quoted(name)
+            ),
+        }
     }
 
     pub fn looking_up(query: &str) -> String {
@@ -622,7 +649,7 @@ mod tests {
         let similar: Vec<_> = (0..6)
             .map(|i| card(&format!("s{i}"), &format!("Similar {i}"), 10))
             .collect();
-        let answer = artist_answer(&card("a", "아이유", 10), &similar);
+        let answer = artist_answer(&card("a", "아이유", 10), &similar, RelatedDue::NextRun);
         assert_eq!(validate(&answer), Ok(()));
         let [Component::SimpleText(header), Component::Carousel(Carousel::ListCard(cards))] =
             outputs(&answer)
@@ -657,7 +684,7 @@ mod tests {
         single.spotify_url = Some("https://open.spotify.com/album/alb1?si=x".into());
         asked.latest_release = Some(LatestRelease::as_of(single, today()));
         let similar = vec![card("s", "Similar", 10)];
-        let answer = artist_answer(&asked, &similar);
+        let answer = artist_answer(&asked, &similar, RelatedDue::NextRun);
         assert_eq!(validate(&answer), Ok(()));
         let cards = carousel(&answer);
         let rows = &cards[0].items;
@@ -714,7 +741,7 @@ mod tests {
                 release("r", "X", date, album_type),
                 today(),
             ));
-            let answer = artist_answer(&lonely, &[]);
+            let answer = artist_answer(&lonely, &[], RelatedDue::NextRun);
             assert_eq!(validate(&answer), Ok(()));
             let [_, Component::ListCard(list)] = outputs(&answer) else {
                 panic!("unexpected shape: {answer:?}");
@@ -734,12 +761,23 @@ mod tests {
         let mut debut = release("debut1", "  Debut  ", "2026-10", AlbumType::Album);
         debut.image_url = Some(String::new());
         lonely.latest_release = Some(LatestRelease::as_of(debut, today()));
-        let answer = artist_answer(&lonely, &[]);
+        let answer = artist_answer(&lonely, &[], RelatedDue::NextRun);
         assert_eq!(validate(&answer), Ok(()));
         let [Component::SimpleText(header), Component::ListCard(list)] = outputs(&answer) else {
             panic!("unexpected shape: {answer:?}");
         };
-        assert!(header.text.contains("03:00 (KST)"));
+        assert!(header.text.contains("03:00 KST"), "{}", header.text);
+        assert!(
+            !header.text.contains("내일"),
+            "never 'tomorrow': {}",
+            header.text
+        );
+        let soon = artist_answer(&lonely, &[], RelatedDue::Within { minutes: 1 });
+        let [Component::SimpleText(header), _] = outputs(&soon) else {
+            panic!("unexpected shape: {soon:?}");
+        };
+        assert!(header.text.contains("1분 안에"), "{}", header.text);
+        assert!(!header.text.contains("03:00"), "{}", header.text);
         assert_eq!(list.items.len(), 3);
         assert_eq!(list.items[0].title, "최신 발매 · Debut");
         assert_eq!(list.items[0].image_url, None, "a blank cover is left out");
@@ -764,7 +802,7 @@ mod tests {
             release("r", &"나".repeat(500), "2026-11-24", AlbumType::Single),
             today(),
         ));
-        let answer = artist_answer(&big, &similar);
+        let answer = artist_answer(&big, &similar, RelatedDue::NextRun);
         assert_eq!(validate(&answer), Ok(()));
         let cards = carousel(&answer);
         assert!(
@@ -791,7 +829,7 @@ mod tests {
             "x".repeat(limits::MAX_BUBBLE_BYTES)
         ));
         asked.latest_release = Some(LatestRelease::as_of(huge, today()));
-        let answer = artist_answer(&asked, &[card("s", "S", 3)]);
+        let answer = artist_answer(&asked, &[card("s", "S", 3)], RelatedDue::NextRun);
         assert_eq!(validate(&answer), Ok(()));
         let cards = carousel(&answer);
         assert_eq!(cards[0].header.title, "A");
@@ -806,7 +844,7 @@ mod tests {
         odd.tracks[0].image_url = Some(String::new());
         odd.tracks[0].spotify_url = Some("not a url".into());
         odd.tracks[0].album_name = Some("   ".into());
-        let answer = artist_answer(&bare, &[odd]);
+        let answer = artist_answer(&bare, &[odd], RelatedDue::NextRun);
         assert_eq!(validate(&answer), Ok(()));
         let json = serde_json::to_string(&answer).unwrap();
         assert!(!json.contains(r#""imageUrl":"""#), "{json}");
@@ -838,7 +876,7 @@ mod tests {
             t.spotify_url = Some(long_url.clone());
         }
         let similar = vec![big.clone(); 4];
-        let answer = artist_answer(&big, &similar);
+        let answer = artist_answer(&big, &similar, RelatedDue::NextRun);
         assert_eq!(validate(&answer), Ok(()));
         assert!(
             matches!(outputs(&answer).get(1), Some(Component::Carousel(_))),
@@ -1023,7 +1061,7 @@ mod tests {
             asked in arb_card(),
             similar in proptest::collection::vec(arb_card(), 0..13),
         ) {
-            let answer = artist_answer(&asked, &similar);
+            let answer = artist_answer(&asked, &similar, RelatedDue::NextRun);
             prop_assert_eq!(validate(&answer), Ok(()));
             let json = serde_json::to_string(&answer).unwrap();
             prop_assert!(json.len() <= limits::MAX_BUBBLE_BYTES);

@@ -71,6 +71,17 @@ impl Env {
         }
     }
 
+    /// `key` parsed as `T`, or `None` when unset.
+    pub fn parse_optional<T>(&self, key: &'static str) -> Result<Option<T>, ConfigError>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        self.optional(key)
+            .map(|_| self.parse_required(key))
+            .transpose()
+    }
+
     /// `key` parsed as `T`; an error when unset.
     pub fn parse_required<T>(&self, key: &'static str) -> Result<T, ConfigError>
     where
@@ -141,6 +152,9 @@ pub mod keys {
     /// The similarity job's shrink guard: the smallest fraction (0–1) of the current
     /// datamart's artists a run must relate to replace it (default 0.9).
     pub const SIMILARITY_MIN_KEPT_FRACTION: &str = "ENCORE_SIMILARITY_MIN_KEPT_FRACTION";
+    /// Minutes within which a newly ingested artist gets its similar artists (the
+    /// catch-up schedule's interval), which the answers promise; unset: the next daily run.
+    pub const RELATED_WITHIN_MINUTES: &str = "ENCORE_RELATED_WITHIN_MINUTES";
     /// Test endpoints of the local stack.
     pub const TEST_MYSQL_URL: &str = "ENCORE_TEST_MYSQL_URL";
     pub const TEST_AWS_ENDPOINT: &str = "ENCORE_TEST_AWS_ENDPOINT";

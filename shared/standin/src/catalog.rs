@@ -48,6 +48,15 @@ pub const ALIASES: &[(&str, &str)] = &[
     ("워너원", "Wanna One"),
     ("여자친구", "GFRIEND"),
     ("투애니원", "2NE1"),
+    // The built-in demo catalog's artists the chat page offers by their Korean names.
+    ("아이유", "IU"),
+    ("뉴진스", "NewJeans"),
+    ("에스파", "aespa"),
+    ("태연", "Taeyeon"),
+    ("스트레이키즈", "Stray Kids"),
+    ("성시경", "Sung Si Kyung"),
+    ("에픽하이", "Epik High"),
+    ("더 로즈", "The Rose"),
 ];
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";

@@ -11,8 +11,16 @@ pub mod tables {
     pub const ARTIST_ALIASES: &str = "artist_aliases";
     pub const RELATED_ARTISTS: &str = "related_artists";
     pub const ARTIST_REQUESTS: &str = "artist_requests";
+    /// When the datamart in place was computed (one row).
+    pub const DATAMART_WATERMARK: &str = "datamart_watermark";
     /// Every table the migrations create on both databases.
-    pub const ALL: [&str; 4] = [ARTISTS, ARTIST_ALIASES, RELATED_ARTISTS, ARTIST_REQUESTS];
+    pub const ALL: [&str; 5] = [
+        ARTISTS,
+        ARTIST_ALIASES,
+        RELATED_ARTISTS,
+        ARTIST_REQUESTS,
+        DATAMART_WATERMARK,
+    ];
     /// The embedded top-tracks cache: a SQLite table, the twin of the DynamoDB table of the
     /// same name on AWS.
     pub const TOP_TRACKS: &str = "top_tracks";

@@ -5,19 +5,20 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use encore_domain::suggest::KnownName;
 use encore_domain::{Artist, RelatedArtist};
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions, MySqlRow};
 use sqlx::{MySql, MySqlConnection, MySqlPool, QueryBuilder, Row};
 
 use crate::migrate::tables::{
-    ARTISTS, ARTIST_ALIASES, ARTIST_REQUESTS, RELATED_ARTISTS, RELATED_ARTISTS_OLD,
-    RELATED_ARTISTS_STAGING,
+    ARTISTS, ARTIST_ALIASES, ARTIST_REQUESTS, DATAMART_WATERMARK, RELATED_ARTISTS,
+    RELATED_ARTISTS_OLD, RELATED_ARTISTS_STAGING,
 };
 use crate::ports::distinct;
 use crate::{
-    ArtistStore, RelatedRow, RelatedStore, RequestLog, RequestRecord, RequestStatus, StoreError,
+    ArtistStore, DatamartWatermark, RelatedRow, RelatedStore, RequestLog, RequestRecord,
+    RequestStatus, StoreError,
 };
 
 /// How long connecting (or waiting for a pooled connection) may take before the store is
@@ -382,6 +383,40 @@ impl RelatedStore for MySqlStore {
                 })
             })
             .collect()
+    }
+}
+
+#[async_trait]
+impl DatamartWatermark for MySqlStore {
+    #[tracing::instrument(skip(self))]
+    async fn last_ingested_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let at: Option<NaiveDateTime> =
+            sqlx::query_scalar(&format!("SELECT MAX(updated_at) FROM {ARTISTS}"))
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(at.map(|at| at.and_utc()))
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn datamart_read_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let at: Option<NaiveDateTime> = sqlx::query_scalar(&format!(
+            "SELECT read_at FROM {DATAMART_WATERMARK} WHERE id = 1"
+        ))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(at.map(|at| at.and_utc()))
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn record_datamart_read_at(&self, at: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "INSERT INTO {DATAMART_WATERMARK} (id, read_at) VALUES (1, ?) \
+             ON DUPLICATE KEY UPDATE read_at = GREATEST(read_at, VALUES(read_at))"
+        ))
+        .bind(at.naive_utc())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 }
 

@@ -59,6 +59,20 @@ pub trait RelatedStore: Send + Sync {
     async fn related_artist_count(&self) -> Result<u64, StoreError>;
 }
 
+/// What the catch-up schedule compares: when ingest last wrote an artist, and from which
+/// read of the lake the datamart in place was computed.
+#[async_trait]
+pub trait DatamartWatermark: Send + Sync {
+    /// The latest time any artist was written (`None`: no artist stored).
+    async fn last_ingested_at(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// When the run that computed the datamart in place began reading the lake (`None`:
+    /// no run recorded).
+    async fn datamart_read_at(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// Records that the datamart in place was computed from the lake as read at `at`; an
+    /// earlier `at` than the recorded one changes nothing.
+    async fn record_datamart_read_at(&self, at: DateTime<Utc>) -> Result<(), StoreError>;
+}
+
 /// Where a request for an artist stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestStatus {

@@ -18,12 +18,13 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use crate::migrate::tables::{
-    ARTISTS, ARTIST_ALIASES, ARTIST_REQUESTS, LATEST_RELEASES, RELATED_ARTISTS, TOP_TRACKS,
+    ARTISTS, ARTIST_ALIASES, ARTIST_REQUESTS, DATAMART_WATERMARK, LATEST_RELEASES, RELATED_ARTISTS,
+    TOP_TRACKS,
 };
 use crate::ports::{check_top_tracks, distinct};
 use crate::{
-    ArtistStore, RelatedRow, RelatedStore, RequestLog, RequestRecord, RequestStatus, StoreError,
-    TopTracksCache,
+    ArtistStore, DatamartWatermark, RelatedRow, RelatedStore, RequestLog, RequestRecord,
+    RequestStatus, StoreError, TopTracksCache,
 };
 
 /// How long a writer waits for another connection's lock before giving up.
@@ -382,6 +383,47 @@ impl RelatedStore for SqliteStore {
                 })
             })
             .collect()
+    }
+}
+
+/// Parses a stored timestamp ([`timestamp`]'s RFC 3339 text).
+fn parse_timestamp(raw: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(raw)
+        .map(|at| at.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("stored time {raw:?} is not RFC 3339: {e}")))
+}
+
+#[async_trait]
+impl DatamartWatermark for SqliteStore {
+    #[tracing::instrument(skip(self))]
+    async fn last_ingested_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let raw: Option<String> =
+            sqlx::query_scalar(&format!("SELECT MAX(updated_at) FROM {ARTISTS}"))
+                .fetch_one(&self.pool)
+                .await?;
+        raw.as_deref().map(parse_timestamp).transpose()
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn datamart_read_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let raw: Option<String> = sqlx::query_scalar(&format!(
+            "SELECT read_at FROM {DATAMART_WATERMARK} WHERE id = 1"
+        ))
+        .fetch_optional(&self.pool)
+        .await?;
+        raw.as_deref().map(parse_timestamp).transpose()
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn record_datamart_read_at(&self, at: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "INSERT INTO {DATAMART_WATERMARK} (id, read_at) VALUES (1, ?) \
+             ON CONFLICT (id) DO UPDATE SET read_at = MAX(read_at, excluded.read_at)"
+        ))
+        .bind(timestamp(at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 }
 

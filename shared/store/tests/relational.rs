@@ -17,7 +17,8 @@ use encore_store::migrate::{self, tables};
 use encore_store::mysql::MySqlStore;
 use encore_store::sqlite::SqliteStore;
 use encore_store::{
-    ArtistStore, RelatedStore, RequestLog, RequestRecord, RequestStatus, StoreError, TopTracksCache,
+    ArtistStore, DatamartWatermark, RelatedStore, RequestLog, RequestRecord, RequestStatus,
+    StoreError, TopTracksCache,
 };
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::{ConnectOptions, Connection, MySqlConnection};
@@ -719,6 +720,46 @@ async fn dynamo_table() -> (aws_sdk_dynamodb::Client, String) {
     (client, table)
 }
 
+/// The catch-up schedule's inputs: the latest artist write follows every upsert, the
+/// datamart's read time is recorded and only moves forward.
+async fn watermark_conformance(store: &(impl ArtistStore + DatamartWatermark)) {
+    assert_eq!(store.last_ingested_at().await.unwrap(), None);
+    assert_eq!(store.datamart_read_at().await.unwrap(), None);
+
+    let before = Utc::now() - chrono::Duration::seconds(1);
+    store
+        .upsert_artist(&artist(&id("mark", 1), "Mark One"))
+        .await
+        .unwrap();
+    let first = store.last_ingested_at().await.unwrap().unwrap();
+    assert!(first >= before, "{first} is before the upsert ({before})");
+    assert!(
+        first <= Utc::now() + chrono::Duration::seconds(1),
+        "{first}"
+    );
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    store
+        .upsert_artist(&artist(&id("mark", 2), "Mark Two"))
+        .await
+        .unwrap();
+    let second = store.last_ingested_at().await.unwrap().unwrap();
+    assert!(second > first, "{second} is not after {first}");
+
+    let read_at =
+        Utc.with_ymd_and_hms(2026, 11, 25, 18, 0, 0).unwrap() + chrono::Duration::milliseconds(250);
+    store.record_datamart_read_at(read_at).await.unwrap();
+    assert_eq!(store.datamart_read_at().await.unwrap(), Some(read_at));
+    let later = read_at + chrono::Duration::minutes(15);
+    store.record_datamart_read_at(later).await.unwrap();
+    assert_eq!(store.datamart_read_at().await.unwrap(), Some(later));
+    store.record_datamart_read_at(read_at).await.unwrap();
+    assert_eq!(
+        store.datamart_read_at().await.unwrap(),
+        Some(later),
+        "an older read does not move the watermark back"
+    );
+}
+
 fn temp_sqlite_path() -> std::path::PathBuf {
     std::env::temp_dir().join(format!(
         "encore-store-{}.sqlite",
@@ -747,6 +788,11 @@ async fn sqlite_artist_store() {
 #[tokio::test]
 async fn sqlite_related_store() {
     related_store_conformance(&SqliteStore::in_memory().await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn sqlite_datamart_watermark() {
+    watermark_conformance(&SqliteStore::in_memory().await.unwrap()).await;
 }
 
 #[tokio::test]
@@ -827,6 +873,13 @@ async fn mysql_related_store() {
         leftovers.is_empty(),
         "no staging or old table is left behind: {leftovers:?}"
     );
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn mysql_datamart_watermark() {
+    let db = TestDatabase::create().await;
+    watermark_conformance(&db.store().await).await;
     db.drop_database().await;
 }
 
