@@ -56,9 +56,9 @@ FUNCTION_BINARIES = {
 }
 # The routes the bus must have: detail-type -> logical id of the target (queue or function).
 ROUTES = {
-    "ArtistRequested": "IngestQueue",
-    "ArtistIngested": "LakeQueue",
-    "SimilarityRequested": "SimilarityFunction",
+    "ArtistRequested": ["IngestQueue", "RefreshQueue"],
+    "ArtistIngested": ["LakeQueue"],
+    "SimilarityRequested": ["SimilarityFunction"],
 }
 SOURCE_PREFIX = "encore."
 
@@ -712,9 +712,45 @@ def rules_route_events(s: Stack) -> list[str]:
             if dt not in detail_types:
                 problems.append(f"{rule}: detail-type {dt!r} is no event of shared/domain ({sorted(detail_types)})")
             routed.setdefault(dt, []).extend(targets)
-    for dt, target in ROUTES.items():
-        if routed.get(dt) != [target]:
-            problems.append(f"{dt} goes to {routed.get(dt)}, want [{target!r}]")
+    for dt, targets in ROUTES.items():
+        if sorted(routed.get(dt, [])) != sorted(targets):
+            problems.append(f"{dt} goes to {routed.get(dt)}, want {targets!r}")
+    return problems
+
+
+def refresh_reason(root: Path) -> tuple[str, str]:
+    """(detail field, refresh spelling) of shared/domain's RequestReason."""
+    text = read(root, EVENTS_RS)
+    field = find(r'pub const FIELD: &\'static str = "([^"]+)";', text, EVENTS_RS)
+    value = find(r'pub const REFRESH: &\'static str = "([^"]+)";', text, EVENTS_RS)
+    return field, value
+
+
+@check("refresh requests go to their own queue and pollers; no other ArtistRequested rule takes them",
+       lambda t: res(t, "IngestRule")["EventPattern"].pop("detail"))
+def refreshes_queue_apart(s: Stack) -> list[str]:
+    field, value = refresh_reason(s.root)
+    problems = []
+    to_refresh = 0
+    for rule, _, pattern, targets in bus_routes(s):
+        if "ArtistRequested" not in pattern.get("detail-type", []):
+            continue
+        reason = pattern.get("detail", {}).get(field)
+        if targets == ["RefreshQueue"]:
+            to_refresh += 1
+            if reason != [value]:
+                problems.append(f"{rule}: sends to RefreshQueue matching {field} {reason!r}, want [{value!r}]")
+        elif reason != [{"anything-but": value}]:
+            problems.append(f"{rule}: sends ArtistRequested to {targets} without excluding {field} {value!r}")
+    if to_refresh != 1:
+        problems.append(f"{to_refresh} rules send refresh requests to RefreshQueue, want 1")
+    found = mappings(s)
+    users = found.get("IngestQueue", ("", {}))[0]
+    refresh = found.get("RefreshQueue")
+    if refresh is None or refresh[0] != users or not users:
+        problems.append("RefreshQueue is not consumed by the function that consumes IngestQueue")
+    elif "MaximumConcurrency" not in refresh[1].get("ScalingConfig", {}):
+        problems.append("RefreshQueue's mapping has no concurrency of its own (ScalingConfig.MaximumConcurrency)")
     return problems
 
 

@@ -42,6 +42,8 @@ pub enum AnswerKind {
     LookingUp,
     /// Ingest found no such artist within the last day: "not found", with suggestions.
     NotFound,
+    /// Ingest gave up on the last request for the name; requested again.
+    Retrying,
     /// Blank or meaningless input.
     Help,
     /// Something failed on encore's side.
@@ -281,7 +283,7 @@ fn within(
 /// The answer about a name the stores do not know, decided by its request record: "not
 /// found" (with suggestions) while ingest's no-such-artist result is less than a day old,
 /// "looking it up" while a request is pending within the claim window, and otherwise a
-/// new request.
+/// new request (said plainly when ingest gave up on the last one).
 async fn unknown_artist<S: ChatPorts>(
     chat: &Chat<S>,
     request: &SkillRequest,
@@ -309,6 +311,18 @@ async fn unknown_artist<S: ChatPorts>(
             ..
         }) if within(now, requested_at, chat.settings.claim_window) => {
             Ok(Answer::new(AnswerKind::LookingUp, render::looking_up(text)))
+        }
+        Some(RequestRecord {
+            status: RequestStatus::Failed,
+            ..
+        }) => {
+            // Ingest gave up on the last request: said plainly, and requested again.
+            let answer =
+                request_artist(chat, request, text, normalized, record.as_ref(), now).await?;
+            Ok(match answer.kind {
+                AnswerKind::LookingUp => Answer::new(AnswerKind::Retrying, render::retrying(text)),
+                _ => answer,
+            })
         }
         _ => request_artist(chat, request, text, normalized, record.as_ref(), now).await,
     }

@@ -841,7 +841,8 @@ fn replies(body: &Value) -> Vec<&str> {
 
 /// Once ingest found no such artist, every ask is answered "not found" at once, with
 /// known names close to what was typed, and nothing is published until the result has
-/// stood for [`NOT_FOUND_STANDS`]; then the next ask requests it again.
+/// stood for [`NOT_FOUND_STANDS`]; then the next ask requests it again. Once ingest gave
+/// up on a request, the next ask says so and requests again.
 async fn not_found_answers<S: ChatPorts>(backend: &Backend<S>) {
     let endpoint = &*backend.endpoint;
     let transport = &Transport::http(backend.endpoint.clone()).await;
@@ -900,6 +901,25 @@ async fn not_found_answers<S: ChatPorts>(backend: &Backend<S>) {
     assert_eq!(published.len(), 1, "requested again once the result is old");
     assert_eq!(
         backend.status("stray kidz").await,
+        Some(RequestStatus::Pending)
+    );
+
+    // Ingest gave up on the last request (dead-lettered): said plainly, requested again.
+    ask("Broken Band").await;
+    assert_eq!(backend.take_requested().await.len(), 1);
+    requests
+        .finish("broken band", RequestStatus::Failed)
+        .await
+        .unwrap();
+    let retried = ask("Broken Band").await;
+    assert!(
+        first_text(&retried).contains("문제가 생겼어요"),
+        "{retried}"
+    );
+    assert_eq!(replies(&retried), ["Broken Band"]);
+    assert_eq!(backend.take_requested().await.len(), 1, "requested again");
+    assert_eq!(
+        backend.status("broken band").await,
         Some(RequestStatus::Pending)
     );
 }

@@ -11,6 +11,7 @@ use encore_domain::events::{
 };
 use encore_domain::suggest::NameIndex;
 use encore_domain::{normalize, service_date, Artist, Release};
+use encore_kakao::callback::STILL_LOOKING_AFTER;
 use encore_kakao::render::{self, ArtistCard, LatestRelease};
 use encore_kakao::SkillResponse;
 use encore_platform::metrics::{names, Metrics};
@@ -275,25 +276,78 @@ async fn ingest_message(
 
 /// Ingests one request. Idempotent: the same request processed twice leaves the same
 /// rows and items and publishes the same `ArtistIngested` id.
+///
+/// A request with a callback URL is answered through it exactly once while Kakao still
+/// takes it: with the artist's card, or "not found" with suggestions, when the work ends
+/// within [`STILL_LOOKING_AFTER`] of the ask; otherwise, at that moment (at once for a
+/// request delivered later), with "still looking — ask again in a moment", and the work
+/// goes on. A failed attempt answers "still looking" too (its retry comes after the
+/// window), or the failure text when no retry can succeed: the user never meets silence.
 pub async fn ingest_request(
     request: &ArtistRequested,
     ingest: &Ingest,
 ) -> Result<Ingested, IngestError> {
     tracing::info!(request_id = ?request.request_id, query = ?request.query, reason = ?request.reason, "ingesting");
+    if request.callback_url.is_none() {
+        return Ok(ingest_work(request, ingest).await?.ingested);
+    }
+    let still_looking_at = request.meta.occurred_at
+        + chrono::Duration::from_std(STILL_LOOKING_AFTER).unwrap_or_default();
+    let left = (still_looking_at - Utc::now()).to_std().unwrap_or_default();
+    let work = ingest_work(request, ingest);
+    tokio::pin!(work);
+    let early = tokio::select! {
+        biased;
+        result = &mut work => Some(result),
+        () = tokio::time::sleep(left) => None,
+    };
+    let Some(finished) = early else {
+        tracing::info!(request_id = ?request.request_id, "not finished within the callback window; answering still looking");
+        callback(request, ingest, || render::still_looking(&request.query)).await;
+        return Ok(work.await?.ingested);
+    };
+    match finished {
+        Ok(finished) => {
+            let answer = match &finished.card {
+                Some(card) => {
+                    let similar = similar_cards(&card.artist, ingest).await;
+                    render::artist_answer(card, &similar, ingest.callbacks.related_due())
+                }
+                None => render::not_found(&request.query, &suggestions(request, ingest).await),
+            };
+            callback(request, ingest, || answer).await;
+            Ok(finished.ingested)
+        }
+        Err(err) => {
+            let answer = if err.is_permanent() {
+                render::failure()
+            } else {
+                render::still_looking(&request.query)
+            };
+            callback(request, ingest, || answer).await;
+            Err(err)
+        }
+    }
+}
+
+/// A request's work done: what became of it, and the card of the artist found.
+struct Finished {
+    ingested: Ingested,
+    card: Option<ArtistCard>,
+}
+
+/// Resolves, fetches and stores one request, and publishes `ArtistIngested`.
+async fn ingest_work(request: &ArtistRequested, ingest: &Ingest) -> Result<Finished, IngestError> {
     let Some(artist) = ingest.catalog.resolve(&request.query).await? else {
         ingest
             .requests
             .finish(&request.normalized, RequestStatus::NotFound)
             .await?;
         tracing::info!(request_id = ?request.request_id, "no such artist in the catalog");
-        if request.callback_url.is_some() {
-            let suggestions = suggestions(request, ingest).await;
-            callback(request, ingest, || {
-                render::not_found(&request.query, &suggestions)
-            })
-            .await;
-        }
-        return Ok(Ingested::NotFound);
+        return Ok(Finished {
+            ingested: Ingested::NotFound,
+            card: None,
+        });
     };
     // Top tracks (with features) and releases are independent calls: made at once.
     let (tracks, releases) = futures::join!(
@@ -346,22 +400,18 @@ pub async fn ingest_request(
         "ingested"
     );
 
-    if request.callback_url.is_some() {
-        let mut card = ArtistCard::new(artist, event.tracks.clone());
-        card.latest_release = event
-            .releases
-            .first()
-            .map(|release| LatestRelease::as_of(release.clone(), service_date(Utc::now())));
-        let similar = similar_cards(&card.artist, ingest).await;
-        callback(request, ingest, || {
-            render::artist_answer(&card, &similar, ingest.callbacks.related_due())
-        })
-        .await;
-    }
-    Ok(Ingested::Artist {
-        artist_id: event.artist.id,
-        tracks: event.tracks.len(),
-        features: event.features.len(),
+    let mut card = ArtistCard::new(artist, event.tracks.clone());
+    card.latest_release = event
+        .releases
+        .first()
+        .map(|release| LatestRelease::as_of(release.clone(), service_date(Utc::now())));
+    Ok(Finished {
+        ingested: Ingested::Artist {
+            artist_id: event.artist.id,
+            tracks: event.tracks.len(),
+            features: event.features.len(),
+        },
+        card: Some(card),
     })
 }
 

@@ -15,7 +15,7 @@ use encore_domain::events::{
 use encore_domain::normalize;
 use encore_ingest::spotify::SpotifyCatalog;
 use encore_ingest::{handle, handle_until, Callbacks, Deadline, Ingest};
-use encore_kakao::callback::CallbackHosts;
+use encore_kakao::callback::{CallbackHosts, STILL_LOOKING_AFTER};
 use encore_platform::config::keys;
 use encore_spotify::{ClientSecret, RetryPolicy, SpotifyClient, SpotifyConfig};
 use encore_standin::{Credentials, Faults, RunningStandIn, StandIn};
@@ -317,6 +317,76 @@ async fn embedded_ingest_stores_publishes_learns_alias_and_calls_back() {
         Some(RequestStatus::NotFound)
     );
     assert_eq!(suggested(&callbacks), ["Red Velvet"]);
+}
+
+/// A request with a callback that cannot be finished before [`STILL_LOOKING_AFTER`] gets
+/// "still looking" through its callback at that moment (at once when it arrives later),
+/// and its final answer is not posted after it: the one-use URL is spent, never left
+/// silent. The artist is still ingested.
+#[tokio::test]
+async fn the_callback_says_still_looking_before_the_window_closes() {
+    let standin = standin(Faults::default()).await;
+    let stack = embedded(&standin).await;
+    let asked_ago = |request: &mut ArtistRequested, ago: Duration| {
+        request.meta.occurred_at = Utc::now() - chrono::Duration::from_std(ago).unwrap();
+    };
+
+    // Asked 49.5 s ago; Spotify answers in 400 ms a call: the window closes first.
+    standin.set_latency(Duration::from_millis(400));
+    let (url, slow_callbacks) = callback_server().await;
+    let mut slow = requested("TWICE", Some(url));
+    asked_ago(&mut slow, STILL_LOOKING_AFTER - Duration::from_millis(500));
+    let started = std::time::Instant::now();
+    let outcome = handle(vec![message("slow", &slow)], &stack.ingest).await;
+    assert!(outcome.failures.is_empty(), "{outcome:?}");
+    assert!(
+        started.elapsed() > Duration::from_millis(500),
+        "the work outlasted the window"
+    );
+    assert!(
+        stack.store.find_artist("twice").await.unwrap().is_some(),
+        "ingested all the same"
+    );
+    let answers = slow_callbacks.lock().unwrap().clone();
+    assert_eq!(
+        answers.len(),
+        1,
+        "one answer, never the card after it: {answers:?}"
+    );
+    let text = answers[0]["template"]["outputs"][0]["simpleText"]["text"]
+        .as_str()
+        .unwrap();
+    assert!(
+        text.contains("아직 찾고 있어요") && text.contains("TWICE"),
+        "{text}"
+    );
+    assert_eq!(suggested(&slow_callbacks), ["TWICE"], "ask again");
+
+    // Delivered 55 s after the ask (a backed-up queue): still looking, at once.
+    standin.set_latency(Duration::ZERO);
+    let (url, late_callbacks) = callback_server().await;
+    let mut late = requested("Red Velvet", Some(url));
+    asked_ago(&mut late, Duration::from_secs(55));
+    let outcome = handle(vec![message("late", &late)], &stack.ingest).await;
+    assert!(outcome.failures.is_empty(), "{outcome:?}");
+    let answers = late_callbacks.lock().unwrap().clone();
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert!(
+        answers[0].to_string().contains("아직 찾고 있어요"),
+        "{answers:?}"
+    );
+
+    // In time: the card itself.
+    let (url, quick_callbacks) = callback_server().await;
+    let quick = requested("방탄소년단", Some(url));
+    let outcome = handle(vec![message("quick", &quick)], &stack.ingest).await;
+    assert!(outcome.failures.is_empty(), "{outcome:?}");
+    let answers = quick_callbacks.lock().unwrap().clone();
+    assert_eq!(answers.len(), 1);
+    assert!(
+        answers[0]["template"]["outputs"][1].is_object(),
+        "the card: {answers:?}"
+    );
 }
 
 /// The quick replies' message texts of the one answer posted to a callback receiver.

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use encore_chat::{Chat, ChatSettings, Stores};
-use encore_domain::events::{ArtistIngested, ArtistRequested, BusEvent};
+use encore_domain::events::{ArtistIngested, ArtistRequested, BusEvent, RequestReason};
 use encore_domain::release::LATEST_RELEASES_KEPT;
 use encore_ingest::spotify::SpotifyCatalog;
 use encore_ingest::{Callbacks, Deadline, Ingest, DEFAULT_ARTIST_BUDGET, DEFAULT_CONCURRENCY};
@@ -25,7 +25,7 @@ use encore_similarity_service::{
 };
 use encore_spotify::{ClientSecret, FeatureSettings, SpotifyClient, SpotifyConfig, SpotifyMode};
 use encore_standin::{Credentials, Faults, RunningStandIn, StandIn};
-use encore_store::embedded_bus::EmbeddedBus;
+use encore_store::embedded_bus::{DetailMatch, EmbeddedBus};
 use encore_store::embedded_queue::{EmbeddedQueue, QueueSettings};
 use encore_store::inbound::{process_batch, BatchReport};
 use encore_store::sqlite::SqliteStore;
@@ -35,6 +35,9 @@ use encore_store::{Queue, StoreError};
 const DEMO_CATALOG: &str = include_str!("../demo/catalog.csv");
 /// Name of the ingest queue (its dead letters: `ingest-dlq`).
 pub const INGEST_QUEUE: &str = "ingest";
+/// Name of the queue of the daily refresh's requests (its dead letters: `refresh-dlq`):
+/// apart from users' requests, which ingest always takes first.
+pub const REFRESH_QUEUE: &str = "refresh";
 /// Name of the lake queue (its dead letters: `lake-dlq`).
 pub const LAKE_QUEUE: &str = "lake";
 /// Messages handed to the ingest handler at once (SQS's maximum batch).
@@ -149,6 +152,8 @@ pub struct Stack {
     pub data_dir: PathBuf,
     pub store: Arc<SqliteStore>,
     pub ingest_queue: Arc<EmbeddedQueue>,
+    /// The daily refresh's requests, ingested only while no user's request waits.
+    pub refresh_queue: Arc<EmbeddedQueue>,
     pub lake_queue: Arc<EmbeddedQueue>,
     pub bus: Arc<EmbeddedBus>,
     pub lake: Arc<LocalDirLake>,
@@ -179,17 +184,30 @@ impl Stack {
         let store = Arc::new(SqliteStore::open(data_dir.join("encore.db")).await?);
         let ingest_queue =
             Arc::new(EmbeddedQueue::open(store.pool().clone(), INGEST_QUEUE, settings).await?);
+        let refresh_queue =
+            Arc::new(EmbeddedQueue::open(store.pool().clone(), REFRESH_QUEUE, settings).await?);
         let lake_queue =
             Arc::new(EmbeddedQueue::open(store.pool().clone(), LAKE_QUEUE, settings).await?);
+        let (field, refresh) = (RequestReason::FIELD, RequestReason::REFRESH);
         let bus = Arc::new(
             EmbeddedBus::new()
-                .route(ArtistRequested::DETAIL_TYPE, ingest_queue.clone())
+                .route_matching(
+                    ArtistRequested::DETAIL_TYPE,
+                    DetailMatch::AnythingBut(field, refresh),
+                    ingest_queue.clone(),
+                )
+                .route_matching(
+                    ArtistRequested::DETAIL_TYPE,
+                    DetailMatch::Equals(field, refresh),
+                    refresh_queue.clone(),
+                )
                 .route(ArtistIngested::DETAIL_TYPE, lake_queue.clone()),
         );
         Ok(Self {
             data_dir: data_dir.to_owned(),
             store,
             ingest_queue,
+            refresh_queue,
             lake_queue,
             bus,
             lake: Arc::new(LocalDirLake::new(data_dir.join("lake"))),
@@ -383,9 +401,11 @@ impl Stack {
         }
     }
 
-    /// One step of the ingest consumer: a batch from the ingest queue through the handler,
-    /// within the messages' visibility timeout (less a tenth, to settle them): what is
-    /// not done by then is failed, never left to reappear while still being worked on.
+    /// One step of the ingest consumer: a batch through the handler, within the messages'
+    /// visibility timeout (less a tenth, to settle them): what is not done by then is
+    /// failed, never left to reappear while still being worked on. Users' requests come
+    /// first: the refresh queue is read only when the ingest queue is empty, a small
+    /// batch at a time, so a user's request waits behind at most one such batch.
     pub async fn ingest_step(
         &self,
         ingest: &Ingest,
@@ -394,10 +414,29 @@ impl Stack {
         let visibility = self.ingest_queue.visibility_timeout();
         let window = visibility.saturating_sub(visibility / 10);
         let budget = DEFAULT_ARTIST_BUDGET.min(visibility / 4);
-        process_batch(self.ingest_queue.as_ref(), INGEST_BATCH, wait, |batch| {
-            encore_ingest::handle_until(batch, ingest, Deadline::after(window, budget))
-        })
-        .await
+        let handler =
+            |batch| encore_ingest::handle_until(batch, ingest, Deadline::after(window, budget));
+        let users = process_batch(
+            self.ingest_queue.as_ref(),
+            INGEST_BATCH,
+            Duration::ZERO,
+            handler,
+        )
+        .await?;
+        if users.received > 0 {
+            return Ok(users);
+        }
+        let refreshes = process_batch(
+            self.refresh_queue.as_ref(),
+            ingest.concurrency.max(1),
+            Duration::ZERO,
+            handler,
+        )
+        .await?;
+        if refreshes.received > 0 {
+            return Ok(refreshes);
+        }
+        process_batch(self.ingest_queue.as_ref(), INGEST_BATCH, wait, handler).await
     }
 
     /// One step of the lake consumer: a batch from the lake queue into the lake.
@@ -422,10 +461,11 @@ impl Stack {
         }
     }
 
-    /// Messages waiting or in flight on the ingest and lake queues.
+    /// Messages waiting or in flight on the ingest queues (users' and refreshes') and on
+    /// the lake queue.
     pub async fn pending(&self) -> Result<(u64, u64), StoreError> {
         Ok((
-            self.ingest_queue.depth().await?,
+            self.ingest_queue.depth().await? + self.refresh_queue.depth().await?,
             self.lake_queue.depth().await?,
         ))
     }

@@ -1076,3 +1076,93 @@ fn refresh_brings_a_new_release_into_the_answer() {
     assert!(after.contains("NEW"), "released today: marked new: {after}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The daily refresh never delays a user: with 1,000 refresh requests queued, a user's
+/// request with a callback is ingested first and answered through its callback within
+/// Kakao's window, while the refreshes still wait (embedded stack, as `encore serve`
+/// runs its ingest consumer).
+#[tokio::test]
+async fn a_user_request_goes_before_a_thousand_refreshes() {
+    use encore_local::stack::{CatalogSource, Stack};
+    use encore_platform::config::Env;
+    use encore_store::{EventPublisher, OutgoingEvent, Queue};
+    use std::sync::{Arc, Mutex};
+
+    let dir = temp_dir("priority");
+    let env = Env::from_pairs([]);
+    let stack = Stack::open(&dir, &env).await.unwrap();
+    let (_catalog, client) = stack.catalog(&env, &CatalogSource::Demo).await.unwrap();
+    let hosts = encore_kakao::callback::CallbackHosts::parse("127.0.0.1").unwrap();
+    let ingest = stack.ingest(client, hosts.clone());
+
+    let day = encore_domain::service_date(chrono::Utc::now());
+    let refreshes: Vec<OutgoingEvent> = (0..1_000)
+        .map(|i| {
+            let request = encore_similarity_service::refresh::refresh_request(
+                &format!("refresh band {i}"),
+                day,
+            );
+            OutgoingEvent::new(&request, encore_domain::events::SOURCE_OPS).unwrap()
+        })
+        .collect();
+    for chunk in refreshes.chunks(100) {
+        stack.bus.publish(chunk).await.unwrap();
+    }
+    assert_eq!(stack.refresh_queue.depth().await.unwrap(), 1_000);
+    assert_eq!(stack.ingest_queue.depth().await.unwrap(), 0);
+
+    // A callback receiver on loopback.
+    let received: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let sink = received.clone();
+    let app = axum::Router::new().route(
+        "/callback/{token}",
+        axum::routing::post(move |axum::Json(body): axum::Json<serde_json::Value>| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().unwrap().push(body);
+                axum::Json(serde_json::json!({"taskId": "t", "status": "SUCCESS"}))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let callback_url = format!("http://{}/callback/once", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let chat = stack.chat(encore_chat::ChatSettings {
+        callback_hosts: hosts,
+        ..encore_chat::ChatSettings::default()
+    });
+    let request: encore_kakao::SkillRequest = serde_json::from_value(serde_json::json!({
+        "userRequest": {"utterance": "TWICE", "user": {"id": "u"}, "callbackUrl": callback_url},
+        "action": {"params": {}}
+    }))
+    .unwrap();
+    let asked = Instant::now();
+    let answer = encore_chat::handle_skill(&request, &chat).await;
+    assert_eq!(answer.kind, encore_chat::AnswerKind::Waiting);
+    assert_eq!(
+        stack.refresh_queue.depth().await.unwrap(),
+        1_000,
+        "the user's request went to the users' queue"
+    );
+    while received.lock().unwrap().is_empty() {
+        assert!(
+            asked.elapsed() < encore_kakao::callback::CALLBACK_VALIDITY,
+            "no answer within Kakao's callback window"
+        );
+        stack
+            .ingest_step(&ingest, Duration::from_millis(100))
+            .await
+            .unwrap();
+    }
+    let answered = asked.elapsed();
+    let waiting = stack.refresh_queue.depth().await.unwrap();
+    let card = received.lock().unwrap()[0].to_string();
+    assert!(card.contains("TWICE"), "{card}");
+    assert!(
+        waiting >= 1_000 - 10,
+        "the user waited behind refreshes: {waiting} of 1000 left after {answered:?}"
+    );
+    println!("answered after {answered:?} with {waiting} refresh requests still queued");
+    let _ = std::fs::remove_dir_all(&dir);
+}

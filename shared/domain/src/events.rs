@@ -68,6 +68,14 @@ pub enum RequestReason {
     Backfill,
 }
 
+impl RequestReason {
+    /// The field of `ArtistRequested`'s detail that carries the reason: bus rules route
+    /// refreshes to their own queue by it.
+    pub const FIELD: &'static str = "reason";
+    /// [`RequestReason::Refresh`] as the detail spells it.
+    pub const REFRESH: &'static str = "refresh";
+}
+
 /// A user asked for an artist the cache does not know yet.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ArtistRequested {
@@ -263,6 +271,14 @@ mod tests {
             request_id: "r1".into(),
             reason: RequestReason::User,
         }
+    }
+
+    #[test]
+    fn the_refresh_reason_is_spelled_as_the_rules_match_it() {
+        let mut event = requested();
+        event.reason = RequestReason::Refresh;
+        let detail = serde_json::to_value(&event).unwrap();
+        assert_eq!(detail[RequestReason::FIELD], RequestReason::REFRESH);
     }
 
     #[test]

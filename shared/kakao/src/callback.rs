@@ -10,6 +10,11 @@ pub const DEFAULT_CALLBACK_HOSTS: &str = "*.kakao.com";
 /// How long Kakao keeps a callback URL valid after the user's message (it is usable once).
 pub const CALLBACK_VALIDITY: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// How long after the user's message ingest may work on a request with a callback before
+/// it answers "still looking" through the callback instead (leaving time for the POST
+/// within [`CALLBACK_VALIDITY`]).
+pub const STILL_LOOKING_AFTER: std::time::Duration = std::time::Duration::from_secs(50);
+
 /// Hosts a callback may point to: `*.example.com` (any subdomain, never the bare
 /// look-alike `evilexample.com`) or an exact host name.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -117,13 +117,31 @@ pub fn artist_answer(card: &ArtistCard, similar: &[ArtistCard], due: RelatedDue)
 /// The answer while an unknown artist is looked up and no callback is possible: what
 /// happens, and a quick reply to ask again.
 pub fn looking_up(query: &str) -> SkillResponse {
+    with_ask_again(&texts::looking_up(query.trim()), query)
+}
+
+/// The answer through a callback when the artist is not ready before the callback
+/// expires: still looking, and a quick reply to ask again.
+pub fn still_looking(query: &str) -> SkillResponse {
+    with_ask_again(&texts::still_looking(query), query)
+}
+
+/// The answer when the last request for the name failed for good and it is requested
+/// again: said plainly, with a quick reply to ask again.
+pub fn retrying(query: &str) -> SkillResponse {
+    with_ask_again(&texts::retrying(query), query)
+}
+
+/// A text answer with the "ask again" quick reply sending `query` (none when it could
+/// not be sent back).
+fn with_ask_again(text: &str, query: &str) -> SkillResponse {
     let query = query.trim();
     let replies = if query.is_empty() || limits::char_len(query) > MAX_QUICK_REPLY_NAME_CHARS {
         Vec::new()
     } else {
         vec![QuickReply::message(texts::ASK_AGAIN, query)]
     };
-    text_answer(&texts::looking_up(query), replies)
+    text_answer(text, replies)
 }
 
 /// The callback acknowledgement while an unknown artist is looked up: the real answer is
@@ -538,6 +556,20 @@ mod texts {
         )
     }
 
+    pub fn still_looking(query: &str) -> String {
+        format!(
+            "'{}' 아티스트를 아직 찾고 있어요. 잠시 후 다시 물어봐 주세요.",
+            quoted(query)
+        )
+    }
+
+    pub fn retrying(query: &str) -> String {
+        format!(
+            "'{}' 아티스트를 지난번에는 찾다가 문제가 생겼어요. 다시 찾아보고 있으니 잠시 후 다시 물어봐 주세요.",
+            quoted(query)
+        )
+    }
+
     pub fn waiting(query: &str) -> String {
         format!(
             "'{}' 아티스트를 찾고 있어요. 잠시만 기다려 주세요.",
@@ -893,6 +925,8 @@ mod tests {
             waiting("BTS"),
             not_found("BTS", &[]),
             not_found("BTZ", &["BTS".into()]),
+            still_looking("BTS"),
+            retrying("BTS"),
             looking_up(&"a".repeat(5000)),
         ] {
             assert_eq!(validate(&answer), Ok(()), "{answer:?}");
@@ -1090,7 +1124,7 @@ mod tests {
         #[test]
         fn every_text_answer_respects_every_limit(query in nasty_text()) {
             let suggested = [query.clone(), format!("{query}{query}")];
-            for answer in [looking_up(&query), waiting(&query), not_found(&query, &[]), not_found(&query, &suggested)] {
+            for answer in [looking_up(&query), waiting(&query), still_looking(&query), retrying(&query), not_found(&query, &[]), not_found(&query, &suggested)] {
                 prop_assert_eq!(validate(&answer), Ok(()));
                 let json = serde_json::to_string(&answer).unwrap();
                 prop_assert!(serde_json::from_str::<SkillResponse>(&json).is_ok());

@@ -1,6 +1,7 @@
 //! The embedded event bus: EventBridge's routing in-process. Each event is wrapped in the
 //! envelope EventBridge delivers to an SQS target and sent to every queue whose rule
-//! matches its detail type; an event no rule matches is dropped, as on EventBridge.
+//! matches its detail type (and, for a rule with a [`DetailMatch`], one field of its
+//! detail); an event no rule matches is dropped, as on EventBridge.
 
 use std::sync::Arc;
 
@@ -13,10 +14,43 @@ use crate::context::with_context;
 use crate::eventbridge::check_entry_size;
 use crate::{EventPublisher, OutgoingEvent, Queue, StoreError};
 
-/// A bus with rules of the form "detail type → queue".
+/// A condition on one top-level text field of an event's detail, as in an EventBridge
+/// pattern: `{"detail": {"field": ["value"]}}` or `[{"anything-but": "value"}]` (which,
+/// as on EventBridge, also matches events without the field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DetailMatch {
+    /// Every event of the detail type.
+    Any,
+    /// The field is present with this value.
+    Equals(&'static str, &'static str),
+    /// The field is absent or has another value.
+    AnythingBut(&'static str, &'static str),
+}
+
+impl DetailMatch {
+    fn matches(self, detail: &serde_json::Value) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Equals(field, value) => detail.get(field).and_then(|v| v.as_str()) == Some(value),
+            Self::AnythingBut(field, value) => {
+                detail.get(field).and_then(|v| v.as_str()) != Some(value)
+            }
+        }
+    }
+}
+
+/// One rule: detail type and condition → queue.
+#[derive(Clone)]
+struct Route {
+    detail_type: String,
+    condition: DetailMatch,
+    queue: Arc<dyn Queue>,
+}
+
+/// A bus with rules of the form "detail type (and detail field) → queue".
 #[derive(Clone, Default)]
 pub struct EmbeddedBus {
-    routes: Vec<(String, Arc<dyn Queue>)>,
+    routes: Vec<Route>,
 }
 
 impl EmbeddedBus {
@@ -26,18 +60,33 @@ impl EmbeddedBus {
     }
 
     /// Adds a rule delivering every `detail_type` event to `queue`.
-    pub fn route(mut self, detail_type: &str, queue: Arc<dyn Queue>) -> Self {
-        self.routes.push((detail_type.to_owned(), queue));
+    pub fn route(self, detail_type: &str, queue: Arc<dyn Queue>) -> Self {
+        self.route_matching(detail_type, DetailMatch::Any, queue)
+    }
+
+    /// Adds a rule delivering the `detail_type` events whose detail meets `condition`
+    /// to `queue`.
+    pub fn route_matching(
+        mut self,
+        detail_type: &str,
+        condition: DetailMatch,
+        queue: Arc<dyn Queue>,
+    ) -> Self {
+        self.routes.push(Route {
+            detail_type: detail_type.to_owned(),
+            condition,
+            queue,
+        });
         self
     }
 }
 
 impl std::fmt::Debug for EmbeddedBus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let routes: Vec<(&str, &str)> = self
+        let routes: Vec<(&str, DetailMatch, &str)> = self
             .routes
             .iter()
-            .map(|(t, q)| (t.as_str(), q.name()))
+            .map(|r| (r.detail_type.as_str(), r.condition, r.queue.name()))
             .collect();
         f.debug_struct("EmbeddedBus")
             .field("routes", &routes)
@@ -45,9 +94,10 @@ impl std::fmt::Debug for EmbeddedBus {
     }
 }
 
-/// The message body EventBridge would deliver for `event` (it sets `time` to the second).
-fn envelope(event: &OutgoingEvent) -> Result<String, StoreError> {
-    let detail = serde_json::from_str(&event.detail).map_err(|e| {
+/// The message body EventBridge would deliver for `event` (it sets `time` to the second),
+/// and the event's detail.
+fn envelope(event: &OutgoingEvent) -> Result<(String, serde_json::Value), StoreError> {
+    let detail: serde_json::Value = serde_json::from_str(&event.detail).map_err(|e| {
         StoreError::Rejected(format!(
             "{} event from {}: detail is not JSON: {e}",
             event.detail_type, event.source
@@ -64,8 +114,9 @@ fn envelope(event: &OutgoingEvent) -> Result<String, StoreError> {
         resources: Vec::new(),
         detail,
     };
-    serde_json::to_string(&envelope)
-        .map_err(|e| StoreError::Rejected(format!("envelope of {}: {e}", event.detail_type)))
+    let body = serde_json::to_string(&envelope)
+        .map_err(|e| StoreError::Rejected(format!("envelope of {}: {e}", event.detail_type)))?;
+    Ok((body, envelope.detail))
 }
 
 #[async_trait]
@@ -76,11 +127,12 @@ impl EventPublisher for EmbeddedBus {
             check_entry_size(event)?;
             bodies.push(envelope(event)?);
         }
-        for (event, body) in events.iter().zip(&bodies) {
-            for (_, queue) in self
+        for (event, (body, detail)) in events.iter().zip(&bodies) {
+            for queue in self
                 .routes
                 .iter()
-                .filter(|(detail_type, _)| *detail_type == event.detail_type)
+                .filter(|r| r.detail_type == event.detail_type && r.condition.matches(detail))
+                .map(|r| &r.queue)
             {
                 queue.send(body).await.map_err(|err| {
                     with_context(
