@@ -91,6 +91,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         callbacks: Callbacks::new(CallbackHosts::default()),
         concurrency,
         releases_kept: encore_domain::release::LATEST_RELEASES_KEPT,
+        max_receives: encore_ingest::DEFAULT_MAX_RECEIVES,
     };
 
     let names: Vec<String> = catalog

@@ -4,7 +4,7 @@ use encore_platform::config::{keys, ConfigError, Env};
 
 use std::time::Duration;
 
-use crate::handler::{DEFAULT_ARTIST_BUDGET, DEFAULT_CONCURRENCY};
+use crate::handler::{DEFAULT_ARTIST_BUDGET, DEFAULT_CONCURRENCY, DEFAULT_MAX_RECEIVES};
 use encore_domain::release::LATEST_RELEASES_KEPT;
 use encore_kakao::callback::{CallbackHosts, DEFAULT_CALLBACK_HOSTS};
 use encore_kakao::RelatedDue;
@@ -23,6 +23,8 @@ pub struct Config {
     pub releases_kept: usize,
     /// The time one artist needs; none starts with less left before the deadline.
     pub artist_budget: Duration,
+    /// Deliveries before the queue dead-letters a message ([`keys::INGEST_MAX_RECEIVES`]).
+    pub max_receives: u32,
     /// When a callback answer says an artist's similar artists appear.
     pub related_due: RelatedDue,
     /// The Spotify app's mode and the feature fallback.
@@ -48,6 +50,7 @@ impl std::fmt::Debug for Config {
             .field("concurrency", &self.concurrency)
             .field("releases_kept", &self.releases_kept)
             .field("artist_budget", &self.artist_budget)
+            .field("max_receives", &self.max_receives)
             .field("features", &self.features)
             .field("related_due", &self.related_due)
             .finish_non_exhaustive()
@@ -77,6 +80,7 @@ impl Config {
                 keys::INGEST_ARTIST_BUDGET_SECS,
                 DEFAULT_ARTIST_BUDGET.as_secs(),
             )?),
+            max_receives: env.parse_or(keys::INGEST_MAX_RECEIVES, DEFAULT_MAX_RECEIVES)?,
             features: feature_settings(env)?,
             related_due: RelatedDue::from_minutes(
                 env.parse_optional(keys::RELATED_WITHIN_MINUTES)?,

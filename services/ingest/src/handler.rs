@@ -34,6 +34,10 @@ pub const DEFAULT_CONCURRENCY: usize = 4;
 /// The time one artist's ingest is given by default: a handful of Spotify calls with a
 /// retry or two, the writes and the event. No artist starts with less time left.
 pub const DEFAULT_ARTIST_BUDGET: Duration = Duration::from_secs(10);
+
+/// Deliveries before the queue dead-letters a message when the deployment does not say
+/// (the SAM template's `MaxReceiveCount` default).
+pub const DEFAULT_MAX_RECEIVES: u32 = 5;
 /// Kept free before a Lambda invocation's deadline to answer with the batch item
 /// failures (an invocation that times out answers nothing, and Lambda retries the whole
 /// batch).
@@ -93,6 +97,9 @@ pub struct Ingest {
     pub concurrency: usize,
     /// How many of the artist's newest releases are kept (cached, and in the event).
     pub releases_kept: usize,
+    /// Deliveries after which the queue dead-letters a message (its maxReceiveCount): on
+    /// the last one a failure marks the request failed, so the next ask says so plainly.
+    pub max_receives: u32,
 }
 
 /// Why one request could not be ingested. A permanent error ([`IngestError::is_permanent`])
@@ -259,9 +266,10 @@ async fn ingest_message(
     }
     let result = ingest_request(&request, ingest).await;
     if let Err(err) = &result {
-        if err.is_permanent() {
-            // Whatever was written before the refusal stays; the request is marked failed,
-            // so nothing is left stored without a request status.
+        if err.is_permanent() || message.receive_count >= ingest.max_receives {
+            // Whatever was written before the refusal (or the last delivery the queue
+            // allows) stays; the request is marked failed, so nothing is left stored
+            // without a request status and the next ask says it went wrong.
             if let Err(status) = ingest
                 .requests
                 .finish(&request.normalized, RequestStatus::Failed)

@@ -15,5 +15,5 @@ pub use catalog::{ArtistTracks, Catalog, CatalogError, CatalogUsage};
 pub use config::Config;
 pub use handler::{
     handle, handle_until, ingest_request, Deadline, Ingest, IngestError, Ingested,
-    DEFAULT_ARTIST_BUDGET, DEFAULT_CONCURRENCY,
+    DEFAULT_ARTIST_BUDGET, DEFAULT_CONCURRENCY, DEFAULT_MAX_RECEIVES,
 };

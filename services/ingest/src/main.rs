@@ -53,6 +53,7 @@ async fn main() -> Result<(), Error> {
             .with_related_due(config.related_due),
         concurrency: config.concurrency,
         releases_kept: config.releases_kept,
+        max_receives: config.max_receives,
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let ingest = &ingest;

@@ -141,6 +141,7 @@ async fn embedded(standin: &RunningStandIn) -> Embedded {
         callbacks: Callbacks::new(CallbackHosts::parse("127.0.0.1").unwrap()),
         concurrency: 4,
         releases_kept: 3,
+        max_receives: encore_ingest::DEFAULT_MAX_RECEIVES,
     };
     Embedded {
         store,
@@ -516,6 +517,46 @@ async fn a_refused_publish_dead_letters_at_once_and_leaves_a_request_status() {
     );
 }
 
+/// A bus that is down for now, as EventBridge during an outage.
+struct UnavailableBus;
+
+#[async_trait::async_trait]
+impl encore_store::EventPublisher for UnavailableBus {
+    async fn publish(
+        &self,
+        _events: &[encore_store::OutgoingEvent],
+    ) -> Result<(), encore_store::StoreError> {
+        Err(encore_store::StoreError::Unavailable(
+            "the bus is not answering".into(),
+        ))
+    }
+}
+
+/// A passing failure is retried; on the last delivery the queue allows (after which it
+/// dead-letters the message) the request is marked failed, so the next ask says so.
+#[tokio::test]
+async fn a_transient_failure_on_the_last_delivery_marks_the_request_failed() {
+    let standin = standin(Faults::default()).await;
+    let mut stack = embedded(&standin).await;
+    stack.ingest.publisher = Arc::new(UnavailableBus);
+    let request = requested("TWICE", None);
+    let mut delivery = message("m", &request);
+    let outcome = handle(vec![delivery.clone()], &stack.ingest).await;
+    assert!(!outcome.failures[0].permanent, "{outcome:?}");
+    assert_ne!(
+        stack.store.status("twice").await.unwrap(),
+        Some(RequestStatus::Failed),
+        "an early delivery is retried, not given up"
+    );
+    delivery.receive_count = stack.ingest.max_receives;
+    let outcome = handle(vec![delivery], &stack.ingest).await;
+    assert!(!outcome.failures[0].permanent, "{outcome:?}");
+    assert_eq!(
+        stack.store.status("twice").await.unwrap(),
+        Some(RequestStatus::Failed)
+    );
+}
+
 /// A writer the test reads back: every log line of a run.
 #[derive(Clone, Default)]
 struct CapturedLog(Arc<Mutex<Vec<u8>>>);
@@ -778,6 +819,7 @@ async fn aws_path_on_mariadb_and_moto() {
         callbacks: Callbacks::new(CallbackHosts::parse("127.0.0.1").unwrap()),
         concurrency: 4,
         releases_kept: 3,
+        max_receives: encore_ingest::DEFAULT_MAX_RECEIVES,
     };
 
     let request = requested("방탄소년단", Some(callback_url));

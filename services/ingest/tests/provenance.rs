@@ -119,6 +119,7 @@ fn ingest(adapters: &Adapters, client: SpotifyClient) -> Ingest {
         callbacks: Callbacks::new(CallbackHosts::parse("127.0.0.1").unwrap()),
         concurrency: 2,
         releases_kept: 3,
+        max_receives: encore_ingest::DEFAULT_MAX_RECEIVES,
     }
 }
 

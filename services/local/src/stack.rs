@@ -398,6 +398,7 @@ impl Stack {
             callbacks: Callbacks::new(callback_hosts),
             concurrency: DEFAULT_CONCURRENCY,
             releases_kept: self.releases_kept,
+            max_receives: MAX_RECEIVES,
         }
     }
 

@@ -120,6 +120,8 @@ pub mod keys {
     /// Seconds one artist's ingest may take: no artist starts with less time left before
     /// the deadline (default 10).
     pub const INGEST_ARTIST_BUDGET_SECS: &str = "ENCORE_INGEST_ARTIST_BUDGET_SECS";
+    /// Deliveries before the ingest queue dead-letters a message (its maxReceiveCount).
+    pub const INGEST_MAX_RECEIVES: &str = "ENCORE_INGEST_MAX_RECEIVES";
     /// How many of an artist's newest releases ingest keeps.
     pub const LATEST_RELEASES_KEPT: &str = "ENCORE_LATEST_RELEASES";
     /// Where audio features come from when Spotify refuses or lacks them:
