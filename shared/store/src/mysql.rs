@@ -15,7 +15,7 @@ use crate::migrate::tables::{
     ARTISTS, ARTIST_ALIASES, ARTIST_REQUESTS, DATAMART_WATERMARK, RELATED_ARTISTS,
     RELATED_ARTISTS_OLD, RELATED_ARTISTS_STAGING,
 };
-use crate::ports::distinct;
+use crate::ports::{distinct, known_names_sql};
 use crate::{
     ArtistStore, DatamartWatermark, RelatedRow, RelatedStore, RequestLog, RequestRecord,
     RequestStatus, StoreError,
@@ -272,13 +272,9 @@ impl ArtistStore for MySqlStore {
 
     #[tracing::instrument(skip(self))]
     async fn known_names(&self) -> Result<Vec<KnownName>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT normalized_name AS name_key, name FROM {ARTISTS} \
-             UNION ALL \
-             SELECT al.alias AS name_key, a.name FROM {ARTIST_ALIASES} al JOIN {ARTISTS} a ON a.id = al.artist_id"
-        ))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(&known_names_sql())
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|row| {
                 Ok(KnownName {

@@ -190,6 +190,17 @@ pub(crate) fn releases_from_json(artist_id: &str, json: &str) -> Result<Vec<Rele
     })
 }
 
+/// Every name an artist is known by (its normalized name and each alias) with the name
+/// to show, as columns `name_key` and `name`: one text for both SQL adapters.
+pub(crate) fn known_names_sql() -> String {
+    use crate::migrate::tables::{ARTISTS, ARTIST_ALIASES};
+    format!(
+        "SELECT normalized_name AS name_key, name FROM {ARTISTS} \
+         UNION ALL \
+         SELECT al.alias AS name_key, a.name FROM {ARTIST_ALIASES} al JOIN {ARTISTS} a ON a.id = al.artist_id"
+    )
+}
+
 /// `items` without repeats, in first-seen order: adapters batch reads by key, and a key
 /// asked twice must be read (and returned) once.
 pub(crate) fn distinct<T: Eq + std::hash::Hash>(items: &[T]) -> Vec<&T> {

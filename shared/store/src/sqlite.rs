@@ -21,7 +21,7 @@ use crate::migrate::tables::{
     ARTISTS, ARTIST_ALIASES, ARTIST_REQUESTS, DATAMART_WATERMARK, LATEST_RELEASES, RELATED_ARTISTS,
     TOP_TRACKS,
 };
-use crate::ports::{check_top_tracks, distinct};
+use crate::ports::{check_top_tracks, distinct, known_names_sql};
 use crate::{
     ArtistStore, DatamartWatermark, RelatedRow, RelatedStore, RequestLog, RequestRecord,
     RequestStatus, StoreError, TopTracksCache,
@@ -274,13 +274,9 @@ impl ArtistStore for SqliteStore {
 
     #[tracing::instrument(skip(self))]
     async fn known_names(&self) -> Result<Vec<KnownName>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT normalized_name AS name_key, name FROM {ARTISTS} \
-             UNION ALL \
-             SELECT al.alias AS name_key, a.name FROM {ARTIST_ALIASES} al JOIN {ARTISTS} a ON a.id = al.artist_id"
-        ))
-        .fetch_all(&self.reader)
-        .await?;
+        let rows = sqlx::query(&known_names_sql())
+            .fetch_all(&self.reader)
+            .await?;
         rows.iter()
             .map(|row| {
                 Ok(KnownName {
