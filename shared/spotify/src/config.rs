@@ -13,6 +13,9 @@ pub const DEFAULT_MARKET: &str = "KR";
 /// The page size used for search and artist albums: the Development Mode maximum, which
 /// Extended Quota Mode accepts too, so one setting works for every app.
 pub const PAGE_LIMIT: u32 = 10;
+/// The largest `offset` Spotify's search accepts (its reference: "Range: 0 - 1000"), so the
+/// deepest result a search reaches is about the 1,010th.
+pub const SEARCH_MAX_OFFSET: u32 = 1000;
 
 /// The quota mode of the Spotify app. Apps created since February 2026 start in
 /// Development Mode, which refuses top tracks and audio features.

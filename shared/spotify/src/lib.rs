@@ -23,7 +23,7 @@ pub use client::{
 };
 pub use config::{
     ClientSecret, FeatureSettings, FeaturesFallback, RetryPolicy, SpotifyConfig, SpotifyMode,
-    DEFAULT_MARKET, PAGE_LIMIT, SPOTIFY_ACCOUNTS_BASE, SPOTIFY_API_BASE,
+    DEFAULT_MARKET, PAGE_LIMIT, SEARCH_MAX_OFFSET, SPOTIFY_ACCOUNTS_BASE, SPOTIFY_API_BASE,
 };
 pub use encore_domain::release::{
     latest_releases, AlbumType, DatePrecision, Release, ReleaseDate, ReleaseDateError,

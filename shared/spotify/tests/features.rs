@@ -546,3 +546,31 @@ async fn the_development_mode_track_list_is_the_artists_own() {
         "search relevance picks the same ten as top tracks on this catalog"
     );
 }
+
+#[tokio::test]
+async fn a_short_name_finds_its_tracks_past_the_tenth_search_page() {
+    // "Mike Two" (150 tracks) matches `artist:"Mike"` and outranks both of Mike's tracks:
+    // they sit beyond the first 100 results, as the data set's MIKE does (result 157).
+    let mut table = rows("Mike Two", "n", 150);
+    table.extend(rows("Mike", "m", 2));
+    let catalog = tiny(&table);
+    let mike = catalog.artist_named("Mike").expect("Mike").clone();
+    let own: Vec<String> = catalog.tracks_of(&mike).map(|t| t.id.clone()).collect();
+    let development = serve(
+        catalog,
+        Faults {
+            dev_mode: true,
+            ..Faults::default()
+        },
+    )
+    .await;
+    let searched = client(&development, None, SpotifyMode::Development)
+        .top_tracks_with_features(&artist("Mike"))
+        .await
+        .expect("searched tracks");
+    assert_eq!(
+        searched.tracks.iter().map(|t| &t.id).collect::<Vec<_>>(),
+        own.iter().collect::<Vec<_>>(),
+        "both of Mike's tracks, most popular first"
+    );
+}
