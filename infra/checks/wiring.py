@@ -7,7 +7,8 @@ function's policies name only resources of this stack, the daily schedule is an 
 Scheduler schedule at 03:00 Asia/Seoul with retries and a DLQ, every AWS service a VPC
 function calls has a VPC endpoint, the alarms watch every queue's oldest message and the
 metrics the code emits (in its namespace), no physical name collides when the stack is
-recreated, and the names the template hands the code (environment variables, event names, table keys,
+recreated, the DatabaseSchema custom resource (the migrate function) runs before every
+function that reads MySQL and each of those connects with a user of its own, and the names the template hands the code (environment variables, event names, table keys,
 lake columns) are the ones the code defines in:
 
   shared/platform/src/config.rs   the environment variable names (`keys`)
