@@ -7,7 +7,8 @@ function's policies name only resources of this stack, the daily schedule is an 
 Scheduler schedule at 03:00 Asia/Seoul with retries and a DLQ, every AWS service a VPC
 function calls has a VPC endpoint, the alarms watch every queue's oldest message and the
 metrics the code emits (in its namespace), no physical name collides when the stack is
-recreated, and the names the template hands the code (environment variables, event names, table keys,
+recreated, the DatabaseSchema custom resource (the migrate function) runs before every
+function that reads MySQL and each of those connects with a user of its own, and the names the template hands the code (environment variables, event names, table keys,
 lake columns) are the ones the code defines in:
 
   shared/platform/src/config.rs   the environment variable names (`keys`)
@@ -17,6 +18,7 @@ lake columns) are the ones the code defines in:
   shared/store/src/dynamodb.rs    the top-tracks key attributes and the calls the adapter makes
   shared/platform/src/metrics.rs  the metrics namespace, dimension and metric names
   services/similarity/src/trigger.rs  the detail-type the similarity function runs the schedule for
+  services/migrate/src/lib.rs     the properties of the DatabaseSchema custom resource
 
 Each check is then run again on a copy of the template broken on purpose (its `breaks`
 mutation) and must report a problem there that it does not report on the real template,
@@ -53,6 +55,7 @@ FUNCTION_BINARIES = {
     "LakeFunction": "lake",
     "SimilarityFunction": "similarity",
     "ReplayFunction": "replay",
+    "MigrateFunction": "migrate",
 }
 # The routes the bus must have: detail-type -> logical id of the target (queue or function).
 ROUTES = {
@@ -307,6 +310,12 @@ EVENTS_RS = "shared/domain/src/events.rs"
 TABLES_RS = "shared/lake/src/tables.rs"
 QUERY_RS = "shared/lake/src/query.rs"
 DYNAMODB_RS = "shared/store/src/dynamodb.rs"
+MIGRATE_RS = "services/migrate/src/lib.rs"
+# The custom resource that migrates the schema and creates the function users, and the
+# function that answers it; the functions that use MySQL with their own user each.
+SCHEMA_RESOURCE_TYPE = "Custom::DatabaseSchema"
+MIGRATE_FUNCTION = "MigrateFunction"
+MASTER_SECRET = "DatabaseSecret"
 
 
 def config_keys(root: Path) -> set[str]:
@@ -385,6 +394,15 @@ def dynamodb_actions(root: Path) -> set[str]:
     if not calls:
         raise CheckError(f"{DYNAMODB_RS}: no DynamoDB calls found; update infra/checks/wiring.py with the code")
     return {"dynamodb:" + "".join(word.capitalize() for word in call.split("_")) for call in calls}
+
+
+def schema_properties(root: Path) -> set[str]:
+    """The property names of services/migrate's SchemaProperties (PascalCase, as serde reads them)."""
+    block = find(r"pub struct SchemaProperties \{(.*?)\n\}", read(root, MIGRATE_RS), MIGRATE_RS, re.S)
+    fields = re.findall(r"pub (\w+): ", block)
+    if not fields:
+        raise CheckError(f"{MIGRATE_RS}: SchemaProperties has no fields")
+    return {"".join(w.capitalize() for w in f.split("_")) for f in fields}
 
 
 def dynamodb_keys(root: Path) -> tuple[str, str]:
@@ -1177,6 +1195,79 @@ def names_do_not_collide(s: Stack) -> list[str]:
         elif not name_is_stack_unique(s, value):
             problems.append(f"{name}: fixed physical name {value!r} (use the stack name, or let CloudFormation name it)")
     return problems
+
+
+def depends_on(resource: dict) -> set[str]:
+    return set(as_list(resource.get("DependsOn", [])))
+
+
+@check("the DatabaseSchema custom resource (migrate function) runs before every MySQL function, "
+       "each of which uses a user of its own, never the master",
+       lambda t: t["Resources"]["ChatFunction"].pop("DependsOn"))
+def schema_before_functions(s: Stack) -> list[str]:
+    problems = []
+    schemas = {n: p for n, p in s.of_type(SCHEMA_RESOURCE_TYPE).items()}
+    if len(schemas) != 1:
+        return [f"{len(schemas)} {SCHEMA_RESOURCE_TYPE} resources, want one"]
+    (schema, p), = schemas.items()
+    if get_att(p.get("ServiceToken")) != (MIGRATE_FUNCTION, "Arn"):
+        problems.append(f"{schema}: ServiceToken is not {MIGRATE_FUNCTION}.Arn")
+    if not 1 <= int(p.get("ServiceTimeout", 3600)) <= 900:
+        problems.append(f"{schema}: ServiceTimeout {p.get('ServiceTimeout')!r}: an hour of waiting on a failed migrate")
+    # A property that changes with the migrate function's code, or a deploy of new
+    # migrations would send no Update and migrate nothing.
+    migrate = s.functions.get(MIGRATE_FUNCTION, {})
+    if "AutoPublishAlias" not in migrate or f"{MIGRATE_FUNCTION}.Version" not in refs(p):
+        problems.append(f"{schema}: no property names {MIGRATE_FUNCTION}.Version (with AutoPublishAlias): new code would not re-run it")
+    wanted = schema_properties(s.root)
+    given = set(p) - {"ServiceToken", "ServiceTimeout", "MigrateVersion"}
+    if given != wanted:
+        problems.append(f"{schema}: properties {sorted(given)} != {MIGRATE_RS} SchemaProperties {sorted(wanted)}")
+    if "DatabaseProxyTargets" not in depends_on(s.resources[schema]) | refs(p):
+        problems.append(f"{schema}: does not wait for DatabaseProxyTargets (the proxy has no database yet)")
+    user_secrets = {}
+    for name in wanted:
+        named = refs(p.get(name))
+        if len(named) != 1 or s.resources.get(next(iter(named)), {}).get("Type") != "AWS::SecretsManager::Secret":
+            problems.append(f"{schema}: {name} is not one secret of this stack")
+            continue
+        user_secrets[name] = next(iter(named))
+    proxy_secrets = set()
+    for proxy in s.of_type("AWS::RDS::DBProxy").values():
+        for auth in proxy.get("Auth", []):
+            proxy_secrets |= refs(auth.get("SecretArn"))
+    granted_to_migrate = refs(migrate.get("Policies", []))
+    for secret in user_secrets.values():
+        if secret not in proxy_secrets:
+            problems.append(f"{secret}: not in the RDS Proxy's Auth, so its user cannot connect through it")
+        if secret not in granted_to_migrate:
+            problems.append(f"{MIGRATE_FUNCTION}: may not read {secret}")
+    for fn, env in environment(s).items():
+        if "DATABASE_URL" not in env:
+            continue
+        secret = next(iter(refs(env.get("DATABASE_SECRET_ARN"))), "")
+        if fn == MIGRATE_FUNCTION:
+            if secret != MASTER_SECRET:
+                problems.append(f"{fn}: DATABASE_SECRET_ARN is {secret!r}, want the master {MASTER_SECRET}")
+            continue
+        if schema not in depends_on(s.resources[fn]):
+            problems.append(f"{fn}: reads MySQL but does not DependsOn {schema} (it could start before the schema)")
+        if secret == MASTER_SECRET or secret not in user_secrets.values():
+            problems.append(f"{fn}: DATABASE_SECRET_ARN is {secret!r}, not one of the users {schema} creates")
+    used = [next(iter(refs(env.get("DATABASE_SECRET_ARN"))), "") for fn, env in environment(s).items()
+            if "DATABASE_URL" in env and fn != MIGRATE_FUNCTION]
+    if len(used) != len(set(used)):
+        problems.append(f"functions share a database user: {sorted(used)}")
+    return problems
+
+
+# The same check, broken in two more ways: a function on the master user, and a user the
+# proxy cannot authenticate.
+check("no function but migrate connects as the MySQL master user; no two share a user",
+      lambda t: res(t, "ChatFunction")["Environment"]["Variables"].update(
+          DATABASE_SECRET_ARN={"Ref": MASTER_SECRET}))(schema_before_functions)
+check("the RDS Proxy authenticates every function user with its secret",
+      lambda t: res(t, "DatabaseProxy").update(Auth=res(t, "DatabaseProxy")["Auth"][:1]))(schema_before_functions)
 
 
 # ------------------------------------------------------------------ runner

@@ -1,7 +1,7 @@
 # Shared by build.sh and invoke.sh (sourced from the repository root).
 
 # The functions of infra/template.yaml (their `Binary:` names) and the crate of each.
-FUNCTIONS=(chat ingest lake similarity replay)
+FUNCTIONS=(chat ingest lake similarity replay migrate)
 package_of() {
   case "$1" in
     chat) echo encore-chat ;;
@@ -9,6 +9,7 @@ package_of() {
     lake) echo encore-lake-service ;;
     similarity) echo encore-similarity-service ;;
     replay) echo encore-replay ;;
+    migrate) echo encore-migrate ;;
     *) echo "unknown function $1 (expected one of: ${FUNCTIONS[*]})" >&2; return 1 ;;
   esac
 }

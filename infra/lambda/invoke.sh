@@ -16,8 +16,10 @@
 # Needs the test stack (bash infra/local/stack.sh): the moto server at
 # ENCORE_TEST_AWS_ENDPOINT (default http://127.0.0.1:5055) and MariaDB at
 # ENCORE_TEST_MYSQL_URL (default mysql://root@127.0.0.1:3306/encore_test), with the
-# mariadb (or mysql) client. Each cold start gets a fresh database (so its init migrates
-# one), dropped at exit; the moto resources are uniquely named and deleted at exit. They
+# mariadb (or mysql) client. Each cold start gets a fresh database with the schema in
+# place, as the deploy's migrate step leaves it (the functions only check it), dropped at
+# exit; the migrate function itself answers CloudFormation and is tested by
+# services/migrate/tests, not here; the moto resources are uniquely named and deleted at exit. They
 # are made with boto3 from the stack's virtualenv (.venv/stack), or from .venv/lambda where
 # boto3 is installed when the stack's has none. As in AWS, the skill, Spotify and database
 # secrets are read from Secrets Manager (moto) at cold start.
@@ -46,10 +48,14 @@ source infra/lambda/common.sh
 
 functions=("$@")
 if [ ${#functions[@]} -eq 0 ]; then
-  functions=("${FUNCTIONS[@]}")
+  for function in "${FUNCTIONS[@]}"; do
+    [ "$function" = migrate ] || functions+=("$function")
+  done
 fi
 for function in "${functions[@]}"; do
   package_of "$function" >/dev/null
+  [ "$function" != migrate ] ||
+    { echo "migrate answers CloudFormation custom resources: cargo nextest run -p encore-migrate" >&2; exit 1; }
 done
 
 endpoint="${ENCORE_TEST_AWS_ENDPOINT:-http://127.0.0.1:5055}"
@@ -312,6 +318,7 @@ fresh_database() {
   mysql -e "CREATE DATABASE \`$name\`" ||
     fail "cannot create database $name at $db_host:$db_port (is MariaDB running? bash infra/local/stack.sh)"
   databases+=("$name")
+  migrate_database "$name"
   database_name=$name
   database_url=$(python3 - "$mysql_url" "$name" <<'PY2'
 import sys
@@ -320,6 +327,23 @@ url = urlsplit(sys.argv[1])
 print(urlunsplit(url._replace(netloc=url.netloc.rpartition("@")[2], path="/" + sys.argv[2])))
 PY2
 )
+}
+
+# The schema in database $1 as the migrate step leaves it: each migration of
+# shared/store/migrations/mysql applied and recorded in sqlx's _sqlx_migrations (version
+# and success are what the functions check).
+migrate_database() {
+  local file version
+  mysql "$1" -e "CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL,
+    installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, success BOOLEAN NOT NULL,
+    checksum BLOB NOT NULL, execution_time BIGINT NOT NULL)" || fail "cannot create _sqlx_migrations in $1"
+  for file in shared/store/migrations/mysql/*.sql; do
+    version=$(basename "$file")
+    version=${version%%_*}
+    mysql "$1" <"$file" || fail "migration $file failed on $1"
+    mysql "$1" -e "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+      VALUES ($((10#$version)), '$(basename "$file" .sql)', TRUE, X'00', 0)" || fail "cannot record $file"
+  done
 }
 
 # A Secrets Manager secret with the user and password of ENCORE_TEST_MYSQL_URL in the
@@ -474,7 +498,7 @@ check() {
 }
 
 # write_vars FUNCTION MODE: the function's variables for one mode (a fresh database each,
-# so every cold start migrates one), as KEY=VALUE lines for the bare binary and as the
+# so every cold start checks one), as KEY=VALUE lines for the bare binary and as the
 # env file of `cargo lambda watch --env-file`, each value single-quoted there
 # (credentials hold `+/=`).
 write_vars() {
@@ -774,8 +798,8 @@ Host build (x86_64, debug profile), not the deployed arm64 release build, under 
 cargo-lambda emulator (\`cargo lambda watch\`, invoked with \`cargo lambda invoke\`)
 against moto and MariaDB on this machine. cold = the first invoke after a fresh watch,
 which starts the function with \`cargo run\` (cargo's build check included), then init
-(configuration, secrets from Secrets Manager, AWS clients, MySQL connect and migrating a
-fresh database) and the handler. warm = the next invoke on the same process. bare = the
+(configuration, secrets from Secrets Manager, AWS clients, MySQL connect and the schema
+check of a fresh, already migrated database) and the handler. warm = the next invoke on the same process. bare = the
 cold invoke again on a fresh database, the built binary started directly against the
 emulator's Runtime API (\`--only-lambda-apis\`) as Lambda starts \`bootstrap\`: process
 start, init and the handler, without cargo. Every time includes the \`cargo lambda

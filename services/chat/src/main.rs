@@ -10,12 +10,16 @@ use encore_store::eventbridge::EventBridgePublisher;
 use encore_store::mysql::MySqlStore;
 use lambda_runtime::{service_fn, LambdaEvent};
 
+/// MySQL connections per instance: one request's reads run one after another, and one
+/// spare (infra/README-deploy.md, pool sizes).
+const POOL_SIZE: u32 = 2;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     encore_platform::logging::init();
     let aws = encore_platform::aws::from_env().await;
     let config = Config::from_env(&Env::process(), &aws).await?;
-    let mysql = Arc::new(MySqlStore::connect(&config.database_url).await?);
+    let mysql = Arc::new(MySqlStore::connect_sized(&config.database_url, POOL_SIZE).await?);
     let stores = Stores {
         artists: mysql.clone(),
         related: mysql.clone(),

@@ -330,7 +330,7 @@ impl TestDatabase {
     }
 
     async fn store(&self) -> MySqlStore {
-        MySqlStore::connect_with(self.server.clone().database(&self.name))
+        MySqlStore::migrate_and_connect_with(self.server.clone().database(&self.name))
             .await
             .unwrap()
     }

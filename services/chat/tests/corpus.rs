@@ -202,7 +202,7 @@ async fn aws() -> (Backend<Aws>, TestDatabase) {
     );
     let db = TestDatabase::create().await;
     let mysql = Arc::new(
-        MySqlStore::connect_with(db.server.clone().database(&db.name))
+        MySqlStore::migrate_and_connect_with(db.server.clone().database(&db.name))
             .await
             .unwrap(),
     );

@@ -27,7 +27,11 @@ async fn main() -> Result<(), Error> {
     )
     .await?;
     let config = Config::from_env(&env, spotify_secret)?;
-    let store = Arc::new(MySqlStore::connect(&secrets::database_url(&env, &aws).await?).await?);
+    // One connection per artist ingested at once (infra/README-deploy.md, pool sizes).
+    let pool_size = u32::try_from(config.concurrency).unwrap_or(u32::MAX).max(1);
+    let store = Arc::new(
+        MySqlStore::connect_sized(&secrets::database_url(&env, &aws).await?, pool_size).await?,
+    );
     let spotify = SpotifyClient::new(
         SpotifyConfig::new(
             config.spotify_client_id.clone(),

@@ -802,7 +802,7 @@ async fn aws_path_on_mariadb_and_moto() {
         .unwrap();
     let base = mysql_url.rsplit_once('/').unwrap().0;
     let store = Arc::new(
-        MySqlStore::connect(&format!("{base}/{database}"))
+        MySqlStore::migrate_and_connect(&format!("{base}/{database}"))
             .await
             .unwrap(),
     );

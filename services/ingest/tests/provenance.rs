@@ -274,7 +274,7 @@ async fn provenance_on_mariadb_dynamodb_and_eventbridge() {
         .unwrap();
     let base = mysql_url.rsplit_once('/').unwrap().0;
     let store = Arc::new(
-        MySqlStore::connect(&format!("{base}/{database}"))
+        MySqlStore::migrate_and_connect(&format!("{base}/{database}"))
             .await
             .unwrap(),
     );

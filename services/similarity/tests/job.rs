@@ -995,7 +995,7 @@ impl TestDatabase {
             .execute(&mut admin)
             .await
             .unwrap();
-        let store = MySqlStore::connect_with(options.clone().database(&name))
+        let store = MySqlStore::migrate_and_connect_with(options.clone().database(&name))
             .await
             .unwrap();
         (Self { options, name }, store)

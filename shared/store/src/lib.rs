@@ -13,6 +13,7 @@ pub mod migrate;
 pub mod mysql;
 pub mod ports;
 pub mod replay;
+mod sql_text;
 pub mod sqlite;
 pub mod sqs;
 

@@ -1,7 +1,9 @@
-//! The relational schema, applied by the code at start-up (`sqlx::migrate!`), one set of
-//! migrations per database with the same meaning.
+//! The relational schema (`sqlx::migrate!`), one set of migrations per database with the
+//! same meaning. SQLite (the embedded runner) migrates at start-up; on MySQL the migrate
+//! function applies them once per deploy and the other functions only check the level.
 
-use sqlx::{MySqlPool, SqlitePool};
+use sqlx::migrate::Migrator;
+use sqlx::{MySqlPool, Row, SqlitePool};
 
 use crate::StoreError;
 
@@ -35,14 +37,146 @@ pub mod tables {
     pub const RELATED_ARTISTS_OLD: &str = "related_artists_old";
 }
 
-/// Applies the MySQL migrations (idempotent).
+/// The name of the table where sqlx records the applied migrations.
+pub const MIGRATIONS_TABLE: &str = "_sqlx_migrations";
+
+/// MySQL error numbers met while reading [`MIGRATIONS_TABLE`]: no such table (1146), and
+/// no SELECT privilege on it (1142).
+const NO_SUCH_TABLE: u16 = 1146;
+const TABLE_ACCESS_DENIED: u16 = 1142;
+
+/// The MySQL migrations this code was built with, in version order.
+fn mysql_migrator() -> Migrator {
+    let mut migrator = sqlx::migrate!("./migrations/mysql");
+    // After a rollback, older code runs against a newer schema: the migrations it does not
+    // know stay applied (every migration only adds), and are not an error.
+    migrator.set_ignore_missing(true);
+    migrator
+}
+
+/// Applies the MySQL migrations this code knows (idempotent), leaving newer ones in
+/// place. In AWS only the migrate function calls this, once per deploy; the other
+/// functions call [`require_mysql`].
 pub async fn mysql(pool: &MySqlPool) -> Result<(), StoreError> {
-    sqlx::migrate!("./migrations/mysql").run(pool).await?;
+    mysql_migrator().run(pool).await?;
     Ok(())
+}
+
+/// How the database's schema compares with the one this code was built for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaLevel {
+    /// The newest migration this code knows.
+    pub needed: i64,
+    /// Applied migrations this code does not know (a newer deploy's): accepted.
+    pub newer: Vec<i64>,
+}
+
+/// Checks, without changing anything, that every MySQL migration this code knows is
+/// applied; migrations it does not know (a newer schema) are accepted. An older schema, or
+/// none, is `Rejected` with what to do. Reads [`MIGRATIONS_TABLE`] over the text protocol.
+pub async fn require_mysql(pool: &MySqlPool) -> Result<SchemaLevel, StoreError> {
+    let rows = sqlx::raw_sql(&format!(
+        "SELECT version, success FROM {MIGRATIONS_TABLE} ORDER BY version"
+    ))
+    .fetch_all(pool)
+    .await
+    .map_err(|err| match &err {
+        sqlx::Error::Database(db) => match db
+            .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+            .map(|e| e.number())
+        {
+            Some(NO_SUCH_TABLE) => StoreError::Rejected(format!(
+                "the database has no encore schema (no {MIGRATIONS_TABLE} table): \
+                 run the migrate function (the stack's DatabaseSchema resource) first"
+            )),
+            Some(TABLE_ACCESS_DENIED) => StoreError::Rejected(format!(
+                "this database user may not read {MIGRATIONS_TABLE}: {}",
+                db.message()
+            )),
+            _ => StoreError::from(err),
+        },
+        _ => StoreError::from(err),
+    })?;
+    let mut applied = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let version: i64 = row.try_get("version")?;
+        let success: bool = row.try_get("success")?;
+        applied.push((version, success));
+    }
+    schema_level(&mysql_migrator(), &applied)
+}
+
+/// Compares applied `(version, success)` rows with the migrations of `migrator`.
+fn schema_level(migrator: &Migrator, applied: &[(i64, bool)]) -> Result<SchemaLevel, StoreError> {
+    let known: Vec<i64> = migrator.iter().map(|m| m.version).collect();
+    let needed = known.iter().copied().max().unwrap_or(0);
+    let done = |version: i64| applied.contains(&(version, true));
+    let missing: Vec<i64> = known.iter().copied().filter(|v| !done(*v)).collect();
+    if !missing.is_empty() {
+        let newest = applied.iter().filter(|(_, ok)| *ok).map(|(v, _)| *v).max();
+        return Err(StoreError::Rejected(format!(
+            "the database schema is older than this code: migrations {missing:?} are not \
+             applied (newest applied: {newest:?}, this code needs {needed}); the deploy runs \
+             the migrate function before the functions update"
+        )));
+    }
+    let newer: Vec<i64> = applied
+        .iter()
+        .map(|(v, _)| *v)
+        .filter(|v| !known.contains(v))
+        .collect();
+    if !newer.is_empty() {
+        tracing::info!(
+            ?newer,
+            needed,
+            "the schema is newer than this code; using it"
+        );
+    }
+    Ok(SchemaLevel { needed, newer })
 }
 
 /// Applies the SQLite migrations (idempotent).
 pub async fn sqlite(pool: &SqlitePool) -> Result<(), StoreError> {
     sqlx::migrate!("./migrations/sqlite").run(pool).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn known() -> Vec<i64> {
+        mysql_migrator().iter().map(|m| m.version).collect()
+    }
+
+    #[test]
+    fn every_known_migration_applied_is_enough_and_newer_ones_are_accepted() {
+        let mut applied: Vec<(i64, bool)> = known().into_iter().map(|v| (v, true)).collect();
+        let level = schema_level(&mysql_migrator(), &applied).unwrap();
+        assert_eq!(level.needed, *known().last().unwrap());
+        assert!(level.newer.is_empty());
+        applied.push((9_999, true));
+        let level = schema_level(&mysql_migrator(), &applied).unwrap();
+        assert_eq!(level.newer, [9_999]);
+    }
+
+    #[test]
+    fn an_older_or_dirty_schema_is_refused_with_what_to_do() {
+        let known = known();
+        let older: Vec<(i64, bool)> = known[..known.len() - 1]
+            .iter()
+            .map(|v| (*v, true))
+            .collect();
+        let err = schema_level(&mysql_migrator(), &older)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!("[{}]", known.last().unwrap())),
+            "{err}"
+        );
+        assert!(err.contains("migrate function"), "{err}");
+        let dirty: Vec<(i64, bool)> = known.iter().map(|v| (*v, *v != known[0])).collect();
+        assert!(schema_level(&mysql_migrator(), &dirty).is_err());
+        assert!(schema_level(&mysql_migrator(), &[]).is_err());
+    }
 }

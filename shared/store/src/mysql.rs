@@ -1,5 +1,15 @@
 //! The relational store on MySQL / MariaDB (RDS in AWS): artists, aliases, the
 //! related-artists datamart and the request log, with runtime-checked `sqlx` queries.
+//!
+//! Behind RDS Proxy a connection stays multiplexed only while it sends no prepared
+//! statement, no session `SET` outside the variables the proxy tracks, no named lock and
+//! no statement over 16 KB. So every query the chat and ingest functions make is SQL text
+//! with inlined literals ([`crate::sql_text`]) over the text protocol, and a connection
+//! sends nothing at connect: the options drop sqlx's `SET sql_mode…, time_zone…, NAMES…`
+//! (the handshake already asks for utf8mb4, the columns are `DATETIME`, which no session
+//! time zone converts, and the SQL relies on no `sql_mode`). Only the datamart swap
+//! ([`RelatedStore::replace_related`], the similarity job) pins its connection: it holds a
+//! named lock and loads with large prepared inserts, and gives the connection back after.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -16,6 +26,7 @@ use crate::migrate::tables::{
     RELATED_ARTISTS_OLD, RELATED_ARTISTS_STAGING,
 };
 use crate::ports::{distinct, known_names_sql};
+use crate::sql_text::{inline, list, MAX_STATEMENT_BYTES};
 use crate::{
     ArtistStore, DatamartWatermark, RelatedRow, RelatedStore, RequestLog, RequestRecord,
     RequestStatus, StoreError,
@@ -24,7 +35,7 @@ use crate::{
 /// How long connecting (or waiting for a pooled connection) may take before the store is
 /// reported unavailable: well inside the chat's five-second budget.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// Connections per process; a Lambda handles one request at a time, the local runner a few.
+/// Connections per process unless the caller sizes the pool ([`MySqlStore::connect_sized`]).
 const MAX_CONNECTIONS: u32 = 8;
 /// MySQL's limit on placeholders in one prepared statement.
 const MAX_PLACEHOLDERS: usize = 65_535;
@@ -33,8 +44,10 @@ const RELATED_COLUMNS: usize = 5;
 /// Rows per multi-row INSERT while loading the datamart (about 1 MB per statement).
 const RELATED_ROWS_PER_INSERT: usize = 10_000;
 const _: () = assert!(RELATED_ROWS_PER_INSERT * RELATED_COLUMNS <= MAX_PLACEHOLDERS);
-/// Ids per `IN (…)` list when reading artists by id.
-const IDS_PER_QUERY: usize = 1_000;
+/// Ids per `IN (…)` list when reading artists by id: about 58 bytes of text each, so a
+/// statement stays well under [`MAX_STATEMENT_BYTES`] (longer ones pin on RDS Proxy).
+const IDS_PER_QUERY: usize = 200;
+const _: () = assert!(IDS_PER_QUERY * 60 + 1_024 < MAX_STATEMENT_BYTES);
 /// The named lock that keeps two datamart replacements from sharing the staging table.
 const REPLACE_LOCK: &str = "encore.related_artists.replace";
 /// How long a replacement waits for another one to finish, in seconds.
@@ -73,6 +86,12 @@ fn artist_from_row(row: &MySqlRow) -> Result<Artist, StoreError> {
     })
 }
 
+/// The first row of `sql`, if any, over the text protocol. (`RawSql::fetch_optional` of
+/// sqlx 0.8.6 is `fetch_one`, so the executor's method is called.)
+async fn fetch_optional(pool: &MySqlPool, sql: &str) -> Result<Option<MySqlRow>, StoreError> {
+    Ok(sqlx::Executor::fetch_optional(pool, sqlx::raw_sql(sql)).await?)
+}
+
 /// Parses a datamart snapshot date (`YYYY-MM-DD`).
 fn snapshot_date(row: &RelatedArtist) -> Result<NaiveDate, StoreError> {
     NaiveDate::parse_from_str(&row.snapshot, "%Y-%m-%d").map_err(|e| {
@@ -90,23 +109,61 @@ pub struct MySqlStore {
 }
 
 impl MySqlStore {
-    /// Connects to `url` (`mysql://user:password@host:port/database`) and applies the
-    /// migrations. An unreachable server is `Unavailable` within a few seconds.
+    /// Connects to `url` (`mysql://user:password@host:port/database`) and checks that the
+    /// schema is at least the one this code needs (a newer one is accepted; nothing is
+    /// migrated: the migrate function does that once per deploy). An unreachable server is
+    /// `Unavailable` within a few seconds, an older schema `Rejected`.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let options = MySqlConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Rejected(format!("invalid MySQL URL: {e}")))?;
-        Self::connect_with(options).await
+        Self::connect_with(Self::options(url)?).await
+    }
+
+    /// Like [`MySqlStore::connect`], with at most `pool_size` connections (a Lambda
+    /// function needs as many as the queries one event runs at once).
+    pub async fn connect_sized(url: &str, pool_size: u32) -> Result<Self, StoreError> {
+        let pool = Self::build_pool(Self::options(url)?, pool_size).await?;
+        crate::migrate::require_mysql(&pool).await?;
+        Ok(Self { pool })
     }
 
     /// Like [`MySqlStore::connect`], with options already built (tests pick the database).
     pub async fn connect_with(options: MySqlConnectOptions) -> Result<Self, StoreError> {
-        let pool = MySqlPoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
-            .acquire_timeout(CONNECT_TIMEOUT)
-            .connect_with(options)
-            .await?;
+        let pool = Self::build_pool(options, MAX_CONNECTIONS).await?;
+        crate::migrate::require_mysql(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// Connects to `url` and applies the migrations this code knows: for the migrate
+    /// function and for tests, never for a function answering requests.
+    pub async fn migrate_and_connect(url: &str) -> Result<Self, StoreError> {
+        Self::migrate_and_connect_with(Self::options(url)?).await
+    }
+
+    /// Like [`MySqlStore::migrate_and_connect`], with options already built.
+    pub async fn migrate_and_connect_with(
+        options: MySqlConnectOptions,
+    ) -> Result<Self, StoreError> {
+        let pool = Self::build_pool(options, MAX_CONNECTIONS).await?;
         crate::migrate::mysql(&pool).await?;
         Ok(Self { pool })
+    }
+
+    fn options(url: &str) -> Result<MySqlConnectOptions, StoreError> {
+        MySqlConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Rejected(format!("invalid MySQL URL: {e}")))
+    }
+
+    /// A pool whose connections send nothing at connect (see the module's comment).
+    async fn build_pool(options: MySqlConnectOptions, size: u32) -> Result<MySqlPool, StoreError> {
+        let options = options
+            .pipes_as_concat(false)
+            .no_engine_substitution(false)
+            .timezone(None)
+            .set_names(false);
+        Ok(MySqlPoolOptions::new()
+            .max_connections(size)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .connect_with(options)
+            .await?)
     }
 
     /// Wraps a pool whose database the caller has already migrated ([`crate::migrate::mysql`]).
@@ -193,60 +250,62 @@ impl ArtistStore for MySqlStore {
     async fn upsert_artist(&self, artist: &Artist) -> Result<(), StoreError> {
         let genres = serde_json::to_string(&artist.genres)
             .map_err(|e| StoreError::Rejected(e.to_string()))?;
-        sqlx::query(&format!(
-            "INSERT INTO {ARTISTS} \
-             (id, name, normalized_name, popularity, followers, genres, image_url, spotify_url, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
-             ON DUPLICATE KEY UPDATE name = VALUES(name), normalized_name = VALUES(normalized_name), \
-             popularity = VALUES(popularity), followers = VALUES(followers), genres = VALUES(genres), \
-             image_url = VALUES(image_url), spotify_url = VALUES(spotify_url), updated_at = VALUES(updated_at)"
-        ))
-        .bind(&artist.id)
-        .bind(&artist.name)
-        .bind(artist.normalized_name())
-        .bind(artist.popularity)
-        .bind(artist.followers)
-        .bind(genres)
-        .bind(&artist.image_url)
-        .bind(&artist.spotify_url)
-        .bind(Utc::now())
-        .execute(&self.pool)
-        .await?;
+        let sql = inline(
+            &format!(
+                "INSERT INTO {ARTISTS} \
+                 (id, name, normalized_name, popularity, followers, genres, image_url, spotify_url, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON DUPLICATE KEY UPDATE name = VALUES(name), normalized_name = VALUES(normalized_name), \
+                 popularity = VALUES(popularity), followers = VALUES(followers), genres = VALUES(genres), \
+                 image_url = VALUES(image_url), spotify_url = VALUES(spotify_url), updated_at = VALUES(updated_at)"
+            ),
+            &[
+                &artist.id,
+                &artist.name,
+                &artist.normalized_name(),
+                &artist.popularity,
+                &artist.followers,
+                &genres,
+                &artist.image_url,
+                &artist.spotify_url,
+                &Utc::now(),
+            ],
+        )?;
+        sqlx::raw_sql(&sql).execute(&self.pool).await?;
         Ok(())
     }
 
     #[tracing::instrument(skip(self))]
     async fn put_alias(&self, alias: &str, artist_id: &str) -> Result<(), StoreError> {
-        sqlx::query(&format!(
-            "INSERT INTO {ARTIST_ALIASES} (alias, artist_id, created_at) VALUES (?, ?, ?) \
-             ON DUPLICATE KEY UPDATE created_at = IF(artist_id = VALUES(artist_id), created_at, VALUES(created_at)), \
-             artist_id = VALUES(artist_id)"
-        ))
-        .bind(alias)
-        .bind(artist_id)
-        .bind(Utc::now())
-        .execute(&self.pool)
-        .await?;
+        let sql = inline(
+            &format!(
+                "INSERT INTO {ARTIST_ALIASES} (alias, artist_id, created_at) VALUES (?, ?, ?) \
+                 ON DUPLICATE KEY UPDATE created_at = IF(artist_id = VALUES(artist_id), created_at, VALUES(created_at)), \
+                 artist_id = VALUES(artist_id)"
+            ),
+            &[&alias, &artist_id, &Utc::now()],
+        )?;
+        sqlx::raw_sql(&sql).execute(&self.pool).await?;
         Ok(())
     }
 
     #[tracing::instrument(skip(self))]
     async fn find_artist(&self, normalized: &str) -> Result<Option<Artist>, StoreError> {
         // A catalog name beats an alias; among several artists with one name, the most popular.
-        let row = sqlx::query(&format!(
-            "SELECT * FROM ( \
-               SELECT 0 AS via_alias, {by_name} FROM {ARTISTS} a WHERE a.normalized_name = ? \
-               UNION ALL \
-               SELECT 1 AS via_alias, {by_alias} FROM {ARTIST_ALIASES} al JOIN {ARTISTS} a ON a.id = al.artist_id \
-               WHERE al.alias = ? \
-             ) found ORDER BY via_alias, popularity DESC, id LIMIT 1",
-            by_name = artist_columns("a"),
-            by_alias = artist_columns("a"),
-        ))
-        .bind(normalized)
-        .bind(normalized)
-        .fetch_optional(&self.pool)
-        .await?;
+        let sql = inline(
+            &format!(
+                "SELECT * FROM ( \
+                   SELECT 0 AS via_alias, {by_name} FROM {ARTISTS} a WHERE a.normalized_name = ? \
+                   UNION ALL \
+                   SELECT 1 AS via_alias, {by_alias} FROM {ARTIST_ALIASES} al JOIN {ARTISTS} a ON a.id = al.artist_id \
+                   WHERE al.alias = ? \
+                 ) found ORDER BY via_alias, popularity DESC, id LIMIT 1",
+                by_name = artist_columns("a"),
+                by_alias = artist_columns("a"),
+            ),
+            &[&normalized, &normalized],
+        )?;
+        let row = fetch_optional(&self.pool, &sql).await?;
         row.as_ref().map(artist_from_row).transpose()
     }
 
@@ -254,16 +313,12 @@ impl ArtistStore for MySqlStore {
     async fn artists(&self, ids: &[String]) -> Result<Vec<Artist>, StoreError> {
         let mut found = Vec::with_capacity(ids.len());
         for chunk in distinct(ids).chunks(IDS_PER_QUERY) {
-            let mut query = QueryBuilder::<MySql>::new(format!(
-                "SELECT {} FROM {ARTISTS} a WHERE a.id IN (",
-                artist_columns("a")
-            ));
-            let mut list = query.separated(", ");
-            for id in chunk {
-                list.push_bind(id);
-            }
-            query.push(")");
-            for row in query.build().fetch_all(&self.pool).await? {
+            let sql = format!(
+                "SELECT {} FROM {ARTISTS} a WHERE a.id IN ({})",
+                artist_columns("a"),
+                list(chunk)?
+            );
+            for row in sqlx::raw_sql(&sql).fetch_all(&self.pool).await? {
                 found.push(artist_from_row(&row)?);
             }
         }
@@ -272,7 +327,7 @@ impl ArtistStore for MySqlStore {
 
     #[tracing::instrument(skip(self))]
     async fn known_names(&self) -> Result<Vec<KnownName>, StoreError> {
-        let rows = sqlx::query(&known_names_sql())
+        let rows = sqlx::raw_sql(&known_names_sql())
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
@@ -290,11 +345,12 @@ impl ArtistStore for MySqlStore {
 impl RelatedStore for MySqlStore {
     #[tracing::instrument(skip(self))]
     async fn related_artist_count(&self) -> Result<u64, StoreError> {
-        let count: i64 = sqlx::query_scalar(&format!(
+        let count: i64 = sqlx::raw_sql(&format!(
             "SELECT COUNT(DISTINCT artist_id) FROM {RELATED_ARTISTS}"
         ))
         .fetch_one(&self.pool)
-        .await?;
+        .await?
+        .try_get(0)?;
         u64::try_from(count)
             .map_err(|_| StoreError::Corrupt(format!("negative datamart count {count}")))
     }
@@ -305,16 +361,16 @@ impl RelatedStore for MySqlStore {
         artist_id: &str,
         limit: u32,
     ) -> Result<Vec<(RelatedArtist, Artist)>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT r.artist_id AS source_id, r.`rank`, r.related_id, r.distance, r.snapshot, {} \
-             FROM {RELATED_ARTISTS} r JOIN {ARTISTS} a ON a.id = r.related_id \
-             WHERE r.artist_id = ? ORDER BY r.`rank` LIMIT ?",
-            artist_columns("a")
-        ))
-        .bind(artist_id)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let sql = inline(
+            &format!(
+                "SELECT r.artist_id AS source_id, r.`rank`, r.related_id, r.distance, r.snapshot, {} \
+                 FROM {RELATED_ARTISTS} r JOIN {ARTISTS} a ON a.id = r.related_id \
+                 WHERE r.artist_id = ? ORDER BY r.`rank` LIMIT ?",
+                artist_columns("a")
+            ),
+            &[&artist_id, &limit],
+        )?;
+        let rows = sqlx::raw_sql(&sql).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|row| {
                 let snapshot: NaiveDate = row.try_get("snapshot")?;
@@ -358,7 +414,7 @@ impl RelatedStore for MySqlStore {
 
     #[tracing::instrument(skip(self))]
     async fn export_related(&self) -> Result<Vec<RelatedRow>, StoreError> {
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::raw_sql(&format!(
             "SELECT r.artist_id, src.name AS artist_name, r.`rank`, r.related_id, dst.name AS related_name, r.distance \
              FROM {RELATED_ARTISTS} r \
              JOIN {ARTISTS} src ON src.id = r.artist_id \
@@ -387,31 +443,35 @@ impl DatamartWatermark for MySqlStore {
     #[tracing::instrument(skip(self))]
     async fn last_ingested_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let at: Option<NaiveDateTime> =
-            sqlx::query_scalar(&format!("SELECT MAX(updated_at) FROM {ARTISTS}"))
+            sqlx::raw_sql(&format!("SELECT MAX(updated_at) FROM {ARTISTS}"))
                 .fetch_one(&self.pool)
-                .await?;
+                .await?
+                .try_get(0)?;
         Ok(at.map(|at| at.and_utc()))
     }
 
     #[tracing::instrument(skip(self))]
     async fn datamart_read_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let at: Option<NaiveDateTime> = sqlx::query_scalar(&format!(
-            "SELECT read_at FROM {DATAMART_WATERMARK} WHERE id = 1"
-        ))
-        .fetch_optional(&self.pool)
-        .await?;
+        let at: Option<NaiveDateTime> = fetch_optional(
+            &self.pool,
+            &format!("SELECT read_at FROM {DATAMART_WATERMARK} WHERE id = 1"),
+        )
+        .await?
+        .map(|row| row.try_get(0))
+        .transpose()?;
         Ok(at.map(|at| at.and_utc()))
     }
 
     #[tracing::instrument(skip(self))]
     async fn record_datamart_read_at(&self, at: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query(&format!(
-            "INSERT INTO {DATAMART_WATERMARK} (id, read_at) VALUES (1, ?) \
-             ON DUPLICATE KEY UPDATE read_at = GREATEST(read_at, VALUES(read_at))"
-        ))
-        .bind(at.naive_utc())
-        .execute(&self.pool)
-        .await?;
+        let sql = inline(
+            &format!(
+                "INSERT INTO {DATAMART_WATERMARK} (id, read_at) VALUES (1, ?) \
+                 ON DUPLICATE KEY UPDATE read_at = GREATEST(read_at, VALUES(read_at))"
+            ),
+            &[&at],
+        )?;
+        sqlx::raw_sql(&sql).execute(&self.pool).await?;
         Ok(())
     }
 }
@@ -429,31 +489,26 @@ impl RequestLog for MySqlStore {
             chrono::Duration::from_std(window).map_err(|e| StoreError::Rejected(e.to_string()))?;
         let cutoff = now - window;
         // Take over a finished or stale request; a fresh pending one stays.
-        let taken = sqlx::query(&format!(
-            "UPDATE {ARTIST_REQUESTS} SET status = ?, requested_at = ?, asked_at = ?, finished_at = NULL \
-             WHERE normalized = ? AND (status <> ? OR requested_at <= ?)"
-        ))
-        .bind(RequestStatus::Pending.as_str())
-        .bind(now)
-        .bind(now)
-        .bind(normalized)
-        .bind(RequestStatus::Pending.as_str())
-        .bind(cutoff)
-        .execute(&self.pool)
-        .await?;
+        let pending = RequestStatus::Pending.as_str();
+        let sql = inline(
+            &format!(
+                "UPDATE {ARTIST_REQUESTS} SET status = ?, requested_at = ?, asked_at = ?, finished_at = NULL \
+                 WHERE normalized = ? AND (status <> ? OR requested_at <= ?)"
+            ),
+            &[&pending, &now, &now, &normalized, &pending, &cutoff],
+        )?;
+        let taken = sqlx::raw_sql(&sql).execute(&self.pool).await?;
         if taken.rows_affected() > 0 {
             return Ok(true);
         }
         // No row, or a fresh pending one: only one concurrent claimer can insert.
-        let inserted = sqlx::query(&format!(
-            "INSERT INTO {ARTIST_REQUESTS} (normalized, status, requested_at, attempts, asked_at) VALUES (?, ?, ?, 0, ?)"
-        ))
-        .bind(normalized)
-        .bind(RequestStatus::Pending.as_str())
-        .bind(now)
-        .bind(now)
-        .execute(&self.pool)
-        .await;
+        let sql = inline(
+            &format!(
+                "INSERT INTO {ARTIST_REQUESTS} (normalized, status, requested_at, attempts, asked_at) VALUES (?, ?, ?, 0, ?)"
+            ),
+            &[&normalized, &pending, &now, &now],
+        )?;
+        let inserted = sqlx::raw_sql(&sql).execute(&self.pool).await;
         match inserted {
             Ok(_) => Ok(true),
             Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Ok(false),
@@ -464,27 +519,26 @@ impl RequestLog for MySqlStore {
     #[tracing::instrument(skip(self))]
     async fn finish(&self, normalized: &str, status: RequestStatus) -> Result<(), StoreError> {
         let now = Utc::now();
-        sqlx::query(&format!(
-            "INSERT INTO {ARTIST_REQUESTS} (normalized, status, requested_at, attempts, finished_at) VALUES (?, ?, ?, 1, ?) \
-             ON DUPLICATE KEY UPDATE status = VALUES(status), attempts = attempts + 1, finished_at = VALUES(finished_at)"
-        ))
-        .bind(normalized)
-        .bind(status.as_str())
-        .bind(now)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
+        let sql = inline(
+            &format!(
+                "INSERT INTO {ARTIST_REQUESTS} (normalized, status, requested_at, attempts, finished_at) VALUES (?, ?, ?, 1, ?) \
+                 ON DUPLICATE KEY UPDATE status = VALUES(status), attempts = attempts + 1, finished_at = VALUES(finished_at)"
+            ),
+            &[&normalized, &status.as_str(), &now, &now],
+        )?;
+        sqlx::raw_sql(&sql).execute(&self.pool).await?;
         Ok(())
     }
 
     #[tracing::instrument(skip(self))]
     async fn record(&self, normalized: &str) -> Result<Option<RequestRecord>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT status, requested_at, finished_at FROM {ARTIST_REQUESTS} WHERE normalized = ?"
-        ))
-        .bind(normalized)
-        .fetch_optional(&self.pool)
-        .await?;
+        let sql = inline(
+            &format!(
+                "SELECT status, requested_at, finished_at FROM {ARTIST_REQUESTS} WHERE normalized = ?"
+            ),
+            &[&normalized],
+        )?;
+        let row = fetch_optional(&self.pool, &sql).await?;
         let Some(row) = row else {
             return Ok(None);
         };
@@ -499,12 +553,11 @@ impl RequestLog for MySqlStore {
 
     #[tracing::instrument(skip(self))]
     async fn status(&self, normalized: &str) -> Result<Option<RequestStatus>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT status FROM {ARTIST_REQUESTS} WHERE normalized = ?"
-        ))
-        .bind(normalized)
-        .fetch_optional(&self.pool)
-        .await?;
+        let sql = inline(
+            &format!("SELECT status FROM {ARTIST_REQUESTS} WHERE normalized = ?"),
+            &[&normalized],
+        )?;
+        let row = fetch_optional(&self.pool, &sql).await?;
         let raw: Option<String> = row.map(|row| text(&row, "status")).transpose()?;
         raw.map(|raw| {
             RequestStatus::parse(&raw)
@@ -516,28 +569,26 @@ impl RequestLog for MySqlStore {
     #[tracing::instrument(skip(self))]
     async fn asked(&self, normalized: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
         // A name asked about without a request row is a known artist: recorded as done.
-        sqlx::query(&format!(
-            "INSERT INTO {ARTIST_REQUESTS} (normalized, status, requested_at, attempts, asked_at) VALUES (?, ?, ?, 0, ?) \
-             ON DUPLICATE KEY UPDATE asked_at = GREATEST(COALESCE(asked_at, VALUES(asked_at)), VALUES(asked_at))"
-        ))
-        .bind(normalized)
-        .bind(RequestStatus::Done.as_str())
-        .bind(at)
-        .bind(at)
-        .execute(&self.pool)
-        .await?;
+        let sql = inline(
+            &format!(
+                "INSERT INTO {ARTIST_REQUESTS} (normalized, status, requested_at, attempts, asked_at) VALUES (?, ?, ?, 0, ?) \
+                 ON DUPLICATE KEY UPDATE asked_at = GREATEST(COALESCE(asked_at, VALUES(asked_at)), VALUES(asked_at))"
+            ),
+            &[&normalized, &RequestStatus::Done.as_str(), &at, &at],
+        )?;
+        sqlx::raw_sql(&sql).execute(&self.pool).await?;
         Ok(())
     }
 
     #[tracing::instrument(skip(self))]
     async fn asked_since(&self, since: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT normalized FROM {ARTIST_REQUESTS} WHERE asked_at >= ? AND status <> ? ORDER BY normalized"
-        ))
-        .bind(since)
-        .bind(RequestStatus::NotFound.as_str())
-        .fetch_all(&self.pool)
-        .await?;
+        let sql = inline(
+            &format!(
+                "SELECT normalized FROM {ARTIST_REQUESTS} WHERE asked_at >= ? AND status <> ? ORDER BY normalized"
+            ),
+            &[&since, &RequestStatus::NotFound.as_str()],
+        )?;
+        let rows = sqlx::raw_sql(&sql).fetch_all(&self.pool).await?;
         rows.iter().map(|row| text(row, "normalized")).collect()
     }
 }

@@ -693,7 +693,9 @@ impl TestDatabase {
     }
 
     async fn store(&self) -> MySqlStore {
-        MySqlStore::connect_with(self.options()).await.unwrap()
+        MySqlStore::migrate_and_connect_with(self.options())
+            .await
+            .unwrap()
     }
 
     async fn drop_database(self) {
@@ -907,6 +909,103 @@ async fn mysql_migrations_apply_twice_and_create_the_tables() {
     expected.sort();
     assert_eq!(names, expected);
     store.pool().close().await;
+    db.drop_database().await;
+}
+
+/// A fresh database migrated by this code and then one (additive) migration further, as
+/// a newer deploy would leave it, and a store connected to it the way the functions connect.
+async fn newer_schema() -> (TestDatabase, MySqlStore) {
+    let db = TestDatabase::create().await;
+    let migrated = db.store().await;
+    // What a later migration might do: a column and a table this code never names.
+    sqlx::raw_sql(&format!(
+        "ALTER TABLE {} ADD COLUMN future_score DOUBLE NULL; \
+         CREATE TABLE future_things (id INT PRIMARY KEY); \
+         INSERT INTO {} (version, description, success, checksum, execution_time) \
+         VALUES ({FUTURE_MIGRATION}, 'from a newer deploy', TRUE, X'00', 1)",
+        tables::ARTISTS,
+        migrate::MIGRATIONS_TABLE
+    ))
+    .execute(migrated.pool())
+    .await
+    .unwrap();
+    migrated.pool().close().await;
+    let store = MySqlStore::connect_with(db.options()).await.unwrap();
+    (db, store)
+}
+
+const FUTURE_MIGRATION: i64 = 99_990_101_000_000;
+
+/// A rolling update or a rollback runs code older than the schema: a store connected to a
+/// database one migration ahead of it passes every relational conformance suite, and this
+/// code's migrations apply again without touching the newer one.
+#[tokio::test]
+async fn mysql_store_works_on_a_newer_schema() {
+    let (db, store) = newer_schema().await;
+    artist_store_conformance(&store).await;
+    let level = migrate::require_mysql(store.pool()).await.unwrap();
+    assert_eq!(level.newer, [FUTURE_MIGRATION]);
+    migrate::mysql(store.pool()).await.unwrap();
+    store.pool().close().await;
+    db.drop_database().await;
+
+    let (db, store) = newer_schema().await;
+    related_store_conformance(&store).await;
+    store.pool().close().await;
+    db.drop_database().await;
+
+    let (db, store) = newer_schema().await;
+    request_log_conformance(&store).await;
+    store.pool().close().await;
+    db.drop_database().await;
+
+    let (db, store) = newer_schema().await;
+    watermark_conformance(&store).await;
+    store.pool().close().await;
+    db.drop_database().await;
+}
+
+/// The functions never migrate: a database without the schema, or with an older one, is
+/// refused with what to do, and left as it was.
+#[tokio::test]
+async fn mysql_connect_refuses_a_missing_or_older_schema() {
+    let db = TestDatabase::create().await;
+    let err = MySqlStore::connect_with(db.options()).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Rejected(reason) if reason.contains("migrate function")),
+        "{err}"
+    );
+    let migrated = db.store().await;
+    let newest: i64 = sqlx::query_scalar(&format!(
+        "SELECT MAX(version) FROM {}",
+        migrate::MIGRATIONS_TABLE
+    ))
+    .fetch_one(migrated.pool())
+    .await
+    .unwrap();
+    sqlx::query(&format!(
+        "DELETE FROM {} WHERE version = ?",
+        migrate::MIGRATIONS_TABLE
+    ))
+    .bind(newest)
+    .execute(migrated.pool())
+    .await
+    .unwrap();
+    let err = MySqlStore::connect_with(db.options()).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Rejected(reason) if reason.contains(&format!("[{newest}]"))),
+        "{err}"
+    );
+    let still_missing: i64 = sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM {} WHERE version = ?",
+        migrate::MIGRATIONS_TABLE
+    ))
+    .bind(newest)
+    .fetch_one(migrated.pool())
+    .await
+    .unwrap();
+    assert_eq!(still_missing, 0, "connect must not migrate");
+    migrated.pool().close().await;
     db.drop_database().await;
 }
 
