@@ -566,6 +566,17 @@ async fn refused(options: &MySqlConnectOptions, sql: &str) -> u16 {
 
 const TABLE_ACCESS_DENIED: u16 = 1142;
 
+/// Asserts that MySQL denies `user` every one of `statements` on table access.
+async fn assert_denied(stack: &TestStack, user: &str, statements: &[String]) {
+    for forbidden in statements {
+        assert_eq!(
+            refused(&stack.as_user(user), forbidden).await,
+            TABLE_ACCESS_DENIED,
+            "{user}: {forbidden}"
+        );
+    }
+}
+
 fn artist(id: &str, name: &str) -> encore_domain::Artist {
     encore_domain::Artist {
         id: id.into(),
@@ -601,20 +612,19 @@ async fn each_function_user_does_its_work_and_nothing_else() {
     ingest.put_alias("방탄소년단", ids[0]).await.unwrap();
     ingest.finish("bts", RequestStatus::Done).await.unwrap();
     ingest.related(ids[0], 4).await.unwrap();
-    for forbidden in [
-        format!(
-            "INSERT INTO {} VALUES ('a', 1, 'b', 0, '2026-01-01')",
-            tables::RELATED_ARTISTS
-        ),
-        format!("DROP TABLE {}", tables::ARTISTS),
-        format!("DELETE FROM {}", tables::DATAMART_WATERMARK),
-    ] {
-        assert_eq!(
-            refused(&stack.as_user("ingest"), &forbidden).await,
-            TABLE_ACCESS_DENIED,
-            "{forbidden}"
-        );
-    }
+    assert_denied(
+        &stack,
+        "ingest",
+        &[
+            format!(
+                "INSERT INTO {} VALUES ('a', 1, 'b', 0, '2026-01-01')",
+                tables::RELATED_ARTISTS
+            ),
+            format!("DROP TABLE {}", tables::ARTISTS),
+            format!("DELETE FROM {}", tables::DATAMART_WATERMARK),
+        ],
+    )
+    .await;
 
     // similarity: reads artists and requests, swaps the datamart in, records its watermark.
     let similarity = MySqlStore::connect_with(stack.as_user("similarity"))
@@ -638,18 +648,17 @@ async fn each_function_user_does_its_work_and_nothing_else() {
         .unwrap();
     similarity.replace_related(&[row]).await.unwrap();
     similarity.record_datamart_read_at(now).await.unwrap();
-    for forbidden in [
-        format!("DELETE FROM {}", tables::ARTISTS),
-        format!("UPDATE {} SET status = 'x'", tables::ARTIST_REQUESTS),
-        "CREATE TABLE anything_else (id INT)".to_owned(),
-        format!("DROP TABLE {}", tables::ARTIST_ALIASES),
-    ] {
-        assert_eq!(
-            refused(&stack.as_user("similarity"), &forbidden).await,
-            TABLE_ACCESS_DENIED,
-            "{forbidden}"
-        );
-    }
+    assert_denied(
+        &stack,
+        "similarity",
+        &[
+            format!("DELETE FROM {}", tables::ARTISTS),
+            format!("UPDATE {} SET status = 'x'", tables::ARTIST_REQUESTS),
+            "CREATE TABLE anything_else (id INT)".to_owned(),
+            format!("DROP TABLE {}", tables::ARTIST_ALIASES),
+        ],
+    )
+    .await;
 
     // chat: reads what it answers from, claims and records requests.
     let chat = MySqlStore::connect_with(stack.as_user("chat"))
@@ -667,21 +676,20 @@ async fn each_function_user_does_its_work_and_nothing_else() {
         .unwrap());
     chat.asked("bts", now).await.unwrap();
     chat.record("bts").await.unwrap();
-    for forbidden in [
-        format!(
-            "INSERT INTO {} (alias, artist_id, created_at) VALUES ('x', 'y', NOW())",
-            tables::ARTIST_ALIASES
-        ),
-        format!("DELETE FROM {}", tables::RELATED_ARTISTS),
-        format!("DELETE FROM {}", tables::ARTIST_REQUESTS),
-        format!("UPDATE {} SET name = 'x'", tables::ARTISTS),
-    ] {
-        assert_eq!(
-            refused(&stack.as_user("chat"), &forbidden).await,
-            TABLE_ACCESS_DENIED,
-            "{forbidden}"
-        );
-    }
+    assert_denied(
+        &stack,
+        "chat",
+        &[
+            format!(
+                "INSERT INTO {} (alias, artist_id, created_at) VALUES ('x', 'y', NOW())",
+                tables::ARTIST_ALIASES
+            ),
+            format!("DELETE FROM {}", tables::RELATED_ARTISTS),
+            format!("DELETE FROM {}", tables::ARTIST_REQUESTS),
+            format!("UPDATE {} SET name = 'x'", tables::ARTISTS),
+        ],
+    )
+    .await;
     for store in [ingest, similarity, chat] {
         store.pool().close().await;
     }

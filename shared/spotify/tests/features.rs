@@ -68,6 +68,18 @@ async fn serve(catalog: Arc<Catalog>, faults: Faults) -> RunningStandIn {
         .expect("stand-in starts")
 }
 
+/// The stand-in playing a Development Mode app's Spotify.
+async fn serve_development(catalog: Arc<Catalog>) -> RunningStandIn {
+    serve(
+        catalog,
+        Faults {
+            dev_mode: true,
+            ..Faults::default()
+        },
+    )
+    .await
+}
+
 fn quick() -> RetryPolicy {
     RetryPolicy {
         max_attempts: 4,
@@ -320,14 +332,7 @@ async fn the_chain_fills_what_spotify_left_out() {
 async fn development_mode_takes_features_from_reccobeats_only() {
     let mut table = rows("Band", "b", 12);
     table.extend(rows("Solo", "s", 3));
-    let server = serve(
-        tiny(&table),
-        Faults {
-            dev_mode: true,
-            ..Faults::default()
-        },
-    )
-    .await;
+    let server = serve_development(tiny(&table)).await;
     // Not told the mode: the first 403 teaches it, and Spotify is not asked again.
     let learning = client(&server, Some(&server), SpotifyMode::Extended);
     for name in ["Band", "Solo", "Band"] {
@@ -367,14 +372,7 @@ async fn development_mode_takes_features_from_reccobeats_only() {
 
 #[tokio::test]
 async fn a_reccobeats_rate_limit_burst_is_waited_out() {
-    let server = serve(
-        tiny(&rows("Band", "b", 10)),
-        Faults {
-            dev_mode: true,
-            ..Faults::default()
-        },
-    )
-    .await;
+    let server = serve_development(tiny(&rows("Band", "b", 10))).await;
     let spotify = client(&server, Some(&server), SpotifyMode::Development);
     server.reccobeats_rate_limit_burst(2, 0);
     let answer = spotify
@@ -388,14 +386,7 @@ async fn a_reccobeats_rate_limit_burst_is_waited_out() {
 
 #[tokio::test]
 async fn a_reccobeats_outage_leaves_features_missing_and_never_fails() {
-    let server = serve(
-        tiny(&rows("Band", "b", 10)),
-        Faults {
-            dev_mode: true,
-            ..Faults::default()
-        },
-    )
-    .await;
+    let server = serve_development(tiny(&rows("Band", "b", 10))).await;
     let spotify = client(&server, Some(&server), SpotifyMode::Development);
     let band = artist("Band");
 
@@ -514,14 +505,7 @@ async fn the_development_mode_track_list_is_the_artists_own() {
     let band = catalog.artist_named("Band").expect("Band").clone();
     let own: BTreeSet<String> = catalog.tracks_of(&band).map(|t| t.id.clone()).collect();
     let extended = serve(Arc::clone(&catalog), Faults::default()).await;
-    let development = serve(
-        catalog,
-        Faults {
-            dev_mode: true,
-            ..Faults::default()
-        },
-    )
-    .await;
+    let development = serve_development(catalog).await;
     let top = client(&extended, None, SpotifyMode::Extended)
         .top_tracks_with_features(&artist("Band"))
         .await
@@ -556,14 +540,7 @@ async fn a_short_name_finds_its_tracks_past_the_tenth_search_page() {
     let catalog = tiny(&table);
     let mike = catalog.artist_named("Mike").expect("Mike").clone();
     let own: Vec<String> = catalog.tracks_of(&mike).map(|t| t.id.clone()).collect();
-    let development = serve(
-        catalog,
-        Faults {
-            dev_mode: true,
-            ..Faults::default()
-        },
-    )
-    .await;
+    let development = serve_development(catalog).await;
     let searched = client(&development, None, SpotifyMode::Development)
         .top_tracks_with_features(&artist("Mike"))
         .await
