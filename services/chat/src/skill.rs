@@ -26,6 +26,11 @@ use crate::suggestions::Suggestions;
 pub const ARTIST_PARAM: &str = "artist";
 /// Longest input taken as a name (in characters); longer input gets the help answer.
 pub const MAX_QUERY_CHARS: usize = 100;
+/// Longest an answer about a known artist waits for the record that a user asked about
+/// it (best effort, for the daily refresh): on SQLite that write queues behind every
+/// background writer (ingest, a datamart load), and the chat must not. A write still
+/// running when the answer goes is left to finish on its own (SQLite) or dropped.
+pub const ASKED_RECORD_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
 /// Namespace of users' request ids: one id per name and state of its request record.
 const USER_REQUEST_NAMESPACE: Uuid = Uuid::from_u128(0x7573_6572_2d72_6571_8000_656e_636f_7265);
 
@@ -203,8 +208,9 @@ pub async fn try_handle_skill<S: ChatPorts>(
 /// The answer about a known artist, from the answer cache or else from the stores in three
 /// steps (the artist; its related artists; then at once all their top tracks and the
 /// artist's latest releases), then cached. An answer built from the stores records that a
-/// user asked about the name, for the daily refresh. The release and that record are best
-/// effort: when either fails it is logged, and the answer goes out without them.
+/// user asked about the name, for the daily refresh, waiting at most
+/// [`ASKED_RECORD_WAIT`] for it. The release and that record are best effort: when either
+/// fails it is logged, and the answer goes out without them.
 async fn known_artist<S: ChatPorts>(
     chat: &Chat<S>,
     normalized: &str,
@@ -234,10 +240,17 @@ async fn known_artist<S: ChatPorts>(
     let (tracks, releases, asked) = tokio::join!(
         stores.top_tracks().top_tracks(&ids),
         stores.top_tracks().latest_releases(&artist.id),
-        stores.requests().asked(normalized, now),
+        tokio::time::timeout(ASKED_RECORD_WAIT, stores.requests().asked(normalized, now)),
     );
-    if let Err(err) = asked {
-        warn!(error = %err, "recording that a user asked about a known artist failed");
+    match asked {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => {
+            warn!(error = %err, "recording that a user asked about a known artist failed")
+        }
+        Err(_) => debug!(
+            waited_ms = ASKED_RECORD_WAIT.as_millis() as u64,
+            "recording that a user asked about a known artist is slow; answering without it"
+        ),
     }
     let mut tracks = tracks.map_err(ChatError::Read)?;
     // The newest release; an unreadable releases entry leaves the row out, not the answer.

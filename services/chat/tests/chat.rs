@@ -1295,7 +1295,16 @@ async fn failures_after_a_valid_request_are_friendly_200s() {
 }
 
 /// A request log whose asked-about record always fails; everything else is SQLite's.
-struct ForgetfulLog(Arc<SqliteStore>);
+struct ForgetfulLog(Arc<SqliteStore>, Forgets);
+
+/// How a [`ForgetfulLog`] fails to record that a user asked.
+#[derive(Clone, Copy)]
+enum Forgets {
+    /// The write is refused.
+    Refusing,
+    /// The write never ends (a writer waiting behind a long background write).
+    Hanging,
+}
 
 #[async_trait]
 impl RequestLog for ForgetfulLog {
@@ -1317,9 +1326,12 @@ impl RequestLog for ForgetfulLog {
         self.0.record(normalized).await
     }
     async fn asked(&self, _normalized: &str, _at: chrono::DateTime<Utc>) -> Result<(), StoreError> {
-        Err(StoreError::Unavailable(
-            "the request log is read-only".into(),
-        ))
+        match self.1 {
+            Forgets::Refusing => Err(StoreError::Unavailable(
+                "the request log is read-only".into(),
+            )),
+            Forgets::Hanging => std::future::pending().await,
+        }
     }
     async fn asked_since(&self, since: chrono::DateTime<Utc>) -> Result<Vec<String>, StoreError> {
         self.0.asked_since(since).await
@@ -1333,7 +1345,7 @@ async fn a_failed_asked_record_does_not_fail_the_answer() {
         artists: store.clone(),
         related: store.clone(),
         top_tracks: store.clone(),
-        requests: Arc::new(ForgetfulLog(store.clone())),
+        requests: Arc::new(ForgetfulLog(store.clone(), Forgets::Refusing)),
         events: Arc::new(EmbeddedBus::new()),
     };
     seed(&stores).await;
@@ -1350,6 +1362,32 @@ async fn a_failed_asked_record_does_not_fail_the_answer() {
         .await
         .unwrap()
         .is_empty());
+}
+
+/// A known artist's answer does not wait for the record that a user asked (a write, which
+/// on SQLite queues behind every background writer): with that write never ending, the
+/// answer still comes, and a second ask is served from the cache.
+#[tokio::test]
+async fn a_hanging_asked_record_does_not_hold_the_answer() {
+    let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+    let stores = Stores {
+        artists: store.clone(),
+        related: store.clone(),
+        top_tracks: store.clone(),
+        requests: Arc::new(ForgetfulLog(store.clone(), Forgets::Hanging)),
+        events: Arc::new(EmbeddedBus::new()),
+    };
+    seed(&stores).await;
+    let endpoint = guarded(stores);
+    for ask in ["first", "cached"] {
+        let sent = Transport::Lambda.send(&endpoint, Some(SECRET), skill_body("BTS", None));
+        let (status, reply) = tokio::time::timeout(Duration::from_secs(30), sent)
+            .await
+            .unwrap_or_else(|_| panic!("the {ask} answer waited for the asked record"));
+        answer(status, &reply);
+        let first_card = &reply["template"]["outputs"][1]["carousel"]["items"][0];
+        assert_eq!(first_card["header"]["title"], "BTS", "{ask}: {reply}");
+    }
 }
 
 #[tokio::test]

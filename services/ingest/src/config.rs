@@ -29,6 +29,9 @@ pub struct Config {
     pub related_due: RelatedDue,
     /// The Spotify app's mode and the feature fallback.
     pub features: FeatureSettings,
+    /// Each consumed queue's dead-letter queue ([`keys::DEAD_LETTER_QUEUES`], as
+    /// `encore_store::sqs::DeadLetterRoutes` reads it); empty when not set.
+    pub dead_letter_queues: String,
 }
 
 /// The Spotify mode and feature fallback from `ENCORE_SPOTIFY_MODE`,
@@ -53,6 +56,7 @@ impl std::fmt::Debug for Config {
             .field("max_receives", &self.max_receives)
             .field("features", &self.features)
             .field("related_due", &self.related_due)
+            .field("dead_letter_queues", &self.dead_letter_queues)
             .finish_non_exhaustive()
     }
 }
@@ -85,6 +89,7 @@ impl Config {
             related_due: RelatedDue::from_minutes(
                 env.parse_optional(keys::RELATED_WITHIN_MINUTES)?,
             ),
+            dead_letter_queues: env.optional(keys::DEAD_LETTER_QUEUES).unwrap_or_default(),
         })
     }
 }

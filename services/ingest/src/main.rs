@@ -10,8 +10,9 @@ use encore_platform::secrets;
 use encore_spotify::{ClientSecret, SpotifyClient, SpotifyConfig};
 use encore_store::dynamodb::DynamoTopTracks;
 use encore_store::eventbridge::EventBridgePublisher;
-use encore_store::inbound::{from_sqs_event, to_sqs_response};
+use encore_store::inbound::{from_sqs_event, settle_sqs_batch};
 use encore_store::mysql::MySqlStore;
+use encore_store::sqs::DeadLetterRoutes;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]
@@ -40,6 +41,7 @@ async fn main() -> Result<(), Error> {
         .with_features(&config.features),
     )?;
     let artist_budget = config.artist_budget;
+    let dead_letters = DeadLetterRoutes::parse(&aws, &config.dead_letter_queues)?;
     let ingest = Ingest {
         catalog: Arc::new(SpotifyCatalog::new(spotify)),
         artists: store.clone(),
@@ -60,12 +62,12 @@ async fn main() -> Result<(), Error> {
         max_receives: config.max_receives,
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
-        let ingest = &ingest;
+        let (ingest, dead_letters) = (&ingest, &dead_letters);
         let deadline = Deadline::lambda(event.context.deadline(), artist_budget);
         async move {
-            Ok::<SqsBatchResponse, Error>(to_sqs_response(
-                &handle_until(from_sqs_event(event.payload), ingest, deadline).await,
-            ))
+            let records = event.payload.records.clone();
+            let outcome = handle_until(from_sqs_event(event.payload), ingest, deadline).await;
+            Ok::<SqsBatchResponse, Error>(settle_sqs_batch(&records, &outcome, dead_letters).await)
         }
     }))
     .await

@@ -17,6 +17,9 @@ use tracing::{info, info_span, warn};
 pub struct Config {
     /// The S3 bucket of the data lake.
     pub lake_bucket: String,
+    /// The lake queue's dead-letter queue ([`keys::DEAD_LETTER_QUEUES`], as
+    /// `encore_store::sqs::DeadLetterRoutes` reads it); empty when not set.
+    pub dead_letter_queues: String,
 }
 
 impl Config {
@@ -24,6 +27,7 @@ impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
             lake_bucket: env.required(keys::LAKE_BUCKET)?,
+            dead_letter_queues: env.optional(keys::DEAD_LETTER_QUEUES).unwrap_or_default(),
         })
     }
 }

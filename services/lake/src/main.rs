@@ -5,21 +5,22 @@ use encore_lake::objects::s3::s3_client;
 use encore_lake::S3Lake;
 use encore_lake_service::{handle, Config};
 use encore_platform::Env;
-use encore_store::inbound::{from_sqs_event, to_sqs_response};
+use encore_store::inbound::{from_sqs_event, settle_sqs_batch};
+use encore_store::sqs::DeadLetterRoutes;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     encore_platform::logging::init();
     let config = Config::from_env(&Env::process())?;
-    let lake = S3Lake::new(
-        s3_client(&encore_platform::aws::from_env().await),
-        config.lake_bucket,
-    );
-    let lake = &lake;
+    let aws = encore_platform::aws::from_env().await;
+    let dead_letters = DeadLetterRoutes::parse(&aws, &config.dead_letter_queues)?;
+    let lake = S3Lake::new(s3_client(&aws), config.lake_bucket);
+    let (lake, dead_letters) = (&lake, &dead_letters);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        let records = event.payload.records.clone();
         let outcome = handle(&from_sqs_event(event.payload), lake).await;
-        Ok::<SqsBatchResponse, Error>(to_sqs_response(&outcome))
+        Ok::<SqsBatchResponse, Error>(settle_sqs_batch(&records, &outcome, dead_letters).await)
     }))
     .await
 }

@@ -105,14 +105,18 @@ fn job_metrics(result: &Result<JobSummary, JobError>) -> Metrics {
         Ok(summary) => {
             metrics
                 .count(names::JOB_FAILED, 0)
+                .count(names::SHRINK_REFUSED, 0)
                 .seconds(names::QUERY_SECONDS, summary.query_seconds)
                 .seconds(names::KNN_SECONDS, summary.knn_seconds)
                 .seconds(names::LOAD_SECONDS, summary.load_seconds)
                 .count(names::ARTISTS, summary.artists as u64)
                 .count(names::RELATED_ROWS, summary.rows as u64);
         }
-        Err(_) => {
-            metrics.count(names::JOB_FAILED, 1);
+        Err(err) => {
+            let shrunk = matches!(err, JobError::Shrunk { .. });
+            metrics
+                .count(names::JOB_FAILED, 1)
+                .count(names::SHRINK_REFUSED, u64::from(shrunk));
         }
     }
     metrics
@@ -132,5 +136,23 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
             error_type: error_type.into(),
             error_message: err.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_shrink_has_its_own_metric() {
+        let refused = job_metrics(&Err(JobError::Shrunk {
+            artists: 30,
+            current: 106_700,
+            min_kept_fraction: 0.9,
+        }));
+        assert_eq!(refused.value(names::JOB_FAILED), Some(1.0));
+        assert_eq!(refused.value(names::SHRINK_REFUSED), Some(1.0));
+        let other = job_metrics(&Err(JobError::NoProfiles));
+        assert_eq!(other.value(names::SHRINK_REFUSED), Some(0.0));
     }
 }

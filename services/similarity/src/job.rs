@@ -267,7 +267,7 @@ where
         return Ok(());
     }
     tracing::error!(
-        metric = "SimilarityShrinkRefused",
+        metric = encore_platform::metrics::names::SHRINK_REFUSED,
         artists,
         current,
         min_kept_fraction = settings.min_kept_fraction,

@@ -122,6 +122,10 @@ pub mod keys {
     pub const INGEST_ARTIST_BUDGET_SECS: &str = "ENCORE_INGEST_ARTIST_BUDGET_SECS";
     /// Deliveries before the ingest queue dead-letters a message (its maxReceiveCount).
     pub const INGEST_MAX_RECEIVES: &str = "ENCORE_INGEST_MAX_RECEIVES";
+    /// Where an SQS consumer moves a message that can never succeed, at once:
+    /// `<source queue ARN>=<dead-letter queue URL>`, comma separated (empty: the redrive
+    /// policy moves it after its receives).
+    pub const DEAD_LETTER_QUEUES: &str = "ENCORE_DEAD_LETTER_QUEUES";
     /// How many of an artist's newest releases ingest keeps.
     pub const LATEST_RELEASES_KEPT: &str = "ENCORE_LATEST_RELEASES";
     /// Where audio features come from when Spotify refuses or lacks them:

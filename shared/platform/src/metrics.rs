@@ -69,6 +69,9 @@ pub mod names {
     pub const RELATED_ROWS: &str = "RelatedRows";
     /// similarity: 1 when the run failed, else 0.
     pub const JOB_FAILED: &str = "JobFailed";
+    /// similarity: 1 when the shrink guard refused the run (the lake held far fewer
+    /// artists than the datamart), else 0.
+    pub const SHRINK_REFUSED: &str = "ShrinkRefused";
 }
 
 /// A CloudWatch unit (the subset encore uses), as the specification spells it.

@@ -7,8 +7,9 @@
 use std::future::Future;
 use std::time::Duration;
 
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 
+use crate::sqs::DeadLetterRoutes;
 use crate::{Queue, StoreError};
 
 /// SQS's attribute holding how many times a message was received.
@@ -101,9 +102,8 @@ pub fn from_sqs_event(event: SqsEvent) -> Vec<InboundMessage> {
 /// The Lambda answer for an outcome: `batchItemFailures` naming exactly the failed
 /// messages, so SQS deletes the others and redelivers (or dead-letters) these.
 /// Each failure is logged with its reason, as [`process_batch`] does on the embedded path.
-/// SQS has no call moving a message to its dead-letter queue, so a permanent failure is
-/// reported like the others and reaches the DLQ after the redrive policy's receives; its
-/// log line says it is permanent, at its first delivery.
+/// A permanent failure is reported like the others here and reaches the DLQ after the
+/// redrive policy's receives; [`settle_sqs_batch`] moves it there at once.
 pub fn to_sqs_response(outcome: &BatchOutcome) -> SqsBatchResponse {
     for failure in &outcome.failures {
         tracing::warn!(message_id = %failure.id, reason = ?failure.reason, permanent = failure.permanent,
@@ -112,6 +112,50 @@ pub fn to_sqs_response(outcome: &BatchOutcome) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     response.set_failures(outcome.failures.iter().map(|f| f.id.clone()));
     response
+}
+
+/// The Lambda answer for an outcome over the SQS event's `records`, as
+/// [`to_sqs_response`], except that each permanent failure whose source queue has a route
+/// in `dead_letters` is moved to that dead-letter queue at once (sent there with its
+/// reason) and then reported as processed, so the event source mapping deletes it from
+/// its source instead of redelivering it `maxReceiveCount` times. A failure whose move
+/// fails is reported as failed, and the redrive policy moves it later.
+pub async fn settle_sqs_batch(
+    records: &[SqsMessage],
+    outcome: &BatchOutcome,
+    dead_letters: &DeadLetterRoutes,
+) -> SqsBatchResponse {
+    let mut left = BatchOutcome::success();
+    for failure in &outcome.failures {
+        let record = records
+            .iter()
+            .find(|r| r.message_id.as_deref() == Some(failure.id.as_str()));
+        let route = record.and_then(|r| {
+            r.event_source_arn
+                .as_deref()
+                .and_then(|arn| dead_letters.for_source(arn))
+        });
+        let (true, Some(record), Some(queue)) = (failure.permanent, record, route) else {
+            left.failures.push(failure.clone());
+            continue;
+        };
+        let body = record.body.as_deref().unwrap_or_default();
+        match queue
+            .put_dead_letter(body, &failure.reason, &failure.id)
+            .await
+        {
+            Ok(_) => {
+                tracing::error!(message_id = %failure.id, reason = ?failure.reason, dead_letters = queue.name(),
+                    "message can never succeed; moved to the dead-letter queue")
+            }
+            Err(err) => {
+                tracing::warn!(message_id = %failure.id, reason = ?err.to_string(),
+                    "could not move a permanent failure to the dead-letter queue; the redrive policy will");
+                left.failures.push(failure.clone());
+            }
+        }
+    }
+    to_sqs_response(&left)
 }
 
 /// What one [`process_batch`] call did.

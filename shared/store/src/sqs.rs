@@ -1,13 +1,21 @@
 //! The queue port on Amazon SQS. On AWS the Lambda event source mapping receives and
 //! deletes for the services; this adapter serves replay, the local tools and the tests,
 //! and creates queues with their dead-letter queue the way the SAM template declares them.
+//!
+//! SQS has no call that moves one message to its dead-letter queue (the redrive policy
+//! moves it only after `maxReceiveCount` deliveries), so a message that can never succeed
+//! is moved by hand: sent to the dead-letter queue with its reason in the
+//! [`DEAD_LETTER_REASON_ATTRIBUTE`] message attribute, then deleted from its source (on
+//! Lambda: reported as processed, so the event source mapping deletes it). A crash between
+//! the two leaves it in both queues; redelivered, it is dead-lettered again (replay is
+//! idempotent, so a duplicate dead letter costs nothing).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName};
 use aws_sdk_sqs::Client;
 
 use crate::context::aws_call;
@@ -22,6 +30,20 @@ pub const MAX_WAIT: Duration = Duration::from_secs(20);
 /// How long a dead-letter queue keeps messages: SQS's maximum, 14 days, so an operator
 /// has time to replay them.
 const DEAD_LETTER_RETENTION_SECS: u64 = 14 * 24 * 3600;
+/// The message attribute holding why a message was dead-lettered at once.
+pub const DEAD_LETTER_REASON_ATTRIBUTE: &str = "encore-dead-letter-reason";
+/// The message attribute holding the message id the dead letter had in its source queue.
+pub const DEAD_LETTER_SOURCE_ID_ATTRIBUTE: &str = "encore-source-message-id";
+/// Longest reason kept in [`DEAD_LETTER_REASON_ATTRIBUTE`] (characters): attributes count
+/// toward the message's size limit.
+const MAX_REASON_CHARS: usize = 1000;
+
+/// A message handed out by [`SqsQueue::receive`] and not yet settled.
+#[derive(Debug)]
+struct InFlight {
+    id: String,
+    body: String,
+}
 
 /// One SQS queue, addressed by URL.
 #[derive(Debug)]
@@ -29,9 +51,12 @@ pub struct SqsQueue {
     client: Client,
     url: String,
     name: String,
-    /// Message id of each receipt handed out and not yet settled, so a failure can be
-    /// logged with its message id.
-    in_flight: Mutex<HashMap<String, String>>,
+    /// Each receipt handed out and not yet settled, so a failure can be logged with its
+    /// message id and a permanent one moved to the dead-letter queue with its body.
+    in_flight: Mutex<HashMap<String, InFlight>>,
+    /// Where [`Queue::dead_letter`] moves a message at once (URL, name); without one, a
+    /// permanent failure waits for the redrive policy like any other.
+    dead_letters: Option<(String, String)>,
 }
 
 impl SqsQueue {
@@ -42,7 +67,26 @@ impl SqsQueue {
             url: queue_url.into(),
             name: name.into(),
             in_flight: Mutex::new(HashMap::new()),
+            dead_letters: None,
         }
+    }
+
+    /// This queue, moving permanent failures to `dead_letters` at once.
+    pub fn with_dead_letters(mut self, dead_letters: &SqsQueue) -> Self {
+        self.dead_letters = Some((dead_letters.url.clone(), dead_letters.name.clone()));
+        self
+    }
+
+    /// Sends `body` to this queue as a dead letter: the message `source_id` of another
+    /// queue, which can never succeed because of `reason` (kept as a message attribute, so
+    /// the body replays unchanged).
+    pub async fn put_dead_letter(
+        &self,
+        body: &str,
+        reason: &str,
+        source_id: &str,
+    ) -> Result<String, StoreError> {
+        put_dead_letter(&self.client, &self.url, &self.name, body, reason, source_id).await
     }
 
     /// The existing queue called `name` (its URL looked up).
@@ -92,7 +136,62 @@ impl SqsQueue {
         self.in_flight
             .lock()
             .map_or(None, |mut in_flight| in_flight.remove(receipt))
+            .map(|message| message.id)
     }
+
+    /// The id and body of an unsettled receipt.
+    fn in_flight(&self, receipt: &str) -> Option<(String, String)> {
+        self.in_flight.lock().ok().and_then(|in_flight| {
+            in_flight
+                .get(receipt)
+                .map(|message| (message.id.clone(), message.body.clone()))
+        })
+    }
+}
+
+/// `reason` cut to [`MAX_REASON_CHARS`] (SQS refuses an empty string attribute).
+fn reason_attribute(reason: &str) -> String {
+    let reason: String = reason.chars().take(MAX_REASON_CHARS).collect();
+    if reason.is_empty() {
+        "unknown".to_owned()
+    } else {
+        reason
+    }
+}
+
+async fn put_dead_letter(
+    client: &Client,
+    url: &str,
+    name: &str,
+    body: &str,
+    reason: &str,
+    source_id: &str,
+) -> Result<String, StoreError> {
+    let attribute = |value: String| {
+        MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(value)
+            .build()
+            .map_err(|e| StoreError::Corrupt(format!("dead-letter attribute: {e}")))
+    };
+    let sent = client
+        .send_message()
+        .queue_url(url)
+        .message_body(body)
+        .message_attributes(
+            DEAD_LETTER_REASON_ATTRIBUTE,
+            attribute(reason_attribute(reason))?,
+        )
+        .message_attributes(
+            DEAD_LETTER_SOURCE_ID_ATTRIBUTE,
+            attribute(reason_attribute(source_id))?,
+        )
+        .send()
+        .await
+        .map_err(|e| aws_call(&format!("SendMessage {name}"), e))?;
+    sent.message_id.ok_or_else(|| {
+        StoreError::Corrupt(format!("SendMessage {name}: no message id in the answer"))
+    })
 }
 
 #[async_trait]
@@ -157,13 +256,20 @@ impl Queue for SqsQueue {
                 })?,
                 None => 1,
             };
+            let body = message.body.unwrap_or_default();
             if let Ok(mut in_flight) = self.in_flight.lock() {
-                in_flight.insert(receipt.clone(), id.clone());
+                in_flight.insert(
+                    receipt.clone(),
+                    InFlight {
+                        id: id.clone(),
+                        body: body.clone(),
+                    },
+                );
             }
             received.push(QueueMessage {
                 id,
                 receipt,
-                body: message.body.unwrap_or_default(),
+                body,
                 receive_count,
             });
         }
@@ -187,9 +293,24 @@ impl Queue for SqsQueue {
     /// `maxReceiveCount` deliveries.
     async fn fail(&self, receipt: &str, reason: &str) -> Result<(), StoreError> {
         let id = self.settle(receipt).unwrap_or_else(|| "unknown".to_owned());
-        tracing::warn!(queue = %self.name, message_id = %id, reason,
+        tracing::warn!(queue = %self.name, message_id = %id, ?reason,
             "message failed; redelivered after its visibility timeout");
         Ok(())
+    }
+
+    /// Moves the message to the dead-letter queue at once (sent there with its reason,
+    /// then deleted here) when this queue knows it ([`SqsQueue::with_dead_letters`]);
+    /// otherwise fails it, and the redrive policy moves it after `maxReceiveCount`
+    /// deliveries.
+    async fn dead_letter(&self, receipt: &str, reason: &str) -> Result<(), StoreError> {
+        let (Some((url, name)), Some((id, body))) = (&self.dead_letters, self.in_flight(receipt))
+        else {
+            return self.fail(receipt, reason).await;
+        };
+        put_dead_letter(&self.client, url, name, &body, reason, &id).await?;
+        tracing::error!(queue = %self.name, message_id = %id, ?reason, dead_letters = %name,
+            "message can never succeed; moved to the dead-letter queue");
+        self.delete(receipt).await
     }
 
     async fn release(&self, receipt: &str) -> Result<(), StoreError> {
@@ -264,7 +385,55 @@ pub async fn create_with_dead_letters(
         ],
     )
     .await?;
-    Ok((queue, dead_letters))
+    Ok((queue.with_dead_letters(&dead_letters), dead_letters))
+}
+
+/// Each source queue's dead-letter queue, by the source queue's ARN: where a Lambda
+/// consumer moves a message that can never succeed, at once (SQS event records name
+/// their source queue by ARN). Written `<source ARN>=<dead-letter queue URL>`, comma
+/// separated.
+#[derive(Debug, Default)]
+pub struct DeadLetterRoutes {
+    routes: Vec<(String, SqsQueue)>,
+}
+
+/// A dead-letter route that is not `<source ARN>=<dead-letter queue URL>`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?} is not <source queue ARN>=<dead-letter queue URL>")]
+pub struct InvalidRoute(String);
+
+impl DeadLetterRoutes {
+    /// No routes: every failure is left to the redrive policy.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Parses `spec` (`<source ARN>=<dead-letter queue URL>`, comma separated; blank for
+    /// none), the queues reached with `aws`.
+    pub fn parse(aws: &aws_config::SdkConfig, spec: &str) -> Result<Self, InvalidRoute> {
+        let client = Client::new(aws);
+        let mut routes = Vec::new();
+        for entry in spec.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let Some((source, url)) = entry.split_once('=') else {
+                return Err(InvalidRoute(entry.to_owned()));
+            };
+            let (source, url) = (source.trim(), url.trim());
+            if !source.starts_with("arn:") || url.is_empty() {
+                return Err(InvalidRoute(entry.to_owned()));
+            }
+            let name = url.rsplit('/').next().unwrap_or(url).to_owned();
+            routes.push((source.to_owned(), SqsQueue::new(client.clone(), url, name)));
+        }
+        Ok(Self { routes })
+    }
+
+    /// The dead-letter queue of the source queue `source_arn`, if routed.
+    pub fn for_source(&self, source_arn: &str) -> Option<&SqsQueue> {
+        self.routes
+            .iter()
+            .find(|(source, _)| source == source_arn)
+            .map(|(_, queue)| queue)
+    }
 }
 
 async fn create(

@@ -126,6 +126,7 @@ async fn queue_suite(queue: &dyn Queue, dead_letters: &dyn Queue) {
     failures_end_in_dead_letters(queue, dead_letters).await;
     depth_and_batch_limit(queue).await;
     batches_settle_per_message(queue).await;
+    permanent_failures_dead_letter_at_once(queue, dead_letters).await;
 }
 
 async fn send_receive_delete(queue: &dyn Queue) {
@@ -272,6 +273,42 @@ async fn batches_settle_per_message(queue: &dyn Queue) {
     assert_eq!(queue.depth().await.unwrap(), 0);
 }
 
+/// A message the handler rejects (it can never succeed) is in the dead-letter queue after
+/// its first delivery, with its body unchanged; the one it fails (worth retrying) waits.
+async fn permanent_failures_dead_letter_at_once(queue: &dyn Queue, dead_letters: &dyn Queue) {
+    queue.send("{not json").await.unwrap();
+    queue.send("flaky").await.unwrap();
+    let handler = |batch: Vec<InboundMessage>| async move {
+        let mut outcome = BatchOutcome::success();
+        for message in batch {
+            if message.body == "flaky" {
+                outcome.fail(&message.id, "catalog unavailable: 503");
+            } else {
+                outcome.reject(&message.id, "malformed message: not JSON");
+            }
+        }
+        outcome
+    };
+    let deadline = Instant::now() + PATIENCE;
+    let mut received = 0;
+    while received < 2 && Instant::now() < deadline {
+        received += process_batch(queue, 10, Duration::from_secs(1), handler)
+            .await
+            .unwrap()
+            .received;
+    }
+    assert_eq!(received, 2);
+    let dead = dead_letters.receive(10, Duration::ZERO).await.unwrap();
+    assert_eq!(dead.len(), 1, "dead-lettered at its first delivery");
+    assert_eq!(dead[0].body, "{not json", "the body is kept as it was");
+    dead_letters.delete(&dead[0].receipt).await.unwrap();
+    let again = receive_n(queue, 1).await;
+    assert_eq!(again.len(), 1, "the transient failure comes back");
+    assert_eq!(again[0].body, "flaky");
+    queue.delete(&again[0].receipt).await.unwrap();
+    assert_eq!(queue.depth().await.unwrap(), 0);
+}
+
 #[tokio::test]
 async fn embedded_queue_conformance() {
     let db = TempDb::new();
@@ -283,6 +320,74 @@ async fn embedded_queue_conformance() {
 async fn sqs_queue_conformance() {
     let (queue, dead_letters) = sqs_pair().await;
     queue_suite(&queue, &dead_letters).await;
+}
+
+/// The Lambda path on SQS: a permanent failure is sent to its source queue's dead-letter
+/// queue with its reason and left out of `batchItemFailures` (so the event source mapping
+/// deletes it); a transient one is reported for redelivery; a permanent one from a queue
+/// without a route waits for the redrive policy.
+#[tokio::test]
+async fn lambda_batches_move_permanent_failures_to_the_dead_letter_queue_at_once() {
+    use aws_lambda_events::sqs::SqsEvent;
+    use encore_store::inbound::settle_sqs_batch;
+    use encore_store::sqs::{DeadLetterRoutes, DEAD_LETTER_REASON_ATTRIBUTE};
+
+    let aws = aws_config().await;
+    let (queue, dead_letters) = sqs_pair().await;
+    let source_arn = queue.arn().await.unwrap();
+    let routes =
+        DeadLetterRoutes::parse(&aws, &format!("{source_arn}={}", dead_letters.url())).unwrap();
+    let record = |id: &str, body: &str, arn: &str| {
+        serde_json::json!({"messageId": id, "receiptHandle": "r", "body": body,
+            "attributes": {"ApproximateReceiveCount": "1"}, "eventSourceARN": arn})
+    };
+    let other_arn = "arn:aws:sqs:us-east-1:123456789012:not-routed";
+    let event: SqsEvent = serde_json::from_value(serde_json::json!({"Records": [
+        record("poison", "{not json", &source_arn),
+        record("flaky", "{}", &source_arn),
+        record("elsewhere", "{not json either", other_arn),
+    ]}))
+    .unwrap();
+    let mut outcome = BatchOutcome::success();
+    outcome.reject("poison", "malformed message: not JSON");
+    outcome.fail("flaky", "catalog unavailable: 503");
+    outcome.reject("elsewhere", "malformed message: not JSON");
+
+    let response = settle_sqs_batch(&event.records, &outcome, &routes).await;
+    let failed: HashSet<String> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    assert_eq!(
+        failed,
+        HashSet::from(["flaky".to_owned(), "elsewhere".to_owned()]),
+        "the moved message is reported processed"
+    );
+
+    let client = aws_sdk_sqs::Client::new(&aws);
+    let dead = client
+        .receive_message()
+        .queue_url(dead_letters.url())
+        .message_attribute_names("All")
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .unwrap();
+    let dead = dead.messages();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].body(), Some("{not json"));
+    let reason = dead[0]
+        .message_attributes()
+        .and_then(|a| a.get(DEAD_LETTER_REASON_ATTRIBUTE))
+        .and_then(|v| v.string_value());
+    assert_eq!(reason, Some("malformed message: not JSON"));
+
+    assert!(DeadLetterRoutes::parse(&aws, "no-equals-sign").is_err());
+    assert!(DeadLetterRoutes::parse(&aws, " ")
+        .unwrap()
+        .for_source(&source_arn)
+        .is_none());
 }
 
 // ---------------------------------------------------------------- replay suite
