@@ -1,7 +1,10 @@
 //! Turning a batch of `ArtistIngested` events into Parquet files: one file per table per
 //! partition date (`audio-features`, `releases`, `top-tracks`), named after the batch's
-//! event ids, with deterministic content, so a redelivered batch overwrites its own files
-//! byte for byte and never adds a duplicate.
+//! event ids and their fetch times, with deterministic content, so a redelivered batch
+//! overwrites its own files byte for byte and never adds a duplicate, and an event id
+//! ingested again later (a day's refresh run twice derives the same ids) is a new file:
+//! an existing file is only ever replaced by the same bytes, so a query that lists the
+//! lake and then reads the files never reads a file changed under it.
 //!
 //! The partition date is the event's `occurred_at` (when ingest fetched the data) in
 //! Asia/Seoul, not the time the lake processes it: a retry hours later, or across midnight,
@@ -272,12 +275,21 @@ impl LakeBatch {
         self.snapshots.is_empty()
     }
 
-    /// The id in the batch's file names: derived from its sorted event ids.
+    /// The id in the batch's file names: derived from its sorted event ids, each with the
+    /// time its data was fetched.
     pub fn part_id(&self) -> String {
         let ids: Vec<String> = self
             .snapshots
-            .keys()
-            .map(|id| id.simple().to_string())
+            .iter()
+            .map(|(id, snapshot)| {
+                format!(
+                    "{}@{}",
+                    id.simple(),
+                    snapshot
+                        .fetched_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+                )
+            })
             .collect();
         derived_id("part", ids.iter().map(String::as_str))
     }

@@ -325,6 +325,30 @@ fn same_events_in_any_order_give_the_same_bytes() {
     assert_ne!(fewer.part_id(), forward.part_id());
 }
 
+/// An event id ingested again with newer data (a day's refresh run twice derives the same
+/// ids) writes new files rather than replacing the first ones under a running query; the
+/// same event delivered again still gives the same files.
+#[test]
+fn an_event_id_fetched_again_names_new_files() {
+    let at = Utc.with_ymd_and_hms(2026, 11, 25, 1, 0, 0).unwrap();
+    let first = event("artist", 4, at);
+    let mut again = first.clone();
+    again.meta.occurred_at = at + Duration::minutes(30);
+    let (mut a, mut redelivered, mut b) = (LakeBatch::new(), LakeBatch::new(), LakeBatch::new());
+    a.add(&first).unwrap();
+    redelivered.add(&first).unwrap();
+    b.add(&again).unwrap();
+    assert_eq!(a.part_id(), redelivered.part_id());
+    let keys = |batch: &LakeBatch| -> Vec<String> {
+        batch.encode().unwrap().into_iter().map(|f| f.key).collect()
+    };
+    assert!(
+        keys(&a).iter().all(|key| !keys(&b).contains(key)),
+        "the newer fetch would replace the first one's files: {:?}",
+        keys(&a)
+    );
+}
+
 #[test]
 fn a_batch_across_midnight_in_seoul_writes_one_file_per_table_per_date() {
     let before = Utc.with_ymd_and_hms(2026, 11, 24, 14, 59, 0).unwrap();
