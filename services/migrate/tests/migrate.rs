@@ -256,6 +256,18 @@ fn request(kind: &str, url: &str, physical: Option<&str>, properties: Value) -> 
 /// Sends `request` through the Lambda handler and returns what the response URL got,
 /// checking the parts every answer shares: a PUT with an empty Content-Type, at most
 /// 4,096 bytes, echoing the request's ids, with a non-empty physical id.
+/// Answers a Create with the stack's own properties (a first deploy), which must succeed.
+async fn create(stack: &TestStack, receiver: &ResponseUrl) -> Value {
+    let created = run(
+        &stack.target(),
+        receiver,
+        request("Create", &receiver.url(), None, stack.properties()),
+    )
+    .await;
+    assert_eq!(created["Status"], "SUCCESS", "{created}");
+    created
+}
+
 async fn run(
     stack_target: &Target<Secrets>,
     receiver: &ResponseUrl,
@@ -326,13 +338,7 @@ async fn create_update_and_delete_are_answered_and_delete_keeps_the_data() {
     let receiver = ResponseUrl::start().await;
     let target = stack.target();
 
-    let created = run(
-        &target,
-        &receiver,
-        request("Create", &receiver.url(), None, stack.properties()),
-    )
-    .await;
-    assert_eq!(created["Status"], "SUCCESS", "{created}");
+    let created = create(&stack, &receiver).await;
     assert_eq!(
         created["Data"]["SchemaVersion"],
         newest_known_migration().to_string()
@@ -506,13 +512,7 @@ async fn a_rollback_leaves_newer_migrations_in_place() {
     let stack = TestStack::create().await;
     let receiver = ResponseUrl::start().await;
     let target = stack.target();
-    let created = run(
-        &target,
-        &receiver,
-        request("Create", &receiver.url(), None, stack.properties()),
-    )
-    .await;
-    assert_eq!(created["Status"], "SUCCESS");
+    let created = create(&stack, &receiver).await;
     // A newer deploy applied a migration this build does not know; the rollback runs this
     // build's Update.
     let mut admin = MySqlConnection::connect_with(&stack.master())
@@ -593,13 +593,7 @@ fn artist(id: &str, name: &str) -> encore_domain::Artist {
 async fn each_function_user_does_its_work_and_nothing_else() {
     let stack = TestStack::create().await;
     let receiver = ResponseUrl::start().await;
-    let created = run(
-        &stack.target(),
-        &receiver,
-        request("Create", &receiver.url(), None, stack.properties()),
-    )
-    .await;
-    assert_eq!(created["Status"], "SUCCESS");
+    create(&stack, &receiver).await;
     let now = chrono::Utc::now();
 
     // ingest: artists, aliases, requests.
@@ -754,13 +748,7 @@ fn pinning(sent: &[Logged]) -> Vec<String> {
 async fn chat_and_ingest_connections_send_nothing_that_pins_the_proxy() {
     let stack = TestStack::create().await;
     let receiver = ResponseUrl::start().await;
-    let created = run(
-        &stack.target(),
-        &receiver,
-        request("Create", &receiver.url(), None, stack.properties()),
-    )
-    .await;
-    assert_eq!(created["Status"], "SUCCESS");
+    create(&stack, &receiver).await;
     let mut admin = MySqlConnection::connect_with(&stack.server).await.unwrap();
     let (general_log, log_output): (String, String) = sqlx::query_as(
         "SELECT CAST(@@global.general_log AS CHAR), CAST(@@global.log_output AS CHAR)",
