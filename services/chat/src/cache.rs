@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
-use crate::skill::Answer;
+use crate::answer::Answer;
 
 /// Rendered answers by normalized name.
 #[derive(Debug)]
@@ -128,7 +128,7 @@ impl AnswerCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::skill::AnswerKind;
+    use crate::answer::AnswerKind;
 
     fn answer() -> Answer {
         Answer::new(AnswerKind::Help, encore_kakao::render::help())

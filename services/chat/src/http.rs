@@ -16,7 +16,6 @@ use tracing::{debug, info_span, Instrument};
 
 use crate::secret::{SecretGuard, SECRET_HEADER};
 use crate::skill::{handle_skill, Chat};
-use crate::stores::ChatPorts;
 
 /// Largest request body accepted. Kakao's payloads are 1–2 KB.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -24,14 +23,14 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const JSON_CONTENT_TYPE: &str = "application/json;charset=UTF-8";
 
 /// The chat behind its secret check.
-pub struct SkillEndpoint<S: ChatPorts> {
-    pub chat: Chat<S>,
+pub struct SkillEndpoint {
+    pub chat: Chat,
     pub guard: SecretGuard,
 }
 
-impl<S: ChatPorts> SkillEndpoint<S> {
+impl SkillEndpoint {
     /// The endpoint answering with `chat` to requests `guard` admits.
-    pub fn new(chat: Chat<S>, guard: SecretGuard) -> Self {
+    pub fn new(chat: Chat, guard: SecretGuard) -> Self {
         Self { chat, guard }
     }
 }
@@ -86,8 +85,8 @@ pub fn check_secret(guard: &SecretGuard, headers: &HeaderMap) -> Option<HttpRepl
 }
 
 /// Answers one HTTP request to the skill endpoint.
-pub async fn handle_http<S: ChatPorts>(
-    endpoint: &SkillEndpoint<S>,
+pub async fn handle_http(
+    endpoint: &SkillEndpoint,
     headers: &HeaderMap,
     body: RawBody<'_>,
 ) -> HttpReply {

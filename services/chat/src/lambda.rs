@@ -10,12 +10,11 @@ use lambda_runtime::LambdaEvent;
 use crate::http::{
     check_secret, handle_http, HttpReply, RawBody, SkillEndpoint, JSON_CONTENT_TYPE,
 };
-use crate::stores::ChatPorts;
 
 /// Answers one API Gateway event. Rejections are answers too (401, 400, …), so this never
 /// fails the invocation.
-pub async fn handle_apigw<S: ChatPorts>(
-    endpoint: &SkillEndpoint<S>,
+pub async fn handle_apigw(
+    endpoint: &SkillEndpoint,
     event: LambdaEvent<ApiGatewayV2httpRequest>,
 ) -> Result<ApiGatewayV2httpResponse, lambda_runtime::Error> {
     let request = event.payload;

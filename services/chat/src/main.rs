@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use encore_chat::lambda::handle_apigw;
 use encore_chat::{Chat, Config, SecretGuard, SkillEndpoint, Stores};
+use encore_messaging::eventbridge::EventBridgePublisher;
 use encore_platform::Env;
 use encore_store::dynamodb::DynamoTopTracks;
-use encore_store::eventbridge::EventBridgePublisher;
 use encore_store::mysql::MySqlStore;
 use lambda_runtime::{service_fn, LambdaEvent};
 

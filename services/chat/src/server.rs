@@ -26,7 +26,6 @@ use crate::http::{
     check_secret, handle_http, HttpReply, RawBody, SkillEndpoint, JSON_CONTENT_TYPE, MAX_BODY_BYTES,
 };
 use crate::secret::SecretGuard;
-use crate::stores::ChatPorts;
 
 /// How long a client may take to send a request's headers (also how long an idle
 /// keep-alive connection stays open).
@@ -70,15 +69,15 @@ pub enum ServeError {
 }
 
 /// The router serving `POST /skill`, [`guarded`] by the endpoint's secret.
-pub fn router<S: ChatPorts>(endpoint: Arc<SkillEndpoint<S>>) -> Router {
+pub fn router(endpoint: Arc<SkillEndpoint>) -> Router {
     router_with(endpoint, BODY_READ_TIMEOUT)
 }
 
 /// [`router`] with the body read timeout `body_read`.
-pub fn router_with<S: ChatPorts>(endpoint: Arc<SkillEndpoint<S>>, body_read: Duration) -> Router {
+pub fn router_with(endpoint: Arc<SkillEndpoint>, body_read: Duration) -> Router {
     let guard = endpoint.guard.clone();
     let routes = Router::new()
-        .route(SKILL_PATH, post(skill::<S>))
+        .route(SKILL_PATH, post(skill))
         .with_state(endpoint);
     guarded(routes, guard, body_read)
 }
@@ -244,10 +243,7 @@ pub fn check_exposure(guard: &SecretGuard, addr: SocketAddr) -> Result<(), Serve
 }
 
 /// Serves the skill endpoint on `listener` until the server fails.
-pub async fn serve<S: ChatPorts>(
-    listener: TcpListener,
-    endpoint: Arc<SkillEndpoint<S>>,
-) -> Result<(), ServeError> {
+pub async fn serve(listener: TcpListener, endpoint: Arc<SkillEndpoint>) -> Result<(), ServeError> {
     let addr = listener.local_addr()?;
     check_exposure(&endpoint.guard, addr)?;
     info!(%addr, path = SKILL_PATH, "skill endpoint listening");
@@ -261,8 +257,8 @@ pub async fn serve<S: ChatPorts>(
     Ok(())
 }
 
-async fn skill<S: ChatPorts>(
-    State(endpoint): State<Arc<SkillEndpoint<S>>>,
+async fn skill(
+    State(endpoint): State<Arc<SkillEndpoint>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {

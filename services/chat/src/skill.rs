@@ -1,25 +1,21 @@
 //! The use case: answer one skill request from the caches, and request artists the caches
 //! do not know yet.
 
-use std::sync::Arc;
-
-use bytes::Bytes;
 use chrono::Utc;
 use encore_domain::events::{ArtistRequested, BusEvent, EventMeta, RequestReason, SOURCE_CHAT};
-use encore_domain::normalize;
+use encore_domain::{ArtistId, NormalizedName};
 use encore_kakao::render::{self, ArtistCard, LatestRelease, MAX_SIMILAR, MAX_SUGGESTIONS};
-use encore_kakao::{SkillRequest, SkillResponse};
+use encore_kakao::SkillRequest;
+use encore_messaging::OutgoingEvent;
 use encore_platform::metrics::{names, Metrics};
-use encore_store::{
-    ArtistStore, EventPublisher, OutgoingEvent, RelatedStore, RequestLog, RequestRecord,
-    RequestStatus, StoreError, TopTracksCache,
-};
+use encore_store::{BackendError, RequestRecord, RequestStatus};
 use tracing::{debug, error, info, warn};
 use uuid::Uuid;
 
+use crate::answer::{Answer, AnswerKind};
 use crate::cache::AnswerCache;
 use crate::config::ChatSettings;
-use crate::stores::ChatPorts;
+use crate::stores::Stores;
 use crate::suggestions::Suggestions;
 
 /// The action parameter a block may define to carry the artist's name.
@@ -34,65 +30,23 @@ pub const ASKED_RECORD_WAIT: std::time::Duration = std::time::Duration::from_mil
 /// Namespace of users' request ids: one id per name and state of its request record.
 const USER_REQUEST_NAMESPACE: Uuid = Uuid::from_u128(0x7573_6572_2d72_6571_8000_656e_636f_7265);
 
-/// What kind of answer was given.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AnswerKind {
-    /// A known artist with similar artists.
-    Related,
-    /// A known artist whose similar artists are not computed yet.
-    WithoutRelated,
-    /// Unknown artist, callback acknowledged: ingest completes the answer.
-    Waiting,
-    /// Unknown artist, being looked up: the user asks again.
-    LookingUp,
-    /// Ingest found no such artist within the last day: "not found", with suggestions.
-    NotFound,
-    /// Ingest gave up on the last request for the name; requested again.
-    Retrying,
-    /// Blank or meaningless input.
-    Help,
-    /// Something failed on encore's side.
-    Failure,
-}
-
-/// An answer with its JSON body, serialized once (cached answers are served as is).
-#[derive(Debug, Clone)]
-pub struct Answer {
-    pub kind: AnswerKind,
-    pub response: Arc<SkillResponse>,
-    /// `response` as sent.
-    pub body: Bytes,
-}
-
-impl Answer {
-    /// Serializes `response`.
-    pub fn new(kind: AnswerKind, response: SkillResponse) -> Self {
-        // Serializing a response (strings, vectors and maps with string keys) cannot fail.
-        let body = serde_json::to_vec(&response)
-            .map(Bytes::from)
-            .unwrap_or_default();
-        Self {
-            kind,
-            response: Arc::new(response),
-            body,
-        }
-    }
-}
-
 /// Why answering failed after a valid request (the user gets the failure answer).
 #[derive(Debug, thiserror::Error)]
 pub enum ChatError {
     #[error("reading the caches failed: {0}")]
-    Read(#[source] StoreError),
+    Read(#[source] BackendError),
     #[error("publishing ArtistRequested failed: {0}")]
-    Publish(#[source] StoreError),
+    Publish(#[source] BackendError),
 }
 
 /// What the user asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Query {
     /// A name: as typed (trimmed) and normalized.
-    Artist { text: String, normalized: String },
+    Artist {
+        text: String,
+        normalized: NormalizedName,
+    },
     /// Blank, only emoji or punctuation, or longer than a name could be.
     Meaningless,
 }
@@ -109,8 +63,8 @@ impl Query {
         if text.chars().count() > MAX_QUERY_CHARS {
             return Self::Meaningless;
         }
-        let normalized = normalize(text);
-        if !normalized.chars().any(char::is_alphanumeric) {
+        let normalized = NormalizedName::of(text);
+        if !normalized.as_str().chars().any(char::is_alphanumeric) {
             return Self::Meaningless;
         }
         Self::Artist {
@@ -121,8 +75,8 @@ impl Query {
 }
 
 /// The chat service: its stores, its cache and its settings.
-pub struct Chat<S: ChatPorts> {
-    stores: S,
+pub struct Chat {
+    stores: Stores,
     settings: ChatSettings,
     cache: AnswerCache,
     suggestions: Suggestions,
@@ -130,9 +84,9 @@ pub struct Chat<S: ChatPorts> {
     failure: Answer,
 }
 
-impl<S: ChatPorts> Chat<S> {
+impl Chat {
     /// A chat over `stores`.
-    pub fn new(stores: S, settings: ChatSettings) -> Self {
+    pub fn new(stores: Stores, settings: ChatSettings) -> Self {
         let cache = AnswerCache::new(settings.cache_ttl, settings.cache_capacity);
         Self {
             stores,
@@ -152,7 +106,7 @@ impl<S: ChatPorts> Chat<S> {
     }
 
     /// The stores, for the runner's wiring and for tests.
-    pub fn stores(&self) -> &S {
+    pub fn stores(&self) -> &Stores {
         &self.stores
     }
 
@@ -164,7 +118,7 @@ impl<S: ChatPorts> Chat<S> {
 
 /// Answers one skill request. Never fails: a failure is logged with its cause and answered
 /// with a friendly text, because Kakao shows the user nothing on an error status.
-pub async fn handle_skill<S: ChatPorts>(request: &SkillRequest, chat: &Chat<S>) -> Answer {
+pub async fn handle_skill(request: &SkillRequest, chat: &Chat) -> Answer {
     let started = std::time::Instant::now();
     let hits = chat.cache.hits();
     let answer = match try_handle_skill(request, chat).await {
@@ -192,10 +146,7 @@ fn answer_metrics(kind: AnswerKind, cache_hit: bool, elapsed: std::time::Duratio
 }
 
 /// Answers one skill request, or says why it could not.
-pub async fn try_handle_skill<S: ChatPorts>(
-    request: &SkillRequest,
-    chat: &Chat<S>,
-) -> Result<Answer, ChatError> {
+pub async fn try_handle_skill(request: &SkillRequest, chat: &Chat) -> Result<Answer, ChatError> {
     let Query::Artist { text, normalized } = Query::read(request) else {
         return Ok(chat.help.clone());
     };
@@ -211,17 +162,17 @@ pub async fn try_handle_skill<S: ChatPorts>(
 /// user asked about the name, for the daily refresh, waiting at most
 /// [`ASKED_RECORD_WAIT`] for it. The release and that record are best effort: when either
 /// fails it is logged, and the answer goes out without them.
-async fn known_artist<S: ChatPorts>(
-    chat: &Chat<S>,
-    normalized: &str,
+async fn known_artist(
+    chat: &Chat,
+    normalized: &NormalizedName,
 ) -> Result<Option<Answer>, ChatError> {
     let seen = chat.cache.generation();
-    if let Some(answer) = chat.cache.get(normalized) {
+    if let Some(answer) = chat.cache.get(normalized.as_str()) {
         return Ok(Some(answer));
     }
     let stores = &chat.stores;
     let Some(artist) = stores
-        .artists()
+        .artists
         .find_artist(normalized)
         .await
         .map_err(ChatError::Read)?
@@ -229,18 +180,18 @@ async fn known_artist<S: ChatPorts>(
         return Ok(None);
     };
     let related = stores
-        .related()
+        .related
         .related(&artist.id, MAX_SIMILAR as u32)
         .await
         .map_err(ChatError::Read)?;
-    let ids: Vec<String> = std::iter::once(artist.id.clone())
+    let ids: Vec<ArtistId> = std::iter::once(artist.id.clone())
         .chain(related.iter().map(|(_, a)| a.id.clone()))
         .collect();
     let now = Utc::now();
     let (tracks, releases, asked) = tokio::join!(
-        stores.top_tracks().top_tracks(&ids),
-        stores.top_tracks().latest_releases(&artist.id),
-        tokio::time::timeout(ASKED_RECORD_WAIT, stores.requests().asked(normalized, now)),
+        stores.top_tracks.top_tracks(&ids),
+        stores.top_tracks.latest_releases(&artist.id),
+        tokio::time::timeout(ASKED_RECORD_WAIT, stores.requests.asked(normalized, now)),
     );
     match asked {
         Ok(Ok(())) => {}
@@ -280,7 +231,7 @@ async fn known_artist<S: ChatPorts>(
         kind,
         render::artist_answer(&card, &similar, chat.settings.related_due),
     );
-    chat.cache.insert(normalized, answer.clone(), seen);
+    chat.cache.insert(normalized.as_str(), answer.clone(), seen);
     Ok(Some(answer))
 }
 
@@ -297,16 +248,16 @@ fn within(
 /// found" (with suggestions) while ingest's no-such-artist result is less than a day old,
 /// "looking it up" while a request is pending within the claim window, and otherwise a
 /// new request (said plainly when ingest gave up on the last one).
-async fn unknown_artist<S: ChatPorts>(
-    chat: &Chat<S>,
+async fn unknown_artist(
+    chat: &Chat,
     request: &SkillRequest,
     text: &str,
-    normalized: &str,
+    normalized: &NormalizedName,
 ) -> Result<Answer, ChatError> {
     let now = Utc::now();
     let record = chat
         .stores
-        .requests()
+        .requests
         .record(normalized)
         .await
         .map_err(ChatError::Read)?;
@@ -343,10 +294,14 @@ async fn unknown_artist<S: ChatPorts>(
 
 /// The not-found answer with up to [`MAX_SUGGESTIONS`] known names close to `normalized`;
 /// without suggestions when they cannot be read (logged).
-async fn not_found<S: ChatPorts>(chat: &Chat<S>, text: &str, normalized: &str) -> Answer {
+async fn not_found(chat: &Chat, text: &str, normalized: &NormalizedName) -> Answer {
     let suggestions = chat
         .suggestions
-        .suggest(chat.stores.artists(), normalized, MAX_SUGGESTIONS)
+        .suggest(
+            chat.stores.artists.as_ref(),
+            normalized.as_str(),
+            MAX_SUGGESTIONS,
+        )
         .await
         .unwrap_or_else(|err| {
             warn!(error = %err, "reading the known names for suggestions failed");
@@ -383,11 +338,11 @@ pub fn request_id_for(normalized: &str, record: Option<&RequestRecord>) -> Uuid 
 /// asks racing past each other's record read both publish; [`request_id_for`] gives them
 /// one event id, and ingest is idempotent. (An outbox written with the claim would need
 /// a relay beside the chat Lambda, and no transaction spans MySQL and EventBridge.)
-async fn request_artist<S: ChatPorts>(
-    chat: &Chat<S>,
+async fn request_artist(
+    chat: &Chat,
     request: &SkillRequest,
     text: &str,
-    normalized: &str,
+    normalized: &NormalizedName,
     record: Option<&RequestRecord>,
     now: chrono::DateTime<Utc>,
 ) -> Result<Answer, ChatError> {
@@ -400,11 +355,11 @@ async fn request_artist<S: ChatPorts>(
         }
         None => None,
     };
-    let id = request_id_for(normalized, record);
+    let id = request_id_for(normalized.as_str(), record);
     let event = ArtistRequested {
         meta: EventMeta::with_id(ArtistRequested::VERSION, id),
         query: text.to_owned(),
-        normalized: normalized.to_owned(),
+        normalized: normalized.to_string(),
         requested_by: Some(request.user_request.user.id.clone()),
         callback_url,
         request_id: id.to_string(),
@@ -412,13 +367,13 @@ async fn request_artist<S: ChatPorts>(
     };
     let outgoing = OutgoingEvent::new(&event, SOURCE_CHAT).map_err(ChatError::Publish)?;
     stores
-        .events()
+        .events
         .publish(&[outgoing])
         .await
         .map_err(ChatError::Publish)?;
     // The event is queued: a failed claim only means the next ask may publish again.
     match stores
-        .requests()
+        .requests
         .claim(normalized, now, chat.settings.claim_window)
         .await
     {
@@ -459,14 +414,14 @@ mod tests {
             Query::parse("  BTS "),
             Query::Artist {
                 text: "BTS".into(),
-                normalized: "bts".into()
+                normalized: NormalizedName::from_stored("bts".into())
             }
         );
         assert_eq!(
             Query::parse("방탄소년단"),
             Query::Artist {
                 text: "방탄소년단".into(),
-                normalized: "방탄소년단".into()
+                normalized: NormalizedName::from_stored("방탄소년단".into())
             }
         );
         assert!(matches!(Query::parse("2NE1"), Query::Artist { .. }));

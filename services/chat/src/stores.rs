@@ -1,42 +1,34 @@
-//! The ports the chat reads and writes, bundled so the service is generic over one type.
+//! The ports the chat reads and writes, one shared adapter each, chosen at run time: the
+//! same wiring every service uses (a struct of `Arc<dyn Port>`).
 
 use std::sync::Arc;
 
-use encore_store::{ArtistStore, EventPublisher, RelatedStore, RequestLog, TopTracksCache};
+use encore_messaging::EventPublisher;
+use encore_store::{ArtistStore, RelatedStore, RequestLog, TopTracksCache};
 
-/// The stores the chat needs. Implemented by [`Stores`]; handlers are generic over it.
-pub trait ChatPorts: Send + Sync + 'static {
-    type Artists: ArtistStore + ?Sized;
-    type Related: RelatedStore + ?Sized;
-    type TopTracks: TopTracksCache + ?Sized;
-    type Requests: RequestLog + ?Sized;
-    type Events: EventPublisher + ?Sized;
-
+/// The chat's ports. The same adapter may serve several (the embedded SQLite store serves
+/// all four stores). A known artist's answer is a cache hit that touches none of them, so
+/// the dynamic dispatch costs the hot path nothing.
+#[derive(Clone)]
+pub struct Stores {
     /// Artists by normalized name or alias.
-    fn artists(&self) -> &Self::Artists;
+    pub artists: Arc<dyn ArtistStore>,
     /// The related-artists datamart.
-    fn related(&self) -> &Self::Related;
+    pub related: Arc<dyn RelatedStore>,
     /// The top-tracks cache.
-    fn top_tracks(&self) -> &Self::TopTracks;
-    /// Pending requests (publish-once dedup).
-    fn requests(&self) -> &Self::Requests;
+    pub top_tracks: Arc<dyn TopTracksCache>,
+    /// Pending requests (publish-once dedup) and who asked.
+    pub requests: Arc<dyn RequestLog>,
     /// The event bus.
-    fn events(&self) -> &Self::Events;
+    pub events: Arc<dyn EventPublisher>,
 }
 
-/// One adapter per port, shared: the same store may serve several ports, and `dyn` ports
-/// work too (`Arc<dyn ArtistStore>`) where the runner picks adapters at run time.
-pub struct Stores<A: ?Sized, R: ?Sized, T: ?Sized, L: ?Sized, P: ?Sized> {
-    pub artists: Arc<A>,
-    pub related: Arc<R>,
-    pub top_tracks: Arc<T>,
-    pub requests: Arc<L>,
-    pub events: Arc<P>,
-}
-
-impl<S: ?Sized, P: ?Sized> Stores<S, S, S, S, P> {
+impl Stores {
     /// One store serving every storage port (the embedded SQLite store), and a bus.
-    pub fn shared(store: Arc<S>, events: Arc<P>) -> Self {
+    pub fn shared<S>(store: Arc<S>, events: Arc<dyn EventPublisher>) -> Self
+    where
+        S: ArtistStore + RelatedStore + TopTracksCache + RequestLog + 'static,
+    {
         Self {
             artists: store.clone(),
             related: store.clone(),
@@ -44,36 +36,5 @@ impl<S: ?Sized, P: ?Sized> Stores<S, S, S, S, P> {
             requests: store,
             events,
         }
-    }
-}
-
-impl<A, R, T, L, P> ChatPorts for Stores<A, R, T, L, P>
-where
-    A: ArtistStore + ?Sized + 'static,
-    R: RelatedStore + ?Sized + 'static,
-    T: TopTracksCache + ?Sized + 'static,
-    L: RequestLog + ?Sized + 'static,
-    P: EventPublisher + ?Sized + 'static,
-{
-    type Artists = A;
-    type Related = R;
-    type TopTracks = T;
-    type Requests = L;
-    type Events = P;
-
-    fn artists(&self) -> &A {
-        &self.artists
-    }
-    fn related(&self) -> &R {
-        &self.related
-    }
-    fn top_tracks(&self) -> &T {
-        &self.top_tracks
-    }
-    fn requests(&self) -> &L {
-        &self.requests
-    }
-    fn events(&self) -> &P {
-        &self.events
     }
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use encore_domain::suggest::NameIndex;
-use encore_store::{ArtistStore, StoreError};
+use encore_store::{ArtistStore, BackendError};
 
 /// The index of known names, shared by all requests.
 #[derive(Debug)]
@@ -45,7 +45,7 @@ impl Suggestions {
         artists: &A,
         normalized: &str,
         limit: usize,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<Vec<String>, BackendError> {
         let index = match self.current() {
             Some(index) => index,
             None => {

@@ -13,23 +13,24 @@ use base64::Engine;
 use chrono::{Days, Months, NaiveDate, Utc};
 use encore_chat::lambda::handle_apigw;
 use encore_chat::server::{check_exposure, serve, ServeError, SKILL_PATH};
-use encore_chat::{Chat, ChatPorts, ChatSettings, SecretGuard, SkillEndpoint, SkillSecret, Stores};
-use encore_domain::events::{self, ArtistRequested, BusEvent};
+use encore_chat::{Chat, ChatSettings, SecretGuard, SkillEndpoint, SkillSecret, Stores};
+use encore_domain::events::{ArtistRequested, BusEvent};
 use encore_domain::release::{AlbumType, DatePrecision, Release, ReleaseDate};
-use encore_domain::{service_date, Artist, RelatedArtist, Track};
+use encore_domain::{service_date, Artist, ArtistId, NormalizedName, RelatedArtist, Track};
 use encore_kakao::limits::validate;
 use encore_kakao::SkillResponse;
+use encore_messaging::embedded_bus::EmbeddedBus;
+use encore_messaging::eventbridge::{self as eventbridge_adapter, EventBridgePublisher};
+use encore_messaging::sqs::{self, SqsQueue};
+use encore_messaging::{embedded_queue::EmbeddedQueue, QueueSettings};
+use encore_messaging::{EventPublisher, OutgoingEvent, Queue};
 use encore_platform::config::keys;
 use encore_store::dynamodb::{self, DynamoTopTracks};
-use encore_store::embedded_bus::EmbeddedBus;
-use encore_store::embedded_queue::{EmbeddedQueue, QueueSettings};
-use encore_store::eventbridge::{self as eventbridge_adapter, EventBridgePublisher};
 use encore_store::mysql::MySqlStore;
 use encore_store::sqlite::SqliteStore;
-use encore_store::sqs::{self, SqsQueue};
 use encore_store::{
-    ArtistStore, EventPublisher, OutgoingEvent, Queue, RelatedStore, RequestLog, RequestRecord,
-    RequestStatus, StoreError, TopTracksCache,
+    ArtistStore, BackendError, RelatedStore, RequestLog, RequestRecord, RequestStatus,
+    TopTracksCache,
 };
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
@@ -56,7 +57,7 @@ const SOLO: &str = "0SoloNewcomer000000000";
 
 fn artist(id: &str, name: &str) -> Artist {
     Artist {
-        id: id.into(),
+        id: id.parse().unwrap(),
         name: name.into(),
         popularity: Some(80),
         followers: None,
@@ -66,12 +67,17 @@ fn artist(id: &str, name: &str) -> Artist {
     }
 }
 
+/// A fixture's artist id.
+fn aid(id: &str) -> ArtistId {
+    id.parse().unwrap()
+}
+
 fn tracks(artist_id: &str, count: u32) -> Vec<Track> {
     (1..=count)
         .map(|rank| Track {
-            id: format!("{artist_id}{rank:02}"),
+            id: format!("{artist_id}{rank:02}").parse().unwrap(),
             name: format!("Song {rank} of {artist_id}"),
-            artist_id: artist_id.into(),
+            artist_id: artist_id.parse().unwrap(),
             rank,
             album_name: Some(format!("Album {rank}")),
             image_url: (rank % 2 == 1).then(|| format!("https://i.scdn.co/image/album{rank}")),
@@ -154,23 +160,27 @@ const SIMILAR: [(&str, &str); 5] = [
 
 /// BTS (alias 방탄소년단) with five related artists and a new single, and a newcomer
 /// without related artists whose debut is months old.
-async fn seed<S: ChatPorts>(stores: &S) {
+async fn seed(stores: &Stores) {
     let now = Utc::now();
     let mut all = vec![(BTS, "BTS"), (SOLO, "Solo Newcomer")];
     all.extend(SIMILAR);
     for (id, name) in all {
         stores
-            .artists()
+            .artists
             .upsert_artist(&artist(id, name))
             .await
             .unwrap();
         stores
-            .top_tracks()
-            .put_top_tracks(id, &tracks(id, 10), now)
+            .top_tracks
+            .put_top_tracks(&aid(id), &tracks(id, 10), now)
             .await
             .unwrap();
     }
-    stores.artists().put_alias("방탄소년단", BTS).await.unwrap();
+    stores
+        .artists
+        .put_alias(&NormalizedName::of("방탄소년단"), &aid(BTS))
+        .await
+        .unwrap();
     let releases = [
         (BTS, bts_releases()),
         (SOLO, vec![solo_debut()]),
@@ -187,8 +197,8 @@ async fn seed<S: ChatPorts>(stores: &S) {
     ];
     for (id, list) in releases {
         stores
-            .top_tracks()
-            .put_latest_releases(id, &list, now)
+            .top_tracks
+            .put_latest_releases(&aid(id), &list, now)
             .await
             .unwrap();
     }
@@ -196,21 +206,21 @@ async fn seed<S: ChatPorts>(stores: &S) {
         .iter()
         .enumerate()
         .map(|(i, (id, _))| RelatedArtist {
-            artist_id: BTS.into(),
+            artist_id: aid(BTS),
             rank: i as u32 + 1,
-            related_id: (*id).into(),
+            related_id: aid(id),
             distance: 0.1 * (i + 1) as f64,
             snapshot: "2026-11-25".into(),
         })
         .collect();
-    stores.related().replace_related(&rows).await.unwrap();
+    stores.related.replace_related(&rows).await.unwrap();
 }
 
 // ------------------------------------------------------------------ backends
 
 /// A chat over one adapter set, with the queue its `ArtistRequested` events arrive on.
-struct Backend<S: ChatPorts> {
-    endpoint: Arc<SkillEndpoint<S>>,
+struct Backend {
+    endpoint: Arc<SkillEndpoint>,
     requested: Arc<dyn Queue>,
     /// How long to wait for an event that should have arrived.
     patience: Duration,
@@ -227,7 +237,7 @@ fn settings() -> ChatSettings {
     }
 }
 
-fn guarded<S: ChatPorts>(stores: S) -> Arc<SkillEndpoint<S>> {
+fn guarded(stores: Stores) -> Arc<SkillEndpoint> {
     let secret = SkillSecret::new(SECRET).unwrap();
     Arc::new(SkillEndpoint::new(
         Chat::new(stores, settings()),
@@ -235,12 +245,10 @@ fn guarded<S: ChatPorts>(stores: S) -> Arc<SkillEndpoint<S>> {
     ))
 }
 
-type Embedded = Stores<SqliteStore, SqliteStore, SqliteStore, SqliteStore, EmbeddedBus>;
-
 /// One adapter set before it is bundled for a chat: the store of artists and related
 /// artists, the top-tracks cache, the request log, the bus, and the queue its
 /// `ArtistRequested` events arrive on.
-struct Parts<A: ?Sized, T: ?Sized, L: ?Sized, P: ?Sized> {
+struct Parts<A, T, L, P> {
     store: Arc<A>,
     top_tracks: Arc<T>,
     requests: Arc<L>,
@@ -251,19 +259,19 @@ struct Parts<A: ?Sized, T: ?Sized, L: ?Sized, P: ?Sized> {
 
 impl<A, T, L, P> Parts<A, T, L, P>
 where
-    A: ArtistStore + RelatedStore + ?Sized + 'static,
-    T: TopTracksCache + ?Sized + 'static,
-    L: RequestLog + ?Sized + 'static,
-    P: EventPublisher + ?Sized + 'static,
+    A: ArtistStore + RelatedStore + 'static,
+    T: TopTracksCache + 'static,
+    L: RequestLog + 'static,
+    P: EventPublisher + 'static,
 {
     /// A seeded chat over these adapters, the request log and the bus wrapped by `wrap`.
     async fn backend<L2, P2>(
         self,
         wrap: impl FnOnce(Arc<L>, Arc<P>) -> (Arc<L2>, Arc<P2>),
-    ) -> Backend<Stores<A, A, T, L2, P2>>
+    ) -> Backend
     where
-        L2: RequestLog + ?Sized + 'static,
-        P2: EventPublisher + ?Sized + 'static,
+        L2: RequestLog + 'static,
+        P2: EventPublisher + 'static,
     {
         let (requests, events) = wrap(self.requests, self.events);
         let stores = Stores {
@@ -300,11 +308,9 @@ async fn embedded_parts() -> Parts<SqliteStore, SqliteStore, SqliteStore, Embedd
     }
 }
 
-async fn embedded() -> Backend<Embedded> {
+async fn embedded() -> Backend {
     embedded_parts().await.backend(|l, p| (l, p)).await
 }
-
-type Aws = Stores<MySqlStore, MySqlStore, DynamoTopTracks, MySqlStore, EventBridgePublisher>;
 
 /// A database of its own on the test MariaDB, dropped by [`TestDatabase::drop_now`].
 struct TestDatabase {
@@ -385,12 +391,12 @@ async fn aws_parts() -> (
     )
 }
 
-async fn aws() -> (Backend<Aws>, TestDatabase) {
+async fn aws() -> (Backend, TestDatabase) {
     let (parts, db) = aws_parts().await;
     (parts.backend(|l, p| (l, p)).await, db)
 }
 
-impl<S: ChatPorts> Backend<S> {
+impl Backend {
     /// The `ArtistRequested` events published since the last call.
     async fn take_requested(&self) -> Vec<ArtistRequested> {
         let mut out = Vec::new();
@@ -405,7 +411,7 @@ impl<S: ChatPorts> Backend<S> {
                 return out;
             }
             for message in batch {
-                out.push(events::decode::<ArtistRequested>(&message.body).unwrap());
+                out.push(encore_messaging::decode::<ArtistRequested>(&message.body).unwrap());
                 self.requested.delete(&message.receipt).await.unwrap();
             }
         }
@@ -415,8 +421,8 @@ impl<S: ChatPorts> Backend<S> {
         self.endpoint
             .chat
             .stores()
-            .requests()
-            .status(normalized)
+            .requests
+            .status(&NormalizedName::of(normalized))
             .await
             .unwrap()
     }
@@ -436,7 +442,7 @@ enum Transport {
 }
 
 impl Transport {
-    async fn http<S: ChatPorts>(endpoint: Arc<SkillEndpoint<S>>) -> Self {
+    async fn http(endpoint: Arc<SkillEndpoint>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}{SKILL_PATH}", listener.local_addr().unwrap());
         tokio::spawn(serve(listener, endpoint));
@@ -455,9 +461,9 @@ impl Transport {
 
     /// Sends `body` with `secret` in the secret header (none: no header); the status and
     /// the JSON answer.
-    async fn send<S: ChatPorts>(
+    async fn send(
         &self,
-        endpoint: &SkillEndpoint<S>,
+        endpoint: &SkillEndpoint,
         secret: Option<&str>,
         body: Vec<u8>,
     ) -> (u16, Value) {
@@ -561,7 +567,7 @@ fn first_text(body: &Value) -> &str {
 
 /// Every answer kind through `transport`; `tag` keeps unknown names apart between runs
 /// on the same backend.
-async fn answer_kinds<S: ChatPorts>(backend: &Backend<S>, transport: &Transport, tag: &str) {
+async fn answer_kinds(backend: &Backend, transport: &Transport, tag: &str) {
     let endpoint = &*backend.endpoint;
     let send = |body| transport.send(endpoint, Some(SECRET), body);
 
@@ -715,7 +721,7 @@ async fn answer_kinds<S: ChatPorts>(backend: &Backend<S>, transport: &Transport,
 
 /// Rejected requests get their status and change nothing; injection-looking names are
 /// plain data.
-async fn bad_inputs<S: ChatPorts>(backend: &Backend<S>, transport: &Transport, tag: &str) {
+async fn bad_inputs(backend: &Backend, transport: &Transport, tag: &str) {
     let endpoint = &*backend.endpoint;
     let named = |name: &str| skill_body(&format!("{name} {tag}"), None);
     let mut huge =
@@ -801,7 +807,7 @@ async fn bad_inputs<S: ChatPorts>(backend: &Backend<S>, transport: &Transport, t
     );
 }
 
-async fn run_all<S: ChatPorts>(backend: &Backend<S>) {
+async fn run_all(backend: &Backend) {
     // The stores keep asked_at to the millisecond (MariaDB) or finer: a second of slack.
     let started = Utc::now() - chrono::Duration::seconds(1);
     let http = Transport::http(backend.endpoint.clone()).await;
@@ -816,7 +822,7 @@ async fn run_all<S: ChatPorts>(backend: &Backend<S>) {
         .endpoint
         .chat
         .stores()
-        .requests()
+        .requests
         .asked_since(started)
         .await
         .unwrap();
@@ -843,7 +849,7 @@ fn replies(body: &Value) -> Vec<&str> {
 /// known names close to what was typed, and nothing is published until the result has
 /// stood for [`NOT_FOUND_STANDS`]; then the next ask requests it again. Once ingest gave
 /// up on a request, the next ask says so and requests again.
-async fn not_found_answers<S: ChatPorts>(backend: &Backend<S>) {
+async fn not_found_answers(backend: &Backend) {
     let endpoint = &*backend.endpoint;
     let transport = &Transport::http(backend.endpoint.clone()).await;
     let ask = |text: &'static str| async move {
@@ -856,13 +862,13 @@ async fn not_found_answers<S: ChatPorts>(backend: &Backend<S>) {
     let first = ask("Stray Kidz").await;
     assert!(first_text(&first).contains("Stray Kidz"), "{first}");
     assert_eq!(backend.take_requested().await.len(), 1);
-    let requests = endpoint.chat.stores().requests();
+    let requests = &endpoint.chat.stores().requests;
     requests
-        .finish("stray kidz", RequestStatus::NotFound)
+        .finish(&NormalizedName::of("stray kidz"), RequestStatus::NotFound)
         .await
         .unwrap();
     requests
-        .finish("txz", RequestStatus::NotFound)
+        .finish(&NormalizedName::of("txz"), RequestStatus::NotFound)
         .await
         .unwrap();
     for typed in ["Stray Kidz", "  STRAY   kidz "] {
@@ -874,7 +880,10 @@ async fn not_found_answers<S: ChatPorts>(backend: &Backend<S>) {
     assert_eq!(replies(&short), ["TXT"], "{short}");
     let nothing_close = {
         requests
-            .finish("zzyzx unheard band 42", RequestStatus::NotFound)
+            .finish(
+                &NormalizedName::of("zzyzx unheard band 42"),
+                RequestStatus::NotFound,
+            )
             .await
             .unwrap();
         ask("Zzyzx Unheard Band 42").await
@@ -908,7 +917,7 @@ async fn not_found_answers<S: ChatPorts>(backend: &Backend<S>) {
     ask("Broken Band").await;
     assert_eq!(backend.take_requested().await.len(), 1);
     requests
-        .finish("broken band", RequestStatus::Failed)
+        .finish(&NormalizedName::of("broken band"), RequestStatus::Failed)
         .await
         .unwrap();
     let retried = ask("Broken Band").await;
@@ -971,7 +980,7 @@ struct GatedBus<P: ?Sized>(Arc<P>, Arc<Gate>);
 
 #[async_trait]
 impl<P: EventPublisher + ?Sized> EventPublisher for GatedBus<P> {
-    async fn publish(&self, events: &[OutgoingEvent]) -> Result<(), StoreError> {
+    async fn publish(&self, events: &[OutgoingEvent]) -> Result<(), BackendError> {
         self.1.pass().await;
         self.0.publish(events).await
     }
@@ -984,26 +993,43 @@ struct GatedLog<L: ?Sized>(Arc<L>, Arc<Gate>);
 impl<L: RequestLog + ?Sized> RequestLog for GatedLog<L> {
     async fn claim(
         &self,
-        normalized: &str,
+        normalized: &NormalizedName,
         now: chrono::DateTime<Utc>,
         window: Duration,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool, BackendError> {
         self.1.pass().await;
         self.0.claim(normalized, now, window).await
     }
-    async fn finish(&self, normalized: &str, status: RequestStatus) -> Result<(), StoreError> {
+    async fn finish(
+        &self,
+        normalized: &NormalizedName,
+        status: RequestStatus,
+    ) -> Result<(), BackendError> {
         self.0.finish(normalized, status).await
     }
-    async fn status(&self, normalized: &str) -> Result<Option<RequestStatus>, StoreError> {
+    async fn status(
+        &self,
+        normalized: &NormalizedName,
+    ) -> Result<Option<RequestStatus>, BackendError> {
         self.0.status(normalized).await
     }
-    async fn record(&self, normalized: &str) -> Result<Option<RequestRecord>, StoreError> {
+    async fn record(
+        &self,
+        normalized: &NormalizedName,
+    ) -> Result<Option<RequestRecord>, BackendError> {
         self.0.record(normalized).await
     }
-    async fn asked(&self, normalized: &str, at: chrono::DateTime<Utc>) -> Result<(), StoreError> {
+    async fn asked(
+        &self,
+        normalized: &NormalizedName,
+        at: chrono::DateTime<Utc>,
+    ) -> Result<(), BackendError> {
         self.0.asked(normalized, at).await
     }
-    async fn asked_since(&self, since: chrono::DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+    async fn asked_since(
+        &self,
+        since: chrono::DateTime<Utc>,
+    ) -> Result<Vec<NormalizedName>, BackendError> {
         self.0.asked_since(since).await
     }
 }
@@ -1042,7 +1068,7 @@ fn skill_request(utterance: &str) -> encore_kakao::SkillRequest {
 }
 
 /// Lets `handle_skill` run until it waits at a gate, then drops it.
-async fn cancelled_at<S: ChatPorts>(backend: &Backend<S>, gate: &Gate, utterance: &str) {
+async fn cancelled_at(backend: &Backend, gate: &Gate, utterance: &str) {
     let request = skill_request(utterance);
     let mut handler = Box::pin(encore_chat::handle_skill(&request, &backend.endpoint.chat));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -1065,7 +1091,7 @@ async fn cancelled_at<S: ChatPorts>(backend: &Backend<S>, gate: &Gate, utterance
 /// A client disconnecting, a crash or a timeout between the steps of a request never
 /// leaves a claim with nothing queued: either the event is on the bus, or the next ask
 /// requests it again.
-async fn no_orphaned_claims<S: ChatPorts>(backend: &Backend<S>, gates: &Gates) {
+async fn no_orphaned_claims(backend: &Backend, gates: &Gates) {
     let endpoint = &*backend.endpoint;
     let ask = |text: &'static str| async move {
         let (status, body) = Transport::Lambda
@@ -1221,9 +1247,9 @@ async fn cached_answers_refresh_on_invalidate() {
         "{before}"
     );
     let related = RelatedArtist {
-        artist_id: SOLO.into(),
+        artist_id: aid(SOLO),
         rank: 1,
-        related_id: BTS.into(),
+        related_id: aid(BTS),
         distance: 0.5,
         snapshot: "2026-11-26".into(),
     };
@@ -1231,7 +1257,7 @@ async fn cached_answers_refresh_on_invalidate() {
         .endpoint
         .chat
         .stores()
-        .related()
+        .related
         .replace_related(&[related])
         .await
         .unwrap();
@@ -1250,8 +1276,8 @@ struct BrokenBus;
 
 #[async_trait]
 impl EventPublisher for BrokenBus {
-    async fn publish(&self, _events: &[OutgoingEvent]) -> Result<(), StoreError> {
-        Err(StoreError::Unavailable("the bus is down".into()))
+    async fn publish(&self, _events: &[OutgoingEvent]) -> Result<(), BackendError> {
+        Err(BackendError::unavailable("the bus is down"))
     }
 }
 
@@ -1278,7 +1304,10 @@ async fn failures_after_a_valid_request_are_friendly_200s() {
         serde_json::to_value(&*endpoint.chat.failure().response).unwrap()
     );
     assert_eq!(
-        store.status("nobody yet").await.unwrap(),
+        store
+            .status(&NormalizedName::of("nobody yet"))
+            .await
+            .unwrap(),
         None,
         "nothing is claimed for a request that is not on the bus"
     );
@@ -1310,30 +1339,45 @@ enum Forgets {
 impl RequestLog for ForgetfulLog {
     async fn claim(
         &self,
-        normalized: &str,
+        normalized: &NormalizedName,
         now: chrono::DateTime<Utc>,
         window: Duration,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool, BackendError> {
         self.0.claim(normalized, now, window).await
     }
-    async fn finish(&self, normalized: &str, status: RequestStatus) -> Result<(), StoreError> {
+    async fn finish(
+        &self,
+        normalized: &NormalizedName,
+        status: RequestStatus,
+    ) -> Result<(), BackendError> {
         self.0.finish(normalized, status).await
     }
-    async fn status(&self, normalized: &str) -> Result<Option<RequestStatus>, StoreError> {
+    async fn status(
+        &self,
+        normalized: &NormalizedName,
+    ) -> Result<Option<RequestStatus>, BackendError> {
         self.0.status(normalized).await
     }
-    async fn record(&self, normalized: &str) -> Result<Option<RequestRecord>, StoreError> {
+    async fn record(
+        &self,
+        normalized: &NormalizedName,
+    ) -> Result<Option<RequestRecord>, BackendError> {
         self.0.record(normalized).await
     }
-    async fn asked(&self, _normalized: &str, _at: chrono::DateTime<Utc>) -> Result<(), StoreError> {
+    async fn asked(
+        &self,
+        _normalized: &NormalizedName,
+        _at: chrono::DateTime<Utc>,
+    ) -> Result<(), BackendError> {
         match self.1 {
-            Forgets::Refusing => Err(StoreError::Unavailable(
-                "the request log is read-only".into(),
-            )),
+            Forgets::Refusing => Err(BackendError::unavailable("the request log is read-only")),
             Forgets::Hanging => std::future::pending().await,
         }
     }
-    async fn asked_since(&self, since: chrono::DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+    async fn asked_since(
+        &self,
+        since: chrono::DateTime<Utc>,
+    ) -> Result<Vec<NormalizedName>, BackendError> {
         self.0.asked_since(since).await
     }
 }
@@ -1392,15 +1436,16 @@ async fn a_hanging_asked_record_does_not_hold_the_answer() {
 
 #[tokio::test]
 async fn an_unreadable_release_leaves_out_the_row_not_the_answer() {
-    let backend = embedded().await;
-    let store = &backend.endpoint.chat.stores().top_tracks;
+    let parts = embedded_parts().await;
+    let store = parts.store.clone();
+    let backend = parts.backend(|l, p| (l, p)).await;
     sqlx::query("UPDATE latest_releases SET releases = 'not json' WHERE artist_id = ?")
         .bind(BTS)
         .execute(store.pool())
         .await
         .unwrap();
     assert!(
-        store.latest_releases(BTS).await.is_err(),
+        store.latest_releases(&aid(BTS)).await.is_err(),
         "the entry is corrupt"
     );
     let (status, reply) = Transport::Lambda

@@ -11,20 +11,20 @@ use std::time::Duration;
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use encore_chat::lambda::handle_apigw;
 use encore_chat::server::{serve, SKILL_PATH};
-use encore_chat::{Chat, ChatPorts, ChatSettings, SecretGuard, SkillEndpoint, SkillSecret, Stores};
-use encore_domain::events::{self, ArtistRequested, BusEvent};
+use encore_chat::{Chat, ChatSettings, SecretGuard, SkillEndpoint, SkillSecret, Stores};
+use encore_domain::events::{ArtistRequested, BusEvent};
 use encore_kakao::limits::validate;
 use encore_kakao::render;
 use encore_kakao::{SkillRequest, SkillResponse};
+use encore_messaging::embedded_bus::EmbeddedBus;
+use encore_messaging::eventbridge::{self as eventbridge_adapter, EventBridgePublisher};
+use encore_messaging::sqs;
+use encore_messaging::Queue;
+use encore_messaging::{embedded_queue::EmbeddedQueue, QueueSettings};
 use encore_platform::config::keys;
 use encore_store::dynamodb::{self, DynamoTopTracks};
-use encore_store::embedded_bus::EmbeddedBus;
-use encore_store::embedded_queue::{EmbeddedQueue, QueueSettings};
-use encore_store::eventbridge::{self as eventbridge_adapter, EventBridgePublisher};
 use encore_store::mysql::MySqlStore;
 use encore_store::sqlite::SqliteStore;
-use encore_store::sqs;
-use encore_store::Queue;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
 use sqlx::mysql::MySqlConnectOptions;
@@ -126,22 +126,20 @@ fn the_table_names_every_payload_of_the_corpus() {
 // ------------------------------------------------------------------ backends
 
 /// A chat over one adapter set, with the queue its `ArtistRequested` events arrive on.
-struct Backend<S: ChatPorts> {
-    endpoint: Arc<SkillEndpoint<S>>,
+struct Backend {
+    endpoint: Arc<SkillEndpoint>,
     requested: Arc<dyn Queue>,
     patience: Duration,
 }
 
-fn guarded<S: ChatPorts>(stores: S) -> Arc<SkillEndpoint<S>> {
+fn guarded(stores: Stores) -> Arc<SkillEndpoint> {
     Arc::new(SkillEndpoint::new(
         Chat::new(stores, ChatSettings::default()),
         SecretGuard::Required(SkillSecret::new(SECRET).unwrap()),
     ))
 }
 
-type Embedded = Stores<SqliteStore, SqliteStore, SqliteStore, SqliteStore, EmbeddedBus>;
-
-async fn embedded() -> Backend<Embedded> {
+async fn embedded() -> Backend {
     let store = Arc::new(SqliteStore::in_memory().await.unwrap());
     let queue: Arc<dyn Queue> = Arc::new(
         EmbeddedQueue::open(store.pool().clone(), "ingest", QUEUE_SETTINGS)
@@ -155,8 +153,6 @@ async fn embedded() -> Backend<Embedded> {
         patience: Duration::ZERO,
     }
 }
-
-type Aws = Stores<MySqlStore, MySqlStore, DynamoTopTracks, MySqlStore, EventBridgePublisher>;
 
 /// A database of its own on the test MariaDB, dropped at the end.
 struct TestDatabase {
@@ -190,7 +186,7 @@ impl TestDatabase {
     }
 }
 
-async fn aws() -> (Backend<Aws>, TestDatabase) {
+async fn aws() -> (Backend, TestDatabase) {
     let endpoint =
         std::env::var(keys::TEST_AWS_ENDPOINT).unwrap_or_else(|_| DEFAULT_AWS_ENDPOINT.to_owned());
     let config = encore_platform::aws::for_endpoint(&endpoint).await;
@@ -235,7 +231,7 @@ async fn aws() -> (Backend<Aws>, TestDatabase) {
     )
 }
 
-impl<S: ChatPorts> Backend<S> {
+impl Backend {
     /// The `ArtistRequested` events published since the last call.
     async fn take_requested(&self) -> Vec<ArtistRequested> {
         let mut out = Vec::new();
@@ -250,7 +246,7 @@ impl<S: ChatPorts> Backend<S> {
                 return out;
             }
             for message in batch {
-                out.push(events::decode::<ArtistRequested>(&message.body).unwrap());
+                out.push(encore_messaging::decode::<ArtistRequested>(&message.body).unwrap());
                 self.requested.delete(&message.receipt).await.unwrap();
             }
         }
@@ -261,11 +257,7 @@ impl<S: ChatPorts> Backend<S> {
 
 /// Sends `body` to `endpoint` over real HTTP (a local axum server on 127.0.0.1) or as an API
 /// Gateway v2 event to the Lambda handler; the status and the JSON answer.
-async fn send<S: ChatPorts>(
-    endpoint: &Arc<SkillEndpoint<S>>,
-    http: Option<&str>,
-    body: Vec<u8>,
-) -> (u16, Value) {
+async fn send(endpoint: &Arc<SkillEndpoint>, http: Option<&str>, body: Vec<u8>) -> (u16, Value) {
     match http {
         Some(url) => {
             let response = reqwest::Client::new()
@@ -310,7 +302,7 @@ fn answer_text(response: SkillResponse) -> String {
 }
 
 /// Every corpus payload through one transport on a fresh backend, then the events.
-async fn answers_every_payload<S: ChatPorts>(backend: &Backend<S>, http: Option<&str>) {
+async fn answers_every_payload(backend: &Backend, http: Option<&str>) {
     let transport = if http.is_some() { "http" } else { "lambda" };
     for (name, query, expect) in CORPUS {
         let raw = read(name);
@@ -366,7 +358,7 @@ async fn answers_every_payload<S: ChatPorts>(backend: &Backend<S>, http: Option<
     }
 }
 
-async fn http_url<S: ChatPorts>(endpoint: Arc<SkillEndpoint<S>>) -> String {
+async fn http_url(endpoint: Arc<SkillEndpoint>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}{SKILL_PATH}", listener.local_addr().unwrap());
     tokio::spawn(serve(listener, endpoint));

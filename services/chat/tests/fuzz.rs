@@ -11,21 +11,20 @@ use encore_domain::{Artist, Track};
 use encore_kakao::limits::validate;
 use encore_kakao::render::{self, ArtistCard};
 use encore_kakao::SkillResponse;
-use encore_store::embedded_bus::EmbeddedBus;
+use encore_messaging::embedded_bus::EmbeddedBus;
 use encore_store::sqlite::SqliteStore;
 use encore_store::{ArtistStore, TopTracksCache};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
-type Endpoint =
-    SkillEndpoint<Stores<SqliteStore, SqliteStore, SqliteStore, SqliteStore, EmbeddedBus>>;
+type Endpoint = SkillEndpoint;
 
 /// Names the store knows, so generated requests also reach the card renderer.
 const KNOWN: [&str; 3] = ["BTS", "Red Velvet", "방탄소년단 \u{202e}x"];
 
 fn artist(n: usize, name: &str) -> Artist {
     Artist {
-        id: format!("{n:0>22}"),
+        id: format!("{n:0>22}").parse().unwrap(),
         name: name.to_owned(),
         popularity: Some(70),
         followers: Some(1000),
@@ -37,9 +36,9 @@ fn artist(n: usize, name: &str) -> Artist {
 
 fn track(artist_id: &str, rank: u32, name: &str) -> Track {
     Track {
-        id: format!("{artist_id}{rank:02}"),
+        id: format!("{artist_id}{rank:02}").parse().unwrap(),
         name: name.to_owned(),
-        artist_id: artist_id.to_owned(),
+        artist_id: artist_id.parse().unwrap(),
         rank,
         album_name: Some(name.to_owned()),
         image_url: None,
@@ -65,7 +64,7 @@ async fn endpoint() -> Endpoint {
         let known = artist(n, name);
         store.upsert_artist(&known).await.unwrap();
         let tracks: Vec<Track> = (1..=10)
-            .map(|rank| track(&known.id, rank, &format!("{name} song {rank}")))
+            .map(|rank| track(known.id.as_str(), rank, &format!("{name} song {rank}")))
             .collect();
         store
             .put_top_tracks(&known.id, &tracks, chrono::Utc::now())
@@ -173,13 +172,13 @@ proptest! {
     ) {
         let main = artist(0, &name);
         let tracks = titles.iter().enumerate()
-            .map(|(i, t)| track(&main.id, i as u32 + 1, t))
+            .map(|(i, t)| track(main.id.as_str(), i as u32 + 1, t))
             .collect();
         let card = ArtistCard::new(main, tracks);
         let similar: Vec<ArtistCard> = similar.iter().enumerate().map(|(n, (name, titles))| {
             let other = artist(n + 1, name);
             let tracks = titles.iter().enumerate()
-                .map(|(i, t)| track(&other.id, i as u32 + 1, t))
+                .map(|(i, t)| track(other.id.as_str(), i as u32 + 1, t))
                 .collect();
             ArtistCard::new(other, tracks)
         }).collect();

@@ -8,15 +8,14 @@ use std::time::{Duration, Instant};
 
 use encore_chat::server::{router_with, serve, serve_bounded, ConnectionLimits, SKILL_PATH};
 use encore_chat::{Chat, ChatSettings, SecretGuard, SkillEndpoint, SkillSecret, Stores};
-use encore_store::embedded_bus::EmbeddedBus;
+use encore_messaging::embedded_bus::EmbeddedBus;
 use encore_store::sqlite::SqliteStore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 const SECRET: &str = "a-test-secret-of-enough-length";
 
-type Endpoint =
-    SkillEndpoint<Stores<SqliteStore, SqliteStore, SqliteStore, SqliteStore, EmbeddedBus>>;
+type Endpoint = SkillEndpoint;
 
 async fn endpoint(guard: SecretGuard) -> Arc<Endpoint> {
     let store = Arc::new(SqliteStore::in_memory().await.unwrap());

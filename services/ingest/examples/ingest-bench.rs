@@ -12,20 +12,21 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use encore_domain::events::{ArtistRequested, BusEnvelope, EventMeta, RequestReason, SOURCE_OPS};
+use encore_domain::events::{ArtistRequested, EventMeta, RequestReason, SOURCE_OPS};
 use encore_domain::normalize;
 use encore_ingest::spotify::SpotifyCatalog;
 use encore_ingest::{handle, Callbacks, Ingest};
 use encore_kakao::callback::CallbackHosts;
+use encore_messaging::embedded_bus::EmbeddedBus;
+use encore_messaging::inbound::InboundMessage;
+use encore_messaging::BusEnvelope;
+use encore_messaging::Queue;
+use encore_messaging::{embedded_queue::EmbeddedQueue, QueueSettings};
 use encore_spotify::{
     ClientSecret, FeatureSettings, FeaturesFallback, SpotifyClient, SpotifyConfig, SpotifyMode,
 };
 use encore_standin::{Credentials, Faults, StandIn};
-use encore_store::embedded_bus::EmbeddedBus;
-use encore_store::embedded_queue::{EmbeddedQueue, QueueSettings};
-use encore_store::inbound::InboundMessage;
 use encore_store::sqlite::SqliteStore;
-use encore_store::Queue;
 
 /// Messages per batch, as SQS delivers at most.
 const BATCH: usize = 10;

@@ -12,16 +12,41 @@ pub struct ArtistTracks {
     pub features: Vec<AudioFeatures>,
 }
 
-/// Why the catalog could not answer.
+/// Why the catalog could not answer; the client's own error stays as the source.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     /// Worth retrying later (rate limit, 5xx, timeout, quota).
-    #[error("catalog unavailable: {0}")]
-    Transient(String),
+    #[error("catalog unavailable: {reason}")]
+    Transient {
+        /// What was asked, and what the catalog answered.
+        reason: String,
+        /// The client's error.
+        #[source]
+        source: Option<Cause>,
+    },
+    /// A call gave up because waiting to retry it would pass the caller's deadline: a
+    /// later delivery, with a fresh deadline, tries again.
+    #[error("catalog out of time: {reason}")]
+    OutOfTime {
+        /// What was asked, and what the wait was for.
+        reason: String,
+        /// The client's error.
+        #[source]
+        source: Option<Cause>,
+    },
     /// Retrying will not help (credentials, a refused request).
-    #[error("catalog refused: {0}")]
-    Permanent(String),
+    #[error("catalog refused: {reason}")]
+    Permanent {
+        /// What was asked, and what the catalog answered.
+        reason: String,
+        /// The client's error.
+        #[source]
+        source: Option<Cause>,
+    },
 }
+
+/// The client error a [`CatalogError`] was made from.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// What the catalog's client has done so far (monotonic counters), for the metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -1,8 +1,10 @@
 //! The ingest Lambda's configuration, read once at cold start.
 
-use encore_platform::config::{keys, ConfigError, Env};
-
 use std::time::Duration;
+
+use aws_config::SdkConfig;
+use encore_platform::config::{keys, ConfigError, Env};
+use encore_platform::secrets;
 
 use crate::handler::{DEFAULT_ARTIST_BUDGET, DEFAULT_CONCURRENCY, DEFAULT_MAX_RECEIVES};
 use encore_domain::release::LATEST_RELEASES_KEPT;
@@ -10,10 +12,12 @@ use encore_kakao::callback::{CallbackHosts, DEFAULT_CALLBACK_HOSTS};
 use encore_kakao::RelatedDue;
 use encore_spotify::FeatureSettings;
 
-/// What the ingest Lambda needs to start (the database URL and the Spotify secret come
-/// from Secrets Manager, see `encore_platform::secrets`).
+/// What the ingest Lambda needs to start, its secrets resolved (the database credentials
+/// and the Spotify secret come from Secrets Manager, see `encore_platform::secrets`).
 #[derive(Clone)]
 pub struct Config {
+    /// MySQL URL, with the credentials of `DATABASE_SECRET_ARN` filled in when that is set.
+    pub database_url: String,
     pub top_tracks_table: String,
     pub event_bus_name: String,
     pub spotify_client_id: String,
@@ -30,7 +34,7 @@ pub struct Config {
     /// The Spotify app's mode and the feature fallback.
     pub features: FeatureSettings,
     /// Each consumed queue's dead-letter queue ([`keys::DEAD_LETTER_QUEUES`], as
-    /// `encore_store::sqs::DeadLetterRoutes` reads it); empty when not set.
+    /// `encore_messaging::sqs::DeadLetterRoutes` reads it); empty when not set.
     pub dead_letter_queues: String,
 }
 
@@ -62,14 +66,15 @@ impl std::fmt::Debug for Config {
 }
 
 impl Config {
-    /// Reads the configuration, naming the first missing or invalid variable;
-    /// `spotify_client_secret` is resolved by the caller (plain or from Secrets Manager).
-    pub fn from_env(env: &Env, spotify_client_secret: String) -> Result<Self, ConfigError> {
+    /// Reads the configuration and then the secrets (once), naming the first missing or
+    /// invalid variable.
+    pub async fn from_env(env: &Env, aws: &SdkConfig) -> Result<Self, ConfigError> {
+        // Fields are read in the order written: the plain variables first, then the
+        // secrets, so a missing variable is named before any secret is fetched.
         Ok(Self {
             top_tracks_table: env.required(keys::TOP_TRACKS_TABLE)?,
             event_bus_name: env.required(keys::EVENT_BUS_NAME)?,
             spotify_client_id: env.required(keys::SPOTIFY_CLIENT_ID)?,
-            spotify_client_secret,
             allowed_callback_hosts: CallbackHosts::parse(
                 &env.optional(keys::CALLBACK_HOSTS)
                     .unwrap_or_else(|| DEFAULT_CALLBACK_HOSTS.to_owned()),
@@ -90,6 +95,14 @@ impl Config {
                 env.parse_optional(keys::RELATED_WITHIN_MINUTES)?,
             ),
             dead_letter_queues: env.optional(keys::DEAD_LETTER_QUEUES).unwrap_or_default(),
+            spotify_client_secret: secrets::resolve(
+                env,
+                aws,
+                keys::SPOTIFY_CLIENT_SECRET,
+                keys::SPOTIFY_CLIENT_SECRET_ARN,
+            )
+            .await?,
+            database_url: secrets::database_url(env, aws).await?,
         })
     }
 }
@@ -129,9 +142,12 @@ mod tests {
         );
     }
 
-    #[test]
-    fn names_the_missing_variable_and_hides_secrets() {
-        let err = Config::from_env(&Env::from_pairs([]), "s".into()).unwrap_err();
+    #[tokio::test]
+    async fn names_the_missing_variable_and_hides_secrets() {
+        let aws = encore_platform::aws::for_endpoint("http://127.0.0.1:9").await;
+        let err = Config::from_env(&Env::from_pairs([]), &aws)
+            .await
+            .unwrap_err();
         assert_eq!(
             err,
             ConfigError::Missing {
@@ -144,7 +160,7 @@ mod tests {
             (keys::SPOTIFY_CLIENT_ID, "id"),
             (keys::INGEST_CONCURRENCY, "many"),
         ]);
-        let err = Config::from_env(&env, "s".into()).unwrap_err();
+        let err = Config::from_env(&env, &aws).await.unwrap_err();
         assert!(
             matches!(
                 err,
@@ -159,11 +175,14 @@ mod tests {
             (keys::TOP_TRACKS_TABLE, "top_tracks"),
             (keys::EVENT_BUS_NAME, "encore"),
             (keys::SPOTIFY_CLIENT_ID, "id"),
+            (keys::SPOTIFY_CLIENT_SECRET, "very-secret"),
+            (keys::DATABASE_URL, "mysql://encore:db-password@db/encore"),
         ]);
-        let config = Config::from_env(&env, "very-secret".into()).unwrap();
+        let config = Config::from_env(&env, &aws).await.unwrap();
         assert_eq!(config.concurrency, DEFAULT_CONCURRENCY);
         assert_eq!(config.features, FeatureSettings::default());
         let shown = format!("{config:?}");
         assert!(!shown.contains("very-secret"), "{shown}");
+        assert!(!shown.contains("db-password"), "{shown}");
     }
 }

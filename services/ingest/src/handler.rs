@@ -6,20 +6,20 @@ use std::time::{Duration, Instant, SystemTime};
 
 use chrono::Utc;
 use encore_domain::events::{
-    decode, ingested_id_for, ArtistIngested, ArtistRequested, BusEvent, DecodeError, EventMeta,
-    SOURCE_INGEST,
+    ingested_id_for, ArtistIngested, ArtistRequested, BusEvent, EventMeta, SOURCE_INGEST,
 };
 use encore_domain::suggest::NameIndex;
-use encore_domain::{normalize, service_date, Artist, Release};
+use encore_domain::{normalize, service_date, Artist, ArtistId, NormalizedName, Release};
 use encore_kakao::callback::STILL_LOOKING_AFTER;
 use encore_kakao::render::{self, ArtistCard, LatestRelease};
 use encore_kakao::SkillResponse;
+use encore_messaging::inbound::{BatchOutcome, InboundMessage};
+use encore_messaging::MAX_ENTRY_BYTES;
+use encore_messaging::{decode, DecodeError};
+use encore_messaging::{EventPublisher, OutgoingEvent};
 use encore_platform::metrics::{names, Metrics};
-use encore_store::eventbridge::MAX_ENTRY_BYTES;
-use encore_store::inbound::{BatchOutcome, InboundMessage};
 use encore_store::{
-    ArtistStore, EventPublisher, OutgoingEvent, RelatedStore, RequestLog, RequestStatus,
-    StoreError, TopTracksCache,
+    ArtistStore, BackendError, RelatedStore, RequestLog, RequestStatus, TopTracksCache,
 };
 use futures::StreamExt;
 use tracing::Instrument;
@@ -120,7 +120,7 @@ pub enum IngestError {
     #[error(transparent)]
     Catalog(#[from] CatalogError),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] BackendError),
     /// The deadline came before the message was done (or before it could start); a later
     /// delivery tries again.
     #[error("out of time: {0}")]
@@ -136,7 +136,7 @@ impl IngestError {
             Self::Malformed(_)
                 | Self::Oversized { .. }
                 | Self::EmptyQuery
-                | Self::Store(StoreError::Rejected(_))
+                | Self::Store(BackendError::Rejected { .. } | BackendError::Duplicate { .. })
         )
     }
 }
@@ -146,7 +146,7 @@ impl IngestError {
 pub enum Ingested {
     /// The artist and its tracks are stored and `ArtistIngested` is published.
     Artist {
-        artist_id: String,
+        artist_id: ArtistId,
         tracks: usize,
         features: usize,
     },
@@ -244,6 +244,9 @@ async fn within(
     }
     let bounded = encore_spotify::deadline::within(deadline.at, work);
     match tokio::time::timeout_at(deadline.at.into(), bounded).await {
+        Ok(Err(IngestError::Catalog(CatalogError::OutOfTime { reason, .. }))) => {
+            Err(IngestError::OutOfTime(reason))
+        }
         Ok(result) => result,
         Err(_) => Err(IngestError::OutOfTime(
             "cut off at the deadline before it finished".into(),
@@ -272,7 +275,10 @@ async fn ingest_message(
             // without a request status and the next ask says it went wrong.
             if let Err(status) = ingest
                 .requests
-                .finish(&request.normalized, RequestStatus::Failed)
+                .finish(
+                    &NormalizedName::of(&request.normalized),
+                    RequestStatus::Failed,
+                )
                 .await
             {
                 tracing::warn!(reason = %status, "recording the failed request failed");
@@ -346,10 +352,12 @@ struct Finished {
 
 /// Resolves, fetches and stores one request, and publishes `ArtistIngested`.
 async fn ingest_work(request: &ArtistRequested, ingest: &Ingest) -> Result<Finished, IngestError> {
+    // The event's key, checked into a key again (normalizing a key changes nothing).
+    let normalized = NormalizedName::of(&request.normalized);
     let Some(artist) = ingest.catalog.resolve(&request.query).await? else {
         ingest
             .requests
-            .finish(&request.normalized, RequestStatus::NotFound)
+            .finish(&normalized, RequestStatus::NotFound)
             .await?;
         tracing::info!(request_id = ?request.request_id, "no such artist in the catalog");
         return Ok(Finished {
@@ -366,11 +374,8 @@ async fn ingest_work(request: &ArtistRequested, ingest: &Ingest) -> Result<Finis
     let fetched_at = Utc::now();
 
     ingest.artists.upsert_artist(&artist).await?;
-    if !request.normalized.is_empty() && request.normalized != artist.normalized_name() {
-        ingest
-            .artists
-            .put_alias(&request.normalized, &artist.id)
-            .await?;
+    if !normalized.is_empty() && normalized != artist.normalized_name() {
+        ingest.artists.put_alias(&normalized, &artist.id).await?;
     }
     ingest
         .top_tracks
@@ -397,7 +402,7 @@ async fn ingest_work(request: &ArtistRequested, ingest: &Ingest) -> Result<Finis
         .await?;
     ingest
         .requests
-        .finish(&request.normalized, RequestStatus::Done)
+        .finish(&normalized, RequestStatus::Done)
         .await?;
     tracing::info!(
         artist_id = %artist.id,
@@ -436,7 +441,7 @@ async fn latest_releases(
         .await
     {
         Ok(releases) => Ok(Some(releases)),
-        Err(CatalogError::Permanent(reason)) => {
+        Err(CatalogError::Permanent { reason, .. }) => {
             tracing::warn!(artist_id = %artist.id, %reason, "releases refused by the catalog; ingesting without them");
             Ok(None)
         }
@@ -470,7 +475,7 @@ async fn similar_cards(artist: &Artist, ingest: &Ingest) -> Vec<ArtistCard> {
             return Vec::new();
         }
     };
-    let ids: Vec<String> = related.iter().map(|(_, a)| a.id.clone()).collect();
+    let ids: Vec<ArtistId> = related.iter().map(|(_, a)| a.id.clone()).collect();
     let mut tracks = ingest.top_tracks.top_tracks(&ids).await.unwrap_or_default();
     related
         .into_iter()

@@ -5,14 +5,13 @@ use std::sync::Arc;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use encore_ingest::spotify::SpotifyCatalog;
 use encore_ingest::{handle_until, Callbacks, Config, Deadline, Ingest};
-use encore_platform::config::{keys, Env};
-use encore_platform::secrets;
+use encore_messaging::eventbridge::EventBridgePublisher;
+use encore_messaging::inbound::{from_sqs_event, settle_sqs_batch};
+use encore_messaging::sqs::DeadLetterRoutes;
+use encore_platform::config::Env;
 use encore_spotify::{ClientSecret, SpotifyClient, SpotifyConfig};
 use encore_store::dynamodb::DynamoTopTracks;
-use encore_store::eventbridge::EventBridgePublisher;
-use encore_store::inbound::{from_sqs_event, settle_sqs_batch};
 use encore_store::mysql::MySqlStore;
-use encore_store::sqs::DeadLetterRoutes;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]
@@ -20,19 +19,10 @@ async fn main() -> Result<(), Error> {
     encore_platform::logging::init();
     let env = Env::process();
     let aws = encore_platform::aws::from_env().await;
-    let spotify_secret = secrets::resolve(
-        &env,
-        &aws,
-        keys::SPOTIFY_CLIENT_SECRET,
-        keys::SPOTIFY_CLIENT_SECRET_ARN,
-    )
-    .await?;
-    let config = Config::from_env(&env, spotify_secret)?;
+    let config = Config::from_env(&env, &aws).await?;
     // One connection per artist ingested at once (infra/README-deploy.md, pool sizes).
     let pool_size = u32::try_from(config.concurrency).unwrap_or(u32::MAX).max(1);
-    let store = Arc::new(
-        MySqlStore::connect_sized(&secrets::database_url(&env, &aws).await?, pool_size).await?,
-    );
+    let store = Arc::new(MySqlStore::connect_sized(&config.database_url, pool_size).await?);
     let spotify = SpotifyClient::new(
         SpotifyConfig::new(
             config.spotify_client_id.clone(),

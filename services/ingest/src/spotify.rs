@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use encore_domain::{Artist, Release};
 use encore_spotify::{SpotifyClient, SpotifyError};
 
-use crate::catalog::{ArtistTracks, Catalog, CatalogError, CatalogUsage};
+use crate::catalog::{ArtistTracks, Catalog, CatalogError, CatalogUsage, Cause};
 
 /// [`Catalog`] backed by the Spotify Web API.
 #[derive(Debug, Clone)]
@@ -25,10 +25,16 @@ impl SpotifyCatalog {
 }
 
 fn classify(err: SpotifyError) -> CatalogError {
-    if err.is_transient() {
-        CatalogError::Transient(err.to_string())
-    } else {
-        CatalogError::Permanent(err.to_string())
+    let (deadline, transient) = (
+        matches!(err, SpotifyError::Deadline { .. }),
+        err.is_transient(),
+    );
+    let reason = err.to_string();
+    let source: Option<Cause> = Some(Box::new(err));
+    match (deadline, transient) {
+        (true, _) => CatalogError::OutOfTime { reason, source },
+        (false, true) => CatalogError::Transient { reason, source },
+        (false, false) => CatalogError::Permanent { reason, source },
     }
 }
 
@@ -60,7 +66,7 @@ impl Catalog for SpotifyCatalog {
         n: usize,
     ) -> Result<Vec<Release>, CatalogError> {
         self.client
-            .latest_releases(&artist.id, n)
+            .latest_releases(artist.id.as_str(), n)
             .await
             .map_err(classify)
     }

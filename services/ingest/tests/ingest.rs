@@ -10,21 +10,28 @@ use axum::routing::post;
 use axum::Json;
 use chrono::Utc;
 use encore_domain::events::{
-    decode, ArtistIngested, ArtistRequested, BusEnvelope, EventMeta, RequestReason, SOURCE_CHAT,
+    ArtistIngested, ArtistRequested, EventMeta, RequestReason, SOURCE_CHAT,
 };
-use encore_domain::normalize;
+use encore_domain::{normalize, NormalizedName};
 use encore_ingest::spotify::SpotifyCatalog;
 use encore_ingest::{handle, handle_until, Callbacks, Deadline, Ingest};
 use encore_kakao::callback::{CallbackHosts, STILL_LOOKING_AFTER};
+use encore_messaging::embedded_bus::EmbeddedBus;
+use encore_messaging::inbound::{from_sqs_event, InboundMessage};
+use encore_messaging::Queue;
+use encore_messaging::{decode, BusEnvelope};
+use encore_messaging::{embedded_queue::EmbeddedQueue, QueueSettings};
 use encore_platform::config::keys;
 use encore_spotify::{ClientSecret, RetryPolicy, SpotifyClient, SpotifyConfig};
 use encore_standin::{Credentials, Faults, RunningStandIn, StandIn};
-use encore_store::embedded_bus::EmbeddedBus;
-use encore_store::embedded_queue::{EmbeddedQueue, QueueSettings};
-use encore_store::inbound::{from_sqs_event, InboundMessage};
 use encore_store::sqlite::SqliteStore;
-use encore_store::{ArtistStore, Queue, RequestLog, RequestStatus, TopTracksCache};
+use encore_store::{ArtistStore, RequestLog, RequestStatus, TopTracksCache};
 use serde_json::Value;
+
+/// A name's matching key.
+fn key(name: &str) -> NormalizedName {
+    NormalizedName::of(name)
+}
 
 fn data_set() -> PathBuf {
     let path =
@@ -182,29 +189,29 @@ async fn embedded_ingest_stores_publishes_learns_alias_and_calls_back() {
 
     let bts = stack
         .store
-        .find_artist("bts")
+        .find_artist(&key("bts"))
         .await
         .unwrap()
         .expect("BTS stored");
     let by_alias = stack
         .store
-        .find_artist("방탄소년단")
+        .find_artist(&key("방탄소년단"))
         .await
         .unwrap()
         .expect("alias learned");
     assert_eq!(by_alias.id, bts.id);
     assert!(stack
         .store
-        .find_artist("red velvet")
+        .find_artist(&key("red velvet"))
         .await
         .unwrap()
         .is_some());
     assert_eq!(
-        stack.store.status("방탄소년단").await.unwrap(),
+        stack.store.status(&key("방탄소년단")).await.unwrap(),
         Some(RequestStatus::Done)
     );
     assert_eq!(
-        stack.store.status(&unknown.normalized).await.unwrap(),
+        stack.store.status(&key(&unknown.normalized)).await.unwrap(),
         Some(RequestStatus::NotFound)
     );
 
@@ -314,7 +321,7 @@ async fn embedded_ingest_stores_publishes_learns_alias_and_calls_back() {
     let outcome = handle(vec![message("m5", &typo)], &stack.ingest).await;
     assert!(outcome.failures.is_empty(), "{outcome:?}");
     assert_eq!(
-        stack.store.status("red velvit").await.unwrap(),
+        stack.store.status(&key("red velvit")).await.unwrap(),
         Some(RequestStatus::NotFound)
     );
     assert_eq!(suggested(&callbacks), ["Red Velvet"]);
@@ -345,7 +352,12 @@ async fn the_callback_says_still_looking_before_the_window_closes() {
         "the work outlasted the window"
     );
     assert!(
-        stack.store.find_artist("twice").await.unwrap().is_some(),
+        stack
+            .store
+            .find_artist(&key("twice"))
+            .await
+            .unwrap()
+            .is_some(),
         "ingested all the same"
     );
     let answers = slow_callbacks.lock().unwrap().clone();
@@ -480,20 +492,25 @@ async fn poison_messages_fail_every_time_and_others_succeed() {
             "every one of these is dead-lettered at once: {outcome:?}"
         );
     }
-    assert!(stack.store.find_artist("twice").await.unwrap().is_some());
+    assert!(stack
+        .store
+        .find_artist(&key("twice"))
+        .await
+        .unwrap()
+        .is_some());
 }
 
 /// A bus that refuses every event for good, as EventBridge refuses an oversized one.
 struct RefusingBus;
 
 #[async_trait::async_trait]
-impl encore_store::EventPublisher for RefusingBus {
+impl encore_messaging::EventPublisher for RefusingBus {
     async fn publish(
         &self,
-        _events: &[encore_store::OutgoingEvent],
-    ) -> Result<(), encore_store::StoreError> {
-        Err(encore_store::StoreError::Rejected(
-            "ArtistIngested event is 31457280 bytes, over the entry limit".into(),
+        _events: &[encore_messaging::OutgoingEvent],
+    ) -> Result<(), encore_store::BackendError> {
+        Err(encore_store::BackendError::rejected(
+            "ArtistIngested event is 31457280 bytes, over the entry limit",
         ))
     }
 }
@@ -510,9 +527,14 @@ async fn a_refused_publish_dead_letters_at_once_and_leaves_a_request_status() {
     assert!(failure.reason.contains("entry limit"), "{outcome:?}");
     // The artist reached the stores before the refusal: its request is marked failed, not
     // left without a status.
-    assert!(stack.store.find_artist("twice").await.unwrap().is_some());
+    assert!(stack
+        .store
+        .find_artist(&key("twice"))
+        .await
+        .unwrap()
+        .is_some());
     assert_eq!(
-        stack.store.status("twice").await.unwrap(),
+        stack.store.status(&key("twice")).await.unwrap(),
         Some(RequestStatus::Failed)
     );
 }
@@ -521,13 +543,13 @@ async fn a_refused_publish_dead_letters_at_once_and_leaves_a_request_status() {
 struct UnavailableBus;
 
 #[async_trait::async_trait]
-impl encore_store::EventPublisher for UnavailableBus {
+impl encore_messaging::EventPublisher for UnavailableBus {
     async fn publish(
         &self,
-        _events: &[encore_store::OutgoingEvent],
-    ) -> Result<(), encore_store::StoreError> {
-        Err(encore_store::StoreError::Unavailable(
-            "the bus is not answering".into(),
+        _events: &[encore_messaging::OutgoingEvent],
+    ) -> Result<(), encore_store::BackendError> {
+        Err(encore_store::BackendError::unavailable(
+            "the bus is not answering",
         ))
     }
 }
@@ -544,7 +566,7 @@ async fn a_transient_failure_on_the_last_delivery_marks_the_request_failed() {
     let outcome = handle(vec![delivery.clone()], &stack.ingest).await;
     assert!(!outcome.failures[0].permanent, "{outcome:?}");
     assert_ne!(
-        stack.store.status("twice").await.unwrap(),
+        stack.store.status(&key("twice")).await.unwrap(),
         Some(RequestStatus::Failed),
         "an early delivery is retried, not given up"
     );
@@ -552,7 +574,7 @@ async fn a_transient_failure_on_the_last_delivery_marks_the_request_failed() {
     let outcome = handle(vec![delivery], &stack.ingest).await;
     assert!(!outcome.failures[0].permanent, "{outcome:?}");
     assert_eq!(
-        stack.store.status("twice").await.unwrap(),
+        stack.store.status(&key("twice")).await.unwrap(),
         Some(RequestStatus::Failed)
     );
 }
@@ -760,10 +782,10 @@ async fn development_mode_stores_tracks_with_features_missing() {
 /// `ArtistIngested` on a moto EventBridge bus reaching its target queue, and a callback.
 #[tokio::test]
 async fn aws_path_on_mariadb_and_moto() {
+    use encore_messaging::eventbridge::{route_to_queue, EventBridgePublisher};
+    use encore_messaging::sqs::create_with_dead_letters;
     use encore_store::dynamodb::{create_table, DynamoTopTracks};
-    use encore_store::eventbridge::{route_to_queue, EventBridgePublisher};
     use encore_store::mysql::MySqlStore;
-    use encore_store::sqs::create_with_dead_letters;
 
     let endpoint =
         std::env::var(keys::TEST_AWS_ENDPOINT).unwrap_or_else(|_| "http://127.0.0.1:5055".into());
@@ -845,7 +867,7 @@ async fn aws_path_on_mariadb_and_moto() {
     assert!(outcome.failures.is_empty(), "{outcome:?}");
 
     let bts = store
-        .find_artist("방탄소년단")
+        .find_artist(&key("방탄소년단"))
         .await
         .unwrap()
         .expect("alias resolves in MariaDB");
@@ -883,7 +905,7 @@ async fn aws_path_on_mariadb_and_moto() {
     let outcome = handle(vec![message("m2", &typo)], &ingest).await;
     assert!(outcome.failures.is_empty(), "{outcome:?}");
     assert_eq!(
-        store.status("방탄소녀단").await.unwrap(),
+        store.status(&key("방탄소녀단")).await.unwrap(),
         Some(RequestStatus::NotFound)
     );
     assert_eq!(suggested(&callbacks), ["BTS"]);

@@ -8,23 +8,25 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use encore_domain::events::{
-    decode, ArtistIngested, ArtistRequested, BusEnvelope, EventMeta, RequestReason, SOURCE_OPS,
+    ArtistIngested, ArtistRequested, EventMeta, RequestReason, SOURCE_OPS,
 };
 use encore_domain::{normalize, FeatureSource};
 use encore_ingest::spotify::SpotifyCatalog;
 use encore_ingest::{handle, Callbacks, Ingest};
 use encore_kakao::callback::CallbackHosts;
+use encore_messaging::embedded_bus::EmbeddedBus;
+use encore_messaging::inbound::InboundMessage;
+use encore_messaging::{decode, BusEnvelope};
+use encore_messaging::{embedded_queue::EmbeddedQueue, QueueSettings};
+use encore_messaging::{EventPublisher, Queue};
 use encore_platform::config::keys;
 use encore_spotify::{
     ClientSecret, FeatureSettings, FeaturesFallback, RetryPolicy, SpotifyClient, SpotifyConfig,
     SpotifyMode,
 };
 use encore_standin::{Credentials, Faults, RunningStandIn, StandIn};
-use encore_store::embedded_bus::EmbeddedBus;
-use encore_store::embedded_queue::{EmbeddedQueue, QueueSettings};
-use encore_store::inbound::InboundMessage;
 use encore_store::sqlite::SqliteStore;
-use encore_store::{ArtistStore, EventPublisher, Queue, RelatedStore, RequestLog, TopTracksCache};
+use encore_store::{ArtistStore, RelatedStore, RequestLog, TopTracksCache};
 
 fn catalog() -> Arc<encore_standin::Catalog> {
     static CATALOG: OnceLock<Arc<encore_standin::Catalog>> = OnceLock::new();
@@ -237,10 +239,10 @@ async fn provenance_on_sqlite_and_the_embedded_bus() {
 
 #[tokio::test]
 async fn provenance_on_mariadb_dynamodb_and_eventbridge() {
+    use encore_messaging::eventbridge::{route_to_queue, EventBridgePublisher};
+    use encore_messaging::sqs::create_with_dead_letters;
     use encore_store::dynamodb::{create_table, DynamoTopTracks};
-    use encore_store::eventbridge::{route_to_queue, EventBridgePublisher};
     use encore_store::mysql::MySqlStore;
-    use encore_store::sqs::create_with_dead_letters;
 
     let endpoint =
         std::env::var(keys::TEST_AWS_ENDPOINT).unwrap_or_else(|_| "http://127.0.0.1:5055".into());

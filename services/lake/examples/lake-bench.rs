@@ -12,22 +12,24 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use chrono::{DateTime, TimeZone, Utc};
-use encore_domain::events::{ArtistIngested, BusEnvelope, EventMeta, SOURCE_INGEST};
+use encore_domain::events::{ArtistIngested, EventMeta, SOURCE_INGEST};
 use encore_domain::release::{latest_releases, AlbumType, LATEST_RELEASES_KEPT};
-use encore_domain::{Artist, AudioFeatures, Release, ReleaseDate, Track};
+use encore_domain::{
+    Artist, ArtistId, AudioFeatures, IdError, Release, ReleaseDate, Track, TrackId,
+    TOP_TRACKS_PER_ARTIST,
+};
 use encore_lake::{Lake, LocalDirLake, ObjectInfo, AUDIO_FEATURES, RELEASES, TOP_TRACKS};
 use encore_lake_service::handle;
+use encore_messaging::inbound::InboundMessage;
+use encore_messaging::BusEnvelope;
 use encore_standin::catalog::{CatalogAlbum, CatalogArtist, CatalogTrack};
 use encore_standin::Catalog;
-use encore_store::inbound::InboundMessage;
 
 /// Where the data set lives, relative to this crate.
 const DATA_SET: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../../shared/data/spotify_songs.csv.gz"
 );
-/// Top tracks kept per artist, as Spotify's top-tracks endpoint returns.
-const TOP_TRACKS_KEPT: usize = 10;
 
 /// The command line.
 struct Args {
@@ -90,7 +92,8 @@ fn load_events(catalog: &Catalog, limit: Option<usize>) -> Result<Events, String
                 .collect();
             ingested(catalog, artist, &all, occurred_at)
         })
-        .collect();
+        .collect::<Result<_, IdError>>()
+        .map_err(|e| format!("the data set has {e}"))?;
     Ok(Events { events, albums })
 }
 
@@ -101,25 +104,34 @@ fn ingested(
     artist: &CatalogArtist,
     all: &[Release],
     occurred_at: DateTime<Utc>,
-) -> ArtistIngested {
-    let top: Vec<&CatalogTrack> = catalog.tracks_of(artist).take(TOP_TRACKS_KEPT).collect();
+) -> Result<ArtistIngested, IdError> {
+    let top: Vec<&CatalogTrack> = catalog
+        .tracks_of(artist)
+        .take(TOP_TRACKS_PER_ARTIST as usize)
+        .collect();
+    let artist_id = ArtistId::try_from(artist.id.as_str())?;
     let tracks = top
         .iter()
         .zip(1..)
-        .map(|(track, rank)| Track {
-            id: track.id.clone(),
-            name: track.name.clone(),
-            artist_id: artist.id.clone(),
-            rank,
-            album_name: Some(catalog.album_at(track.album).name.clone()),
-            image_url: None,
-            popularity: Some(track.popularity),
-            duration_ms: Some(track.duration_ms),
-            spotify_url: Some(format!("https://open.spotify.com/track/{}", track.id)),
-            features_source: None,
+        .map(|(track, rank)| {
+            Ok(Track {
+                id: TrackId::try_from(track.id.as_str())?,
+                name: track.name.clone(),
+                artist_id: artist_id.clone(),
+                rank,
+                album_name: Some(catalog.album_at(track.album).name.clone()),
+                image_url: None,
+                popularity: Some(track.popularity),
+                duration_ms: Some(track.duration_ms),
+                spotify_url: Some(format!("https://open.spotify.com/track/{}", track.id)),
+                features_source: None,
+            })
         })
-        .collect();
-    let features = top.iter().map(|track| audio_features(track)).collect();
+        .collect::<Result<_, IdError>>()?;
+    let features = top
+        .iter()
+        .map(|track| audio_features(track))
+        .collect::<Result<_, IdError>>()?;
     let meta = EventMeta {
         version: 1,
         id: uuid::Uuid::new_v5(
@@ -128,11 +140,11 @@ fn ingested(
         ),
         occurred_at,
     };
-    ArtistIngested {
+    Ok(ArtistIngested {
         meta,
         query: artist.name.clone(),
         artist: Artist {
-            id: artist.id.clone(),
+            id: artist_id,
             name: artist.name.clone(),
             popularity: Some(artist.popularity),
             followers: Some(artist.followers),
@@ -143,15 +155,15 @@ fn ingested(
         tracks,
         features,
         releases: latest_releases(all, LATEST_RELEASES_KEPT),
-    }
+    })
 }
 
 /// The track's audio features as Spotify's audio-features endpoint gives them (the data
 /// set has no time signature).
-fn audio_features(track: &CatalogTrack) -> AudioFeatures {
+fn audio_features(track: &CatalogTrack) -> Result<AudioFeatures, IdError> {
     let f = &track.features;
-    AudioFeatures {
-        track_id: track.id.clone(),
+    Ok(AudioFeatures {
+        track_id: TrackId::try_from(track.id.as_str())?,
         danceability: f.danceability,
         energy: f.energy,
         key: f.key,
@@ -166,7 +178,7 @@ fn audio_features(track: &CatalogTrack) -> AudioFeatures {
         duration_ms: Some(track.duration_ms),
         time_signature: None,
         source: Default::default(),
-    }
+    })
 }
 
 /// `album` as `artist`'s release, as the Spotify client reads the stand-in's albums

@@ -4,12 +4,13 @@
 //! all of its good events (not one per artist: many small files make every query slower
 //! and dearer). Both the Lambda `main` and the embedded runner call it.
 
-use encore_domain::events::{decode, ArtistIngested};
+use encore_domain::events::ArtistIngested;
 use encore_lake::{write_batch, Lake, LakeBatch};
+use encore_messaging::decode;
+use encore_messaging::inbound::{BatchOutcome, InboundMessage};
+use encore_messaging::MAX_ENTRY_BYTES;
 use encore_platform::config::{keys, ConfigError, Env};
 use encore_platform::metrics::{names, Metrics};
-use encore_store::eventbridge::MAX_ENTRY_BYTES;
-use encore_store::inbound::{BatchOutcome, InboundMessage};
 use tracing::{info, info_span, warn};
 
 /// The lake service's configuration.
@@ -18,7 +19,7 @@ pub struct Config {
     /// The S3 bucket of the data lake.
     pub lake_bucket: String,
     /// The lake queue's dead-letter queue ([`keys::DEAD_LETTER_QUEUES`], as
-    /// `encore_store::sqs::DeadLetterRoutes` reads it); empty when not set.
+    /// `encore_messaging::sqs::DeadLetterRoutes` reads it); empty when not set.
     pub dead_letter_queues: String,
 }
 

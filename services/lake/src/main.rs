@@ -4,9 +4,9 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use encore_lake::objects::s3::s3_client;
 use encore_lake::S3Lake;
 use encore_lake_service::{handle, Config};
+use encore_messaging::inbound::{from_sqs_event, settle_sqs_batch};
+use encore_messaging::sqs::DeadLetterRoutes;
 use encore_platform::Env;
-use encore_store::inbound::{from_sqs_event, settle_sqs_batch};
-use encore_store::sqs::DeadLetterRoutes;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 #[tokio::main]

@@ -12,16 +12,17 @@ use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{Float64Type, Int32Type, TimestampMillisecondType};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::prelude::SessionContext;
-use encore_domain::events::{ArtistIngested, BusEnvelope, EventMeta, SOURCE_INGEST};
+use encore_domain::events::{ArtistIngested, EventMeta, SOURCE_INGEST};
 use encore_domain::release::{AlbumType, Release, ReleaseDate};
 use encore_domain::{Artist, AudioFeatures, FeatureSource, Track};
 use encore_lake::objects::s3::s3_client;
 use encore_lake::{compact, Lake, LocalDirLake, S3Lake, AUDIO_FEATURES, RELEASES, TOP_TRACKS};
 use encore_lake_service::handle;
+use encore_messaging::inbound::InboundMessage;
+use encore_messaging::sqs::SqsQueue;
+use encore_messaging::BusEnvelope;
+use encore_messaging::Queue;
 use encore_platform::config::keys;
-use encore_store::inbound::InboundMessage;
-use encore_store::sqs::SqsQueue;
-use encore_store::Queue;
 use uuid::Uuid;
 
 const DEFAULT_AWS_ENDPOINT: &str = "http://127.0.0.1:5055";
@@ -58,9 +59,9 @@ fn at(hour: u32, minute: u32) -> DateTime<Utc> {
 
 fn track(artist: &str, rank: u32) -> Track {
     Track {
-        id: format!("{artist}{rank}"),
+        id: format!("{artist}{rank}").parse().unwrap(),
         name: format!("{artist} song {rank}"),
-        artist_id: artist.into(),
+        artist_id: artist.parse().unwrap(),
         rank,
         album_name: Some(format!("{artist} album")),
         image_url: (rank == 1).then(|| format!("https://i.example/{artist}.jpg")),
@@ -73,7 +74,7 @@ fn track(artist: &str, rank: u32) -> Track {
 
 fn features(track_id: &str, danceability: f64) -> AudioFeatures {
     AudioFeatures {
-        track_id: track_id.into(),
+        track_id: track_id.parse().unwrap(),
         danceability,
         energy: 0.8,
         key: 11,
@@ -134,7 +135,7 @@ fn ingested(
         },
         query: artist.into(),
         artist: Artist {
-            id: artist.into(),
+            id: artist.parse().unwrap(),
             name: artist.into(),
             popularity: Some(50),
             followers: None,

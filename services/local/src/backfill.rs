@@ -11,13 +11,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use encore_domain::events::{
-    decode, ArtistRequested, BusEvent, EventMeta, RequestReason, SOURCE_OPS,
-};
-use encore_domain::normalize;
+use encore_domain::events::{ArtistRequested, BusEvent, EventMeta, RequestReason, SOURCE_OPS};
+use encore_domain::{normalize, NormalizedName};
 use encore_ingest::Ingest;
+use encore_messaging::decode;
+use encore_messaging::{EventPublisher, OutgoingEvent};
 use encore_platform::config::Env;
-use encore_store::{EventPublisher, OutgoingEvent, RequestLog};
+use encore_store::RequestLog;
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 
@@ -86,7 +86,11 @@ async fn unpublished(stack: &Stack, chunk: &[String]) -> anyhow::Result<Vec<Stri
     for name in chunk {
         let request = backfill_request(name);
         if queued.contains(&request.request_id)
-            || stack.store.status(&request.normalized).await?.is_some()
+            || stack
+                .store
+                .status(&NormalizedName::of(&request.normalized))
+                .await?
+                .is_some()
         {
             continue;
         }

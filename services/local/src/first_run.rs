@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use encore_domain::events::SOURCE_OPS;
+use encore_messaging::{EventPublisher, OutgoingEvent};
 use encore_platform::config::Env;
 use encore_standin::ALIASES;
-use encore_store::{EventPublisher, OutgoingEvent};
 
 use crate::backfill::{artist_names, backfill_request, drain};
 use crate::stack::{load_catalog, CatalogService, CatalogSource, Stack};

@@ -102,7 +102,7 @@ fn button_target(button: &Button) -> &str {
 
 /// `encore related NAME`.
 pub async fn print_related(stack: &Stack, name: &str) -> anyhow::Result<()> {
-    let normalized = encore_domain::normalize(name);
+    let normalized = encore_domain::NormalizedName::of(name);
     let Some(artist) = stack.store.find_artist(&normalized).await? else {
         anyhow::bail!(
             "no artist called {name:?} is stored yet (ask for it in the chat, or run a backfill)"
@@ -138,10 +138,10 @@ pub async fn export_related_csv(stack: &Stack, out: impl Write) -> anyhow::Resul
     ])?;
     for row in stack.store.export_related().await? {
         writer.write_record([
-            row.artist_id,
+            row.artist_id.into_string(),
             row.artist_name,
             row.rank.to_string(),
-            row.related_id,
+            row.related_id.into_string(),
             row.related_name,
             row.distance.to_string(),
         ])?;

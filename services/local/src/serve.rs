@@ -160,7 +160,7 @@ async fn consume<S, F>(name: &str, stop: watch::Receiver<bool>, step: S, on_succ
 where
     S: Fn() -> F,
     F: std::future::Future<
-        Output = Result<encore_store::inbound::BatchReport, encore_store::StoreError>,
+        Output = Result<encore_messaging::inbound::BatchReport, encore_store::BackendError>,
     >,
 {
     while !*stop.borrow() {
@@ -224,10 +224,7 @@ async fn daily_schedule(stack: Arc<Stack>, mut stop: watch::Receiver<bool>, inva
     }
 }
 
-type TriggerState = (
-    Arc<Stack>,
-    Arc<SkillEndpoint<crate::stack::EmbeddedChatPorts>>,
-);
+type TriggerState = (Arc<Stack>, Arc<SkillEndpoint>);
 
 /// `POST /similarity/run` (JSON, with the skill secret when one is set): the daily job
 /// now; answers with its summary, or 409 while a run is already in progress.

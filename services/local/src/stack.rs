@@ -18,6 +18,10 @@ use encore_ingest::{Callbacks, Deadline, Ingest, DEFAULT_ARTIST_BUDGET, DEFAULT_
 use encore_kakao::callback::CallbackHosts;
 use encore_lake::query::DataFusionLakeSql;
 use encore_lake::LocalDirLake;
+use encore_messaging::embedded_bus::{DetailMatch, EmbeddedBus};
+use encore_messaging::inbound::{process_batch, BatchReport};
+use encore_messaging::Queue;
+use encore_messaging::{embedded_queue::EmbeddedQueue, QueueSettings};
 use encore_platform::config::{keys, Env};
 use encore_replay::{QueuePair, QueuePairs};
 use encore_similarity_service::{
@@ -25,11 +29,8 @@ use encore_similarity_service::{
 };
 use encore_spotify::{ClientSecret, FeatureSettings, SpotifyClient, SpotifyConfig, SpotifyMode};
 use encore_standin::{Credentials, Faults, RunningStandIn, StandIn};
-use encore_store::embedded_bus::{DetailMatch, EmbeddedBus};
-use encore_store::embedded_queue::{EmbeddedQueue, QueueSettings};
-use encore_store::inbound::{process_batch, BatchReport};
 use encore_store::sqlite::SqliteStore;
-use encore_store::{Queue, StoreError};
+use encore_store::BackendError;
 
 /// The demo catalog authored for the embedded default (see `demo/README.md`).
 const DEMO_CATALOG: &str = include_str!("../demo/catalog.csv");
@@ -58,7 +59,7 @@ pub enum StackError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] BackendError),
     #[error(transparent)]
     Config(#[from] encore_platform::ConfigError),
     #[error("cannot load the catalog {path}: {source}")]
@@ -142,10 +143,6 @@ impl CatalogService {
         }
     }
 }
-
-/// The chat's ports on the embedded stack.
-pub type EmbeddedChatPorts =
-    Stores<SqliteStore, SqliteStore, SqliteStore, SqliteStore, EmbeddedBus>;
 
 /// Every adapter of the embedded default, opened on one data directory.
 pub struct Stack {
@@ -283,7 +280,7 @@ impl Stack {
     }
 
     /// The chat over this stack's stores and bus.
-    pub fn chat(&self, settings: ChatSettings) -> Chat<EmbeddedChatPorts> {
+    pub fn chat(&self, settings: ChatSettings) -> Chat {
         Chat::new(
             Stores::shared(self.store.clone(), self.bus.clone()),
             settings,
@@ -326,14 +323,14 @@ impl Stack {
 
     /// Whether artists are stored but the datamart is empty (a first run or a backfill
     /// stopped before the similarity job): `encore serve` then runs the job soon.
-    pub async fn needs_datamart(&self) -> Result<bool, StoreError> {
+    pub async fn needs_datamart(&self) -> Result<bool, BackendError> {
         let counts = self.store.counts().await?;
         Ok(counts.artists > 0 && counts.related_rows == 0)
     }
 
     /// Whether nothing was ever put into this data directory: no artist, no datamart row,
     /// nothing waiting in the queues (a first run seeds such a store).
-    pub async fn is_empty(&self) -> Result<bool, StoreError> {
+    pub async fn is_empty(&self) -> Result<bool, BackendError> {
         let counts = self.store.counts().await?;
         let (ingest, lake) = self.pending().await?;
         Ok(counts.artists == 0 && counts.related_rows == 0 && ingest == 0 && lake == 0)
@@ -411,7 +408,7 @@ impl Stack {
         &self,
         ingest: &Ingest,
         wait: Duration,
-    ) -> Result<BatchReport, StoreError> {
+    ) -> Result<BatchReport, BackendError> {
         let visibility = self.ingest_queue.visibility_timeout();
         let window = visibility.saturating_sub(visibility / 10);
         let budget = DEFAULT_ARTIST_BUDGET.min(visibility / 4);
@@ -441,7 +438,7 @@ impl Stack {
     }
 
     /// One step of the lake consumer: a batch from the lake queue into the lake.
-    pub async fn lake_step(&self, wait: Duration) -> Result<BatchReport, StoreError> {
+    pub async fn lake_step(&self, wait: Duration) -> Result<BatchReport, BackendError> {
         let lake = self.lake.clone();
         process_batch(self.lake_queue.as_ref(), LAKE_BATCH, wait, |batch| {
             let lake = lake.clone();
@@ -464,7 +461,7 @@ impl Stack {
 
     /// Messages waiting or in flight on the ingest queues (users' and refreshes') and on
     /// the lake queue.
-    pub async fn pending(&self) -> Result<(u64, u64), StoreError> {
+    pub async fn pending(&self) -> Result<(u64, u64), BackendError> {
         Ok((
             self.ingest_queue.depth().await? + self.refresh_queue.depth().await?,
             self.lake_queue.depth().await?,
@@ -476,7 +473,8 @@ impl Stack {
 mod tests {
     use std::time::Instant;
 
-    use encore_domain::events::{BusEnvelope, EventMeta, RequestReason, SOURCE_CHAT};
+    use encore_domain::events::{EventMeta, RequestReason, SOURCE_CHAT};
+    use encore_messaging::BusEnvelope;
     use encore_store::sqlite::StoreCounts;
 
     use super::*;

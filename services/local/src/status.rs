@@ -6,9 +6,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, Utc};
+use encore_messaging::Queue;
 use encore_similarity_service::{JobError, JobSummary};
 use encore_store::sqlite::StoreCounts;
-use encore_store::{Queue, StoreError};
+use encore_store::BackendError;
 use serde::{Deserialize, Serialize};
 
 use crate::stack::Stack;
@@ -95,7 +96,7 @@ pub struct Status {
 #[derive(Debug, thiserror::Error)]
 pub enum StatusError {
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] BackendError),
     #[error("cannot read the last job record {path}: {reason}")]
     LastJob { path: PathBuf, reason: String },
 }

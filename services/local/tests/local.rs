@@ -1084,8 +1084,8 @@ fn refresh_brings_a_new_release_into_the_answer() {
 #[tokio::test]
 async fn a_user_request_goes_before_a_thousand_refreshes() {
     use encore_local::stack::{CatalogSource, Stack};
+    use encore_messaging::{EventPublisher, OutgoingEvent, Queue};
     use encore_platform::config::Env;
-    use encore_store::{EventPublisher, OutgoingEvent, Queue};
     use std::sync::{Arc, Mutex};
 
     let dir = temp_dir("priority");

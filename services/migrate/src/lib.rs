@@ -19,13 +19,31 @@ use aws_lambda_events::event::cloudformation::{
     CloudFormationCustomResourceRequest, CloudFormationCustomResourceResponse,
     CloudFormationCustomResourceResponseStatus,
 };
-use encore_store::StoreError;
+use encore_store::BackendError;
 use serde::Deserialize;
 use serde_json::Value;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::MySqlPool;
 
 use crate::users::{Credentials, FunctionUser};
+
+/// The migrate Lambda's configuration, its secret resolved like every service's.
+pub struct Config {
+    /// MySQL URL with the master user's credentials (`DATABASE_SECRET_ARN`) filled in.
+    pub database_url: String,
+}
+
+impl Config {
+    /// Reads the database URL and the master secret (once), naming what is missing.
+    pub async fn from_env(
+        env: &encore_platform::Env,
+        aws: &aws_config::SdkConfig,
+    ) -> Result<Self, encore_platform::ConfigError> {
+        Ok(Self {
+            database_url: encore_platform::secrets::database_url(env, aws).await?,
+        })
+    }
+}
 
 /// The request CloudFormation sends; the properties are read per request type, so a
 /// Delete is answered whatever they hold.
@@ -64,7 +82,7 @@ const MAX_REASON_BYTES: usize = 1_024;
 pub enum MigrateError {
     /// The database refused or could not be reached.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] BackendError),
     /// The resource's properties are not [`SchemaProperties`].
     #[error("the DatabaseSchema properties are invalid: {0}")]
     Properties(String),
@@ -158,7 +176,7 @@ impl<S: SecretSource> Target<S> {
     }
 
     /// One connection with the master user, retried while the database is unavailable.
-    async fn connect(&self) -> Result<MySqlPool, StoreError> {
+    async fn connect(&self) -> Result<MySqlPool, BackendError> {
         let until = tokio::time::Instant::now() + self.connect_wait;
         loop {
             let attempt = MySqlPoolOptions::new()
@@ -166,9 +184,11 @@ impl<S: SecretSource> Target<S> {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(self.options.clone())
                 .await
-                .map_err(StoreError::from);
+                .map_err(BackendError::from);
             match attempt {
-                Err(StoreError::Unavailable(reason)) if tokio::time::Instant::now() < until => {
+                Err(BackendError::Unavailable { reason, .. })
+                    if tokio::time::Instant::now() < until =>
+                {
                     tracing::warn!(reason, "the database is not reachable yet; retrying");
                     tokio::time::sleep(CONNECT_RETRY).await;
                 }

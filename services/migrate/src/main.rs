@@ -1,18 +1,15 @@
 //! The migrate Lambda: answers the `Custom::DatabaseSchema` custom resource of the stack.
 
-use encore_migrate::{answer, SecretsManager, Target};
+use encore_migrate::{answer, Config, SecretsManager, Target};
 use encore_platform::Env;
 use lambda_runtime::{service_fn, LambdaEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     encore_platform::logging::init();
-    let env = Env::process();
     let aws = encore_platform::aws::from_env().await;
-    let target = Target::new(
-        &encore_platform::secrets::database_url(&env, &aws).await?,
-        SecretsManager::new(aws),
-    )?;
+    let config = Config::from_env(&Env::process(), &aws).await?;
+    let target = Target::new(&config.database_url, SecretsManager::new(aws))?;
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
         .build()?;

@@ -6,7 +6,7 @@ use encore_store::migrate::tables::{
     RELATED_ARTISTS_OLD, RELATED_ARTISTS_STAGING,
 };
 use encore_store::migrate::MIGRATIONS_TABLE;
-use encore_store::StoreError;
+use encore_store::BackendError;
 use sqlx::MySqlPool;
 
 /// A function that connects to MySQL with a user of its own.
@@ -145,13 +145,13 @@ pub async fn ensure(
     pool: &MySqlPool,
     database: &str,
     users: &[(FunctionUser, Credentials)],
-) -> Result<(), StoreError> {
+) -> Result<(), BackendError> {
     if database.is_empty()
         || !database
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_')
     {
-        return Err(StoreError::Rejected(format!(
+        return Err(BackendError::rejected(format!(
             "database name {database:?} is not letters, digits or _"
         )));
     }
@@ -174,10 +174,10 @@ pub async fn ensure(
                 .execute(pool)
                 .await
                 .map_err(|err| {
-                    let reason = StoreError::from(err)
+                    let reason = BackendError::from(err)
                         .to_string()
                         .replace(password.as_str(), "***");
-                    StoreError::Rejected(format!(
+                    BackendError::rejected(format!(
                         "setting up the {user} user ({}): {reason}",
                         statement.split(" IDENTIFIED").next().unwrap_or_default()
                     ))

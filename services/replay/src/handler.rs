@@ -2,9 +2,9 @@
 
 use std::fmt;
 
-use encore_domain::events::BusEnvelope;
-use encore_store::replay::{replay, ReplayReport};
-use encore_store::StoreError;
+use encore_messaging::replay::{replay, ReplayReport};
+use encore_messaging::BackendError;
+use encore_messaging::BusEnvelope;
 use serde::{Deserialize, Serialize};
 
 use crate::queues::{QueueName, QueuePairs};
@@ -120,7 +120,7 @@ pub enum ReplayError {
         queue: QueueName,
         /// What the queue reported.
         #[source]
-        source: StoreError,
+        source: BackendError,
     },
 }
 

@@ -4,10 +4,10 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use encore_messaging::dead_letter_name;
+use encore_messaging::sqs::SqsQueue;
+use encore_messaging::Queue;
 use encore_platform::config::{keys, ConfigError, Env};
-use encore_store::embedded_queue::dead_letter_name;
-use encore_store::sqs::SqsQueue;
-use encore_store::Queue;
 use serde::{Deserialize, Serialize};
 
 /// A queue with a dead-letter queue: the one place these names are spelled. They name the

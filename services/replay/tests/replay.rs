@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
+use encore_messaging::sqs::{create_with_dead_letters, SqsQueue};
+use encore_messaging::Queue;
+use encore_messaging::QueueSettings;
 use encore_platform::config::keys;
 use encore_replay::{handle, QueueName, QueuePair, QueuePairs, ReplayRequest};
-use encore_store::embedded_queue::QueueSettings;
-use encore_store::sqs::{create_with_dead_letters, SqsQueue};
-use encore_store::Queue;
 
 const SETTINGS: QueueSettings = QueueSettings {
     visibility_timeout: Duration::from_secs(30),

@@ -6,7 +6,7 @@
 //! single-flight through the function's reserved concurrency of one.
 
 use chrono::{DateTime, Utc};
-use encore_store::{DatamartWatermark, StoreError};
+use encore_store::{BackendError, DatamartWatermark};
 
 /// How far the lake may lag MySQL: ingest writes the artist first, then the lake queue
 /// batches its `ArtistIngested` for up to a minute before the lake function writes the
@@ -44,10 +44,7 @@ pub fn catch_up_decision(
 }
 
 /// [`catch_up_decision`] on `store`'s watermark.
-pub async fn decide<W>(store: &W) -> Result<CatchUpDecision, StoreError>
-where
-    W: DatamartWatermark + ?Sized,
-{
+pub async fn decide(store: &dyn DatamartWatermark) -> Result<CatchUpDecision, BackendError> {
     Ok(catch_up_decision(
         store.last_ingested_at().await?,
         store.datamart_read_at().await?,

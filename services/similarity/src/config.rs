@@ -1,9 +1,12 @@
-//! The similarity Lambda's configuration, read once at cold start. The database URL is
-//! resolved separately ([`encore_platform::secrets::database_url`]), because its
-//! credentials come from Secrets Manager.
+//! The similarity Lambda's configuration, read once at cold start, its secret (the
+//! database credentials, from Secrets Manager) resolved.
 
+use aws_config::SdkConfig;
 use encore_lake::query::AthenaTarget;
 use encore_platform::config::{keys, ConfigError, Env};
+use encore_platform::secrets;
+
+use crate::job::Settings;
 
 /// Variables this service reads beyond [`encore_platform::config::keys`].
 pub mod service_keys {
@@ -15,18 +18,35 @@ pub mod service_keys {
 /// Athena's built-in workgroup, used when [`keys::ATHENA_WORKGROUP`] is unset.
 pub const DEFAULT_WORKGROUP: &str = "primary";
 
-/// What the similarity Lambda needs besides the database.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the similarity Lambda needs.
+#[derive(Clone, PartialEq)]
 pub struct Config {
     /// Where the profile query runs.
     pub athena: AthenaTarget,
     /// The bus the daily refresh publishes `ArtistRequested` to.
     pub event_bus_name: String,
+    /// The job's settings (the shrink guard).
+    pub settings: Settings,
+    /// MySQL URL of the datamart, with the credentials of `DATABASE_SECRET_ARN` filled in
+    /// when that is set.
+    pub database_url: String,
+}
+
+impl std::fmt::Debug for Config {
+    /// Everything but the database URL, which may carry credentials.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("athena", &self.athena)
+            .field("event_bus_name", &self.event_bus_name)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Config {
-    /// Reads the configuration, naming the first missing or invalid variable.
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+    /// Reads the configuration and then the secret (once), naming the first missing or
+    /// invalid variable.
+    pub async fn from_env(env: &Env, aws: &SdkConfig) -> Result<Self, ConfigError> {
         Ok(Self {
             athena: AthenaTarget {
                 workgroup: env
@@ -36,6 +56,8 @@ impl Config {
                 output_location: env.optional(service_keys::ATHENA_OUTPUT_LOCATION),
             },
             event_bus_name: env.required(keys::EVENT_BUS_NAME)?,
+            settings: Settings::from_env(env)?,
+            database_url: secrets::database_url(env, aws).await?,
         })
     }
 }
@@ -44,28 +66,41 @@ impl Config {
 mod tests {
     use super::*;
 
-    #[test]
-    fn database_and_bus_are_required_and_the_rest_defaults() {
-        let err = Config::from_env(&Env::from_pairs([])).unwrap_err();
+    #[tokio::test]
+    async fn database_and_bus_are_required_and_the_rest_defaults() {
+        let aws = encore_platform::aws::for_endpoint("http://127.0.0.1:9").await;
+        let err = Config::from_env(&Env::from_pairs([]), &aws)
+            .await
+            .unwrap_err();
         assert_eq!(
             err,
             ConfigError::Missing {
                 key: keys::LAKE_DATABASE
             }
         );
-        let err =
-            Config::from_env(&Env::from_pairs([(keys::LAKE_DATABASE, "encore_lake")])).unwrap_err();
+        let err = Config::from_env(
+            &Env::from_pairs([(keys::LAKE_DATABASE, "encore_lake")]),
+            &aws,
+        )
+        .await
+        .unwrap_err();
         assert_eq!(
             err,
             ConfigError::Missing {
                 key: keys::EVENT_BUS_NAME
             }
         );
-        let config = Config::from_env(&Env::from_pairs([
-            (keys::LAKE_DATABASE, "encore_lake"),
-            (keys::EVENT_BUS_NAME, "encore-bus"),
-        ]))
+        let config = Config::from_env(
+            &Env::from_pairs([
+                (keys::LAKE_DATABASE, "encore_lake"),
+                (keys::EVENT_BUS_NAME, "encore-bus"),
+                (keys::DATABASE_URL, "mysql://encore:db-password@db/encore"),
+            ]),
+            &aws,
+        )
+        .await
         .unwrap();
+        assert!(!format!("{config:?}").contains("db-password"));
         assert_eq!(config.event_bus_name, "encore-bus");
         assert_eq!(
             config.athena,
@@ -75,12 +110,17 @@ mod tests {
                 output_location: None
             }
         );
-        let config = Config::from_env(&Env::from_pairs([
-            (keys::LAKE_DATABASE, "encore_lake"),
-            (keys::EVENT_BUS_NAME, "encore-bus"),
-            (keys::ATHENA_WORKGROUP, "encore-lake"),
-            (service_keys::ATHENA_OUTPUT_LOCATION, "s3://results/"),
-        ]))
+        let config = Config::from_env(
+            &Env::from_pairs([
+                (keys::LAKE_DATABASE, "encore_lake"),
+                (keys::EVENT_BUS_NAME, "encore-bus"),
+                (keys::ATHENA_WORKGROUP, "encore-lake"),
+                (service_keys::ATHENA_OUTPUT_LOCATION, "s3://results/"),
+                (keys::DATABASE_URL, "mysql://db/encore"),
+            ]),
+            &aws,
+        )
+        .await
         .unwrap();
         assert_eq!(config.athena.workgroup, "encore-lake");
         assert_eq!(

@@ -1,11 +1,14 @@
 //! The Lambda's handler: one EventBridge event in, the day's refresh and one run of the
 //! job (or, for a catch-up tick with nothing new, none), the outcome out.
 
+use std::sync::Arc;
+
 use chrono::Utc;
-use encore_domain::events::BusEnvelope;
 use encore_lake::query::LakeSql;
+use encore_messaging::BusEnvelope;
+use encore_messaging::EventPublisher;
 use encore_platform::metrics::{names, Metrics};
-use encore_store::{DatamartWatermark, EventPublisher, RelatedStore, RequestLog, StoreError};
+use encore_store::{BackendError, DatamartWatermark, RelatedStore, RequestLog};
 use serde::Serialize;
 
 use crate::catch_up::{decide, CatchUpDecision};
@@ -23,7 +26,47 @@ pub enum HandlerError {
     #[error(transparent)]
     Refresh(#[from] RefreshError),
     #[error("cannot read the datamart's watermark: {0}")]
-    Watermark(#[from] StoreError),
+    Watermark(#[from] BackendError),
+}
+
+/// The similarity service's ports and settings, one shared adapter each (the wiring every
+/// service uses: a struct of `Arc<dyn Port>`).
+pub struct Similarity {
+    /// The lake's profile query (Athena, or DataFusion over local Parquet).
+    pub lake_sql: Arc<dyn LakeSql>,
+    /// The datamart the job replaces.
+    pub related: Arc<dyn RelatedStore>,
+    /// Who asked about which name, for the daily refresh.
+    pub requests: Arc<dyn RequestLog>,
+    /// When artists were last written and the datamart last read the lake (catch-up).
+    pub watermark: Arc<dyn DatamartWatermark>,
+    /// The bus the daily refresh publishes to.
+    pub publisher: Arc<dyn EventPublisher>,
+    /// The job's settings.
+    pub settings: Settings,
+}
+
+impl Similarity {
+    /// The service over one database serving the datamart, the request log and the
+    /// watermark (MySQL on AWS, SQLite embedded).
+    pub fn new<S>(
+        lake_sql: Arc<dyn LakeSql>,
+        store: Arc<S>,
+        publisher: Arc<dyn EventPublisher>,
+        settings: Settings,
+    ) -> Self
+    where
+        S: RelatedStore + RequestLog + DatamartWatermark + 'static,
+    {
+        Self {
+            lake_sql,
+            related: store.clone(),
+            requests: store.clone(),
+            watermark: store,
+            publisher,
+            settings,
+        }
+    }
 }
 
 /// What one invocation did (the Lambda's response).
@@ -54,22 +97,22 @@ impl Outcome {
 /// stop the job; the invocation still fails afterwards, so the alarm fires (a retry
 /// publishes the same refresh event ids). Every successful run records its lake read as
 /// the datamart's watermark.
-pub async fn handle_event<L, S, P>(
+pub async fn handle_event(
     event: BusEnvelope,
-    lake_sql: &L,
-    store: &S,
-    publisher: &P,
-    settings: &Settings,
-) -> Result<Outcome, HandlerError>
-where
-    L: LakeSql + ?Sized,
-    S: RelatedStore + RequestLog + DatamartWatermark + ?Sized,
-    P: EventPublisher + ?Sized,
-{
+    similarity: &Similarity,
+) -> Result<Outcome, HandlerError> {
+    let Similarity {
+        lake_sql,
+        related,
+        requests,
+        watermark,
+        publisher,
+        settings,
+    } = similarity;
     let trigger = Trigger::try_from(event)?;
     tracing::info!(origin = trigger.origin(), "similarity job triggered");
     if trigger == Trigger::CatchUp {
-        match decide(store).await? {
+        match decide(watermark.as_ref()).await? {
             CatchUpDecision::Run(reason) => tracing::info!(%reason, "catch-up run"),
             CatchUpDecision::Skip(reason) => {
                 tracing::info!(%reason, "catch-up tick: nothing to do");
@@ -83,15 +126,20 @@ where
         ..*settings
     };
     let refreshed = match trigger {
-        Trigger::Schedule => request_refresh(store, publisher, Utc::now(), REFRESH_WINDOW_DAYS)
-            .await
-            .map(|summary| tracing::info!(%summary, "daily refresh requested")),
+        Trigger::Schedule => request_refresh(
+            requests.as_ref(),
+            publisher.as_ref(),
+            Utc::now(),
+            REFRESH_WINDOW_DAYS,
+        )
+        .await
+        .map(|summary| tracing::info!(%summary, "daily refresh requested")),
         Trigger::Requested(_) | Trigger::CatchUp => Ok(()),
     };
-    let result = run_similarity(lake_sql, store, settings, &()).await;
+    let result = run_similarity(lake_sql.as_ref(), related.as_ref(), settings, &()).await;
     job_metrics(&result).emit();
     let summary = result?;
-    if let Err(err) = store.record_datamart_read_at(read_at).await {
+    if let Err(err) = watermark.record_datamart_read_at(read_at).await {
         tracing::warn!(reason = %err, "could not record the datamart's watermark; the next catch-up tick runs the job again");
     }
     refreshed?;

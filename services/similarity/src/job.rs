@@ -10,7 +10,7 @@ use encore_domain::RelatedArtist;
 use encore_lake::query::{LakeSql, ProfileRow, QueryError, QueryProgress};
 use encore_lake::tables::PARTITION_TZ;
 use encore_similarity::{relate, ArtistProfile, Profile, SimilarityError, DEFAULT_K};
-use encore_store::{RelatedStore, StoreError};
+use encore_store::{BackendError, RelatedStore};
 use serde::Serialize;
 
 /// The job's long phases, in the order they run.
@@ -189,7 +189,7 @@ pub enum JobError {
     #[error("nearest-neighbour search was interrupted: {0}")]
     KnnInterrupted(String),
     #[error("datamart load failed: {0}")]
-    Load(#[from] StoreError),
+    Load(#[from] BackendError),
 }
 
 /// The datamart snapshot date of a run at `now`: its calendar day in Asia/Seoul, the same
@@ -203,16 +203,12 @@ pub fn snapshot_date(now: DateTime<Utc>) -> NaiveDate {
 /// (exact, self excluded, ties by id), and replace the datamart with the result in one
 /// atomic swap. Nothing is written unless the query and the search both succeed.
 #[tracing::instrument(name = "similarity_job", skip_all, fields(k = settings.k))]
-pub async fn run_similarity<L, R>(
-    lake_sql: &L,
-    store: &R,
+pub async fn run_similarity(
+    lake_sql: &dyn LakeSql,
+    store: &dyn RelatedStore,
     settings: &Settings,
     progress: &dyn Progress,
-) -> Result<JobSummary, JobError>
-where
-    L: LakeSql + ?Sized,
-    R: RelatedStore + ?Sized,
-{
+) -> Result<JobSummary, JobError> {
     let snapshot = snapshot_date(Utc::now());
 
     progress.started(Phase::Query, None);
@@ -249,10 +245,11 @@ where
 
 /// The shrink guard: refuses a run relating fewer than `settings.min_kept_fraction` of the
 /// artists the datamart holds now (unless forced), with an error line operators alarm on.
-async fn check_shrink<R>(store: &R, artists: usize, settings: &Settings) -> Result<(), JobError>
-where
-    R: RelatedStore + ?Sized,
-{
+async fn check_shrink(
+    store: &dyn RelatedStore,
+    artists: usize,
+    settings: &Settings,
+) -> Result<(), JobError> {
     let current = store.related_artist_count().await?;
     let floor = (current as f64) * settings.min_kept_fraction;
     if (artists as f64) >= floor {
@@ -298,7 +295,7 @@ async fn related_rows(
     let snapshot = snapshot.to_string();
     let search = tokio::task::spawn_blocking(move || {
         relate(&profiles, settings.k, settings.profile)
-            .map(|relations| relations.to_related_artists(&snapshot))
+            .and_then(|relations| relations.to_related_artists(&snapshot))
     });
     match search.await {
         Ok(rows) => Ok(rows?),

@@ -15,7 +15,7 @@ pub mod trigger;
 
 pub use catch_up::{catch_up_decision, CatchUpDecision, LAKE_LAG};
 pub use config::Config;
-pub use handler::{handle_event, HandlerError, Outcome};
+pub use handler::{handle_event, HandlerError, Outcome, Similarity};
 pub use job::{run_similarity, snapshot_date, JobError, JobSummary, Phase, Progress, Settings};
 pub use refresh::{request_refresh, RefreshError, RefreshSummary, REFRESH_WINDOW_DAYS};
 pub use trigger::{Trigger, TriggerError};

@@ -11,7 +11,8 @@ use std::fmt;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use encore_domain::events::{ArtistRequested, BusEvent, EventMeta, RequestReason, SOURCE_OPS};
 use encore_domain::service_date;
-use encore_store::{EventPublisher, OutgoingEvent, RequestLog, StoreError};
+use encore_messaging::{EventPublisher, OutgoingEvent};
+use encore_store::{BackendError, RequestLog};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -50,13 +51,13 @@ impl fmt::Display for RefreshSummary {
 #[derive(Debug, thiserror::Error)]
 pub enum RefreshError {
     #[error("reading the names users asked about failed: {0}")]
-    Read(#[source] StoreError),
+    Read(#[source] BackendError),
     #[error("publishing refresh requests failed after {published} of {total}: {source}")]
     Publish {
         published: usize,
         total: usize,
         #[source]
-        source: StoreError,
+        source: BackendError,
     },
 }
 
@@ -78,16 +79,12 @@ pub fn refresh_request(normalized: &str, day: NaiveDate) -> ArtistRequested {
 }
 
 /// Requests again every name users asked about in the `window_days` before `now`.
-pub async fn request_refresh<L, P>(
-    requests: &L,
-    publisher: &P,
+pub async fn request_refresh(
+    requests: &dyn RequestLog,
+    publisher: &dyn EventPublisher,
     now: DateTime<Utc>,
     window_days: u64,
-) -> Result<RefreshSummary, RefreshError>
-where
-    L: RequestLog + ?Sized,
-    P: EventPublisher + ?Sized,
-{
+) -> Result<RefreshSummary, RefreshError> {
     let since = now
         .checked_sub_days(Days::new(window_days))
         .unwrap_or(DateTime::<Utc>::MIN_UTC);
@@ -106,7 +103,7 @@ where
         };
         let events = chunk
             .iter()
-            .map(|name| OutgoingEvent::new(&refresh_request(name, day), SOURCE_OPS))
+            .map(|name| OutgoingEvent::new(&refresh_request(name.as_str(), day), SOURCE_OPS))
             .collect::<Result<Vec<_>, _>>()
             .map_err(publish)?;
         publisher.publish(&events).await.map_err(publish)?;

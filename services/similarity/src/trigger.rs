@@ -2,9 +2,8 @@
 //! (a scheduled event whose detail has `"catch_up": true`) or a `SimilarityRequested`
 //! event on the bus. All arrive as an EventBridge event; anything else is refused.
 
-use encore_domain::events::{
-    decode_envelope, BusEnvelope, BusEvent, DecodeError, SimilarityRequested,
-};
+use encore_domain::events::{BusEvent, SimilarityRequested};
+use encore_messaging::{decode_envelope, BusEnvelope, DecodeError};
 
 /// `detail-type` of the events an EventBridge schedule rule sends.
 pub const SCHEDULED_EVENT: &str = "Scheduled Event";

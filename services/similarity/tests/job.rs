@@ -15,28 +15,30 @@ use aws_sdk_athena::config::interceptors::BeforeTransmitInterceptorContextMut;
 use aws_sdk_athena::config::{ConfigBag, Intercept, RuntimeComponents};
 use chrono::{DateTime, Utc};
 use encore_domain::events::{
-    decode, ArtistIngested, ArtistRequested, BusEnvelope, BusEvent, EventMeta, RequestReason,
-    SimilarityRequested, SOURCE_OPS,
+    ArtistIngested, ArtistRequested, BusEvent, EventMeta, RequestReason, SimilarityRequested,
+    SOURCE_OPS,
 };
-use encore_domain::{Artist, AudioFeatures, RelatedArtist, Track, FEATURE_NAMES};
+use encore_domain::{
+    Artist, ArtistId, AudioFeatures, NormalizedName, RelatedArtist, Track, FEATURE_NAMES,
+};
 use encore_lake::query::{
     AthenaLakeSql, AthenaTarget, DataFusionLakeSql, ExecutionState, LakeSql, Polling, ProfileRow,
     QueryError, QueryProgress, PROFILE_SQL,
 };
 use encore_lake::{write_batch, LakeBatch, LocalDirLake};
+use encore_messaging::embedded_bus::EmbeddedBus;
+use encore_messaging::Queue;
+use encore_messaging::{decode, BusEnvelope};
+use encore_messaging::{embedded_queue::EmbeddedQueue, QueueSettings};
 use encore_platform::config::keys;
 use encore_similarity::{relate, ArtistProfile, Profile};
 use encore_similarity_service::{
     handle_event, run_similarity, snapshot_date, HandlerError, JobError, Outcome, Phase, Progress,
-    Settings, Trigger, TriggerError,
+    Settings, Similarity, Trigger, TriggerError,
 };
-use encore_store::embedded_bus::EmbeddedBus;
-use encore_store::embedded_queue::{EmbeddedQueue, QueueSettings};
 use encore_store::mysql::MySqlStore;
 use encore_store::sqlite::SqliteStore;
-use encore_store::{
-    ArtistStore, DatamartWatermark, Queue, RelatedStore, RequestLog, RequestStatus,
-};
+use encore_store::{ArtistStore, DatamartWatermark, RelatedStore, RequestLog, RequestStatus};
 use sqlx::mysql::MySqlConnectOptions;
 use sqlx::ConnectOptions;
 
@@ -48,6 +50,16 @@ const ARTISTS: usize = 14;
 
 fn artist_id(n: usize) -> String {
     format!("artist{n:02}")
+}
+
+/// [`artist_id`] as the domain's id.
+fn aid(n: usize) -> ArtistId {
+    artist_id(n).parse().unwrap()
+}
+
+/// A name's matching key.
+fn key(name: &str) -> NormalizedName {
+    NormalizedName::of(name)
 }
 
 /// Artist `n`'s two tracks' features: multiples of 1/64 whose mean is exact in binary, so
@@ -76,7 +88,7 @@ fn features(track_id: &str, values: [f64; 9]) -> AudioFeatures {
     let [danceability, energy, loudness, speechiness, acousticness, instrumentalness, liveness, valence, tempo] =
         values;
     AudioFeatures {
-        track_id: track_id.into(),
+        track_id: track_id.parse().unwrap(),
         danceability,
         energy,
         key: 0,
@@ -96,7 +108,7 @@ fn features(track_id: &str, values: [f64; 9]) -> AudioFeatures {
 
 fn catalog_artist(n: usize) -> Artist {
     Artist {
-        id: artist_id(n),
+        id: aid(n),
         name: format!("Artist {n}"),
         popularity: None,
         followers: None,
@@ -122,9 +134,9 @@ fn ingest(n: usize) -> ArtistIngested {
             .iter()
             .zip(1..)
             .map(|(id, rank)| Track {
-                id: id.clone(),
+                id: id.parse().unwrap(),
                 name: format!("song {id}"),
-                artist_id: artist_id(n),
+                artist_id: aid(n),
                 rank,
                 album_name: None,
                 image_url: None,
@@ -152,8 +164,16 @@ fn expected_rows(settings: &Settings) -> Vec<(String, u32, String, f64)> {
     let relations = relate(&profiles, settings.k, settings.profile).unwrap();
     relations
         .to_related_artists("unused")
+        .unwrap()
         .into_iter()
-        .map(|r| (r.artist_id, r.rank, r.related_id, r.distance))
+        .map(|r| {
+            (
+                r.artist_id.into_string(),
+                r.rank,
+                r.related_id.into_string(),
+                r.distance,
+            )
+        })
         .collect()
 }
 
@@ -205,7 +225,14 @@ async fn assert_datamart(store: &(impl RelatedStore + ArtistStore), settings: &S
         .await
         .unwrap()
         .into_iter()
-        .map(|r| (r.artist_id, r.rank, r.related_id, r.distance))
+        .map(|r| {
+            (
+                r.artist_id.into_string(),
+                r.rank,
+                r.related_id.into_string(),
+                r.distance,
+            )
+        })
         .collect();
     assert_eq!(stored.len(), ARTISTS * K);
     for (n, rows) in stored.chunks(K).enumerate() {
@@ -239,7 +266,7 @@ async fn assert_datamart(store: &(impl RelatedStore + ArtistStore), settings: &S
         );
     }
     assert_eq!(stored, expected_rows(settings));
-    let related = store.related(&artist_id(0), 4).await.unwrap();
+    let related = store.related(&aid(0), 4).await.unwrap();
     assert_eq!(related.len(), 4);
     let today = snapshot_date(Utc::now()).to_string();
     assert!(
@@ -398,29 +425,31 @@ async fn the_scheduled_event_runs_the_default_job() {
     // backfilled artist nobody asked about is not refreshed.
     let now = Utc::now();
     store
-        .asked("bts", now - chrono::Duration::days(1))
+        .asked(&key("bts"), now - chrono::Duration::days(1))
         .await
         .unwrap();
     store
-        .asked("아이유", now - chrono::Duration::days(29))
+        .asked(&key("아이유"), now - chrono::Duration::days(29))
         .await
         .unwrap();
     store
-        .asked("forgotten", now - chrono::Duration::days(31))
+        .asked(&key("forgotten"), now - chrono::Duration::days(31))
         .await
         .unwrap();
     store
-        .finish("backfilled", RequestStatus::Done)
+        .finish(&key("backfilled"), RequestStatus::Done)
         .await
         .unwrap();
     let (bus, ingest_queue) = refresh_bus(&store).await;
 
     let summary = handle_event(
         event.clone(),
-        &DataFusionLakeSql::new(&dir.0),
-        &store,
-        &bus,
-        &Settings::default(),
+        &similarity(
+            Arc::new(DataFusionLakeSql::new(&dir.0)),
+            &store,
+            &bus,
+            Settings::default(),
+        ),
     )
     .await
     .unwrap();
@@ -428,7 +457,7 @@ async fn the_scheduled_event_runs_the_default_job() {
     assert_eq!((summary.artists, summary.rows), (ARTISTS, ARTISTS * K));
     assert_datamart(&store, &Settings::default()).await;
 
-    let refresh_requests = |messages: Vec<encore_store::QueueMessage>| {
+    let refresh_requests = |messages: Vec<encore_messaging::QueueMessage>| {
         let mut requests: Vec<ArtistRequested> = messages
             .iter()
             .map(|m| decode::<ArtistRequested>(&m.body).unwrap())
@@ -451,10 +480,12 @@ async fn the_scheduled_event_runs_the_default_job() {
     // A retried invocation the same day publishes the same event ids.
     handle_event(
         event,
-        &DataFusionLakeSql::new(&dir.0),
-        &store,
-        &bus,
-        &Settings::default(),
+        &similarity(
+            Arc::new(DataFusionLakeSql::new(&dir.0)),
+            &store,
+            &bus,
+            Settings::default(),
+        ),
     )
     .await
     .unwrap();
@@ -472,20 +503,41 @@ async fn the_scheduled_event_runs_the_default_job() {
 async fn a_requested_run_refreshes_nothing() {
     let dir = filled_lake().await;
     let store = sqlite_with_catalog().await;
-    store.asked("bts", Utc::now()).await.unwrap();
+    store.asked(&key("bts"), Utc::now()).await.unwrap();
     let (bus, ingest_queue) = refresh_bus(&store).await;
     let event: BusEnvelope = serde_json::from_value(requested_envelope(1)).unwrap();
     handle_event(
         event,
-        &DataFusionLakeSql::new(&dir.0),
-        &store,
-        &bus,
-        &Settings::default(),
+        &similarity(
+            Arc::new(DataFusionLakeSql::new(&dir.0)),
+            &store,
+            &bus,
+            Settings::default(),
+        ),
     )
     .await
     .unwrap();
     assert_datamart(&store, &Settings::default()).await;
     assert_eq!(ingest_queue.depth().await.unwrap(), 0);
+}
+
+/// The service over the test's lake and clones of its store and bus (clones share their
+/// database and routes).
+fn similarity<S>(
+    lake: Arc<dyn LakeSql>,
+    store: &S,
+    bus: &EmbeddedBus,
+    settings: Settings,
+) -> Similarity
+where
+    S: RelatedStore + RequestLog + DatamartWatermark + Clone + 'static,
+{
+    Similarity::new(
+        lake,
+        Arc::new(store.clone()),
+        Arc::new(bus.clone()),
+        settings,
+    )
 }
 
 // ------------------------------------------------------------------ failures
@@ -521,9 +573,9 @@ async fn a_failed_phase_leaves_yesterdays_datamart() {
     let store = sqlite_with_catalog().await;
     let yesterday: Vec<RelatedArtist> = (1..=2)
         .map(|rank| RelatedArtist {
-            artist_id: artist_id(0),
+            artist_id: aid(0),
             rank,
-            related_id: artist_id(rank as usize),
+            related_id: aid(rank as usize),
             distance: f64::from(rank),
             snapshot: "2026-11-24".into(),
         })
@@ -574,9 +626,9 @@ async fn a_run_that_shrinks_the_datamart_is_refused_unless_forced() {
     // Today's datamart relates every one of the ARTISTS artists.
     let today: Vec<RelatedArtist> = (0..ARTISTS)
         .map(|n| RelatedArtist {
-            artist_id: artist_id(n),
+            artist_id: aid(n),
             rank: 1,
-            related_id: artist_id((n + 1) % ARTISTS),
+            related_id: aid((n + 1) % ARTISTS),
             distance: 1.0,
             snapshot: "2026-11-24".into(),
         })
@@ -728,16 +780,20 @@ fn triggers_are_the_schedule_and_similarity_requested_only() {
 #[tokio::test]
 async fn other_events_run_nothing() {
     let store = sqlite_with_catalog().await;
-    let lake = ScriptedLake::new(|| Ok((0..3).map(expected_profile).collect()));
+    let lake = Arc::new(ScriptedLake::new(|| {
+        Ok((0..3).map(expected_profile).collect())
+    }));
     let mut event = requested_envelope(1);
     event["detail-type"] = "ArtistRequested".into();
     let event: BusEnvelope = serde_json::from_value(event).unwrap();
     let err = handle_event(
         event,
-        &lake,
-        &store,
-        &EmbeddedBus::new(),
-        &Settings::default(),
+        &similarity(
+            lake.clone(),
+            &store,
+            &EmbeddedBus::new(),
+            Settings::default(),
+        ),
     )
     .await
     .unwrap_err();
@@ -1057,7 +1113,8 @@ async fn catch_up_ticks_run_the_job_only_for_newly_ingested_artists_on_mariadb_a
         }
     };
     let bus = EmbeddedBus::new();
-    let tick = || handle_event(catch_up_envelope(), &lake, &store, &bus, &settings);
+    let service = similarity(Arc::new(lake), &store, &bus, settings);
+    let tick = || handle_event(catch_up_envelope(), &service);
 
     // Nothing stored: nothing to relate, no query.
     let outcome = tick().await.unwrap();

@@ -5,14 +5,17 @@
 
 pub mod calendar;
 pub mod events;
+pub mod ids;
 pub mod model;
 pub mod normalize;
 pub mod release;
 pub mod suggest;
 
 pub use calendar::{service_date, SERVICE_TZ};
+pub use ids::{ArtistId, IdError, TrackId, MAX_ID_LEN};
 pub use model::{
     Artist, AudioFeatures, FeatureSource, RelatedArtist, Track, FEATURES_MISSING, FEATURE_NAMES,
+    TOP_TRACKS_PER_ARTIST,
 };
-pub use normalize::{is_blank, normalize};
+pub use normalize::{is_blank, normalize, NormalizedName};
 pub use release::{Release, ReleaseDate};

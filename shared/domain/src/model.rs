@@ -2,12 +2,19 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::{ArtistId, NormalizedName, TrackId};
+
+/// How many top tracks encore keeps per artist (Spotify's top-tracks list): ranks run from
+/// 1 to this. The one definition: fetching, the stand-in, the cache, the lake and
+/// similarity all use it.
+pub const TOP_TRACKS_PER_ARTIST: u32 = 10;
+
 /// A performer as the catalog knows it. Optional fields are the ones Spotify no longer
 /// returns to every app (popularity, followers and genres are gone in Development Mode).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Artist {
     /// Spotify artist id (22 base62 characters).
-    pub id: String,
+    pub id: ArtistId,
     /// The name as the catalog spells it.
     pub name: String,
     #[serde(default)]
@@ -24,8 +31,8 @@ pub struct Artist {
 
 impl Artist {
     /// The key the chat matches user input against.
-    pub fn normalized_name(&self) -> String {
-        crate::normalize(&self.name)
+    pub fn normalized_name(&self) -> NormalizedName {
+        NormalizedName::of(&self.name)
     }
 }
 
@@ -33,10 +40,10 @@ impl Artist {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Track {
     /// Spotify track id.
-    pub id: String,
+    pub id: TrackId,
     pub name: String,
     /// The artist whose top track this is.
-    pub artist_id: String,
+    pub artist_id: ArtistId,
     /// 1-based position in the artist's top tracks.
     pub rank: u32,
     #[serde(default)]
@@ -99,7 +106,7 @@ pub const FEATURES_MISSING: &str = "missing";
 /// The audio analysis of one track (Spotify's, or ReccoBeats' on the same scales).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AudioFeatures {
-    pub track_id: String,
+    pub track_id: TrackId,
     pub danceability: f64,
     pub energy: f64,
     /// Pitch class 0..11, or -1 when none was detected.
@@ -169,10 +176,10 @@ impl AudioFeatures {
 /// One row of the datamart: `related_id` is the `rank`-th nearest artist to `artist_id`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RelatedArtist {
-    pub artist_id: String,
+    pub artist_id: ArtistId,
     /// 1 = nearest.
     pub rank: u32,
-    pub related_id: String,
+    pub related_id: ArtistId,
     /// Euclidean distance on standardized features.
     pub distance: f64,
     /// The date (Asia/Seoul) of the similarity run that produced the row, `YYYY-MM-DD`.

@@ -7,7 +7,101 @@
 //! that look the same are the same key), whitespace trimmed and runs of it collapsed to
 //! one space.
 
+use std::borrow::Borrow;
+use std::fmt;
+
+use serde::{Serialize, Serializer};
 use unicode_normalization::UnicodeNormalization;
+
+/// A matching key: the output of [`normalize`], and nothing else. Ports that look names up
+/// (artists, aliases, the request log) take one, so a caller cannot pass raw input where a
+/// key is expected.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NormalizedName(String);
+
+/// Like the plain string, so logs and messages read as before the type existed.
+impl fmt::Debug for NormalizedName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl NormalizedName {
+    /// The key of `raw` (a name or what a user typed): [`normalize`]`(raw)`.
+    pub fn of(raw: &str) -> Self {
+        Self(normalize(raw))
+    }
+
+    /// A key read back from storage, where only [`NormalizedName::of`] wrote it (the
+    /// artists' `normalized_name`, aliases, the request log): trusted as is, not
+    /// normalized again, so what the store holds is what the caller sees.
+    pub fn from_stored(stored: String) -> Self {
+        Self(stored)
+    }
+
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The key as an owned string.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+
+    /// True for the key of blank input (see [`is_blank`]).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Display for NormalizedName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for NormalizedName {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Borrow<str> for NormalizedName {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<NormalizedName> for String {
+    fn from(name: NormalizedName) -> String {
+        name.0
+    }
+}
+
+impl PartialEq<str> for NormalizedName {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for NormalizedName {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<String> for NormalizedName {
+    fn eq(&self, other: &String) -> bool {
+        &self.0 == other
+    }
+}
+
+impl Serialize for NormalizedName {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
 
 /// Characters that carry no meaning for matching and are dropped: zero-width and
 /// byte-order characters users paste along with names, control characters other than
@@ -91,6 +185,20 @@ mod tests {
         assert_eq!(normalize(" 방탄소년단 "), "방탄소년단");
         // Conjoining jamo compose to the same syllables as precomposed input.
         assert_eq!(normalize("\u{1100}\u{1161}"), "가");
+    }
+
+    #[test]
+    fn normalized_name_is_the_key() {
+        assert_eq!(NormalizedName::of("  ＢＴＳ "), "bts");
+        assert_eq!(
+            NormalizedName::of("Red  Velvet").as_str(),
+            normalize("Red Velvet")
+        );
+        assert!(NormalizedName::of(" \u{200B}").is_empty());
+        assert_eq!(
+            NormalizedName::from_stored("bts".into()),
+            NormalizedName::of("BTS")
+        );
     }
 
     #[test]

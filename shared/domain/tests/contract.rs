@@ -7,10 +7,7 @@ use std::path::{Path, PathBuf};
 
 use aws_lambda_events::event::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use aws_lambda_events::event::sqs::SqsEvent;
-use encore_domain::events::{
-    decode, ArtistIngested, ArtistRequested, BusEvent, DecodeError, SimilarityRequested,
-};
+use encore_domain::events::{ArtistIngested, ArtistRequested, BusEvent, SimilarityRequested};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -209,47 +206,6 @@ fn invalid_samples_are_rejected_by_schema_and_type() {
         seen += 1;
     }
     assert!(seen >= 2, "expected invalid samples in {}", dir.display());
-}
-
-fn check_sqs_batch<E: BusEvent>(sample: &str, schema: &str) -> usize {
-    let batch: SqsEvent = serde_json::from_value(read_json(sample)).expect(sample);
-    assert!(!batch.records.is_empty());
-    for record in &batch.records {
-        let body = record.body.as_deref().expect("body");
-        let envelope: Value = serde_json::from_str(body).unwrap();
-        assert!(
-            schema_errors(schema, &envelope["detail"]).is_empty(),
-            "{sample}"
-        );
-        decode::<E>(body).unwrap_or_else(|e| panic!("{sample}: {e}"));
-    }
-    batch.records.len()
-}
-
-#[test]
-fn sqs_batches_carry_decodable_bus_events() {
-    assert_eq!(
-        check_sqs_batch::<ArtistRequested>(
-            "samples/sqs-batch-artist-requested.json",
-            "artist-requested"
-        ),
-        2
-    );
-    assert_eq!(
-        check_sqs_batch::<ArtistIngested>(
-            "samples/sqs-batch-artist-ingested.json",
-            "artist-ingested"
-        ),
-        1
-    );
-    // A consumer of one event type rejects the other permanently.
-    let batch: SqsEvent =
-        serde_json::from_value(read_json("samples/sqs-batch-artist-ingested.json")).unwrap();
-    let body = batch.records[0].body.as_deref().unwrap();
-    assert!(matches!(
-        decode::<ArtistRequested>(body),
-        Err(DecodeError::WrongType { .. })
-    ));
 }
 
 #[test]

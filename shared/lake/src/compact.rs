@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use arrow::array::RecordBatch;
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, Utc};
-use datafusion::arrow::array::RecordBatch;
-use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use datafusion::parquet::file::metadata::KeyValue;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::file::metadata::KeyValue;
 
 use crate::objects::{Lake, ObjectInfo};
 use crate::tables::{LakeTable, FILE_EXTENSION};

@@ -1,8 +1,8 @@
 //! What can go wrong in the lake.
 
+use arrow::error::ArrowError;
 use chrono::NaiveDate;
-use datafusion::arrow::error::ArrowError;
-use datafusion::parquet::errors::ParquetError;
+use parquet::errors::ParquetError;
 
 /// A failure of a lake operation. Storage variants are worth retrying (the message goes back
 /// to the queue); `InvalidKey`, `UnexpectedSchema` and `NotCompactable` are the caller's.

@@ -6,6 +6,7 @@
 //! local lake directory), and both decode the result by column name into [`ProfileRow`]s.
 
 mod athena;
+#[cfg(feature = "datafusion")]
 mod data_fusion;
 
 use async_trait::async_trait;
@@ -15,6 +16,7 @@ pub use athena::{
     AthenaApi, AthenaLakeSql, AthenaTarget, ExecutionState, ExecutionStatus, Polling, ResultPage,
     ATHENA_PAGE_SIZE,
 };
+#[cfg(feature = "datafusion")]
 pub use data_fusion::DataFusionLakeSql;
 
 /// Each artist's mean audio profile over its latest snapshot of top tracks.
@@ -121,10 +123,11 @@ pub enum QueryError {
     },
     /// DataFusion could not plan or run the query.
     #[error("DataFusion query failed: {0}")]
+    #[cfg(feature = "datafusion")]
     DataFusion(#[from] datafusion::error::DataFusionError),
     /// A result batch could not be converted.
     #[error("DataFusion result could not be read: {0}")]
-    Arrow(#[from] datafusion::arrow::error::ArrowError),
+    Arrow(#[from] arrow::error::ArrowError),
     /// The result has no column of that name.
     #[error("the profile query result has no column {0}")]
     MissingColumn(&'static str),

@@ -6,13 +6,17 @@
 
 use std::sync::Arc;
 
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::NaiveDate;
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+#[cfg(feature = "datafusion")]
 use datafusion::datasource::file_format::parquet::ParquetFormat;
+#[cfg(feature = "datafusion")]
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
+#[cfg(feature = "datafusion")]
 use datafusion::error::DataFusionError;
+#[cfg(feature = "datafusion")]
 use datafusion::prelude::SessionContext;
 
 /// The partition column of every lake table: the event's date in Asia/Seoul, `YYYY-MM-DD`.
@@ -252,6 +256,7 @@ impl LakeTable {
         )
     }
 
+    #[cfg(feature = "datafusion")]
     /// Registers the table in DataFusion as a listing table over `root_url` (a lake
     /// directory as `file:///…/` or any URL DataFusion's object stores know), with this
     /// schema and `dt` as a string partition column: the embedded twin of the Glue table.

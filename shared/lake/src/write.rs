@@ -13,18 +13,18 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use bytes::Bytes;
-use chrono::{DateTime, NaiveDate, Utc};
-use datafusion::arrow::array::{
+use arrow::array::{
     ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
     TimestampMillisecondArray,
 };
-use datafusion::parquet::arrow::ArrowWriter;
-use datafusion::parquet::basic::Compression;
-use datafusion::parquet::file::metadata::KeyValue;
-use datafusion::parquet::file::properties::WriterProperties;
+use bytes::Bytes;
+use chrono::{DateTime, NaiveDate, Utc};
 use encore_domain::events::ArtistIngested;
 use encore_domain::release::{AlbumType, Release};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
 use uuid::Uuid;
 
 use crate::objects::Lake;
@@ -184,7 +184,7 @@ impl Snapshot {
             .iter()
             .map(|t| {
                 Ok(TopTrackRow {
-                    track_id: t.id.clone(),
+                    track_id: t.id.to_string(),
                     name: t.name.clone(),
                     popularity: t
                         .popularity
@@ -200,7 +200,7 @@ impl Snapshot {
             .features
             .iter()
             .map(|f| FeatureRow {
-                track_id: f.track_id.clone(),
+                track_id: f.track_id.to_string(),
                 danceability: f.danceability,
                 energy: f.energy,
                 key: f.key,
@@ -225,7 +225,7 @@ impl Snapshot {
             .collect::<Result<_, RowError>>()?;
         Ok(Self {
             event_id: event.meta.id.to_string(),
-            artist_id: event.artist.id.clone(),
+            artist_id: event.artist.id.to_string(),
             fetched_at: event.meta.occurred_at,
             tracks,
             features,
@@ -353,7 +353,7 @@ fn assemble(
         .iter()
         .map(|c| {
             columns.remove(c.name).ok_or_else(|| {
-                LakeError::Arrow(datafusion::arrow::error::ArrowError::SchemaError(format!(
+                LakeError::Arrow(arrow::error::ArrowError::SchemaError(format!(
                     "{} has no writer for column {}",
                     table.prefix, c.name
                 )))

@@ -38,9 +38,9 @@ async fn moto_lake() -> S3Lake {
 
 fn track(artist: &str, n: u32) -> Track {
     Track {
-        id: format!("{artist}-t{n}"),
+        id: format!("{artist}-t{n}").parse().unwrap(),
         name: format!("Song {n} of {artist}"),
-        artist_id: artist.into(),
+        artist_id: artist.parse().unwrap(),
         rank: n,
         album_name: (n % 2 == 1).then(|| format!("Album {n}")),
         image_url: None,
@@ -53,7 +53,7 @@ fn track(artist: &str, n: u32) -> Track {
 
 fn features(track_id: &str, x: f64) -> AudioFeatures {
     AudioFeatures {
-        track_id: track_id.into(),
+        track_id: track_id.parse().unwrap(),
         danceability: x,
         energy: x / 2.0,
         key: 5,
@@ -93,7 +93,7 @@ fn event(artist: &str, tracks: u32, at: DateTime<Utc>) -> ArtistIngested {
         .iter()
         .take(tracks.len().saturating_sub(1))
         .enumerate()
-        .map(|(i, t)| features(&t.id, i as f64 / 10.0))
+        .map(|(i, t)| features(t.id.as_str(), i as f64 / 10.0))
         .collect();
     ArtistIngested {
         meta: EventMeta {
@@ -103,7 +103,7 @@ fn event(artist: &str, tracks: u32, at: DateTime<Utc>) -> ArtistIngested {
         },
         query: artist.into(),
         artist: Artist {
-            id: artist.into(),
+            id: artist.parse().unwrap(),
             name: artist.to_uppercase(),
             popularity: None,
             followers: None,

@@ -3,6 +3,7 @@
 //! set instead. Values are never logged.
 
 use aws_config::SdkConfig;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::config::{ConfigError, Env};
 
@@ -84,15 +85,16 @@ fn with_credentials(url: &str, user: &str, password: &str) -> Option<String> {
     ))
 }
 
+/// What stays unencoded in the user and password of a URL: RFC 3986's unreserved
+/// characters (so `@`, `:` and `/` can never end the userinfo early).
+const USERINFO: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 fn encode(raw: &str) -> String {
-    raw.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    utf8_percent_encode(raw, USERINFO).to_string()
 }
 
 #[cfg(test)]

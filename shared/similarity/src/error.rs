@@ -29,4 +29,7 @@ pub enum SimilarityError {
     /// More rows than the engine's 32-bit point indices can address.
     #[error("{0} artists exceed the engine's limit of {max}", max = u32::MAX)]
     TooMany(usize),
+    /// A profile's id is not a Spotify artist id, so its rows cannot enter the datamart.
+    #[error("related artists: {0}")]
+    Id(#[from] encore_domain::IdError),
 }

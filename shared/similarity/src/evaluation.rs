@@ -6,7 +6,8 @@
 //! fact: the profiles handed to [`relate`] are built from audio features and track counts
 //! only ([`ArtistProfile`] has no field that could carry a label).
 //!
-//! Every artist's profile is the mean of its [`TRACKS_PER_ARTIST`] most popular tracks.
+//! Every artist's profile is the mean of its [`TOP_TRACKS_PER_ARTIST`] most popular tracks
+//! (an artist's top tracks, as encore keeps them).
 //! The query artists are those with at least [`MIN_TRACKS`] tracks (their labels are
 //! reliable enough to score). The **whole** pool relates them among every artist of the
 //! data set, as the job does (any ingested artist may be a neighbour, one-track artists
@@ -17,7 +18,7 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use encore_domain::FEATURE_NAMES;
+use encore_domain::{FEATURE_NAMES, TOP_TRACKS_PER_ARTIST};
 use flate2::read::GzDecoder;
 use thiserror::Error;
 
@@ -25,9 +26,6 @@ use crate::{exact_knn, relate, ArtistProfile, Points, Profile, SimilarityError};
 
 /// The data set, relative to the project root.
 pub const SONGS_PATH: &str = "../shared/data/spotify_songs.csv.gz";
-
-/// Top tracks per artist that enter its profile (as the chat shows an artist's top 10).
-pub const TRACKS_PER_ARTIST: usize = 10;
 
 /// Artists with fewer tracks than this are not scored as queries.
 pub const MIN_TRACKS: usize = 3;
@@ -146,7 +144,7 @@ pub fn evaluate(path: &Path, profile: Profile) -> Result<QualityReport, Evaluati
         .into_iter()
         .map(|(artist, mut list)| {
             list.sort_by(|a, b| b.1.popularity.total_cmp(&a.1.popularity).then(a.0.cmp(b.0)));
-            list.truncate(TRACKS_PER_ARTIST);
+            list.truncate(TOP_TRACKS_PER_ARTIST as usize);
             (artist, list.into_iter().map(|(_, t)| t).collect())
         })
         .collect();

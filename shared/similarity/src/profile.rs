@@ -1,6 +1,6 @@
 //! The job's entry point: per-artist profiles in, related artists out.
 
-use encore_domain::{RelatedArtist, FEATURE_NAMES};
+use encore_domain::{ArtistId, RelatedArtist, FEATURE_NAMES};
 
 use crate::{exact_knn, standardize, FeatureMatrix, Neighbours, Points, SimilarityError};
 
@@ -86,15 +86,21 @@ impl Relations {
         })
     }
 
-    /// The rows as datamart records of the given snapshot date.
-    pub fn to_related_artists(&self, snapshot: &str) -> Vec<RelatedArtist> {
+    /// The rows as datamart records of the given snapshot date; fails when a profile's id
+    /// is not an artist id (the engine relates any ids, the datamart only artists').
+    pub fn to_related_artists(
+        &self,
+        snapshot: &str,
+    ) -> Result<Vec<RelatedArtist>, SimilarityError> {
         self.rows()
-            .map(|(artist_id, rank, related_id, distance)| RelatedArtist {
-                artist_id: artist_id.to_owned(),
-                rank,
-                related_id: related_id.to_owned(),
-                distance,
-                snapshot: snapshot.to_owned(),
+            .map(|(artist_id, rank, related_id, distance)| {
+                Ok(RelatedArtist {
+                    artist_id: ArtistId::try_from(artist_id)?,
+                    rank,
+                    related_id: ArtistId::try_from(related_id)?,
+                    distance,
+                    snapshot: snapshot.to_owned(),
+                })
             })
             .collect()
     }

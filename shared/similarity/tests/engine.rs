@@ -261,7 +261,7 @@ fn relate_turns_profiles_into_ranked_rows() {
         assert!(rows
             .windows(2)
             .all(|w| w[0].0 != w[1].0 || w[0].3 <= w[1].3));
-        let records = relations.to_related_artists("2026-11-25");
+        let records = relations.to_related_artists("2026-11-25").unwrap();
         assert_eq!(records.len(), 3000);
         assert_eq!(records[0].snapshot, "2026-11-25");
     }

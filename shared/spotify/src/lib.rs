@@ -15,11 +15,12 @@ mod error;
 mod features;
 mod reccobeats;
 mod resolve;
+mod transport;
 mod wire;
 
 pub use client::{
     ArtistTracks, FoundTrack, RefusedEndpoint, SpotifyClient, TrackPage, AUDIO_FEATURES_BATCH,
-    FALLBACK_SEARCH_PAGES, MAX_ALBUM_PAGES, TOP_TRACKS,
+    FALLBACK_SEARCH_PAGES, MAX_ALBUM_PAGES,
 };
 pub use config::{
     ClientSecret, FeatureSettings, FeaturesFallback, RetryPolicy, SpotifyConfig, SpotifyMode,

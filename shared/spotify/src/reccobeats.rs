@@ -1,20 +1,20 @@
 //! ReccoBeats, the second source of audio features: a free, keyless API serving Spotify's
-//! audio features by Spotify track id, as observed (docs/reccobeats.md). Its calls share
-//! the Spotify client's retry rules: `Retry-After` on 429, backoff with jitter on 5xx and
-//! transport errors, no retry that would pass the scope's deadline.
+//! audio features by Spotify track id, as observed (docs/reccobeats.md). Its calls go
+//! through the Spotify client's retry loop ([`crate::transport`]): `Retry-After` on 429,
+//! backoff with jitter on 5xx and transport errors, no retry that would pass the scope's
+//! deadline.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use encore_domain::{AudioFeatures, FeatureSource};
-use reqwest::{StatusCode, Url};
+use encore_domain::{AudioFeatures, FeatureSource, TrackId};
+use reqwest::Url;
 use serde::Deserialize;
 
-use crate::client::{classify, receive, settle, transport, Failure};
 use crate::config::RetryPolicy;
 use crate::error::SpotifyError;
+use crate::transport::{Auth, Transport};
 
 /// ReccoBeats' API (its paths start with `/v1`).
 pub const RECCOBEATS_BASE: &str = "https://api.reccobeats.com";
@@ -66,10 +66,8 @@ pub struct ReccoBeatsClient {
 }
 
 struct Inner {
-    http: reqwest::Client,
+    transport: Transport,
     config: ReccoBeatsConfig,
-    calls: AtomicU64,
-    rate_limited: AtomicU64,
 }
 
 impl std::fmt::Debug for ReccoBeatsClient {
@@ -113,32 +111,25 @@ impl ReccoBeatsClient {
         Url::parse(&config.base_url).map_err(|e| SpotifyError::Config {
             reason: format!("ReccoBeats base: {e}"),
         })?;
-        let http = reqwest::Client::builder()
-            .timeout(config.request_timeout)
-            .connect_timeout(config.connect_timeout)
-            .user_agent(USER_AGENT)
-            .build()
-            .map_err(|e| SpotifyError::Config {
-                reason: format!("HTTP client: {e}"),
-            })?;
+        let transport = Transport::new(
+            config.request_timeout,
+            config.connect_timeout,
+            Some(USER_AGENT),
+            config.retry.clone(),
+        )?;
         Ok(Self {
-            inner: Arc::new(Inner {
-                http,
-                config,
-                calls: AtomicU64::new(0),
-                rate_limited: AtomicU64::new(0),
-            }),
+            inner: Arc::new(Inner { transport, config }),
         })
     }
 
     /// HTTP requests sent so far (retries included).
     pub fn calls(&self) -> u64 {
-        self.inner.calls.load(Ordering::Relaxed)
+        self.inner.transport.calls()
     }
 
     /// Answers 429 received so far.
     pub fn rate_limited(&self) -> u64 {
-        self.inner.rate_limited.load(Ordering::Relaxed)
+        self.inner.transport.rate_limited()
     }
 
     /// The features ReccoBeats has for `track_ids` (Spotify ids), in calls of at most
@@ -173,37 +164,12 @@ impl ReccoBeatsClient {
     /// GETs `url`, retrying as the policy allows; the body of the successful answer.
     async fn get(&self, url: Url) -> Result<Vec<u8>, SpotifyError> {
         let endpoint = format!("ReccoBeats {}", url.path());
-        let policy = &self.inner.config.retry;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            self.inner.calls.fetch_add(1, Ordering::Relaxed);
-            let mut request = self.inner.http.get(url.clone());
-            if let Some(left) = crate::deadline::remaining()
-                .filter(|left| *left < self.inner.config.request_timeout)
-            {
-                request = request.timeout(left);
-            }
-            let failure = match receive(request.send().await).await {
-                Ok(answer) if answer.status.is_success() => return Ok(answer.body),
-                Ok(answer) => {
-                    if answer.status == StatusCode::TOO_MANY_REQUESTS {
-                        self.inner.rate_limited.fetch_add(1, Ordering::Relaxed);
-                    }
-                    match classify(&answer, &endpoint, policy) {
-                        // No token here: a 401 is final.
-                        Failure::Refresh(message) => Failure::Fatal(SpotifyError::Http {
-                            endpoint: endpoint.clone(),
-                            status: 401,
-                            message,
-                        }),
-                        other => other,
-                    }
-                }
-                Err(source) => transport(&endpoint, source),
-            };
-            settle(policy, failure, &endpoint, attempt).await?;
-        }
+        let answer = self
+            .inner
+            .transport
+            .send(&endpoint, Auth::Anonymous, |http| http.get(url.clone()))
+            .await?;
+        Ok(answer.body)
     }
 }
 
@@ -260,10 +226,14 @@ impl WireItem {
 
 /// The Spotify track id of an `https://open.spotify.com/track/<id>` link (a query string
 /// after the id is ignored).
-fn spotify_id_in(href: &str) -> Option<String> {
+fn spotify_id_in(href: &str) -> Option<TrackId> {
     let rest = href.strip_prefix(SPOTIFY_TRACK_LINK)?;
     let id = rest.split(['?', '/', '#']).next()?;
-    (id.len() == 22 && id.bytes().all(|b| b.is_ascii_alphanumeric())).then(|| id.to_owned())
+    if id.len() == 22 && id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        TrackId::try_from(id).ok()
+    } else {
+        None
+    }
 }
 
 /// `value` as an integer in `low..=high`, when it is one.
@@ -329,7 +299,9 @@ mod tests {
     #[test]
     fn finds_the_spotify_id_in_the_href_only() {
         assert_eq!(
-            spotify_id_in("https://open.spotify.com/track/4Ub8UsjWuewQrPhuepfVpd?si=1").as_deref(),
+            spotify_id_in("https://open.spotify.com/track/4Ub8UsjWuewQrPhuepfVpd?si=1")
+                .as_ref()
+                .map(TrackId::as_str),
             Some("4Ub8UsjWuewQrPhuepfVpd")
         );
         assert_eq!(

@@ -168,7 +168,13 @@ mod tests {
 
     fn artist(name: &str, popularity: Option<u32>) -> Artist {
         Artist {
-            id: name.into(),
+            // Any id: choosing goes by name and popularity only.
+            id: name
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect::<String>()
+                .parse()
+                .unwrap(),
             name: name.into(),
             popularity,
             followers: None,

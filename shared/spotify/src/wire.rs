@@ -2,7 +2,7 @@
 //! remove) are `Option` with `#[serde(default)]`, so a stripped answer still decodes;
 //! everything is converted into domain types before leaving the crate.
 
-use encore_domain::{Artist, AudioFeatures, FeatureSource};
+use encore_domain::{Artist, ArtistId, AudioFeatures, FeatureSource, TrackId};
 use serde::Deserialize;
 
 use encore_domain::release::{AlbumType, Release, ReleaseDate};
@@ -34,7 +34,8 @@ pub(crate) struct Followers {
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct FullArtist {
-    pub id: String,
+    /// Checked as it is read: an answer with a malformed artist id does not decode.
+    pub id: ArtistId,
     pub name: String,
     #[serde(default)]
     pub popularity: Option<u32>,
@@ -122,7 +123,8 @@ pub(crate) struct TrackAlbum {
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct FullTrack {
-    pub id: String,
+    /// Checked as it is read: an answer with a malformed track id does not decode.
+    pub id: TrackId,
     pub name: String,
     #[serde(default)]
     pub popularity: Option<u32>,
@@ -137,13 +139,17 @@ pub(crate) struct FullTrack {
 }
 
 impl FullTrack {
-    /// The ids of the track's artists, in Spotify's order.
-    pub fn artist_ids(&self) -> Vec<String> {
-        self.artists.iter().filter_map(|a| a.id.clone()).collect()
+    /// The ids of the track's artists, in Spotify's order; an id that is absent (a local
+    /// file) or malformed names no artist encore can know, and is left out.
+    pub fn artist_ids(&self) -> Vec<ArtistId> {
+        self.artists
+            .iter()
+            .filter_map(|a| ArtistId::try_from(a.id.as_deref()?).ok())
+            .collect()
     }
 
     /// The domain track, as the `rank`-th top track of `artist_id`.
-    pub fn into_track(self, artist_id: &str, rank: u32) -> encore_domain::Track {
+    pub fn into_track(self, artist_id: &ArtistId, rank: u32) -> encore_domain::Track {
         let (album_name, image_url) = match self.album {
             Some(album) => (album.name, album.images.into_iter().next().map(|i| i.url)),
             None => (None, None),
@@ -151,7 +157,7 @@ impl FullTrack {
         encore_domain::Track {
             id: self.id,
             name: self.name,
-            artist_id: artist_id.to_owned(),
+            artist_id: artist_id.clone(),
             rank,
             album_name,
             image_url,
@@ -214,10 +220,10 @@ pub(crate) struct WireAudioFeatures {
 }
 
 impl WireAudioFeatures {
-    /// The domain features, `None` when a feature is missing.
+    /// The domain features, `None` when a feature is missing or the id is malformed.
     pub fn into_features(self) -> Option<AudioFeatures> {
         Some(AudioFeatures {
-            track_id: self.id?,
+            track_id: TrackId::try_from(self.id?).ok()?,
             danceability: self.danceability?,
             energy: self.energy?,
             key: self.key?,

@@ -111,7 +111,7 @@ fn client(server: &RunningStandIn) -> SpotifyClient {
 
 fn known(id: &str, name: &str) -> Artist {
     Artist {
-        id: id.into(),
+        id: id.parse().unwrap(),
         name: name.into(),
         popularity: None,
         followers: None,
@@ -371,7 +371,7 @@ async fn server_errors_are_retried_without_duplicates() {
 
     flaky.set_server_error_every(1);
     let error = spotify
-        .artist(&band.id)
+        .artist(band.id.as_str())
         .await
         .expect_err("every attempt fails");
     assert!(

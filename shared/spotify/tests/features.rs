@@ -127,7 +127,7 @@ fn client(
 
 fn artist(name: &str) -> Artist {
     Artist {
-        id: artist_id_for(name),
+        id: artist_id_for(name).parse().unwrap(),
         name: name.into(),
         popularity: None,
         followers: None,
@@ -149,7 +149,7 @@ fn measured(features: &[AudioFeatures]) -> Vec<(String, [u64; 9], i32, i32)> {
         .iter()
         .map(|f| {
             (
-                f.track_id.clone(),
+                f.track_id.to_string(),
                 f.similarity_vector().map(f64::to_bits),
                 f.key,
                 f.mode,
@@ -292,7 +292,7 @@ async fn the_chain_fills_what_spotify_left_out() {
     let sources: Vec<(String, FeatureSource)> = chained
         .features
         .iter()
-        .map(|f| (f.track_id.clone(), f.source))
+        .map(|f| (f.track_id.to_string(), f.source))
         .collect();
     let expected: Vec<(String, FeatureSource)> = ids
         .iter()
@@ -404,7 +404,7 @@ async fn a_reccobeats_outage_leaves_features_missing_and_never_fails() {
     server.set_reccobeats_outage(false);
 
     server.reccobeats_rate_limit_burst(100, 0);
-    let ids: Vec<String> = answer.tracks.iter().map(|t| t.id.clone()).collect();
+    let ids: Vec<String> = answer.tracks.iter().map(|t| t.id.to_string()).collect();
     let chained = spotify.feature_chain().features(&ids).await.expect("chain");
     assert!(chained.features.is_empty());
     assert!(
@@ -434,7 +434,7 @@ async fn a_slow_reccobeats_times_out_into_missing_features() {
         .await
         .expect("tracks")
         .tracks;
-    let ids: Vec<String> = tracks.iter().map(|t| t.id.clone()).collect();
+    let ids: Vec<String> = tracks.iter().map(|t| t.id.to_string()).collect();
     let slow = ReccoBeatsClient::new(ReccoBeatsConfig {
         request_timeout: Duration::from_millis(100),
         retry: RetryPolicy {
@@ -482,14 +482,14 @@ async fn the_real_data_set_measures_the_same_through_both_sources() {
         .expect("spotify")
         .into_iter()
         .flatten()
-        .map(|f| (f.track_id.clone(), f))
+        .map(|f| (f.track_id.to_string(), f))
         .collect();
     let b = reccobeats.audio_features(&ids).await.expect("reccobeats");
     assert_eq!(b.len(), a.len());
     for f in &b {
         assert_eq!(
             measured(std::slice::from_ref(f)),
-            measured(std::slice::from_ref(&a[&f.track_id]))
+            measured(std::slice::from_ref(&a[f.track_id.as_str()]))
         );
     }
 }
@@ -516,7 +516,7 @@ async fn the_development_mode_track_list_is_the_artists_own() {
         .expect("searched tracks");
     assert_eq!(searched.tracks.len(), 10);
     assert!(
-        searched.tracks.iter().all(|t| own.contains(&t.id)),
+        searched.tracks.iter().all(|t| own.contains(t.id.as_str())),
         "every chosen track is one of the artist's own"
     );
     assert!(searched.tracks.iter().all(|t| t.popularity.is_none()));

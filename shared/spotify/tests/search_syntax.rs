@@ -138,7 +138,7 @@ fn a_hidden_name_resolves_only_when_neutralised() {
 fn domain(page: &[encore_standin::catalog::CatalogArtist]) -> Vec<encore_domain::Artist> {
     page.iter()
         .map(|a| encore_domain::Artist {
-            id: a.id.clone(),
+            id: a.id.parse().unwrap(),
             name: a.name.clone(),
             popularity: Some(a.popularity),
             followers: None,
@@ -203,7 +203,7 @@ async fn every_artist_of_the_data_set_resolves_through_the_stand_in() {
                 };
                 let allowed = &by_normalized[&normalize(name)];
                 match spotify.resolve_artist(name).await {
-                    Ok(resolved) if allowed.contains(&resolved.artist.id) => {}
+                    Ok(resolved) if allowed.contains(&resolved.artist.id.to_string()) => {}
                     Ok(resolved) => {
                         wrong.push(format!("{name:?} resolved to {:?}", resolved.artist.name))
                     }

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use base64::Engine;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -32,8 +33,6 @@ pub const MAX_AUDIO_FEATURE_IDS: usize = 100;
 pub const MAX_RECCOBEATS_IDS: usize = 40;
 /// Where the stand-in serves ReccoBeats, under its base URL.
 pub const RECCOBEATS_PREFIX: &str = "/reccobeats";
-/// Most tracks the top-tracks endpoint returns.
-pub const TOP_TRACKS: usize = 10;
 /// Highest search / albums `offset` Spotify accepts.
 pub const MAX_OFFSET: u32 = 1000;
 
@@ -530,16 +529,16 @@ fn page<T, U>(
 
 /// Percent-encodes a query value (everything but RFC 3986 unreserved characters).
 fn encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(value, QUERY_VALUE).to_string()
 }
+
+/// What stays unencoded in a query value of a paging link: RFC 3986's unreserved
+/// characters, as Spotify encodes them.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 #[derive(Debug, Deserialize)]
 struct SearchParams {
@@ -671,7 +670,7 @@ async fn top_tracks(
     let tracks: Vec<_> = state
         .catalog
         .tracks_of(artist)
-        .take(TOP_TRACKS)
+        .take(encore_domain::TOP_TRACKS_PER_ARTIST as usize)
         .map(|t| view.track(&state.catalog, t))
         .collect();
     Json(json!({ "tracks": tracks })).into_response()

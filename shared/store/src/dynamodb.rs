@@ -17,12 +17,14 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, SecondsFormat, Utc};
-use encore_domain::{FeatureSource, Release, Track};
+use encore_domain::{ArtistId, FeatureSource, Release, Track, TOP_TRACKS_PER_ARTIST};
 use futures::{StreamExt, TryStreamExt};
 
-use crate::error::from_sdk;
-use crate::ports::{check_top_tracks, distinct, releases_from_json};
-use crate::{StoreError, TopTracksCache, TOP_TRACKS_PER_ARTIST};
+use crate::ports::{
+    check_top_tracks, distinct, releases_from_json, stored_artist_id, stored_track_id,
+};
+use crate::{BackendError, TopTracksCache};
+use encore_backend::from_sdk;
 
 /// AWS's limit on requests in one `BatchWriteItem`.
 const BATCH_WRITE_MAX: usize = 25;
@@ -37,8 +39,8 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 /// How long [`create_table`] waits for a new table to become active.
 const TABLE_ACTIVE_WAIT: Duration = Duration::from_secs(60);
 
-/// The sort key of an artist's releases item: below every track rank (1..=10), so reads
-/// and deletes of tracks by rank never touch it.
+/// The sort key of an artist's releases item: below every track rank
+/// (1..=[`TOP_TRACKS_PER_ARTIST`]), so reads and deletes of tracks by rank never touch it.
 pub const RELEASES_RANK: u32 = 0;
 
 /// Item attribute names, defined once.
@@ -78,7 +80,10 @@ fn key(artist_id: &str, rank: u32) -> HashMap<String, AttributeValue> {
 
 fn item(track: &Track, artist_id: &str, fetched_at: &str) -> HashMap<String, AttributeValue> {
     let mut item = key(artist_id, track.rank);
-    item.insert(attr::TRACK_ID.into(), AttributeValue::S(track.id.clone()));
+    item.insert(
+        attr::TRACK_ID.into(),
+        AttributeValue::S(track.id.to_string()),
+    );
     item.insert(attr::NAME.into(), AttributeValue::S(track.name.clone()));
     item.insert(
         attr::FETCHED_AT.into(),
@@ -122,11 +127,11 @@ fn item(track: &Track, artist_id: &str, fetched_at: &str) -> HashMap<String, Att
 fn string(
     item: &HashMap<String, AttributeValue>,
     name: &str,
-) -> Result<Option<String>, StoreError> {
+) -> Result<Option<String>, BackendError> {
     match item.get(name) {
         None | Some(AttributeValue::Null(_)) => Ok(None),
         Some(AttributeValue::S(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(StoreError::Corrupt(format!(
+        Some(other) => Err(BackendError::corrupt(format!(
             "top-tracks attribute {name} is not a string: {other:?}"
         ))),
     }
@@ -135,33 +140,33 @@ fn string(
 fn required_string(
     item: &HashMap<String, AttributeValue>,
     name: &str,
-) -> Result<String, StoreError> {
+) -> Result<String, BackendError> {
     string(item, name)?
-        .ok_or_else(|| StoreError::Corrupt(format!("top-tracks item without {name}")))
+        .ok_or_else(|| BackendError::corrupt(format!("top-tracks item without {name}")))
 }
 
 fn number<T: std::str::FromStr>(
     item: &HashMap<String, AttributeValue>,
     name: &str,
-) -> Result<Option<T>, StoreError> {
+) -> Result<Option<T>, BackendError> {
     match item.get(name) {
         None | Some(AttributeValue::Null(_)) => Ok(None),
         Some(AttributeValue::N(n)) => n.parse().map(Some).map_err(|_| {
-            StoreError::Corrupt(format!("top-tracks attribute {name} = {n} is out of range"))
+            BackendError::corrupt(format!("top-tracks attribute {name} = {n} is out of range"))
         }),
-        Some(other) => Err(StoreError::Corrupt(format!(
+        Some(other) => Err(BackendError::corrupt(format!(
             "top-tracks attribute {name} is not a number: {other:?}"
         ))),
     }
 }
 
-fn track_from_item(item: &HashMap<String, AttributeValue>) -> Result<Track, StoreError> {
+fn track_from_item(item: &HashMap<String, AttributeValue>) -> Result<Track, BackendError> {
     Ok(Track {
-        id: required_string(item, attr::TRACK_ID)?,
+        id: stored_track_id(required_string(item, attr::TRACK_ID)?)?,
         name: required_string(item, attr::NAME)?,
-        artist_id: required_string(item, attr::ARTIST_ID)?,
+        artist_id: stored_artist_id(required_string(item, attr::ARTIST_ID)?)?,
         rank: number(item, attr::RANK)?
-            .ok_or_else(|| StoreError::Corrupt("top-tracks item without rank".into()))?,
+            .ok_or_else(|| BackendError::corrupt("top-tracks item without rank"))?,
         album_name: string(item, attr::ALBUM_NAME)?,
         image_url: string(item, attr::IMAGE_URL)?,
         popularity: number(item, attr::POPULARITY)?,
@@ -170,7 +175,7 @@ fn track_from_item(item: &HashMap<String, AttributeValue>) -> Result<Track, Stor
         features_source: match string(item, attr::FEATURES_SOURCE)? {
             None => None,
             Some(label) => FeatureSource::from_label(&label).map_err(|reason| {
-                StoreError::Corrupt(format!(
+                BackendError::corrupt(format!(
                     "top-tracks attribute {}: {reason}",
                     attr::FEATURES_SOURCE
                 ))
@@ -181,7 +186,7 @@ fn track_from_item(item: &HashMap<String, AttributeValue>) -> Result<Track, Stor
 
 /// Creates a top-tracks table (on-demand capacity) and waits until it is active: used by
 /// tests and the local tools; in AWS the SAM template owns the table.
-pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError> {
+pub async fn create_table(client: &Client, name: &str) -> Result<(), BackendError> {
     client
         .create_table()
         .table_name(name)
@@ -191,28 +196,28 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError>
                 .attribute_name(attr::ARTIST_ID)
                 .attribute_type(ScalarAttributeType::S)
                 .build()
-                .map_err(|e| StoreError::Rejected(e.to_string()))?,
+                .map_err(|e| BackendError::rejected(e.to_string()))?,
         )
         .attribute_definitions(
             AttributeDefinition::builder()
                 .attribute_name(attr::RANK)
                 .attribute_type(ScalarAttributeType::N)
                 .build()
-                .map_err(|e| StoreError::Rejected(e.to_string()))?,
+                .map_err(|e| BackendError::rejected(e.to_string()))?,
         )
         .key_schema(
             KeySchemaElement::builder()
                 .attribute_name(attr::ARTIST_ID)
                 .key_type(KeyType::Hash)
                 .build()
-                .map_err(|e| StoreError::Rejected(e.to_string()))?,
+                .map_err(|e| BackendError::rejected(e.to_string()))?,
         )
         .key_schema(
             KeySchemaElement::builder()
                 .attribute_name(attr::RANK)
                 .key_type(KeyType::Range)
                 .build()
-                .map_err(|e| StoreError::Rejected(e.to_string()))?,
+                .map_err(|e| BackendError::rejected(e.to_string()))?,
         )
         .send()
         .await
@@ -222,7 +227,9 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError>
         .table_name(name)
         .wait(TABLE_ACTIVE_WAIT)
         .await
-        .map_err(|e| StoreError::Unavailable(format!("table {name} did not become active: {e}")))?;
+        .map_err(|e| {
+            BackendError::unavailable(format!("table {name} did not become active: {e}"))
+        })?;
     Ok(())
 }
 
@@ -244,7 +251,7 @@ impl DynamoTopTracks {
 
     /// Sends up to [`BATCH_WRITE_MAX`] write requests, retrying the unprocessed ones with
     /// backoff until none remain or the attempts run out.
-    async fn write_batch(&self, mut requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+    async fn write_batch(&self, mut requests: Vec<WriteRequest>) -> Result<(), BackendError> {
         for attempt in 1..=MAX_ATTEMPTS {
             let output = self
                 .client
@@ -267,7 +274,7 @@ impl DynamoTopTracks {
             );
             tokio::time::sleep(backoff(attempt)).await;
         }
-        Err(StoreError::Unavailable(format!(
+        Err(BackendError::unavailable(format!(
             "{} top-tracks writes still unprocessed after {MAX_ATTEMPTS} attempts",
             requests.len()
         )))
@@ -277,13 +284,13 @@ impl DynamoTopTracks {
     async fn get_batch(
         &self,
         mut keys: Vec<HashMap<String, AttributeValue>>,
-    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, BackendError> {
         let mut items = Vec::new();
         for attempt in 1..=MAX_ATTEMPTS {
             let request = KeysAndAttributes::builder()
                 .set_keys(Some(keys))
                 .build()
-                .map_err(|e| StoreError::Rejected(e.to_string()))?;
+                .map_err(|e| BackendError::rejected(e.to_string()))?;
             let output = self
                 .client
                 .batch_get_item()
@@ -312,7 +319,7 @@ impl DynamoTopTracks {
             );
             tokio::time::sleep(backoff(attempt)).await;
         }
-        Err(StoreError::Unavailable(format!(
+        Err(BackendError::unavailable(format!(
             "{} top-tracks reads still unprocessed after {MAX_ATTEMPTS} attempts",
             keys.len()
         )))
@@ -326,15 +333,15 @@ impl TopTracksCache for DynamoTopTracks {
     #[tracing::instrument(skip(self, tracks), fields(table = %self.table, tracks = tracks.len()))]
     async fn put_top_tracks(
         &self,
-        artist_id: &str,
+        artist_id: &ArtistId,
         tracks: &[Track],
         fetched_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), BackendError> {
         check_top_tracks(artist_id, tracks)?;
         let fetched_at = fetched_at.to_rfc3339_opts(SecondsFormat::Millis, true);
         let puts = tracks.iter().map(|track| {
             let put = PutRequest::builder()
-                .set_item(Some(item(track, artist_id, &fetched_at)))
+                .set_item(Some(item(track, artist_id.as_str(), &fetched_at)))
                 .build();
             put.map(|put| WriteRequest::builder().put_request(put).build())
         });
@@ -342,14 +349,14 @@ impl TopTracksCache for DynamoTopTracks {
             .filter(|rank| !tracks.iter().any(|track| track.rank == *rank))
             .map(|rank| {
                 let delete = DeleteRequest::builder()
-                    .set_key(Some(key(artist_id, rank)))
+                    .set_key(Some(key(artist_id.as_str(), rank)))
                     .build();
                 delete.map(|delete| WriteRequest::builder().delete_request(delete).build())
             });
         let requests = puts
             .chain(deletes)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| StoreError::Rejected(e.to_string()))?;
+            .map_err(|e| BackendError::rejected(e.to_string()))?;
         for chunk in requests.chunks(BATCH_WRITE_MAX) {
             self.write_batch(chunk.to_vec()).await?;
         }
@@ -360,11 +367,13 @@ impl TopTracksCache for DynamoTopTracks {
     #[tracing::instrument(skip_all, fields(table = %self.table, artists = artist_ids.len()))]
     async fn top_tracks(
         &self,
-        artist_ids: &[String],
-    ) -> Result<HashMap<String, Vec<Track>>, StoreError> {
+        artist_ids: &[ArtistId],
+    ) -> Result<HashMap<ArtistId, Vec<Track>>, BackendError> {
         let keys: Vec<_> = distinct(artist_ids)
             .into_iter()
-            .flat_map(|artist_id| (1..=TOP_TRACKS_PER_ARTIST).map(move |rank| key(artist_id, rank)))
+            .flat_map(|artist_id| {
+                (1..=TOP_TRACKS_PER_ARTIST).map(move |rank| key(artist_id.as_str(), rank))
+            })
             .collect();
         let batches: Vec<Vec<_>> =
             futures::stream::iter(keys.chunks(BATCH_GET_MAX).map(<[_]>::to_vec))
@@ -372,7 +381,7 @@ impl TopTracksCache for DynamoTopTracks {
                 .buffer_unordered(BATCH_GET_CONCURRENCY)
                 .try_collect()
                 .await?;
-        let mut found: HashMap<String, Vec<Track>> = HashMap::new();
+        let mut found: HashMap<ArtistId, Vec<Track>> = HashMap::new();
         for item in batches.iter().flatten() {
             let track = track_from_item(item)?;
             found
@@ -389,13 +398,13 @@ impl TopTracksCache for DynamoTopTracks {
     #[tracing::instrument(skip(self, releases), fields(table = %self.table, releases = releases.len()))]
     async fn put_latest_releases(
         &self,
-        artist_id: &str,
+        artist_id: &ArtistId,
         releases: &[Release],
         fetched_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), BackendError> {
         let json =
-            serde_json::to_string(releases).map_err(|e| StoreError::Rejected(e.to_string()))?;
-        let mut item = key(artist_id, RELEASES_RANK);
+            serde_json::to_string(releases).map_err(|e| BackendError::rejected(e.to_string()))?;
+        let mut item = key(artist_id.as_str(), RELEASES_RANK);
         item.insert(attr::RELEASES.into(), AttributeValue::S(json));
         item.insert(
             attr::FETCHED_AT.into(),
@@ -412,12 +421,12 @@ impl TopTracksCache for DynamoTopTracks {
     }
 
     #[tracing::instrument(skip(self), fields(table = %self.table))]
-    async fn latest_releases(&self, artist_id: &str) -> Result<Vec<Release>, StoreError> {
+    async fn latest_releases(&self, artist_id: &ArtistId) -> Result<Vec<Release>, BackendError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(key(artist_id, RELEASES_RANK)))
+            .set_key(Some(key(artist_id.as_str(), RELEASES_RANK)))
             .send()
             .await
             .map_err(from_sdk)?;

@@ -1,21 +1,20 @@
 //! encore's storage: the ports the handlers depend on, and one adapter module per
 //! technology. AWS adapters and embedded ones pass the same conformance suites
-//! (`tests/`), so a handler behaves the same on both.
+//! (`tests/`), so a handler behaves the same on both. Each adapter is a feature
+//! (`mysql`, `sqlite`, `dynamodb`), so a binary links only the databases it uses; queues
+//! and the bus are in `encore-messaging`.
 
-mod context;
+#[cfg(feature = "dynamodb")]
 pub mod dynamodb;
-pub mod embedded_bus;
-pub mod embedded_queue;
-pub mod error;
-pub mod eventbridge;
-pub mod inbound;
 pub mod migrate;
+#[cfg(feature = "mysql")]
 pub mod mysql;
 pub mod ports;
-pub mod replay;
+#[cfg(feature = "mysql")]
 mod sql_text;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
-pub mod sqs;
 
-pub use error::StoreError;
+/// The error every store port returns, shared with `encore-messaging`.
+pub use encore_backend::BackendError;
 pub use ports::*;

@@ -2,10 +2,15 @@
 //! same meaning. SQLite (the embedded runner) migrates at start-up; on MySQL the migrate
 //! function applies them once per deploy and the other functions only check the level.
 
+#[cfg(feature = "mysql")]
 use sqlx::migrate::Migrator;
-use sqlx::{MySqlPool, Row, SqlitePool};
+#[cfg(feature = "sqlite")]
+use sqlx::SqlitePool;
+#[cfg(feature = "mysql")]
+use sqlx::{MySqlPool, Row};
 
-use crate::StoreError;
+#[cfg(any(feature = "mysql", feature = "sqlite"))]
+use crate::BackendError;
 
 /// Names of the relational tables, defined once.
 pub mod tables {
@@ -40,11 +45,14 @@ pub mod tables {
 /// The name of the table where sqlx records the applied migrations.
 pub const MIGRATIONS_TABLE: &str = "_sqlx_migrations";
 
+#[cfg(feature = "mysql")]
 /// MySQL error numbers met while reading [`MIGRATIONS_TABLE`]: no such table (1146), and
 /// no SELECT privilege on it (1142).
 const NO_SUCH_TABLE: u16 = 1146;
+#[cfg(feature = "mysql")]
 const TABLE_ACCESS_DENIED: u16 = 1142;
 
+#[cfg(feature = "mysql")]
 /// The MySQL migrations this code was built with, in version order.
 fn mysql_migrator() -> Migrator {
     let mut migrator = sqlx::migrate!("./migrations/mysql");
@@ -54,14 +62,16 @@ fn mysql_migrator() -> Migrator {
     migrator
 }
 
+#[cfg(feature = "mysql")]
 /// Applies the MySQL migrations this code knows (idempotent), leaving newer ones in
 /// place. In AWS only the migrate function calls this, once per deploy; the other
 /// functions call [`require_mysql`].
-pub async fn mysql(pool: &MySqlPool) -> Result<(), StoreError> {
+pub async fn mysql(pool: &MySqlPool) -> Result<(), BackendError> {
     mysql_migrator().run(pool).await?;
     Ok(())
 }
 
+#[cfg(feature = "mysql")]
 /// How the database's schema compares with the one this code was built for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchemaLevel {
@@ -71,10 +81,11 @@ pub struct SchemaLevel {
     pub newer: Vec<i64>,
 }
 
+#[cfg(feature = "mysql")]
 /// Checks, without changing anything, that every MySQL migration this code knows is
 /// applied; migrations it does not know (a newer schema) are accepted. An older schema, or
 /// none, is `Rejected` with what to do. Reads [`MIGRATIONS_TABLE`] over the text protocol.
-pub async fn require_mysql(pool: &MySqlPool) -> Result<SchemaLevel, StoreError> {
+pub async fn require_mysql(pool: &MySqlPool) -> Result<SchemaLevel, BackendError> {
     let rows = sqlx::raw_sql(&format!(
         "SELECT version, success FROM {MIGRATIONS_TABLE} ORDER BY version"
     ))
@@ -85,17 +96,17 @@ pub async fn require_mysql(pool: &MySqlPool) -> Result<SchemaLevel, StoreError> 
             .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
             .map(|e| e.number())
         {
-            Some(NO_SUCH_TABLE) => StoreError::Rejected(format!(
+            Some(NO_SUCH_TABLE) => BackendError::rejected(format!(
                 "the database has no encore schema (no {MIGRATIONS_TABLE} table): \
                  run the migrate function (the stack's DatabaseSchema resource) first"
             )),
-            Some(TABLE_ACCESS_DENIED) => StoreError::Rejected(format!(
+            Some(TABLE_ACCESS_DENIED) => BackendError::rejected(format!(
                 "this database user may not read {MIGRATIONS_TABLE}: {}",
                 db.message()
             )),
-            _ => StoreError::from(err),
+            _ => BackendError::from(err),
         },
-        _ => StoreError::from(err),
+        _ => BackendError::from(err),
     })?;
     let mut applied = Vec::with_capacity(rows.len());
     for row in &rows {
@@ -106,15 +117,16 @@ pub async fn require_mysql(pool: &MySqlPool) -> Result<SchemaLevel, StoreError> 
     schema_level(&mysql_migrator(), &applied)
 }
 
+#[cfg(feature = "mysql")]
 /// Compares applied `(version, success)` rows with the migrations of `migrator`.
-fn schema_level(migrator: &Migrator, applied: &[(i64, bool)]) -> Result<SchemaLevel, StoreError> {
+fn schema_level(migrator: &Migrator, applied: &[(i64, bool)]) -> Result<SchemaLevel, BackendError> {
     let known: Vec<i64> = migrator.iter().map(|m| m.version).collect();
     let needed = known.iter().copied().max().unwrap_or(0);
     let done = |version: i64| applied.contains(&(version, true));
     let missing: Vec<i64> = known.iter().copied().filter(|v| !done(*v)).collect();
     if !missing.is_empty() {
         let newest = applied.iter().filter(|(_, ok)| *ok).map(|(v, _)| *v).max();
-        return Err(StoreError::Rejected(format!(
+        return Err(BackendError::rejected(format!(
             "the database schema is older than this code: migrations {missing:?} are not \
              applied (newest applied: {newest:?}, this code needs {needed}); the deploy runs \
              the migrate function before the functions update"
@@ -135,13 +147,14 @@ fn schema_level(migrator: &Migrator, applied: &[(i64, bool)]) -> Result<SchemaLe
     Ok(SchemaLevel { needed, newer })
 }
 
+#[cfg(feature = "sqlite")]
 /// Applies the SQLite migrations (idempotent).
-pub async fn sqlite(pool: &SqlitePool) -> Result<(), StoreError> {
+pub async fn sqlite(pool: &SqlitePool) -> Result<(), BackendError> {
     sqlx::migrate!("./migrations/sqlite").run(pool).await?;
     Ok(())
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "mysql"))]
 mod tests {
     use super::*;
 

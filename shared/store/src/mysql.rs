@@ -17,7 +17,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use encore_domain::suggest::KnownName;
-use encore_domain::{Artist, RelatedArtist};
+use encore_domain::{Artist, ArtistId, NormalizedName, RelatedArtist};
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions, MySqlRow};
 use sqlx::{MySql, MySqlConnection, MySqlPool, QueryBuilder, Row};
 
@@ -25,11 +25,11 @@ use crate::migrate::tables::{
     ARTISTS, ARTIST_ALIASES, ARTIST_REQUESTS, DATAMART_WATERMARK, RELATED_ARTISTS,
     RELATED_ARTISTS_OLD, RELATED_ARTISTS_STAGING,
 };
-use crate::ports::{distinct, known_names_sql};
+use crate::ports::{distinct, known_names_sql, stored_artist_id};
 use crate::sql_text::{inline, list, MAX_STATEMENT_BYTES};
 use crate::{
-    ArtistStore, DatamartWatermark, RelatedRow, RelatedStore, RequestLog, RequestRecord,
-    RequestStatus, StoreError,
+    ArtistStore, BackendError, DatamartWatermark, RelatedRow, RelatedStore, RequestLog,
+    RequestRecord, RequestStatus,
 };
 
 /// How long connecting (or waiting for a pooled connection) may take before the store is
@@ -64,22 +64,22 @@ fn artist_columns(alias: &str) -> String {
 /// Reads a text column. The tables use the `utf8mb4_bin` collation (names and keys match
 /// byte for byte), which the server reports with the BINARY flag, and sqlx refuses to decode
 /// such columns as strings; the value is still checked to be UTF-8.
-fn text<T>(row: &MySqlRow, column: &str) -> Result<T, StoreError>
+fn text<T>(row: &MySqlRow, column: &str) -> Result<T, BackendError>
 where
     T: for<'r> sqlx::Decode<'r, MySql>,
 {
     Ok(row.try_get_unchecked(column)?)
 }
 
-fn artist_from_row(row: &MySqlRow) -> Result<Artist, StoreError> {
+fn artist_from_row(row: &MySqlRow) -> Result<Artist, BackendError> {
     let genres: String = text(row, "genres")?;
     Ok(Artist {
-        id: text(row, "id")?,
+        id: stored_artist_id(text(row, "id")?)?,
         name: text(row, "name")?,
         popularity: row.try_get("popularity")?,
         followers: row.try_get("followers")?,
         genres: serde_json::from_str(&genres).map_err(|e| {
-            StoreError::Corrupt(format!("genres of an artist are not a JSON list: {e}"))
+            BackendError::corrupt(format!("genres of an artist are not a JSON list: {e}"))
         })?,
         image_url: text(row, "image_url")?,
         spotify_url: text(row, "spotify_url")?,
@@ -88,14 +88,14 @@ fn artist_from_row(row: &MySqlRow) -> Result<Artist, StoreError> {
 
 /// The first row of `sql`, if any, over the text protocol. (`RawSql::fetch_optional` of
 /// sqlx 0.8.6 is `fetch_one`, so the executor's method is called.)
-async fn fetch_optional(pool: &MySqlPool, sql: &str) -> Result<Option<MySqlRow>, StoreError> {
+async fn fetch_optional(pool: &MySqlPool, sql: &str) -> Result<Option<MySqlRow>, BackendError> {
     Ok(sqlx::Executor::fetch_optional(pool, sqlx::raw_sql(sql)).await?)
 }
 
 /// Parses a datamart snapshot date (`YYYY-MM-DD`).
-fn snapshot_date(row: &RelatedArtist) -> Result<NaiveDate, StoreError> {
+fn snapshot_date(row: &RelatedArtist) -> Result<NaiveDate, BackendError> {
     NaiveDate::parse_from_str(&row.snapshot, "%Y-%m-%d").map_err(|e| {
-        StoreError::Rejected(format!(
+        BackendError::rejected(format!(
             "snapshot {:?} of {} is not a YYYY-MM-DD date: {e}",
             row.snapshot, row.artist_id
         ))
@@ -113,20 +113,20 @@ impl MySqlStore {
     /// schema is at least the one this code needs (a newer one is accepted; nothing is
     /// migrated: the migrate function does that once per deploy). An unreachable server is
     /// `Unavailable` within a few seconds, an older schema `Rejected`.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+    pub async fn connect(url: &str) -> Result<Self, BackendError> {
         Self::connect_with(Self::options(url)?).await
     }
 
     /// Like [`MySqlStore::connect`], with at most `pool_size` connections (a Lambda
     /// function needs as many as the queries one event runs at once).
-    pub async fn connect_sized(url: &str, pool_size: u32) -> Result<Self, StoreError> {
+    pub async fn connect_sized(url: &str, pool_size: u32) -> Result<Self, BackendError> {
         let pool = Self::build_pool(Self::options(url)?, pool_size).await?;
         crate::migrate::require_mysql(&pool).await?;
         Ok(Self { pool })
     }
 
     /// Like [`MySqlStore::connect`], with options already built (tests pick the database).
-    pub async fn connect_with(options: MySqlConnectOptions) -> Result<Self, StoreError> {
+    pub async fn connect_with(options: MySqlConnectOptions) -> Result<Self, BackendError> {
         let pool = Self::build_pool(options, MAX_CONNECTIONS).await?;
         crate::migrate::require_mysql(&pool).await?;
         Ok(Self { pool })
@@ -134,26 +134,29 @@ impl MySqlStore {
 
     /// Connects to `url` and applies the migrations this code knows: for the migrate
     /// function and for tests, never for a function answering requests.
-    pub async fn migrate_and_connect(url: &str) -> Result<Self, StoreError> {
+    pub async fn migrate_and_connect(url: &str) -> Result<Self, BackendError> {
         Self::migrate_and_connect_with(Self::options(url)?).await
     }
 
     /// Like [`MySqlStore::migrate_and_connect`], with options already built.
     pub async fn migrate_and_connect_with(
         options: MySqlConnectOptions,
-    ) -> Result<Self, StoreError> {
+    ) -> Result<Self, BackendError> {
         let pool = Self::build_pool(options, MAX_CONNECTIONS).await?;
         crate::migrate::mysql(&pool).await?;
         Ok(Self { pool })
     }
 
-    fn options(url: &str) -> Result<MySqlConnectOptions, StoreError> {
+    fn options(url: &str) -> Result<MySqlConnectOptions, BackendError> {
         MySqlConnectOptions::from_str(url)
-            .map_err(|e| StoreError::Rejected(format!("invalid MySQL URL: {e}")))
+            .map_err(|e| BackendError::rejected(format!("invalid MySQL URL: {e}")))
     }
 
     /// A pool whose connections send nothing at connect (see the module's comment).
-    async fn build_pool(options: MySqlConnectOptions, size: u32) -> Result<MySqlPool, StoreError> {
+    async fn build_pool(
+        options: MySqlConnectOptions,
+        size: u32,
+    ) -> Result<MySqlPool, BackendError> {
         let options = options
             .pipes_as_concat(false)
             .no_engine_substitution(false)
@@ -182,7 +185,7 @@ impl MySqlStore {
     async fn load_and_swap(
         conn: &mut MySqlConnection,
         rows: &[RelatedArtist],
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), BackendError> {
         let dates = rows
             .iter()
             .map(snapshot_date)
@@ -222,7 +225,7 @@ impl MySqlStore {
         conn: &mut MySqlConnection,
         rows: &[RelatedArtist],
         dates: &[NaiveDate],
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), BackendError> {
         for (chunk, chunk_dates) in rows
             .chunks(RELATED_ROWS_PER_INSERT)
             .zip(dates.chunks(RELATED_ROWS_PER_INSERT))
@@ -232,9 +235,9 @@ impl MySqlStore {
             ));
             insert.push_values(chunk.iter().zip(chunk_dates), |mut values, (row, date)| {
                 values
-                    .push_bind(&row.artist_id)
+                    .push_bind(row.artist_id.as_str())
                     .push_bind(row.rank)
-                    .push_bind(&row.related_id)
+                    .push_bind(row.related_id.as_str())
                     .push_bind(row.distance)
                     .push_bind(*date);
             });
@@ -247,9 +250,9 @@ impl MySqlStore {
 #[async_trait]
 impl ArtistStore for MySqlStore {
     #[tracing::instrument(skip_all, fields(artist_id = %artist.id))]
-    async fn upsert_artist(&self, artist: &Artist) -> Result<(), StoreError> {
+    async fn upsert_artist(&self, artist: &Artist) -> Result<(), BackendError> {
         let genres = serde_json::to_string(&artist.genres)
-            .map_err(|e| StoreError::Rejected(e.to_string()))?;
+            .map_err(|e| BackendError::rejected(e.to_string()))?;
         let sql = inline(
             &format!(
                 "INSERT INTO {ARTISTS} \
@@ -276,7 +279,11 @@ impl ArtistStore for MySqlStore {
     }
 
     #[tracing::instrument(skip(self))]
-    async fn put_alias(&self, alias: &str, artist_id: &str) -> Result<(), StoreError> {
+    async fn put_alias(
+        &self,
+        alias: &NormalizedName,
+        artist_id: &ArtistId,
+    ) -> Result<(), BackendError> {
         let sql = inline(
             &format!(
                 "INSERT INTO {ARTIST_ALIASES} (alias, artist_id, created_at) VALUES (?, ?, ?) \
@@ -290,7 +297,10 @@ impl ArtistStore for MySqlStore {
     }
 
     #[tracing::instrument(skip(self))]
-    async fn find_artist(&self, normalized: &str) -> Result<Option<Artist>, StoreError> {
+    async fn find_artist(
+        &self,
+        normalized: &NormalizedName,
+    ) -> Result<Option<Artist>, BackendError> {
         // A catalog name beats an alias; among several artists with one name, the most popular.
         let sql = inline(
             &format!(
@@ -310,7 +320,7 @@ impl ArtistStore for MySqlStore {
     }
 
     #[tracing::instrument(skip_all, fields(ids = ids.len()))]
-    async fn artists(&self, ids: &[String]) -> Result<Vec<Artist>, StoreError> {
+    async fn artists(&self, ids: &[ArtistId]) -> Result<Vec<Artist>, BackendError> {
         let mut found = Vec::with_capacity(ids.len());
         for chunk in distinct(ids).chunks(IDS_PER_QUERY) {
             let sql = format!(
@@ -326,7 +336,7 @@ impl ArtistStore for MySqlStore {
     }
 
     #[tracing::instrument(skip(self))]
-    async fn known_names(&self) -> Result<Vec<KnownName>, StoreError> {
+    async fn known_names(&self) -> Result<Vec<KnownName>, BackendError> {
         let rows = sqlx::raw_sql(&known_names_sql())
             .fetch_all(&self.pool)
             .await?;
@@ -344,7 +354,7 @@ impl ArtistStore for MySqlStore {
 #[async_trait]
 impl RelatedStore for MySqlStore {
     #[tracing::instrument(skip(self))]
-    async fn related_artist_count(&self) -> Result<u64, StoreError> {
+    async fn related_artist_count(&self) -> Result<u64, BackendError> {
         let count: i64 = sqlx::raw_sql(&format!(
             "SELECT COUNT(DISTINCT artist_id) FROM {RELATED_ARTISTS}"
         ))
@@ -352,15 +362,15 @@ impl RelatedStore for MySqlStore {
         .await?
         .try_get(0)?;
         u64::try_from(count)
-            .map_err(|_| StoreError::Corrupt(format!("negative datamart count {count}")))
+            .map_err(|_| BackendError::corrupt(format!("negative datamart count {count}")))
     }
 
     #[tracing::instrument(skip(self))]
     async fn related(
         &self,
-        artist_id: &str,
+        artist_id: &ArtistId,
         limit: u32,
-    ) -> Result<Vec<(RelatedArtist, Artist)>, StoreError> {
+    ) -> Result<Vec<(RelatedArtist, Artist)>, BackendError> {
         let sql = inline(
             &format!(
                 "SELECT r.artist_id AS source_id, r.`rank`, r.related_id, r.distance, r.snapshot, {} \
@@ -375,9 +385,9 @@ impl RelatedStore for MySqlStore {
             .map(|row| {
                 let snapshot: NaiveDate = row.try_get("snapshot")?;
                 let related = RelatedArtist {
-                    artist_id: text(row, "source_id")?,
+                    artist_id: stored_artist_id(text(row, "source_id")?)?,
                     rank: row.try_get("rank")?,
-                    related_id: text(row, "related_id")?,
+                    related_id: stored_artist_id(text(row, "related_id")?)?,
                     distance: row.try_get("distance")?,
                     snapshot: snapshot.format("%Y-%m-%d").to_string(),
                 };
@@ -387,7 +397,7 @@ impl RelatedStore for MySqlStore {
     }
 
     #[tracing::instrument(skip_all, fields(rows = rows.len()))]
-    async fn replace_related(&self, rows: &[RelatedArtist]) -> Result<(), StoreError> {
+    async fn replace_related(&self, rows: &[RelatedArtist]) -> Result<(), BackendError> {
         let mut conn = self.pool.acquire().await?;
         let locked: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, ?)")
             .bind(REPLACE_LOCK)
@@ -395,7 +405,7 @@ impl RelatedStore for MySqlStore {
             .fetch_one(&mut *conn)
             .await?;
         if locked != Some(1) {
-            return Err(StoreError::Unavailable(format!(
+            return Err(BackendError::unavailable(format!(
                 "another datamart replacement held {REPLACE_LOCK} for {REPLACE_LOCK_WAIT_SECS} s"
             )));
         }
@@ -413,7 +423,7 @@ impl RelatedStore for MySqlStore {
     }
 
     #[tracing::instrument(skip(self))]
-    async fn export_related(&self) -> Result<Vec<RelatedRow>, StoreError> {
+    async fn export_related(&self) -> Result<Vec<RelatedRow>, BackendError> {
         let rows = sqlx::raw_sql(&format!(
             "SELECT r.artist_id, src.name AS artist_name, r.`rank`, r.related_id, dst.name AS related_name, r.distance \
              FROM {RELATED_ARTISTS} r \
@@ -426,10 +436,10 @@ impl RelatedStore for MySqlStore {
         rows.iter()
             .map(|row| {
                 Ok(RelatedRow {
-                    artist_id: text(row, "artist_id")?,
+                    artist_id: stored_artist_id(text(row, "artist_id")?)?,
                     artist_name: text(row, "artist_name")?,
                     rank: row.try_get("rank")?,
-                    related_id: text(row, "related_id")?,
+                    related_id: stored_artist_id(text(row, "related_id")?)?,
                     related_name: text(row, "related_name")?,
                     distance: row.try_get("distance")?,
                 })
@@ -441,7 +451,7 @@ impl RelatedStore for MySqlStore {
 #[async_trait]
 impl DatamartWatermark for MySqlStore {
     #[tracing::instrument(skip(self))]
-    async fn last_ingested_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+    async fn last_ingested_at(&self) -> Result<Option<DateTime<Utc>>, BackendError> {
         let at: Option<NaiveDateTime> =
             sqlx::raw_sql(&format!("SELECT MAX(updated_at) FROM {ARTISTS}"))
                 .fetch_one(&self.pool)
@@ -451,7 +461,7 @@ impl DatamartWatermark for MySqlStore {
     }
 
     #[tracing::instrument(skip(self))]
-    async fn datamart_read_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+    async fn datamart_read_at(&self) -> Result<Option<DateTime<Utc>>, BackendError> {
         let at: Option<NaiveDateTime> = fetch_optional(
             &self.pool,
             &format!("SELECT read_at FROM {DATAMART_WATERMARK} WHERE id = 1"),
@@ -463,7 +473,7 @@ impl DatamartWatermark for MySqlStore {
     }
 
     #[tracing::instrument(skip(self))]
-    async fn record_datamart_read_at(&self, at: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn record_datamart_read_at(&self, at: DateTime<Utc>) -> Result<(), BackendError> {
         let sql = inline(
             &format!(
                 "INSERT INTO {DATAMART_WATERMARK} (id, read_at) VALUES (1, ?) \
@@ -481,12 +491,12 @@ impl RequestLog for MySqlStore {
     #[tracing::instrument(skip(self))]
     async fn claim(
         &self,
-        normalized: &str,
+        normalized: &NormalizedName,
         now: DateTime<Utc>,
         window: Duration,
-    ) -> Result<bool, StoreError> {
-        let window =
-            chrono::Duration::from_std(window).map_err(|e| StoreError::Rejected(e.to_string()))?;
+    ) -> Result<bool, BackendError> {
+        let window = chrono::Duration::from_std(window)
+            .map_err(|e| BackendError::rejected(e.to_string()))?;
         let cutoff = now - window;
         // Take over a finished or stale request; a fresh pending one stays.
         let pending = RequestStatus::Pending.as_str();
@@ -517,7 +527,11 @@ impl RequestLog for MySqlStore {
     }
 
     #[tracing::instrument(skip(self))]
-    async fn finish(&self, normalized: &str, status: RequestStatus) -> Result<(), StoreError> {
+    async fn finish(
+        &self,
+        normalized: &NormalizedName,
+        status: RequestStatus,
+    ) -> Result<(), BackendError> {
         let now = Utc::now();
         let sql = inline(
             &format!(
@@ -531,7 +545,10 @@ impl RequestLog for MySqlStore {
     }
 
     #[tracing::instrument(skip(self))]
-    async fn record(&self, normalized: &str) -> Result<Option<RequestRecord>, StoreError> {
+    async fn record(
+        &self,
+        normalized: &NormalizedName,
+    ) -> Result<Option<RequestRecord>, BackendError> {
         let sql = inline(
             &format!(
                 "SELECT status, requested_at, finished_at FROM {ARTIST_REQUESTS} WHERE normalized = ?"
@@ -544,15 +561,19 @@ impl RequestLog for MySqlStore {
         };
         let status: String = text(&row, "status")?;
         Ok(Some(RequestRecord {
-            status: RequestStatus::parse(&status)
-                .ok_or_else(|| StoreError::Corrupt(format!("unknown request status {status:?}")))?,
+            status: RequestStatus::parse(&status).ok_or_else(|| {
+                BackendError::corrupt(format!("unknown request status {status:?}"))
+            })?,
             requested_at: row.try_get("requested_at")?,
             finished_at: row.try_get("finished_at")?,
         }))
     }
 
     #[tracing::instrument(skip(self))]
-    async fn status(&self, normalized: &str) -> Result<Option<RequestStatus>, StoreError> {
+    async fn status(
+        &self,
+        normalized: &NormalizedName,
+    ) -> Result<Option<RequestStatus>, BackendError> {
         let sql = inline(
             &format!("SELECT status FROM {ARTIST_REQUESTS} WHERE normalized = ?"),
             &[&normalized],
@@ -561,13 +582,17 @@ impl RequestLog for MySqlStore {
         let raw: Option<String> = row.map(|row| text(&row, "status")).transpose()?;
         raw.map(|raw| {
             RequestStatus::parse(&raw)
-                .ok_or_else(|| StoreError::Corrupt(format!("unknown request status {raw:?}")))
+                .ok_or_else(|| BackendError::corrupt(format!("unknown request status {raw:?}")))
         })
         .transpose()
     }
 
     #[tracing::instrument(skip(self))]
-    async fn asked(&self, normalized: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn asked(
+        &self,
+        normalized: &NormalizedName,
+        at: DateTime<Utc>,
+    ) -> Result<(), BackendError> {
         // A name asked about without a request row is a known artist: recorded as done.
         let sql = inline(
             &format!(
@@ -581,7 +606,7 @@ impl RequestLog for MySqlStore {
     }
 
     #[tracing::instrument(skip(self))]
-    async fn asked_since(&self, since: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+    async fn asked_since(&self, since: DateTime<Utc>) -> Result<Vec<NormalizedName>, BackendError> {
         let sql = inline(
             &format!(
                 "SELECT normalized FROM {ARTIST_REQUESTS} WHERE asked_at >= ? AND status <> ? ORDER BY normalized"
@@ -589,6 +614,8 @@ impl RequestLog for MySqlStore {
             &[&since, &RequestStatus::NotFound.as_str()],
         )?;
         let rows = sqlx::raw_sql(&sql).fetch_all(&self.pool).await?;
-        rows.iter().map(|row| text(row, "normalized")).collect()
+        rows.iter()
+            .map(|row| text(row, "normalized").map(NormalizedName::from_stored))
+            .collect()
     }
 }

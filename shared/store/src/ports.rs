@@ -1,41 +1,50 @@
-//! The ports: one narrow async trait per capability the handlers need. Every port has an
-//! AWS adapter and an embedded one, and both pass the same conformance suite.
+//! The storage ports: one narrow async trait per capability the handlers need. Every port
+//! has an AWS adapter and an embedded one, and both pass the same conformance suite. The
+//! messaging ports (queues, the bus) are in `encore-messaging`.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use encore_domain::events::BusEvent;
 use encore_domain::suggest::KnownName;
-use encore_domain::{Artist, RelatedArtist, Release, Track};
+use encore_domain::{
+    Artist, ArtistId, NormalizedName, RelatedArtist, Release, Track, TrackId, TOP_TRACKS_PER_ARTIST,
+};
 
-use crate::StoreError;
+use crate::BackendError;
 
 /// Known artists and the names users called them by.
 #[async_trait]
 pub trait ArtistStore: Send + Sync {
     /// Inserts or updates an artist by id, with its normalized name and the current time.
-    async fn upsert_artist(&self, artist: &Artist) -> Result<(), StoreError>;
+    async fn upsert_artist(&self, artist: &Artist) -> Result<(), BackendError>;
     /// Records that users' `alias` (already normalized) means `artist_id`. Recording the same
     /// pair again changes nothing; a new artist id for an alias replaces the old one.
-    async fn put_alias(&self, alias: &str, artist_id: &str) -> Result<(), StoreError>;
+    async fn put_alias(
+        &self,
+        alias: &NormalizedName,
+        artist_id: &ArtistId,
+    ) -> Result<(), BackendError>;
     /// The artist whose normalized name, or else learned alias, equals `normalized`.
-    async fn find_artist(&self, normalized: &str) -> Result<Option<Artist>, StoreError>;
+    async fn find_artist(
+        &self,
+        normalized: &NormalizedName,
+    ) -> Result<Option<Artist>, BackendError>;
     /// The artists with these ids, in any order; unknown ids are skipped.
-    async fn artists(&self, ids: &[String]) -> Result<Vec<Artist>, StoreError>;
+    async fn artists(&self, ids: &[ArtistId]) -> Result<Vec<Artist>, BackendError>;
     /// Every name the chat can answer: each artist's normalized name and each learned
     /// alias, with the artist's name (what "did you mean" suggests), in one query.
-    async fn known_names(&self) -> Result<Vec<KnownName>, StoreError>;
+    async fn known_names(&self) -> Result<Vec<KnownName>, BackendError>;
 }
 
 /// One datamart row with both artists' names, as exported.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RelatedRow {
-    pub artist_id: String,
+    pub artist_id: ArtistId,
     pub artist_name: String,
     pub rank: u32,
-    pub related_id: String,
+    pub related_id: ArtistId,
     pub related_name: String,
     pub distance: f64,
 }
@@ -47,16 +56,16 @@ pub trait RelatedStore: Send + Sync {
     /// data, in one query. Related ids missing from the catalog are skipped.
     async fn related(
         &self,
-        artist_id: &str,
+        artist_id: &ArtistId,
         limit: u32,
-    ) -> Result<Vec<(RelatedArtist, Artist)>, StoreError>;
+    ) -> Result<Vec<(RelatedArtist, Artist)>, BackendError>;
     /// Replaces the whole datamart with `rows`, atomically: a reader sees the old snapshot
     /// or the new one, never a mix, and a failure leaves the old one in place.
-    async fn replace_related(&self, rows: &[RelatedArtist]) -> Result<(), StoreError>;
+    async fn replace_related(&self, rows: &[RelatedArtist]) -> Result<(), BackendError>;
     /// Every datamart row with names, ordered by artist id then rank.
-    async fn export_related(&self) -> Result<Vec<RelatedRow>, StoreError>;
+    async fn export_related(&self) -> Result<Vec<RelatedRow>, BackendError>;
     /// How many artists the datamart relates now (the similarity job's shrink guard).
-    async fn related_artist_count(&self) -> Result<u64, StoreError>;
+    async fn related_artist_count(&self) -> Result<u64, BackendError>;
 }
 
 /// What the catch-up schedule compares: when ingest last wrote an artist, and from which
@@ -64,13 +73,13 @@ pub trait RelatedStore: Send + Sync {
 #[async_trait]
 pub trait DatamartWatermark: Send + Sync {
     /// The latest time any artist was written (`None`: no artist stored).
-    async fn last_ingested_at(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+    async fn last_ingested_at(&self) -> Result<Option<DateTime<Utc>>, BackendError>;
     /// When the run that computed the datamart in place began reading the lake (`None`:
     /// no run recorded).
-    async fn datamart_read_at(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+    async fn datamart_read_at(&self) -> Result<Option<DateTime<Utc>>, BackendError>;
     /// Records that the datamart in place was computed from the lake as read at `at`; an
     /// earlier `at` than the recorded one changes nothing.
-    async fn record_datamart_read_at(&self, at: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn record_datamart_read_at(&self, at: DateTime<Utc>) -> Result<(), BackendError>;
 }
 
 /// Where a request for an artist stands.
@@ -127,38 +136,49 @@ pub trait RequestLog: Send + Sync {
     /// request for it is already pending since less than `window` ago, then false.
     async fn claim(
         &self,
-        normalized: &str,
+        normalized: &NormalizedName,
         now: DateTime<Utc>,
         window: Duration,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<bool, BackendError>;
     /// Records how the request for `normalized` ended, and when, and counts the attempt.
-    async fn finish(&self, normalized: &str, status: RequestStatus) -> Result<(), StoreError>;
+    async fn finish(
+        &self,
+        normalized: &NormalizedName,
+        status: RequestStatus,
+    ) -> Result<(), BackendError>;
     /// The status of the request for `normalized`, if there is one.
-    async fn status(&self, normalized: &str) -> Result<Option<RequestStatus>, StoreError>;
+    async fn status(
+        &self,
+        normalized: &NormalizedName,
+    ) -> Result<Option<RequestStatus>, BackendError>;
     /// The whole record of the request for `normalized`, if there is one.
-    async fn record(&self, normalized: &str) -> Result<Option<RequestRecord>, StoreError>;
+    async fn record(
+        &self,
+        normalized: &NormalizedName,
+    ) -> Result<Option<RequestRecord>, BackendError>;
     /// Records that a user asked about `normalized` at `at`: the chat calls it for artists
     /// it already knows (a claim records unknown ones), at most once per answer-cache
     /// lifetime. Only users' asking counts: backfills and refreshes finish requests
     /// without touching this.
-    async fn asked(&self, normalized: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn asked(
+        &self,
+        normalized: &NormalizedName,
+        at: DateTime<Utc>,
+    ) -> Result<(), BackendError>;
     /// Normalized names users asked about at or after `since`, in name order, except names
     /// the catalog was found not to have: what the daily refresh re-ingests (a not-found
     /// name is requested again by the next ask once its result is a day old).
-    async fn asked_since(&self, since: DateTime<Utc>) -> Result<Vec<String>, StoreError>;
+    async fn asked_since(&self, since: DateTime<Utc>) -> Result<Vec<NormalizedName>, BackendError>;
 }
-
-/// How many top tracks the cache keeps per artist (Spotify's top-tracks list): ranks run
-/// from 1 to this.
-pub const TOP_TRACKS_PER_ARTIST: u32 = 10;
 
 /// Checks a list for [`TopTracksCache::put_top_tracks`]: every track belongs to
 /// `artist_id`, has a rank in `1..=TOP_TRACKS_PER_ARTIST`, and no rank repeats.
-pub(crate) fn check_top_tracks(artist_id: &str, tracks: &[Track]) -> Result<(), StoreError> {
+#[cfg_attr(not(any(feature = "sqlite", feature = "dynamodb")), allow(dead_code))]
+pub(crate) fn check_top_tracks(artist_id: &ArtistId, tracks: &[Track]) -> Result<(), BackendError> {
     let mut seen = [false; TOP_TRACKS_PER_ARTIST as usize];
     for track in tracks {
-        if track.artist_id != artist_id {
-            return Err(StoreError::Rejected(format!(
+        if track.artist_id != *artist_id {
+            return Err(BackendError::rejected(format!(
                 "track {} belongs to artist {}, not {artist_id}",
                 track.id, track.artist_id
             )));
@@ -168,13 +188,13 @@ pub(crate) fn check_top_tracks(artist_id: &str, tracks: &[Track]) -> Result<(), 
             .checked_sub(1)
             .and_then(|i| seen.get_mut(i as usize))
             .ok_or_else(|| {
-                StoreError::Rejected(format!(
+                BackendError::rejected(format!(
                     "track {} has rank {}, outside 1..={TOP_TRACKS_PER_ARTIST}",
                     track.id, track.rank
                 ))
             })?;
         if std::mem::replace(slot, true) {
-            return Err(StoreError::Rejected(format!(
+            return Err(BackendError::rejected(format!(
                 "rank {} appears twice for {artist_id}",
                 track.rank
             )));
@@ -183,15 +203,36 @@ pub(crate) fn check_top_tracks(artist_id: &str, tracks: &[Track]) -> Result<(), 
     Ok(())
 }
 
+/// An artist id read back from a store: a stored id the id rule rejects is `Corrupt`.
+#[cfg_attr(
+    not(any(feature = "mysql", feature = "sqlite", feature = "dynamodb")),
+    allow(dead_code)
+)]
+pub(crate) fn stored_artist_id(raw: String) -> Result<ArtistId, BackendError> {
+    ArtistId::try_from(raw).map_err(|e| BackendError::corrupt(format!("stored {e}")))
+}
+
+/// A track id read back from a store: a stored id the id rule rejects is `Corrupt`.
+/// Only the stores keeping tracks (SQLite, DynamoDB) read them back.
+#[cfg_attr(not(any(feature = "sqlite", feature = "dynamodb")), allow(dead_code))]
+pub(crate) fn stored_track_id(raw: String) -> Result<TrackId, BackendError> {
+    TrackId::try_from(raw).map_err(|e| BackendError::corrupt(format!("stored {e}")))
+}
+
 /// Decodes a cached releases list (stored as a JSON array by both adapters).
-pub(crate) fn releases_from_json(artist_id: &str, json: &str) -> Result<Vec<Release>, StoreError> {
+#[cfg_attr(not(any(feature = "sqlite", feature = "dynamodb")), allow(dead_code))]
+pub(crate) fn releases_from_json(
+    artist_id: &ArtistId,
+    json: &str,
+) -> Result<Vec<Release>, BackendError> {
     serde_json::from_str(json).map_err(|e| {
-        StoreError::Corrupt(format!("cached releases of {artist_id} do not decode: {e}"))
+        BackendError::corrupt(format!("cached releases of {artist_id} do not decode: {e}"))
     })
 }
 
 /// Every name an artist is known by (its normalized name and each alias) with the name
 /// to show, as columns `name_key` and `name`: one text for both SQL adapters.
+#[cfg_attr(not(any(feature = "mysql", feature = "sqlite")), allow(dead_code))]
 pub(crate) fn known_names_sql() -> String {
     use crate::migrate::tables::{ARTISTS, ARTIST_ALIASES};
     format!(
@@ -203,6 +244,10 @@ pub(crate) fn known_names_sql() -> String {
 
 /// `items` without repeats, in first-seen order: adapters batch reads by key, and a key
 /// asked twice must be read (and returned) once.
+#[cfg_attr(
+    not(any(feature = "mysql", feature = "sqlite", feature = "dynamodb")),
+    allow(dead_code)
+)]
 pub(crate) fn distinct<T: Eq + std::hash::Hash>(items: &[T]) -> Vec<&T> {
     let mut seen = std::collections::HashSet::with_capacity(items.len());
     items.iter().filter(|item| seen.insert(*item)).collect()
@@ -218,100 +263,25 @@ pub trait TopTracksCache: Send + Sync {
     /// to `artist_id` with a distinct rank in `1..=TOP_TRACKS_PER_ARTIST`, else `Rejected`.
     async fn put_top_tracks(
         &self,
-        artist_id: &str,
+        artist_id: &ArtistId,
         tracks: &[Track],
         fetched_at: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), BackendError>;
     /// Each artist's top tracks ordered by rank, for all `artist_ids` in as few round trips
     /// as the store allows; artists without cached tracks are absent from the map.
     async fn top_tracks(
         &self,
-        artist_ids: &[String],
-    ) -> Result<HashMap<String, Vec<Track>>, StoreError>;
+        artist_ids: &[ArtistId],
+    ) -> Result<HashMap<ArtistId, Vec<Track>>, BackendError>;
     /// Replaces the artist's cached latest releases (newest first) with `releases`, in one
     /// write: a reader sees the old list or the new one. Writing the same list twice
     /// leaves the same item.
     async fn put_latest_releases(
         &self,
-        artist_id: &str,
+        artist_id: &ArtistId,
         releases: &[Release],
         fetched_at: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), BackendError>;
     /// The artist's cached latest releases, newest first; empty when none are cached.
-    async fn latest_releases(&self, artist_id: &str) -> Result<Vec<Release>, StoreError>;
-}
-
-/// An event ready to publish: what EventBridge's `PutEvents` entry carries.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OutgoingEvent {
-    pub source: String,
-    pub detail_type: String,
-    /// The event as JSON.
-    pub detail: String,
-}
-
-impl OutgoingEvent {
-    /// Serializes `event` for publishing from `source`.
-    pub fn new<E: BusEvent>(event: &E, source: &str) -> Result<Self, StoreError> {
-        Ok(Self {
-            source: source.to_owned(),
-            detail_type: E::DETAIL_TYPE.to_owned(),
-            detail: serde_json::to_string(event)
-                .map_err(|e| StoreError::Rejected(e.to_string()))?,
-        })
-    }
-}
-
-/// The event bus: EventBridge on AWS, rules routing each detail type to its queues.
-#[async_trait]
-pub trait EventPublisher: Send + Sync {
-    /// Publishes every event or fails; a partial failure of the batch is an error naming
-    /// the failed entries (nothing is silently dropped).
-    async fn publish(&self, events: &[OutgoingEvent]) -> Result<(), StoreError>;
-}
-
-/// A message taken from a queue, invisible to other consumers until deleted, failed or its
-/// visibility timeout passes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct QueueMessage {
-    /// Stable id of the message across deliveries.
-    pub id: String,
-    /// Handle of this delivery, used to delete or fail it.
-    pub receipt: String,
-    pub body: String,
-    /// How many times the message has been received, this delivery included.
-    pub receive_count: u32,
-}
-
-/// A durable queue with a visibility timeout (SQS on AWS). Dead-letter queues are queues
-/// too: replay receives from one, sends to its source and deletes.
-#[async_trait]
-pub trait Queue: Send + Sync {
-    /// A name for logs and CLI output.
-    fn name(&self) -> &str;
-    /// Enqueues a message body; returns its id.
-    async fn send(&self, body: &str) -> Result<String, StoreError>;
-    /// Up to `max` visible messages, waiting up to `wait` for the first one.
-    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<QueueMessage>, StoreError>;
-    /// Removes a processed message.
-    async fn delete(&self, receipt: &str) -> Result<(), StoreError>;
-    /// Reports a failed delivery with its reason. The message becomes visible again after
-    /// the visibility timeout, or moves to the dead-letter queue once it has been received
-    /// the configured number of times (on SQS the redrive policy does both).
-    async fn fail(&self, receipt: &str, reason: &str) -> Result<(), StoreError>;
-    /// Reports a delivery that can never succeed (a malformed or oversized message, an
-    /// unknown version): moved to the dead-letter queue at once with its reason where the
-    /// queue can do so, otherwise (this default, and SQS, which has no such call) failed
-    /// like any other, so the redrive policy moves it after the configured receives.
-    async fn dead_letter(&self, receipt: &str, reason: &str) -> Result<(), StoreError> {
-        self.fail(receipt, reason).await
-    }
-    /// Gives a received message back without counting a failure (a dry-run replay looks at
-    /// messages this way): visible again at once where the queue supports it, otherwise
-    /// (this default) after the visibility timeout.
-    async fn release(&self, _receipt: &str) -> Result<(), StoreError> {
-        Ok(())
-    }
-    /// Approximate number of messages waiting or in flight.
-    async fn depth(&self) -> Result<u64, StoreError>;
+    async fn latest_releases(&self, artist_id: &ArtistId) -> Result<Vec<Release>, BackendError>;
 }

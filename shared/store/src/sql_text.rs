@@ -13,8 +13,9 @@
 use std::fmt::Write;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use encore_domain::{ArtistId, NormalizedName};
 
-use crate::StoreError;
+use crate::BackendError;
 
 /// RDS Proxy pins a session for any statement longer than 16 KB (the page above); the
 /// statements built here stay under this.
@@ -23,11 +24,11 @@ pub(crate) const MAX_STATEMENT_BYTES: usize = 16 * 1024;
 /// A value that can be written into SQL text as a literal.
 pub(crate) trait Literal {
     /// Appends the literal to `out`.
-    fn write_to(&self, out: &mut String) -> Result<(), StoreError>;
+    fn write_to(&self, out: &mut String) -> Result<(), BackendError>;
 }
 
 impl Literal for str {
-    fn write_to(&self, out: &mut String) -> Result<(), StoreError> {
+    fn write_to(&self, out: &mut String) -> Result<(), BackendError> {
         out.push_str("_utf8mb4 X'");
         for byte in self.as_bytes() {
             let _ = write!(out, "{byte:02X}");
@@ -38,19 +39,31 @@ impl Literal for str {
 }
 
 impl Literal for String {
-    fn write_to(&self, out: &mut String) -> Result<(), StoreError> {
+    fn write_to(&self, out: &mut String) -> Result<(), BackendError> {
+        self.as_str().write_to(out)
+    }
+}
+
+impl Literal for ArtistId {
+    fn write_to(&self, out: &mut String) -> Result<(), BackendError> {
+        self.as_str().write_to(out)
+    }
+}
+
+impl Literal for NormalizedName {
+    fn write_to(&self, out: &mut String) -> Result<(), BackendError> {
         self.as_str().write_to(out)
     }
 }
 
 impl<T: Literal + ?Sized> Literal for &T {
-    fn write_to(&self, out: &mut String) -> Result<(), StoreError> {
+    fn write_to(&self, out: &mut String) -> Result<(), BackendError> {
         (**self).write_to(out)
     }
 }
 
 impl<T: Literal> Literal for Option<T> {
-    fn write_to(&self, out: &mut String) -> Result<(), StoreError> {
+    fn write_to(&self, out: &mut String) -> Result<(), BackendError> {
         match self {
             Some(value) => value.write_to(out),
             None => {
@@ -64,7 +77,7 @@ impl<T: Literal> Literal for Option<T> {
 macro_rules! integer_literal {
     ($($t:ty),*) => {$(
         impl Literal for $t {
-            fn write_to(&self, out: &mut String) -> Result<(), StoreError> {
+            fn write_to(&self, out: &mut String) -> Result<(), BackendError> {
                 let _ = write!(out, "{self}");
                 Ok(())
             }
@@ -76,9 +89,9 @@ integer_literal!(i32, i64, u16, u32, u64);
 impl Literal for f64 {
     /// Exponent notation (`5e-1`), which MySQL reads as a DOUBLE, with Rust's shortest
     /// digits that read back to the same value.
-    fn write_to(&self, out: &mut String) -> Result<(), StoreError> {
+    fn write_to(&self, out: &mut String) -> Result<(), BackendError> {
         if !self.is_finite() {
-            return Err(StoreError::Rejected(format!(
+            return Err(BackendError::rejected(format!(
                 "{self} cannot be stored (not a finite number)"
             )));
         }
@@ -88,7 +101,7 @@ impl Literal for f64 {
 }
 
 impl Literal for NaiveDateTime {
-    fn write_to(&self, out: &mut String) -> Result<(), StoreError> {
+    fn write_to(&self, out: &mut String) -> Result<(), BackendError> {
         let _ = write!(out, "'{}'", self.format("%Y-%m-%d %H:%M:%S%.6f"));
         Ok(())
     }
@@ -97,13 +110,13 @@ impl Literal for NaiveDateTime {
 impl Literal for DateTime<Utc> {
     /// The UTC wall time, as sqlx binds it: the columns are `DATETIME`, which carry no
     /// zone and are not converted by the session's `time_zone`.
-    fn write_to(&self, out: &mut String) -> Result<(), StoreError> {
+    fn write_to(&self, out: &mut String) -> Result<(), BackendError> {
         self.naive_utc().write_to(out)
     }
 }
 
 impl Literal for NaiveDate {
-    fn write_to(&self, out: &mut String) -> Result<(), StoreError> {
+    fn write_to(&self, out: &mut String) -> Result<(), BackendError> {
         let _ = write!(out, "'{}'", self.format("%Y-%m-%d"));
         Ok(())
     }
@@ -111,20 +124,20 @@ impl Literal for NaiveDate {
 
 /// `template` with each `?` replaced by the next of `values`, as a literal. The templates
 /// are this crate's own SQL, whose only question marks are placeholders.
-pub(crate) fn inline(template: &str, values: &[&dyn Literal]) -> Result<String, StoreError> {
+pub(crate) fn inline(template: &str, values: &[&dyn Literal]) -> Result<String, BackendError> {
     let mut out = String::with_capacity(template.len() + 32 * values.len());
     let mut values = values.iter();
     for (i, part) in template.split('?').enumerate() {
         if i > 0 {
             values
                 .next()
-                .ok_or_else(|| StoreError::Rejected(format!("too few values for {template:?}")))?
+                .ok_or_else(|| BackendError::rejected(format!("too few values for {template:?}")))?
                 .write_to(&mut out)?;
         }
         out.push_str(part);
     }
     if values.next().is_some() {
-        return Err(StoreError::Rejected(format!(
+        return Err(BackendError::rejected(format!(
             "too many values for {template:?}"
         )));
     }
@@ -132,7 +145,7 @@ pub(crate) fn inline(template: &str, values: &[&dyn Literal]) -> Result<String, 
 }
 
 /// A comma-separated list of literals, for `IN (…)`.
-pub(crate) fn list<T: Literal>(values: &[T]) -> Result<String, StoreError> {
+pub(crate) fn list<T: Literal>(values: &[T]) -> Result<String, BackendError> {
     let mut out = String::new();
     for (i, value) in values.iter().enumerate() {
         if i > 0 {

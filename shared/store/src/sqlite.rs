@@ -11,7 +11,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use encore_domain::suggest::KnownName;
-use encore_domain::{Artist, FeatureSource, RelatedArtist, Release, Track};
+use encore_domain::{
+    Artist, ArtistId, FeatureSource, NormalizedName, RelatedArtist, Release, Track,
+};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
@@ -21,10 +23,12 @@ use crate::migrate::tables::{
     ARTISTS, ARTIST_ALIASES, ARTIST_REQUESTS, DATAMART_WATERMARK, LATEST_RELEASES, RELATED_ARTISTS,
     TOP_TRACKS,
 };
-use crate::ports::{check_top_tracks, distinct, known_names_sql};
+use crate::ports::{
+    check_top_tracks, distinct, known_names_sql, stored_artist_id, stored_track_id,
+};
 use crate::{
-    ArtistStore, DatamartWatermark, RelatedRow, RelatedStore, RequestLog, RequestRecord,
-    RequestStatus, StoreError, TopTracksCache,
+    ArtistStore, BackendError, DatamartWatermark, RelatedRow, RelatedStore, RequestLog,
+    RequestRecord, RequestStatus, TopTracksCache,
 };
 
 /// How long a writer waits for another connection's lock before giving up.
@@ -52,10 +56,10 @@ fn timestamp(at: DateTime<Utc>) -> String {
 }
 
 /// Reads a stored timestamp back.
-fn parsed_timestamp(raw: &str) -> Result<DateTime<Utc>, StoreError> {
+fn parsed_timestamp(raw: &str) -> Result<DateTime<Utc>, BackendError> {
     DateTime::parse_from_rfc3339(raw)
         .map(|at| at.with_timezone(&Utc))
-        .map_err(|e| StoreError::Corrupt(format!("timestamp {raw:?}: {e}")))
+        .map_err(|e| BackendError::corrupt(format!("timestamp {raw:?}: {e}")))
 }
 
 /// The artist columns every artist query selects, in [`artist_from_row`]'s order.
@@ -70,29 +74,29 @@ fn artist_columns(alias: &str) -> String {
 fn optional_unsigned<T: TryFrom<i64>>(
     row: &SqliteRow,
     column: &str,
-) -> Result<Option<T>, StoreError> {
+) -> Result<Option<T>, BackendError> {
     let raw: Option<i64> = row.try_get(column)?;
     raw.map(|n| {
-        T::try_from(n).map_err(|_| StoreError::Corrupt(format!("{column} {n} is out of range")))
+        T::try_from(n).map_err(|_| BackendError::corrupt(format!("{column} {n} is out of range")))
     })
     .transpose()
 }
 
 /// Reads a non-negative integer column that fits `u32` (ranks).
-fn unsigned(row: &SqliteRow, column: &str) -> Result<u32, StoreError> {
+fn unsigned(row: &SqliteRow, column: &str) -> Result<u32, BackendError> {
     let raw: i64 = row.try_get(column)?;
-    u32::try_from(raw).map_err(|_| StoreError::Corrupt(format!("{column} {raw} is out of range")))
+    u32::try_from(raw).map_err(|_| BackendError::corrupt(format!("{column} {raw} is out of range")))
 }
 
-fn artist_from_row(row: &SqliteRow) -> Result<Artist, StoreError> {
+fn artist_from_row(row: &SqliteRow) -> Result<Artist, BackendError> {
     let genres: String = row.try_get("genres")?;
     Ok(Artist {
-        id: row.try_get("id")?,
+        id: stored_artist_id(row.try_get("id")?)?,
         name: row.try_get("name")?,
         popularity: optional_unsigned(row, "popularity")?,
         followers: optional_unsigned(row, "followers")?,
         genres: serde_json::from_str(&genres).map_err(|e| {
-            StoreError::Corrupt(format!("genres of an artist are not a JSON list: {e}"))
+            BackendError::corrupt(format!("genres of an artist are not a JSON list: {e}"))
         })?,
         image_url: row.try_get("image_url")?,
         spotify_url: row.try_get("spotify_url")?,
@@ -110,7 +114,7 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating it if needed) the database file at `path` in WAL mode with a busy
     /// timeout, and applies the migrations.
-    pub async fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, BackendError> {
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -130,7 +134,7 @@ impl SqliteStore {
     }
 
     /// A private in-memory database (tests): one connection, gone when the store is dropped.
-    pub async fn in_memory() -> Result<Self, StoreError> {
+    pub async fn in_memory() -> Result<Self, BackendError> {
         let options = SqliteConnectOptions::new().in_memory(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
@@ -142,7 +146,7 @@ impl SqliteStore {
         Self::migrated(pool).await
     }
 
-    async fn migrated(pool: SqlitePool) -> Result<Self, StoreError> {
+    async fn migrated(pool: SqlitePool) -> Result<Self, BackendError> {
         crate::migrate::sqlite(&pool).await?;
         Ok(Self {
             reader: pool.clone(),
@@ -156,10 +160,11 @@ impl SqliteStore {
     }
 
     /// How much the store holds, for `encore status`.
-    pub async fn counts(&self) -> Result<StoreCounts, StoreError> {
+    pub async fn counts(&self) -> Result<StoreCounts, BackendError> {
         let count = |sql: &'static str| async move {
             let n: i64 = sqlx::query_scalar(sql).fetch_one(&self.pool).await?;
-            u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("negative count from {sql}")))
+            u64::try_from(n)
+                .map_err(|_| BackendError::corrupt(format!("negative count from {sql}")))
         };
         Ok(StoreCounts {
             artists: count("SELECT COUNT(*) FROM artists").await?,
@@ -183,15 +188,15 @@ pub struct StoreCounts {
 #[async_trait]
 impl ArtistStore for SqliteStore {
     #[tracing::instrument(skip_all, fields(artist_id = %artist.id))]
-    async fn upsert_artist(&self, artist: &Artist) -> Result<(), StoreError> {
+    async fn upsert_artist(&self, artist: &Artist) -> Result<(), BackendError> {
         let genres = serde_json::to_string(&artist.genres)
-            .map_err(|e| StoreError::Rejected(e.to_string()))?;
+            .map_err(|e| BackendError::rejected(e.to_string()))?;
         let followers = artist
             .followers
             .map(i64::try_from)
             .transpose()
             .map_err(|_| {
-                StoreError::Rejected(format!(
+                BackendError::rejected(format!(
                     "followers of {} exceed SQLite's integers",
                     artist.id
                 ))
@@ -204,9 +209,9 @@ impl ArtistStore for SqliteStore {
              popularity = excluded.popularity, followers = excluded.followers, genres = excluded.genres, \
              image_url = excluded.image_url, spotify_url = excluded.spotify_url, updated_at = excluded.updated_at"
         ))
-        .bind(&artist.id)
+        .bind(artist.id.as_str())
         .bind(&artist.name)
-        .bind(artist.normalized_name())
+        .bind(artist.normalized_name().into_string())
         .bind(artist.popularity)
         .bind(followers)
         .bind(genres)
@@ -219,14 +224,18 @@ impl ArtistStore for SqliteStore {
     }
 
     #[tracing::instrument(skip(self))]
-    async fn put_alias(&self, alias: &str, artist_id: &str) -> Result<(), StoreError> {
+    async fn put_alias(
+        &self,
+        alias: &NormalizedName,
+        artist_id: &ArtistId,
+    ) -> Result<(), BackendError> {
         sqlx::query(&format!(
             "INSERT INTO {ARTIST_ALIASES} (alias, artist_id, created_at) VALUES (?, ?, ?) \
              ON CONFLICT (alias) DO UPDATE SET artist_id = excluded.artist_id, created_at = excluded.created_at \
              WHERE artist_id <> excluded.artist_id"
         ))
-        .bind(alias)
-        .bind(artist_id)
+        .bind(alias.as_str())
+        .bind(artist_id.as_str())
         .bind(timestamp(Utc::now()))
         .execute(&self.pool)
         .await?;
@@ -234,7 +243,10 @@ impl ArtistStore for SqliteStore {
     }
 
     #[tracing::instrument(skip(self))]
-    async fn find_artist(&self, normalized: &str) -> Result<Option<Artist>, StoreError> {
+    async fn find_artist(
+        &self,
+        normalized: &NormalizedName,
+    ) -> Result<Option<Artist>, BackendError> {
         // A catalog name beats an alias; among several artists with one name, the most popular.
         let row = sqlx::query(&format!(
             "SELECT * FROM ( \
@@ -246,14 +258,14 @@ impl ArtistStore for SqliteStore {
             by_name = artist_columns("a"),
             by_alias = artist_columns("a"),
         ))
-        .bind(normalized)
+        .bind(normalized.as_str())
         .fetch_optional(&self.reader)
         .await?;
         row.as_ref().map(artist_from_row).transpose()
     }
 
     #[tracing::instrument(skip_all, fields(ids = ids.len()))]
-    async fn artists(&self, ids: &[String]) -> Result<Vec<Artist>, StoreError> {
+    async fn artists(&self, ids: &[ArtistId]) -> Result<Vec<Artist>, BackendError> {
         let mut found = Vec::with_capacity(ids.len());
         for chunk in distinct(ids).chunks(IDS_PER_QUERY) {
             let mut query = QueryBuilder::<Sqlite>::new(format!(
@@ -262,7 +274,7 @@ impl ArtistStore for SqliteStore {
             ));
             let mut list = query.separated(", ");
             for id in chunk {
-                list.push_bind(id);
+                list.push_bind(id.as_str());
             }
             query.push(")");
             for row in query.build().fetch_all(&self.reader).await? {
@@ -273,7 +285,7 @@ impl ArtistStore for SqliteStore {
     }
 
     #[tracing::instrument(skip(self))]
-    async fn known_names(&self) -> Result<Vec<KnownName>, StoreError> {
+    async fn known_names(&self) -> Result<Vec<KnownName>, BackendError> {
         let rows = sqlx::query(&known_names_sql())
             .fetch_all(&self.reader)
             .await?;
@@ -291,38 +303,38 @@ impl ArtistStore for SqliteStore {
 #[async_trait]
 impl RelatedStore for SqliteStore {
     #[tracing::instrument(skip(self))]
-    async fn related_artist_count(&self) -> Result<u64, StoreError> {
+    async fn related_artist_count(&self) -> Result<u64, BackendError> {
         let count: i64 = sqlx::query_scalar(&format!(
             "SELECT COUNT(DISTINCT artist_id) FROM {RELATED_ARTISTS}"
         ))
         .fetch_one(&self.reader)
         .await?;
         u64::try_from(count)
-            .map_err(|_| StoreError::Corrupt(format!("negative datamart count {count}")))
+            .map_err(|_| BackendError::corrupt(format!("negative datamart count {count}")))
     }
 
     #[tracing::instrument(skip(self))]
     async fn related(
         &self,
-        artist_id: &str,
+        artist_id: &ArtistId,
         limit: u32,
-    ) -> Result<Vec<(RelatedArtist, Artist)>, StoreError> {
+    ) -> Result<Vec<(RelatedArtist, Artist)>, BackendError> {
         let rows = sqlx::query(&format!(
             "SELECT r.artist_id AS source_id, r.rank, r.related_id, r.distance, r.snapshot, {} \
              FROM {RELATED_ARTISTS} r JOIN {ARTISTS} a ON a.id = r.related_id \
              WHERE r.artist_id = ? ORDER BY r.rank LIMIT ?",
             artist_columns("a")
         ))
-        .bind(artist_id)
+        .bind(artist_id.as_str())
         .bind(limit)
         .fetch_all(&self.reader)
         .await?;
         rows.iter()
             .map(|row| {
                 let related = RelatedArtist {
-                    artist_id: row.try_get("source_id")?,
+                    artist_id: stored_artist_id(row.try_get("source_id")?)?,
                     rank: unsigned(row, "rank")?,
-                    related_id: row.try_get("related_id")?,
+                    related_id: stored_artist_id(row.try_get("related_id")?)?,
                     distance: row.try_get("distance")?,
                     snapshot: row.try_get("snapshot")?,
                 };
@@ -333,7 +345,7 @@ impl RelatedStore for SqliteStore {
 
     /// One transaction: readers (WAL) see the previous snapshot until it commits.
     #[tracing::instrument(skip_all, fields(rows = rows.len()))]
-    async fn replace_related(&self, rows: &[RelatedArtist]) -> Result<(), StoreError> {
+    async fn replace_related(&self, rows: &[RelatedArtist]) -> Result<(), BackendError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(&format!("DELETE FROM {RELATED_ARTISTS}"))
             .execute(&mut *tx)
@@ -344,9 +356,9 @@ impl RelatedStore for SqliteStore {
             ));
             insert.push_values(chunk, |mut values, row| {
                 values
-                    .push_bind(&row.artist_id)
+                    .push_bind(row.artist_id.as_str())
                     .push_bind(row.rank)
-                    .push_bind(&row.related_id)
+                    .push_bind(row.related_id.as_str())
                     .push_bind(row.distance)
                     .push_bind(&row.snapshot);
             });
@@ -357,7 +369,7 @@ impl RelatedStore for SqliteStore {
     }
 
     #[tracing::instrument(skip(self))]
-    async fn export_related(&self) -> Result<Vec<RelatedRow>, StoreError> {
+    async fn export_related(&self) -> Result<Vec<RelatedRow>, BackendError> {
         let rows = sqlx::query(&format!(
             "SELECT r.artist_id, src.name AS artist_name, r.rank, r.related_id, dst.name AS related_name, r.distance \
              FROM {RELATED_ARTISTS} r \
@@ -370,10 +382,10 @@ impl RelatedStore for SqliteStore {
         rows.iter()
             .map(|row| {
                 Ok(RelatedRow {
-                    artist_id: row.try_get("artist_id")?,
+                    artist_id: stored_artist_id(row.try_get("artist_id")?)?,
                     artist_name: row.try_get("artist_name")?,
                     rank: unsigned(row, "rank")?,
-                    related_id: row.try_get("related_id")?,
+                    related_id: stored_artist_id(row.try_get("related_id")?)?,
                     related_name: row.try_get("related_name")?,
                     distance: row.try_get("distance")?,
                 })
@@ -383,16 +395,16 @@ impl RelatedStore for SqliteStore {
 }
 
 /// Parses a stored timestamp ([`timestamp`]'s RFC 3339 text).
-fn parse_timestamp(raw: &str) -> Result<DateTime<Utc>, StoreError> {
+fn parse_timestamp(raw: &str) -> Result<DateTime<Utc>, BackendError> {
     DateTime::parse_from_rfc3339(raw)
         .map(|at| at.with_timezone(&Utc))
-        .map_err(|e| StoreError::Corrupt(format!("stored time {raw:?} is not RFC 3339: {e}")))
+        .map_err(|e| BackendError::corrupt(format!("stored time {raw:?} is not RFC 3339: {e}")))
 }
 
 #[async_trait]
 impl DatamartWatermark for SqliteStore {
     #[tracing::instrument(skip(self))]
-    async fn last_ingested_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+    async fn last_ingested_at(&self) -> Result<Option<DateTime<Utc>>, BackendError> {
         let raw: Option<String> =
             sqlx::query_scalar(&format!("SELECT MAX(updated_at) FROM {ARTISTS}"))
                 .fetch_one(&self.pool)
@@ -401,7 +413,7 @@ impl DatamartWatermark for SqliteStore {
     }
 
     #[tracing::instrument(skip(self))]
-    async fn datamart_read_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+    async fn datamart_read_at(&self) -> Result<Option<DateTime<Utc>>, BackendError> {
         let raw: Option<String> = sqlx::query_scalar(&format!(
             "SELECT read_at FROM {DATAMART_WATERMARK} WHERE id = 1"
         ))
@@ -411,7 +423,7 @@ impl DatamartWatermark for SqliteStore {
     }
 
     #[tracing::instrument(skip(self))]
-    async fn record_datamart_read_at(&self, at: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn record_datamart_read_at(&self, at: DateTime<Utc>) -> Result<(), BackendError> {
         sqlx::query(&format!(
             "INSERT INTO {DATAMART_WATERMARK} (id, read_at) VALUES (1, ?) \
              ON CONFLICT (id) DO UPDATE SET read_at = MAX(read_at, excluded.read_at)"
@@ -428,12 +440,12 @@ impl RequestLog for SqliteStore {
     #[tracing::instrument(skip(self))]
     async fn claim(
         &self,
-        normalized: &str,
+        normalized: &NormalizedName,
         now: DateTime<Utc>,
         window: Duration,
-    ) -> Result<bool, StoreError> {
-        let window =
-            chrono::Duration::from_std(window).map_err(|e| StoreError::Rejected(e.to_string()))?;
+    ) -> Result<bool, BackendError> {
+        let window = chrono::Duration::from_std(window)
+            .map_err(|e| BackendError::rejected(e.to_string()))?;
         // Insert, or take over a finished or stale request; a fresh pending one stays and
         // the statement changes no row.
         let claimed = sqlx::query(&format!(
@@ -442,7 +454,7 @@ impl RequestLog for SqliteStore {
              asked_at = excluded.asked_at, finished_at = NULL \
              WHERE status <> ?2 OR requested_at <= ?4"
         ))
-        .bind(normalized)
+        .bind(normalized.as_str())
         .bind(RequestStatus::Pending.as_str())
         .bind(timestamp(now))
         .bind(timestamp(now - window))
@@ -452,13 +464,17 @@ impl RequestLog for SqliteStore {
     }
 
     #[tracing::instrument(skip(self))]
-    async fn finish(&self, normalized: &str, status: RequestStatus) -> Result<(), StoreError> {
+    async fn finish(
+        &self,
+        normalized: &NormalizedName,
+        status: RequestStatus,
+    ) -> Result<(), BackendError> {
         sqlx::query(&format!(
             "INSERT INTO {ARTIST_REQUESTS} (normalized, status, requested_at, attempts, finished_at) VALUES (?1, ?2, ?3, 1, ?3) \
              ON CONFLICT (normalized) DO UPDATE SET status = excluded.status, attempts = attempts + 1, \
              finished_at = excluded.finished_at"
         ))
-        .bind(normalized)
+        .bind(normalized.as_str())
         .bind(status.as_str())
         .bind(timestamp(Utc::now()))
         .execute(&self.pool)
@@ -467,11 +483,14 @@ impl RequestLog for SqliteStore {
     }
 
     #[tracing::instrument(skip(self))]
-    async fn record(&self, normalized: &str) -> Result<Option<RequestRecord>, StoreError> {
+    async fn record(
+        &self,
+        normalized: &NormalizedName,
+    ) -> Result<Option<RequestRecord>, BackendError> {
         let row = sqlx::query(&format!(
             "SELECT status, requested_at, finished_at FROM {ARTIST_REQUESTS} WHERE normalized = ?"
         ))
-        .bind(normalized)
+        .bind(normalized.as_str())
         .fetch_optional(&self.reader)
         .await?;
         let Some(row) = row else {
@@ -481,36 +500,44 @@ impl RequestLog for SqliteStore {
         let requested_at: String = row.try_get("requested_at")?;
         let finished_at: Option<String> = row.try_get("finished_at")?;
         Ok(Some(RequestRecord {
-            status: RequestStatus::parse(&status)
-                .ok_or_else(|| StoreError::Corrupt(format!("unknown request status {status:?}")))?,
+            status: RequestStatus::parse(&status).ok_or_else(|| {
+                BackendError::corrupt(format!("unknown request status {status:?}"))
+            })?,
             requested_at: parsed_timestamp(&requested_at)?,
             finished_at: finished_at.as_deref().map(parsed_timestamp).transpose()?,
         }))
     }
 
     #[tracing::instrument(skip(self))]
-    async fn status(&self, normalized: &str) -> Result<Option<RequestStatus>, StoreError> {
+    async fn status(
+        &self,
+        normalized: &NormalizedName,
+    ) -> Result<Option<RequestStatus>, BackendError> {
         let raw: Option<String> = sqlx::query_scalar(&format!(
             "SELECT status FROM {ARTIST_REQUESTS} WHERE normalized = ?"
         ))
-        .bind(normalized)
+        .bind(normalized.as_str())
         .fetch_optional(&self.reader)
         .await?;
         raw.map(|raw| {
             RequestStatus::parse(&raw)
-                .ok_or_else(|| StoreError::Corrupt(format!("unknown request status {raw:?}")))
+                .ok_or_else(|| BackendError::corrupt(format!("unknown request status {raw:?}")))
         })
         .transpose()
     }
 
     #[tracing::instrument(skip(self))]
-    async fn asked(&self, normalized: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn asked(
+        &self,
+        normalized: &NormalizedName,
+        at: DateTime<Utc>,
+    ) -> Result<(), BackendError> {
         // A name asked about without a request row is a known artist: recorded as done.
         sqlx::query(&format!(
             "INSERT INTO {ARTIST_REQUESTS} (normalized, status, requested_at, attempts, asked_at) VALUES (?1, ?2, ?3, 0, ?3) \
              ON CONFLICT (normalized) DO UPDATE SET asked_at = MAX(COALESCE(asked_at, ''), excluded.asked_at)"
         ))
-        .bind(normalized)
+        .bind(normalized.as_str())
         .bind(RequestStatus::Done.as_str())
         .bind(timestamp(at))
         .execute(&self.pool)
@@ -519,15 +546,15 @@ impl RequestLog for SqliteStore {
     }
 
     #[tracing::instrument(skip(self))]
-    async fn asked_since(&self, since: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
-        let names = sqlx::query_scalar(&format!(
+    async fn asked_since(&self, since: DateTime<Utc>) -> Result<Vec<NormalizedName>, BackendError> {
+        let names: Vec<String> = sqlx::query_scalar(&format!(
             "SELECT normalized FROM {ARTIST_REQUESTS} WHERE asked_at >= ? AND status <> ? ORDER BY normalized"
         ))
         .bind(timestamp(since))
         .bind(RequestStatus::NotFound.as_str())
         .fetch_all(&self.pool)
         .await?;
-        Ok(names)
+        Ok(names.into_iter().map(NormalizedName::from_stored).collect())
     }
 }
 
@@ -536,14 +563,14 @@ impl TopTracksCache for SqliteStore {
     #[tracing::instrument(skip(self, tracks), fields(tracks = tracks.len()))]
     async fn put_top_tracks(
         &self,
-        artist_id: &str,
+        artist_id: &ArtistId,
         tracks: &[Track],
         fetched_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), BackendError> {
         check_top_tracks(artist_id, tracks)?;
         let mut tx = self.pool.begin().await?;
         sqlx::query(&format!("DELETE FROM {TOP_TRACKS} WHERE artist_id = ?"))
-            .bind(artist_id)
+            .bind(artist_id.as_str())
             .execute(&mut *tx)
             .await?;
         if !tracks.is_empty() {
@@ -554,9 +581,9 @@ impl TopTracksCache for SqliteStore {
             ));
             insert.push_values(tracks, |mut values, track| {
                 values
-                    .push_bind(artist_id)
+                    .push_bind(artist_id.as_str())
                     .push_bind(track.rank)
-                    .push_bind(&track.id)
+                    .push_bind(track.id.as_str())
                     .push_bind(&track.name)
                     .push_bind(&track.album_name)
                     .push_bind(&track.image_url)
@@ -575,9 +602,9 @@ impl TopTracksCache for SqliteStore {
     #[tracing::instrument(skip_all, fields(artists = artist_ids.len()))]
     async fn top_tracks(
         &self,
-        artist_ids: &[String],
-    ) -> Result<HashMap<String, Vec<Track>>, StoreError> {
-        let mut found: HashMap<String, Vec<Track>> = HashMap::new();
+        artist_ids: &[ArtistId],
+    ) -> Result<HashMap<ArtistId, Vec<Track>>, BackendError> {
+        let mut found: HashMap<ArtistId, Vec<Track>> = HashMap::new();
         for chunk in distinct(artist_ids).chunks(IDS_PER_QUERY) {
             let mut query = QueryBuilder::<Sqlite>::new(format!(
                 "SELECT artist_id, rank, track_id, name, album_name, image_url, popularity, duration_ms, spotify_url, \
@@ -585,14 +612,14 @@ impl TopTracksCache for SqliteStore {
             ));
             let mut list = query.separated(", ");
             for id in chunk {
-                list.push_bind(id);
+                list.push_bind(id.as_str());
             }
             query.push(") ORDER BY artist_id, rank");
             for row in query.build().fetch_all(&self.reader).await? {
                 let track = Track {
-                    id: row.try_get("track_id")?,
+                    id: stored_track_id(row.try_get("track_id")?)?,
                     name: row.try_get("name")?,
-                    artist_id: row.try_get("artist_id")?,
+                    artist_id: stored_artist_id(row.try_get("artist_id")?)?,
                     rank: unsigned(&row, "rank")?,
                     album_name: row.try_get("album_name")?,
                     image_url: row.try_get("image_url")?,
@@ -602,7 +629,7 @@ impl TopTracksCache for SqliteStore {
                     features_source: match row.try_get::<Option<String>, _>("features_source")? {
                         None => None,
                         Some(label) => FeatureSource::from_label(&label).map_err(|reason| {
-                            StoreError::Corrupt(format!("top_tracks.features_source: {reason}"))
+                            BackendError::corrupt(format!("top_tracks.features_source: {reason}"))
                         })?,
                     },
                 };
@@ -617,17 +644,17 @@ impl TopTracksCache for SqliteStore {
     #[tracing::instrument(skip(self, releases), fields(releases = releases.len()))]
     async fn put_latest_releases(
         &self,
-        artist_id: &str,
+        artist_id: &ArtistId,
         releases: &[Release],
         fetched_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), BackendError> {
         let json =
-            serde_json::to_string(releases).map_err(|e| StoreError::Rejected(e.to_string()))?;
+            serde_json::to_string(releases).map_err(|e| BackendError::rejected(e.to_string()))?;
         sqlx::query(&format!(
             "INSERT INTO {LATEST_RELEASES} (artist_id, releases, fetched_at) VALUES (?, ?, ?) \
              ON CONFLICT (artist_id) DO UPDATE SET releases = excluded.releases, fetched_at = excluded.fetched_at"
         ))
-        .bind(artist_id)
+        .bind(artist_id.as_str())
         .bind(json)
         .bind(timestamp(fetched_at))
         .execute(&self.pool)
@@ -636,11 +663,11 @@ impl TopTracksCache for SqliteStore {
     }
 
     #[tracing::instrument(skip(self))]
-    async fn latest_releases(&self, artist_id: &str) -> Result<Vec<Release>, StoreError> {
+    async fn latest_releases(&self, artist_id: &ArtistId) -> Result<Vec<Release>, BackendError> {
         let json: Option<String> = sqlx::query_scalar(&format!(
             "SELECT releases FROM {LATEST_RELEASES} WHERE artist_id = ?"
         ))
-        .bind(artist_id)
+        .bind(artist_id.as_str())
         .fetch_optional(&self.reader)
         .await?;
         json.map(|json| crate::ports::releases_from_json(artist_id, &json))

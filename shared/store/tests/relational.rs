@@ -10,15 +10,15 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use encore_domain::release::{AlbumType, ReleaseDate};
-use encore_domain::{normalize, Artist, RelatedArtist, Release, Track};
+use encore_domain::{Artist, ArtistId, NormalizedName, RelatedArtist, Release, Track};
 use encore_platform::config::{keys, Env};
 use encore_store::dynamodb::{create_table, DynamoTopTracks};
 use encore_store::migrate::{self, tables};
 use encore_store::mysql::MySqlStore;
 use encore_store::sqlite::SqliteStore;
 use encore_store::{
-    ArtistStore, DatamartWatermark, RelatedStore, RequestLog, RequestRecord, RequestStatus,
-    StoreError, TopTracksCache,
+    ArtistStore, BackendError, DatamartWatermark, RelatedStore, RequestLog, RequestRecord,
+    RequestStatus, TopTracksCache,
 };
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::{ConnectOptions, Connection, MySqlConnection};
@@ -35,9 +35,20 @@ fn id(prefix: &str, n: usize) -> String {
     format!("{prefix}{n:0>width$}", width = 22 - prefix.len())
 }
 
-fn artist(id: &str, name: &str) -> Artist {
+/// [`id`] as an artist id.
+fn artist_id(prefix: &str, n: usize) -> ArtistId {
+    id(prefix, n).parse().unwrap()
+}
+
+/// A name's matching key.
+fn key(name: &str) -> NormalizedName {
+    NormalizedName::of(name)
+}
+
+fn artist(id: &(impl AsRef<str> + ?Sized), name: &str) -> Artist {
+    let id = id.as_ref();
     Artist {
-        id: id.to_owned(),
+        id: id.parse().unwrap(),
         name: name.to_owned(),
         popularity: Some(50),
         followers: Some(1_000),
@@ -48,26 +59,27 @@ fn artist(id: &str, name: &str) -> Artist {
 }
 
 fn related(
-    artist_id: &str,
+    artist_id: &(impl AsRef<str> + ?Sized),
     rank: u32,
-    related_id: &str,
+    related_id: &(impl AsRef<str> + ?Sized),
     distance: f64,
     snapshot: &str,
 ) -> RelatedArtist {
     RelatedArtist {
-        artist_id: artist_id.to_owned(),
+        artist_id: artist_id.as_ref().parse().unwrap(),
         rank,
-        related_id: related_id.to_owned(),
+        related_id: related_id.as_ref().parse().unwrap(),
         distance,
         snapshot: snapshot.to_owned(),
     }
 }
 
-fn track(artist_id: &str, rank: u32, name: &str) -> Track {
+fn track(artist_id: &(impl AsRef<str> + ?Sized), rank: u32, name: &str) -> Track {
+    let artist_id = artist_id.as_ref();
     Track {
-        id: format!("t{rank:0>2}{}", &artist_id[..19]),
+        id: format!("t{rank:0>2}{}", &artist_id[..19]).parse().unwrap(),
         name: name.to_owned(),
-        artist_id: artist_id.to_owned(),
+        artist_id: artist_id.parse().unwrap(),
         rank,
         album_name: Some(format!("album of {name}")),
         image_url: Some("https://i.scdn.co/image/album".into()),
@@ -111,43 +123,67 @@ async fn artist_store_conformance(store: &impl ArtistStore) {
 
     // Found by the normalized new name, no longer by the old one.
     assert_eq!(
-        store.find_artist(&normalize("bangtan boys")).await.unwrap(),
+        store
+            .find_artist(&NormalizedName::of("bangtan boys"))
+            .await
+            .unwrap(),
         Some(renamed.clone())
     );
-    assert_eq!(store.find_artist("bts").await.unwrap(), None);
-    assert_eq!(store.find_artist("nobody at all").await.unwrap(), None);
+    assert_eq!(store.find_artist(&key("bts")).await.unwrap(), None);
+    assert_eq!(
+        store.find_artist(&key("nobody at all")).await.unwrap(),
+        None
+    );
 
     // A learned alias, recorded twice, then re-pointed to another artist.
     let twice = artist(&id("twice", 2), "TWICE");
     store.upsert_artist(&twice).await.unwrap();
-    store.put_alias("방탄소년단", &bts.id).await.unwrap();
-    store.put_alias("방탄소년단", &bts.id).await.unwrap();
+    store.put_alias(&key("방탄소년단"), &bts.id).await.unwrap();
+    store.put_alias(&key("방탄소년단"), &bts.id).await.unwrap();
     assert_eq!(
-        store.find_artist("방탄소년단").await.unwrap().map(|a| a.id),
+        store
+            .find_artist(&key("방탄소년단"))
+            .await
+            .unwrap()
+            .map(|a| a.id),
         Some(bts.id.clone())
     );
-    store.put_alias("방탄소년단", &twice.id).await.unwrap();
+    store
+        .put_alias(&key("방탄소년단"), &twice.id)
+        .await
+        .unwrap();
     assert_eq!(
-        store.find_artist("방탄소년단").await.unwrap().map(|a| a.id),
+        store
+            .find_artist(&key("방탄소년단"))
+            .await
+            .unwrap()
+            .map(|a| a.id),
         Some(twice.id.clone())
     );
 
     // A catalog name beats an alias spelled the same.
-    store.put_alias("twice", &bts.id).await.unwrap();
+    store.put_alias(&key("twice"), &bts.id).await.unwrap();
     assert_eq!(
-        store.find_artist("twice").await.unwrap().map(|a| a.id),
+        store
+            .find_artist(&key("twice"))
+            .await
+            .unwrap()
+            .map(|a| a.id),
         Some(twice.id.clone())
     );
     // An alias to an artist missing from the catalog finds nothing.
-    store.put_alias("ghost", &id("ghost", 3)).await.unwrap();
-    assert_eq!(store.find_artist("ghost").await.unwrap(), None);
+    store
+        .put_alias(&key("ghost"), &artist_id("ghost", 3))
+        .await
+        .unwrap();
+    assert_eq!(store.find_artist(&key("ghost")).await.unwrap(), None);
 
     // Unicode and emoji names round-trip and match by their normalized form.
     let emoji = artist(&id("emoji", 4), "Ｒｅｄ Velvet 🎀 \"<b>\"");
     store.upsert_artist(&emoji).await.unwrap();
     assert_eq!(
         store
-            .find_artist(&normalize("red velvet 🎀 \"<b>\""))
+            .find_artist(&NormalizedName::of("red velvet 🎀 \"<b>\""))
             .await
             .unwrap(),
         Some(emoji.clone())
@@ -156,11 +192,11 @@ async fn artist_store_conformance(store: &impl ArtistStore) {
     // Lookup by ids: unknown ids are skipped, repeated ids read once, empty is empty.
     let ids = vec![
         twice.id.clone(),
-        id("unknown", 5),
+        artist_id("unknown", 5),
         bts.id.clone(),
         twice.id.clone(),
     ];
-    let mut found: Vec<String> = store
+    let mut found: Vec<ArtistId> = store
         .artists(&ids)
         .await
         .unwrap()
@@ -198,7 +234,7 @@ async fn artist_store_conformance(store: &impl ArtistStore) {
 }
 
 async fn related_store_conformance(store: &(impl ArtistStore + RelatedStore)) {
-    let ids: Vec<String> = (0..6).map(|n| id("rel", n)).collect();
+    let ids: Vec<ArtistId> = (0..6).map(|n| artist_id("rel", n)).collect();
     for (n, artist_id) in ids.iter().enumerate() {
         store
             .upsert_artist(&artist(artist_id, &format!("Artist {n} 🎵")))
@@ -234,7 +270,11 @@ async fn related_store_conformance(store: &(impl ArtistStore + RelatedStore)) {
     assert_eq!(first[0].1, artist(&ids[1], "Artist 1 🎵"));
     assert_eq!(store.related(&ids[0], 10).await.unwrap().len(), 4);
     assert!(store.related(&ids[2], 4).await.unwrap().is_empty());
-    assert!(store.related(&id("nobody", 7), 4).await.unwrap().is_empty());
+    assert!(store
+        .related(&artist_id("nobody", 7), 4)
+        .await
+        .unwrap()
+        .is_empty());
 
     // The export: every row whose artists are both known, by artist then rank, with names.
     let export = store.export_related().await.unwrap();
@@ -264,13 +304,14 @@ async fn related_store_conformance(store: &(impl ArtistStore + RelatedStore)) {
     assert_eq!(now.len(), 1);
     assert_eq!(now[0].0, next[0]);
 
-    // A failing replacement (a repeated key) is rejected and leaves the datamart as it was.
+    // A failing replacement (a repeated key) is refused as a duplicate (a unique violation,
+    // no longer a bare rejection) and leaves the datamart as it was.
     let broken = vec![
         related(&ids[4], 1, &ids[5], 0.1, "2026-11-26"),
         related(&ids[4], 1, &ids[3], 0.2, "2026-11-26"),
     ];
     let err = store.replace_related(&broken).await.unwrap_err();
-    assert!(matches!(err, StoreError::Rejected(_)), "{err}");
+    assert!(matches!(err, BackendError::Duplicate { .. }), "{err}");
     assert_eq!(store.related(&ids[2], 10).await.unwrap()[0].0, next[0]);
     assert!(store.related(&ids[4], 10).await.unwrap().is_empty());
 
@@ -281,22 +322,22 @@ async fn related_store_conformance(store: &(impl ArtistStore + RelatedStore)) {
 
 async fn request_log_conformance(store: &impl RequestLog) {
     let window = Duration::from_secs(300);
-    assert_eq!(store.status("bts").await.unwrap(), None);
+    assert_eq!(store.status(&key("bts")).await.unwrap(), None);
 
     // The first claim wins; a repeat inside the window does not; after it, it does again.
-    assert!(store.claim("bts", at(0), window).await.unwrap());
+    assert!(store.claim(&key("bts"), at(0), window).await.unwrap());
     assert_eq!(
-        store.status("bts").await.unwrap(),
+        store.status(&key("bts")).await.unwrap(),
         Some(RequestStatus::Pending)
     );
-    assert!(!store.claim("bts", at(0), window).await.unwrap());
-    assert!(!store.claim("bts", at(299), window).await.unwrap());
+    assert!(!store.claim(&key("bts"), at(0), window).await.unwrap());
+    assert!(!store.claim(&key("bts"), at(299), window).await.unwrap());
     assert!(
-        store.claim("bts", at(300), window).await.unwrap(),
+        store.claim(&key("bts"), at(300), window).await.unwrap(),
         "a pending request older than the window is stale"
     );
     assert!(
-        !store.claim("bts", at(301), window).await.unwrap(),
+        !store.claim(&key("bts"), at(301), window).await.unwrap(),
         "the new claim restarted the window"
     );
 
@@ -306,27 +347,27 @@ async fn request_log_conformance(store: &impl RequestLog) {
         RequestStatus::NotFound,
         RequestStatus::Failed,
     ] {
-        store.finish("bts", status).await.unwrap();
-        assert_eq!(store.status("bts").await.unwrap(), Some(status));
-        assert!(store.claim("bts", at(302), window).await.unwrap());
-        assert!(!store.claim("bts", at(303), window).await.unwrap());
+        store.finish(&key("bts"), status).await.unwrap();
+        assert_eq!(store.status(&key("bts")).await.unwrap(), Some(status));
+        assert!(store.claim(&key("bts"), at(302), window).await.unwrap());
+        assert!(!store.claim(&key("bts"), at(303), window).await.unwrap());
     }
 
     // Finishing a request never claimed records it.
     store
-        .finish("방탄소년단", RequestStatus::Done)
+        .finish(&key("방탄소년단"), RequestStatus::Done)
         .await
         .unwrap();
     assert_eq!(
-        store.status("방탄소년단").await.unwrap(),
+        store.status(&key("방탄소년단")).await.unwrap(),
         Some(RequestStatus::Done)
     );
 
     // Names are independent; asked_since includes its bound and nothing earlier, and a
     // request finished without a user asking (a backfill) is not "asked about".
-    assert!(store.claim("twice", at(1_000), window).await.unwrap());
+    assert!(store.claim(&key("twice"), at(1_000), window).await.unwrap());
     assert!(store
-        .claim("🎀 red velvet", at(2_000), window)
+        .claim(&key("🎀 red velvet"), at(2_000), window)
         .await
         .unwrap());
     assert_eq!(
@@ -341,23 +382,26 @@ async fn request_log_conformance(store: &impl RequestLog) {
 
     // Asking about a known artist (answered from the cache) counts, keeps the request's
     // status, and an older report never moves the time back.
-    store.asked("방탄소년단", at(3_000)).await.unwrap();
-    store.asked("방탄소년단", at(2_500)).await.unwrap();
+    store.asked(&key("방탄소년단"), at(3_000)).await.unwrap();
+    store.asked(&key("방탄소년단"), at(2_500)).await.unwrap();
     assert_eq!(
         store.asked_since(at(3_000)).await.unwrap(),
         vec!["방탄소년단".to_owned()]
     );
     assert_eq!(
-        store.status("방탄소년단").await.unwrap(),
+        store.status(&key("방탄소년단")).await.unwrap(),
         Some(RequestStatus::Done)
     );
-    store.asked("iu", at(3_100)).await.unwrap();
-    assert_eq!(store.status("iu").await.unwrap(), Some(RequestStatus::Done));
+    store.asked(&key("iu"), at(3_100)).await.unwrap();
+    assert_eq!(
+        store.status(&key("iu")).await.unwrap(),
+        Some(RequestStatus::Done)
+    );
     assert_eq!(
         store.asked_since(at(3_000)).await.unwrap(),
         vec!["iu".to_owned(), "방탄소년단".to_owned()]
     );
-    store.finish("iu", RequestStatus::Done).await.unwrap();
+    store.finish(&key("iu"), RequestStatus::Done).await.unwrap();
     assert_eq!(
         store.asked_since(at(3_100)).await.unwrap(),
         vec!["iu".to_owned()],
@@ -365,10 +409,10 @@ async fn request_log_conformance(store: &impl RequestLog) {
     );
 
     // The whole record: when it was claimed, and when its result was recorded.
-    assert_eq!(store.record("nobody").await.unwrap(), None);
-    assert!(store.claim("zzyzx", at(4_000), window).await.unwrap());
+    assert_eq!(store.record(&key("nobody")).await.unwrap(), None);
+    assert!(store.claim(&key("zzyzx"), at(4_000), window).await.unwrap());
     assert_eq!(
-        store.record("zzyzx").await.unwrap(),
+        store.record(&key("zzyzx")).await.unwrap(),
         Some(RequestRecord {
             status: RequestStatus::Pending,
             requested_at: at(4_000),
@@ -377,20 +421,25 @@ async fn request_log_conformance(store: &impl RequestLog) {
     );
     let before = Utc::now() - chrono::Duration::milliseconds(1);
     store
-        .finish("zzyzx", RequestStatus::NotFound)
+        .finish(&key("zzyzx"), RequestStatus::NotFound)
         .await
         .unwrap();
     let after = Utc::now() + chrono::Duration::milliseconds(1);
-    let record = store.record("zzyzx").await.unwrap().unwrap();
+    let record = store.record(&key("zzyzx")).await.unwrap().unwrap();
     assert_eq!(record.status, RequestStatus::NotFound);
     assert_eq!(record.requested_at, at(4_000));
     let finished = record.finished_at.expect("finishing records when");
     assert!(before <= finished && finished <= after, "{finished}");
     // A not-found name is no longer refreshed; a new claim clears the result's time.
     assert!(store.asked_since(at(4_000)).await.unwrap().is_empty());
-    assert!(store.claim("zzyzx", at(4_001), window).await.unwrap());
+    assert!(store.claim(&key("zzyzx"), at(4_001), window).await.unwrap());
     assert_eq!(
-        store.record("zzyzx").await.unwrap().unwrap().finished_at,
+        store
+            .record(&key("zzyzx"))
+            .await
+            .unwrap()
+            .unwrap()
+            .finished_at,
         None
     );
     assert_eq!(
@@ -415,7 +464,7 @@ fn release(id: &str, date: &str, album_type: AlbumType) -> Release {
 /// The releases part of the cache: replaced as a whole, idempotent, independent of the
 /// top tracks (replacing or removing tracks keeps the releases, and back).
 async fn latest_releases_conformance(cache: &impl TopTracksCache) {
-    let bts = id("rel", 1);
+    let bts = artist_id("rel", 1);
     assert!(cache.latest_releases(&bts).await.unwrap().is_empty());
     let three = vec![
         release(&id("album", 1), "2026-11-20", AlbumType::Album),
@@ -471,7 +520,7 @@ async fn latest_releases_conformance(cache: &impl TopTracksCache) {
 
 async fn top_tracks_conformance(cache: &impl TopTracksCache) {
     latest_releases_conformance(cache).await;
-    let bts = id("bts", 1);
+    let bts = artist_id("bts", 1);
     let ten: Vec<Track> = (1..=10)
         .map(|rank| track(&bts, rank, &format!("Song {rank}")))
         .collect();
@@ -523,12 +572,12 @@ async fn top_tracks_conformance(cache: &impl TopTracksCache) {
         vec![track(&other, 1, "x")],
     ] {
         let err = cache.put_top_tracks(&bts, &bad, at(0)).await.unwrap_err();
-        assert!(matches!(err, StoreError::Rejected(_)), "{err}");
+        assert!(matches!(err, BackendError::Rejected { .. }), "{err}");
     }
 
     // Many artists in one call (15 artists x 10 ranks = 150 keys: more than one batch),
     // with artists lacking tracks, unknown and repeated ids.
-    let artists: Vec<String> = (0..15).map(|n| id("many", n)).collect();
+    let artists: Vec<ArtistId> = (0..15).map(|n| artist_id("many", n)).collect();
     for (n, artist_id) in artists.iter().enumerate() {
         let tracks: Vec<Track> = (1..=(n as u32 % 11))
             .map(|rank| track(artist_id, rank, &format!("{n}-{rank} 🎶")))
@@ -539,10 +588,10 @@ async fn top_tracks_conformance(cache: &impl TopTracksCache) {
             .unwrap();
     }
     let mut asked = artists.clone();
-    asked.push(id("unknown", 99));
+    asked.push(artist_id("unknown", 99));
     asked.push(artists[3].clone());
     let got = cache.top_tracks(&asked).await.unwrap();
-    let expected: HashMap<String, Vec<Track>> = artists
+    let expected: HashMap<ArtistId, Vec<Track>> = artists
         .iter()
         .enumerate()
         .filter(|(n, _)| n % 11 != 0)
@@ -569,10 +618,10 @@ async fn replace_is_atomic(
     const ARTISTS: usize = 40;
     const RANKS: u32 = 10;
     const RUNS: u32 = 8;
-    let ids: Vec<String> = (0..ARTISTS).map(|n| id("swap", n)).collect();
+    let ids: Vec<ArtistId> = (0..ARTISTS).map(|n| artist_id("swap", n)).collect();
     for artist_id in &ids {
         writer
-            .upsert_artist(&artist(artist_id, artist_id))
+            .upsert_artist(&artist(artist_id, artist_id.as_str()))
             .await
             .unwrap();
     }
@@ -808,6 +857,21 @@ async fn sqlite_top_tracks() {
 }
 
 #[tokio::test]
+async fn sqlite_a_malformed_stored_id_is_corrupt() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    store
+        .upsert_artist(&artist(&id("bad", 1), "Bad Id"))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE artists SET id = 'not/an id'")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let err = store.find_artist(&key("bad id")).await.unwrap_err();
+    assert!(matches!(err, BackendError::Corrupt { .. }), "{err}");
+}
+
+#[tokio::test]
 async fn sqlite_migrations_apply_twice_and_create_the_tables() {
     let path = temp_sqlite_path();
     let store = SqliteStore::open(&path).await.unwrap();
@@ -972,7 +1036,7 @@ async fn mysql_connect_refuses_a_missing_or_older_schema() {
     let db = TestDatabase::create().await;
     let err = MySqlStore::connect_with(db.options()).await.unwrap_err();
     assert!(
-        matches!(&err, StoreError::Rejected(reason) if reason.contains("migrate function")),
+        matches!(&err, BackendError::Rejected { reason, .. } if reason.contains("migrate function")),
         "{err}"
     );
     let migrated = db.store().await;
@@ -993,7 +1057,7 @@ async fn mysql_connect_refuses_a_missing_or_older_schema() {
     .unwrap();
     let err = MySqlStore::connect_with(db.options()).await.unwrap_err();
     assert!(
-        matches!(&err, StoreError::Rejected(reason) if reason.contains(&format!("[{newest}]"))),
+        matches!(&err, BackendError::Rejected { reason, .. } if reason.contains(&format!("[{newest}]"))),
         "{err}"
     );
     let still_missing: i64 = sqlx::query_scalar(&format!(
@@ -1036,7 +1100,7 @@ async fn mysql_unreachable_server_is_unavailable_quickly() {
     let err = MySqlStore::connect(&format!("mysql://root@127.0.0.1:{port}/encore"))
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Unavailable(_)), "{err}");
+    assert!(matches!(err, BackendError::Unavailable { .. }), "{err}");
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "gave up after {:?}",
@@ -1045,7 +1109,7 @@ async fn mysql_unreachable_server_is_unavailable_quickly() {
     let err = MySqlStore::connect("mysql://root@127.0.0.1:not-a-port/encore")
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Rejected(_)), "{err}");
+    assert!(matches!(err, BackendError::Rejected { .. }), "{err}");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1074,6 +1138,6 @@ async fn dynamodb_missing_table_is_rejected() {
         .await
         .unwrap();
     let cache = DynamoTopTracks::new(client, table);
-    let err = cache.top_tracks(&[id("bts", 1)]).await.unwrap_err();
-    assert!(matches!(err, StoreError::Rejected(_)), "{err}");
+    let err = cache.top_tracks(&[artist_id("bts", 1)]).await.unwrap_err();
+    assert!(matches!(err, BackendError::Rejected { .. }), "{err}");
 }

@@ -1,6 +1,6 @@
 //! Load benchmark of the skill endpoint, side by side with a trivial axum handler.
 //!
-//! `cargo run --release -p encore-chat --bin chat-bench [SECONDS] [CONNECTIONS]`
+//! `cargo run --release -p encore-chat --features bench --bin chat-bench [SECONDS] [CONNECTIONS]`
 //!
 //! Seeds a SQLite store (in a temporary directory) with a few hundred artists (related
 //! artists, top tracks and a latest release each), starts the real skill server and a
@@ -22,8 +22,8 @@ use chrono::Utc;
 use encore_chat::server::{serve, SKILL_PATH};
 use encore_chat::{Chat, ChatSettings, SecretGuard, SkillEndpoint, SkillSecret, Stores};
 use encore_domain::release::{AlbumType, Release, ReleaseDate};
-use encore_domain::{Artist, RelatedArtist, Track};
-use encore_store::embedded_bus::EmbeddedBus;
+use encore_domain::{Artist, ArtistId, RelatedArtist, Track, TrackId, TOP_TRACKS_PER_ARTIST};
+use encore_messaging::embedded_bus::EmbeddedBus;
 use encore_store::sqlite::SqliteStore;
 use encore_store::{ArtistStore, RelatedStore, TopTracksCache};
 use serde_json::json;
@@ -31,7 +31,6 @@ use tokio::net::TcpListener;
 
 const ARTISTS: usize = 300;
 const RELATED_PER_ARTIST: usize = 10;
-const TRACKS_PER_ARTIST: u32 = 10;
 /// Distinct request bodies wrk cycles through.
 const BODIES: usize = 100;
 const SECRET: &str = "bench-secret-0123456789";
@@ -90,7 +89,7 @@ async fn main() -> BenchResult<()> {
     let script = write_script(&dir, &bodies)?;
 
     println!(
-        "{ARTISTS} artists, {RELATED_PER_ARTIST} related, {TRACKS_PER_ARTIST} tracks and a release each; \
+        "{ARTISTS} artists, {RELATED_PER_ARTIST} related, {TOP_TRACKS_PER_ARTIST} tracks and a release each; \
          answer {} bytes; wrk -t{WRK_THREADS} -c{connections} -d{seconds}s over {} bodies",
         static_body.len(),
         bodies.len()
@@ -126,7 +125,8 @@ async fn main() -> BenchResult<()> {
 /// Seeds the artists; returns their names.
 async fn seed(store: &SqliteStore) -> BenchResult<Vec<String>> {
     let now = Utc::now();
-    let id = |i: usize| format!("{i:0>22}");
+    let id =
+        |i: usize| ArtistId::try_from(format!("{i:0>22}")).expect("22 digits are an artist id");
     let mut names = Vec::with_capacity(ARTISTS);
     let mut related = Vec::with_capacity(ARTISTS * RELATED_PER_ARTIST);
     for i in 0..ARTISTS {
@@ -145,9 +145,10 @@ async fn seed(store: &SqliteStore) -> BenchResult<Vec<String>> {
             spotify_url: Some(format!("https://open.spotify.com/artist/{}", id(i))),
         };
         store.upsert_artist(&artist).await?;
-        let tracks: Vec<Track> = (1..=TRACKS_PER_ARTIST)
+        let tracks: Vec<Track> = (1..=TOP_TRACKS_PER_ARTIST)
             .map(|rank| Track {
-                id: format!("{}{rank:02}", id(i)),
+                id: TrackId::try_from(format!("{}{rank:02}", id(i)))
+                    .expect("24 digits are a track id"),
                 name: format!("{name} — track number {rank}"),
                 artist_id: id(i),
                 rank,
@@ -172,7 +173,7 @@ async fn seed(store: &SqliteStore) -> BenchResult<Vec<String>> {
             image_url: Some(format!("https://i.scdn.co/image/cover-{i}")),
             spotify_url: Some(format!("https://open.spotify.com/album/{i:0>21}a")),
             primary_artist: true,
-            total_tracks: Some(TRACKS_PER_ARTIST),
+            total_tracks: Some(TOP_TRACKS_PER_ARTIST),
         };
         store.put_latest_releases(&id(i), &[latest], now).await?;
         related.extend((1..=RELATED_PER_ARTIST).map(|rank| RelatedArtist {

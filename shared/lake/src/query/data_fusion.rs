@@ -151,7 +151,7 @@ mod tests {
     fn features(track_id: &str, base: f64) -> AudioFeatures {
         let f = |i: u8| base + f64::from(i);
         AudioFeatures {
-            track_id: track_id.into(),
+            track_id: track_id.parse().unwrap(),
             danceability: f(0),
             energy: f(1),
             key: 5,
@@ -177,7 +177,7 @@ mod tests {
             meta,
             query: artist.into(),
             artist: Artist {
-                id: artist.into(),
+                id: artist.parse().unwrap(),
                 name: artist.to_uppercase(),
                 popularity: None,
                 followers: None,
@@ -189,9 +189,9 @@ mod tests {
                 .iter()
                 .zip(1..)
                 .map(|(id, rank)| Track {
-                    id: (*id).into(),
+                    id: (*id).parse().unwrap(),
                     name: format!("song {id}"),
-                    artist_id: artist.into(),
+                    artist_id: artist.parse().unwrap(),
                     rank,
                     album_name: None,
                     image_url: None,

@@ -18,15 +18,11 @@ use async_trait::async_trait;
 use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName};
 use aws_sdk_sqs::Client;
 
-use crate::context::aws_call;
-use crate::embedded_queue::{dead_letter_name, QueueSettings};
-use crate::{Queue, QueueMessage, StoreError};
+use crate::{
+    dead_letter_name, BackendError, Queue, QueueMessage, QueueSettings, MAX_RECEIVE_BATCH, MAX_WAIT,
+};
+use encore_backend::aws_call;
 
-/// Most messages one receive returns (SQS's `MaxNumberOfMessages` limit); the embedded
-/// queue keeps the same limit so batches look alike on both.
-pub const MAX_RECEIVE_BATCH: usize = 10;
-/// Longest long-polling wait SQS allows (`WaitTimeSeconds`).
-pub const MAX_WAIT: Duration = Duration::from_secs(20);
 /// How long a dead-letter queue keeps messages: SQS's maximum, 14 days, so an operator
 /// has time to replay them.
 const DEAD_LETTER_RETENTION_SECS: u64 = 14 * 24 * 3600;
@@ -85,12 +81,12 @@ impl SqsQueue {
         body: &str,
         reason: &str,
         source_id: &str,
-    ) -> Result<String, StoreError> {
+    ) -> Result<String, BackendError> {
         put_dead_letter(&self.client, &self.url, &self.name, body, reason, source_id).await
     }
 
     /// The existing queue called `name` (its URL looked up).
-    pub async fn lookup(client: Client, name: &str) -> Result<Self, StoreError> {
+    pub async fn lookup(client: Client, name: &str) -> Result<Self, BackendError> {
         let found = client
             .get_queue_url()
             .queue_name(name)
@@ -98,7 +94,7 @@ impl SqsQueue {
             .await
             .map_err(|e| aws_call(&format!("GetQueueUrl {name}"), e))?;
         let url = found.queue_url().ok_or_else(|| {
-            StoreError::Corrupt(format!("GetQueueUrl {name}: no URL in the answer"))
+            BackendError::corrupt(format!("GetQueueUrl {name}: no URL in the answer"))
         })?;
         Ok(Self::new(client, url, name))
     }
@@ -109,11 +105,11 @@ impl SqsQueue {
     }
 
     /// The queue ARN (EventBridge targets and redrive policies name queues by ARN).
-    pub async fn arn(&self) -> Result<String, StoreError> {
+    pub async fn arn(&self) -> Result<String, BackendError> {
         self.attribute(QueueAttributeName::QueueArn).await
     }
 
-    async fn attribute(&self, attribute: QueueAttributeName) -> Result<String, StoreError> {
+    async fn attribute(&self, attribute: QueueAttributeName) -> Result<String, BackendError> {
         let answer = self
             .client
             .get_queue_attributes()
@@ -127,7 +123,7 @@ impl SqsQueue {
             .and_then(|attributes| attributes.get(&attribute))
             .cloned()
             .ok_or_else(|| {
-                StoreError::Corrupt(format!("queue {}: no {attribute} attribute", self.name))
+                BackendError::corrupt(format!("queue {}: no {attribute} attribute", self.name))
             })
     }
 
@@ -166,13 +162,13 @@ async fn put_dead_letter(
     body: &str,
     reason: &str,
     source_id: &str,
-) -> Result<String, StoreError> {
+) -> Result<String, BackendError> {
     let attribute = |value: String| {
         MessageAttributeValue::builder()
             .data_type("String")
             .string_value(value)
             .build()
-            .map_err(|e| StoreError::Corrupt(format!("dead-letter attribute: {e}")))
+            .map_err(|e| BackendError::corrupt(format!("dead-letter attribute: {e}")))
     };
     let sent = client
         .send_message()
@@ -190,7 +186,7 @@ async fn put_dead_letter(
         .await
         .map_err(|e| aws_call(&format!("SendMessage {name}"), e))?;
     sent.message_id.ok_or_else(|| {
-        StoreError::Corrupt(format!("SendMessage {name}: no message id in the answer"))
+        BackendError::corrupt(format!("SendMessage {name}: no message id in the answer"))
     })
 }
 
@@ -200,7 +196,7 @@ impl Queue for SqsQueue {
         &self.name
     }
 
-    async fn send(&self, body: &str) -> Result<String, StoreError> {
+    async fn send(&self, body: &str) -> Result<String, BackendError> {
         let sent = self
             .client
             .send_message()
@@ -210,14 +206,14 @@ impl Queue for SqsQueue {
             .await
             .map_err(|e| aws_call(&format!("SendMessage {}", self.name), e))?;
         sent.message_id.ok_or_else(|| {
-            StoreError::Corrupt(format!(
+            BackendError::corrupt(format!(
                 "SendMessage {}: no message id in the answer",
                 self.name
             ))
         })
     }
 
-    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<QueueMessage>, StoreError> {
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<QueueMessage>, BackendError> {
         let max = max.min(MAX_RECEIVE_BATCH);
         if max == 0 {
             return Ok(Vec::new());
@@ -239,7 +235,7 @@ impl Queue for SqsQueue {
             let (Some(id), Some(receipt)) =
                 (message.message_id.clone(), message.receipt_handle.clone())
             else {
-                return Err(StoreError::Corrupt(format!(
+                return Err(BackendError::corrupt(format!(
                     "queue {}: a message without id or receipt",
                     self.name
                 )));
@@ -249,7 +245,7 @@ impl Queue for SqsQueue {
                 attributes.get(&MessageSystemAttributeName::ApproximateReceiveCount)
             }) {
                 Some(raw) => raw.parse().map_err(|_| {
-                    StoreError::Corrupt(format!(
+                    BackendError::corrupt(format!(
                         "queue {}: receive count {raw:?} of message {id}",
                         self.name
                     ))
@@ -276,7 +272,7 @@ impl Queue for SqsQueue {
         Ok(received)
     }
 
-    async fn delete(&self, receipt: &str) -> Result<(), StoreError> {
+    async fn delete(&self, receipt: &str) -> Result<(), BackendError> {
         self.client
             .delete_message()
             .queue_url(&self.url)
@@ -291,7 +287,7 @@ impl Queue for SqsQueue {
     /// Logs the failure and leaves the message: SQS shows it again when its visibility
     /// timeout passes, and the redrive policy moves it to the dead-letter queue after
     /// `maxReceiveCount` deliveries.
-    async fn fail(&self, receipt: &str, reason: &str) -> Result<(), StoreError> {
+    async fn fail(&self, receipt: &str, reason: &str) -> Result<(), BackendError> {
         let id = self.settle(receipt).unwrap_or_else(|| "unknown".to_owned());
         tracing::warn!(queue = %self.name, message_id = %id, ?reason,
             "message failed; redelivered after its visibility timeout");
@@ -302,7 +298,7 @@ impl Queue for SqsQueue {
     /// then deleted here) when this queue knows it ([`SqsQueue::with_dead_letters`]);
     /// otherwise fails it, and the redrive policy moves it after `maxReceiveCount`
     /// deliveries.
-    async fn dead_letter(&self, receipt: &str, reason: &str) -> Result<(), StoreError> {
+    async fn dead_letter(&self, receipt: &str, reason: &str) -> Result<(), BackendError> {
         let (Some((url, name)), Some((id, body))) = (&self.dead_letters, self.in_flight(receipt))
         else {
             return self.fail(receipt, reason).await;
@@ -313,7 +309,7 @@ impl Queue for SqsQueue {
         self.delete(receipt).await
     }
 
-    async fn release(&self, receipt: &str) -> Result<(), StoreError> {
+    async fn release(&self, receipt: &str) -> Result<(), BackendError> {
         self.client
             .change_message_visibility()
             .queue_url(&self.url)
@@ -326,7 +322,7 @@ impl Queue for SqsQueue {
         Ok(())
     }
 
-    async fn depth(&self) -> Result<u64, StoreError> {
+    async fn depth(&self) -> Result<u64, BackendError> {
         let answer = self
             .client
             .get_queue_attributes()
@@ -337,12 +333,12 @@ impl Queue for SqsQueue {
             .await
             .map_err(|e| aws_call(&format!("GetQueueAttributes {}", self.name), e))?;
         let attributes = answer.attributes();
-        let read = |attribute: QueueAttributeName| -> Result<u64, StoreError> {
+        let read = |attribute: QueueAttributeName| -> Result<u64, BackendError> {
             let raw = attributes
                 .and_then(|all| all.get(&attribute))
                 .map_or("0", String::as_str);
             raw.parse().map_err(|_| {
-                StoreError::Corrupt(format!("queue {}: {attribute} is {raw:?}", self.name))
+                BackendError::corrupt(format!("queue {}: {attribute} is {raw:?}", self.name))
             })
         };
         Ok(read(QueueAttributeName::ApproximateNumberOfMessages)?
@@ -357,7 +353,7 @@ pub async fn create_with_dead_letters(
     client: &Client,
     name: &str,
     settings: QueueSettings,
-) -> Result<(SqsQueue, SqsQueue), StoreError> {
+) -> Result<(SqsQueue, SqsQueue), BackendError> {
     let dead_name = dead_letter_name(name);
     let dead_letters = create(
         client,
@@ -440,7 +436,7 @@ async fn create(
     client: &Client,
     name: &str,
     attributes: &[(QueueAttributeName, String)],
-) -> Result<SqsQueue, StoreError> {
+) -> Result<SqsQueue, BackendError> {
     let request = attributes.iter().fold(
         client.create_queue().queue_name(name),
         |request, (key, value)| request.attributes(key.clone(), value),
@@ -449,8 +445,8 @@ async fn create(
         .send()
         .await
         .map_err(|e| aws_call(&format!("CreateQueue {name}"), e))?;
-    let url = created
-        .queue_url()
-        .ok_or_else(|| StoreError::Corrupt(format!("CreateQueue {name}: no URL in the answer")))?;
+    let url = created.queue_url().ok_or_else(|| {
+        BackendError::corrupt(format!("CreateQueue {name}: no URL in the answer"))
+    })?;
     Ok(SqsQueue::new(client.clone(), url, name))
 }

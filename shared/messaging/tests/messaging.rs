@@ -8,16 +8,24 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use encore_domain::events::{
-    self, ArtistRequested, BusEnvelope, BusEvent, EventMeta, RequestReason, SimilarityRequested,
+    self, ArtistRequested, BusEvent, EventMeta, RequestReason, SimilarityRequested,
 };
+use encore_messaging::embedded_bus::EmbeddedBus;
+use encore_messaging::inbound::{process_batch, BatchOutcome, BatchReport, InboundMessage};
+use encore_messaging::replay::replay;
+use encore_messaging::BusEnvelope;
+use encore_messaging::{embedded_queue::EmbeddedQueue, QueueSettings};
+use encore_messaging::{
+    eventbridge::{self, EventBridgePublisher},
+    MAX_ENTRY_BYTES,
+};
+use encore_messaging::{
+    sqs::{self, SqsQueue},
+    MAX_RECEIVE_BATCH,
+};
+use encore_messaging::{EventPublisher, OutgoingEvent, Queue, QueueMessage};
 use encore_platform::config::keys;
-use encore_store::embedded_bus::EmbeddedBus;
-use encore_store::embedded_queue::{EmbeddedQueue, QueueSettings};
-use encore_store::eventbridge::{self, EventBridgePublisher, MAX_ENTRY_BYTES};
-use encore_store::inbound::{process_batch, BatchOutcome, BatchReport, InboundMessage};
-use encore_store::replay::replay;
-use encore_store::sqs::{self, SqsQueue, MAX_RECEIVE_BATCH};
-use encore_store::{EventPublisher, OutgoingEvent, Queue, QueueMessage, StoreError};
+use encore_store::BackendError;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::SqlitePool;
 
@@ -329,8 +337,8 @@ async fn sqs_queue_conformance() {
 #[tokio::test]
 async fn lambda_batches_move_permanent_failures_to_the_dead_letter_queue_at_once() {
     use aws_lambda_events::sqs::SqsEvent;
-    use encore_store::inbound::settle_sqs_batch;
-    use encore_store::sqs::{DeadLetterRoutes, DEAD_LETTER_REASON_ATTRIBUTE};
+    use encore_messaging::inbound::settle_sqs_batch;
+    use encore_messaging::sqs::{DeadLetterRoutes, DEAD_LETTER_REASON_ATTRIBUTE};
 
     let aws = aws_config().await;
     let (queue, dead_letters) = sqs_pair().await;
@@ -497,7 +505,7 @@ async fn publisher_suite(publisher: &dyn EventPublisher, routed: &dyn Queue) {
     );
     let mut decoded: Vec<ArtistRequested> = delivered
         .iter()
-        .map(|m| events::decode::<ArtistRequested>(&m.body).unwrap())
+        .map(|m| encore_messaging::decode::<ArtistRequested>(&m.body).unwrap())
         .collect();
     decoded.sort_by(|a, b| a.query.cmp(&b.query));
     let mut expected = sent.clone();
@@ -526,7 +534,7 @@ async fn publisher_suite(publisher: &dyn EventPublisher, routed: &dyn Queue) {
         .publish(&[outgoing[0].clone(), oversized])
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Rejected(_)), "{err}");
+    assert!(matches!(err, BackendError::Rejected { .. }), "{err}");
     assert!(err.to_string().contains("entry limit"), "{err}");
     assert!(
         routed

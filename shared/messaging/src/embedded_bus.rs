@@ -5,14 +5,13 @@
 
 use std::sync::Arc;
 
+use crate::BusEnvelope;
 use async_trait::async_trait;
 use chrono::{SubsecRound, Utc};
-use encore_domain::events::BusEnvelope;
 use uuid::Uuid;
 
-use crate::context::with_context;
-use crate::eventbridge::check_entry_size;
-use crate::{EventPublisher, OutgoingEvent, Queue, StoreError};
+use crate::ports::check_entry_size;
+use crate::{BackendError, EventPublisher, OutgoingEvent, Queue};
 
 /// A condition on one top-level text field of an event's detail, as in an EventBridge
 /// pattern: `{"detail": {"field": ["value"]}}` or `[{"anything-but": "value"}]` (which,
@@ -96,9 +95,9 @@ impl std::fmt::Debug for EmbeddedBus {
 
 /// The message body EventBridge would deliver for `event` (it sets `time` to the second),
 /// and the event's detail.
-fn envelope(event: &OutgoingEvent) -> Result<(String, serde_json::Value), StoreError> {
+fn envelope(event: &OutgoingEvent) -> Result<(String, serde_json::Value), BackendError> {
     let detail: serde_json::Value = serde_json::from_str(&event.detail).map_err(|e| {
-        StoreError::Rejected(format!(
+        BackendError::rejected(format!(
             "{} event from {}: detail is not JSON: {e}",
             event.detail_type, event.source
         ))
@@ -115,13 +114,13 @@ fn envelope(event: &OutgoingEvent) -> Result<(String, serde_json::Value), StoreE
         detail,
     };
     let body = serde_json::to_string(&envelope)
-        .map_err(|e| StoreError::Rejected(format!("envelope of {}: {e}", event.detail_type)))?;
+        .map_err(|e| BackendError::rejected(format!("envelope of {}: {e}", event.detail_type)))?;
     Ok((body, envelope.detail))
 }
 
 #[async_trait]
 impl EventPublisher for EmbeddedBus {
-    async fn publish(&self, events: &[OutgoingEvent]) -> Result<(), StoreError> {
+    async fn publish(&self, events: &[OutgoingEvent]) -> Result<(), BackendError> {
         let mut bodies = Vec::with_capacity(events.len());
         for event in events {
             check_entry_size(event)?;
@@ -135,10 +134,11 @@ impl EventPublisher for EmbeddedBus {
                 .map(|r| &r.queue)
             {
                 queue.send(body).await.map_err(|err| {
-                    with_context(
-                        err,
-                        &format!("{} event to queue {}", event.detail_type, queue.name()),
-                    )
+                    err.context(&format!(
+                        "{} event to queue {}",
+                        event.detail_type,
+                        queue.name()
+                    ))
                 })?;
             }
         }

@@ -7,10 +7,13 @@
 use std::future::Future;
 use std::time::Duration;
 
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+#[cfg(feature = "sqs")]
+use aws_lambda_events::sqs::SqsMessage;
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 
+#[cfg(feature = "sqs")]
 use crate::sqs::DeadLetterRoutes;
-use crate::{Queue, StoreError};
+use crate::{BackendError, Queue};
 
 /// SQS's attribute holding how many times a message was received.
 const RECEIVE_COUNT_ATTRIBUTE: &str = "ApproximateReceiveCount";
@@ -114,6 +117,7 @@ pub fn to_sqs_response(outcome: &BatchOutcome) -> SqsBatchResponse {
     response
 }
 
+#[cfg(feature = "sqs")]
 /// The Lambda answer for an outcome over the SQS event's `records`, as
 /// [`to_sqs_response`], except that each permanent failure whose source queue has a route
 /// in `dead_letters` is moved to that dead-letter queue at once (sent there with its
@@ -175,7 +179,7 @@ pub async fn process_batch<H, Fut>(
     max: usize,
     wait: Duration,
     handler: H,
-) -> Result<BatchReport, StoreError>
+) -> Result<BatchReport, BackendError>
 where
     H: Fn(Vec<InboundMessage>) -> Fut,
     Fut: Future<Output = BatchOutcome>,
@@ -236,15 +240,18 @@ mod tests {
         assert_eq!(messages[0].id, "0f6c5b2e-3d4a-4b5c-8d9e-000000000001");
         assert!(messages.iter().all(|m| m.receive_count == 1));
         for message in &messages {
-            encore_domain::events::decode::<encore_domain::events::ArtistRequested>(&message.body)
-                .unwrap();
+            crate::decode::<encore_domain::events::ArtistRequested>(&message.body).unwrap();
         }
     }
 
+    #[cfg(feature = "embedded")]
     #[tokio::test]
     async fn permanent_failures_dead_letter_at_once_and_transient_ones_wait() {
-        use crate::embedded_queue::{EmbeddedQueue, QueueSettings};
-        let store = crate::sqlite::SqliteStore::in_memory().await.unwrap();
+        use crate::embedded_queue::EmbeddedQueue;
+        use crate::QueueSettings;
+        let store = encore_store::sqlite::SqliteStore::in_memory()
+            .await
+            .unwrap();
         let settings = QueueSettings {
             visibility_timeout: Duration::from_secs(600),
             max_receives: 5,

@@ -13,8 +13,9 @@ use chrono::{DateTime, Utc};
 use sqlx::{Row, SqlitePool};
 use uuid::Uuid;
 
-use crate::sqs::MAX_RECEIVE_BATCH;
-use crate::{Queue, QueueMessage, StoreError};
+use crate::{
+    dead_letter_name, BackendError, Queue, QueueMessage, QueueSettings, MAX_RECEIVE_BATCH,
+};
 
 /// How often a waiting receive looks for new messages.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
@@ -35,22 +36,6 @@ const SCHEMA: [&str; 3] = [
     "CREATE INDEX IF NOT EXISTS queue_messages_visible ON queue_messages (queue, visible_at)",
     "CREATE UNIQUE INDEX IF NOT EXISTS queue_messages_receipt ON queue_messages (receipt)",
 ];
-
-/// How a queue treats its deliveries; the same settings configure an SQS queue's
-/// visibility timeout and redrive policy ([`crate::sqs::create_with_dead_letters`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QueueSettings {
-    /// How long a received message stays hidden from other consumers.
-    pub visibility_timeout: Duration,
-    /// Deliveries after which a failing message moves to the dead-letter queue
-    /// (SQS's `maxReceiveCount`).
-    pub max_receives: u32,
-}
-
-/// The name of `queue`'s dead-letter queue, on SQLite and on SQS alike.
-pub fn dead_letter_name(queue: &str) -> String {
-    format!("{queue}-dlq")
-}
 
 /// A stored message as an operator sees it (the CLI lists dead letters with these).
 #[derive(Debug, Clone, PartialEq)]
@@ -80,12 +65,12 @@ impl EmbeddedQueue {
         pool: SqlitePool,
         name: &str,
         settings: QueueSettings,
-    ) -> Result<Self, StoreError> {
+    ) -> Result<Self, BackendError> {
         if name.is_empty() {
-            return Err(StoreError::Rejected("a queue needs a name".into()));
+            return Err(BackendError::rejected("a queue needs a name"));
         }
         if settings.max_receives == 0 {
-            return Err(StoreError::Rejected(format!(
+            return Err(BackendError::rejected(format!(
                 "queue {name}: max_receives must be at least 1"
             )));
         }
@@ -121,7 +106,7 @@ impl EmbeddedQueue {
 
     /// Up to `limit` messages in sending order with their last error, without receiving them
     /// (nothing changes: for listing a dead-letter queue).
-    pub async fn list(&self, limit: u32) -> Result<Vec<StoredMessage>, StoreError> {
+    pub async fn list(&self, limit: u32) -> Result<Vec<StoredMessage>, BackendError> {
         let rows = sqlx::query(
             "SELECT id, body, sent_at, receive_count, last_error FROM queue_messages
              WHERE queue = ?1 ORDER BY seq LIMIT ?2",
@@ -137,7 +122,7 @@ impl EmbeddedQueue {
                     id: row.try_get("id")?,
                     body: row.try_get("body")?,
                     sent_at: DateTime::from_timestamp_millis(sent_at).ok_or_else(|| {
-                        StoreError::Corrupt(format!("queue {}: bad sent_at {sent_at}", self.name))
+                        BackendError::corrupt(format!("queue {}: bad sent_at {sent_at}", self.name))
                     })?,
                     receive_count: count(row.try_get("receive_count")?)?,
                     last_error: row.try_get("last_error")?,
@@ -148,7 +133,7 @@ impl EmbeddedQueue {
 
     /// Moves every visible message already delivered `max_receives` times to the
     /// dead-letter queue: covers deliveries that crashed without reporting a failure.
-    async fn redrive_exhausted(&self, now: i64) -> Result<(), StoreError> {
+    async fn redrive_exhausted(&self, now: i64) -> Result<(), BackendError> {
         let Some(dead_letter) = &self.dead_letter else {
             return Ok(());
         };
@@ -182,7 +167,7 @@ impl EmbeddedQueue {
         id: &str,
         receive_count: u32,
         reason: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), BackendError> {
         let Some(dead_letter) = &self.dead_letter else {
             return self.keep_failed(receipt, id, receive_count, reason).await;
         };
@@ -210,7 +195,7 @@ impl EmbeddedQueue {
         id: &str,
         receive_count: u32,
         reason: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), BackendError> {
         sqlx::query("UPDATE queue_messages SET last_error = ?1 WHERE queue = ?2 AND receipt = ?3")
             .bind(reason)
             .bind(&self.name)
@@ -223,7 +208,7 @@ impl EmbeddedQueue {
     }
 
     /// Takes up to `max` visible messages, hiding them for the visibility timeout.
-    async fn claim(&self, max: usize) -> Result<Vec<QueueMessage>, StoreError> {
+    async fn claim(&self, max: usize) -> Result<Vec<QueueMessage>, BackendError> {
         let now = now_millis();
         self.redrive_exhausted(now).await?;
         let receive_limit = match self.dead_letter {
@@ -258,7 +243,7 @@ impl EmbeddedQueue {
                 };
                 Ok((seq, message))
             })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+            .collect::<Result<Vec<_>, BackendError>>()?;
         claimed.sort_by_key(|(seq, _)| *seq);
         Ok(claimed.into_iter().map(|(_, message)| message).collect())
     }
@@ -270,7 +255,7 @@ impl Queue for EmbeddedQueue {
         &self.name
     }
 
-    async fn send(&self, body: &str) -> Result<String, StoreError> {
+    async fn send(&self, body: &str) -> Result<String, BackendError> {
         let id = Uuid::new_v4().to_string();
         let now = now_millis();
         sqlx::query("INSERT INTO queue_messages (id, queue, body, sent_at, visible_at) VALUES (?1, ?2, ?3, ?4, ?4)")
@@ -283,7 +268,7 @@ impl Queue for EmbeddedQueue {
         Ok(id)
     }
 
-    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<QueueMessage>, StoreError> {
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<QueueMessage>, BackendError> {
         let max = max.min(MAX_RECEIVE_BATCH);
         if max == 0 {
             return Ok(Vec::new());
@@ -299,7 +284,7 @@ impl Queue for EmbeddedQueue {
         }
     }
 
-    async fn delete(&self, receipt: &str) -> Result<(), StoreError> {
+    async fn delete(&self, receipt: &str) -> Result<(), BackendError> {
         let deleted = sqlx::query("DELETE FROM queue_messages WHERE queue = ?1 AND receipt = ?2")
             .bind(&self.name)
             .bind(receipt)
@@ -312,7 +297,7 @@ impl Queue for EmbeddedQueue {
         Ok(())
     }
 
-    async fn fail(&self, receipt: &str, reason: &str) -> Result<(), StoreError> {
+    async fn fail(&self, receipt: &str, reason: &str) -> Result<(), BackendError> {
         let row = sqlx::query(
             "SELECT id, receive_count FROM queue_messages WHERE queue = ?1 AND receipt = ?2",
         )
@@ -335,7 +320,7 @@ impl Queue for EmbeddedQueue {
     }
 
     /// Moves the message at once: no delivery can succeed.
-    async fn dead_letter(&self, receipt: &str, reason: &str) -> Result<(), StoreError> {
+    async fn dead_letter(&self, receipt: &str, reason: &str) -> Result<(), BackendError> {
         let row = sqlx::query(
             "SELECT id, receive_count FROM queue_messages WHERE queue = ?1 AND receipt = ?2",
         )
@@ -353,7 +338,7 @@ impl Queue for EmbeddedQueue {
             .await
     }
 
-    async fn release(&self, receipt: &str) -> Result<(), StoreError> {
+    async fn release(&self, receipt: &str) -> Result<(), BackendError> {
         sqlx::query("UPDATE queue_messages SET visible_at = ?1 WHERE queue = ?2 AND receipt = ?3")
             .bind(now_millis())
             .bind(&self.name)
@@ -363,13 +348,13 @@ impl Queue for EmbeddedQueue {
         Ok(())
     }
 
-    async fn depth(&self) -> Result<u64, StoreError> {
+    async fn depth(&self) -> Result<u64, BackendError> {
         let depth: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM queue_messages WHERE queue = ?1")
             .bind(&self.name)
             .fetch_one(&self.pool)
             .await?;
         u64::try_from(depth)
-            .map_err(|_| StoreError::Corrupt(format!("queue {}: negative depth", self.name)))
+            .map_err(|_| BackendError::corrupt(format!("queue {}: negative depth", self.name)))
     }
 }
 
@@ -381,6 +366,7 @@ fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
-fn count(raw: i64) -> Result<u32, StoreError> {
-    u32::try_from(raw).map_err(|_| StoreError::Corrupt(format!("receive count {raw} out of range")))
+fn count(raw: i64) -> Result<u32, BackendError> {
+    u32::try_from(raw)
+        .map_err(|_| BackendError::corrupt(format!("receive count {raw} out of range")))
 }

@@ -7,8 +7,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use crate::sqs::MAX_RECEIVE_BATCH;
-use crate::{Queue, QueueMessage, StoreError};
+use crate::{BackendError, Queue, QueueMessage, MAX_RECEIVE_BATCH};
 
 /// How long each receive waits: long enough that SQS answers from all its servers (a
 /// zero wait samples only some and may miss messages).
@@ -40,7 +39,7 @@ pub async fn replay(
     dead_letters: &dyn Queue,
     source: &dyn Queue,
     dry_run: bool,
-) -> Result<ReplayReport, StoreError> {
+) -> Result<ReplayReport, BackendError> {
     let mut report = ReplayReport {
         dry_run,
         messages: Vec::new(),
@@ -64,7 +63,7 @@ async fn drain(
     source: &dyn Queue,
     report: &mut ReplayReport,
     held: &mut Vec<String>,
-) -> Result<(), StoreError> {
+) -> Result<(), BackendError> {
     let mut seen = HashSet::new();
     loop {
         let batch = dead_letters

@@ -5,19 +5,23 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+#[cfg(feature = "sqs")]
 use aws_sdk_eventbridge::error::ProvideErrorMetadata;
-use aws_sdk_eventbridge::types::{PutEventsRequestEntry, Target};
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+#[cfg(feature = "sqs")]
+use aws_sdk_eventbridge::types::Target;
 use aws_sdk_eventbridge::Client;
+#[cfg(feature = "sqs")]
 use uuid::Uuid;
 
-use crate::context::aws_call;
+use crate::ports::{check_entry_size, entry_size, MAX_ENTRY_BYTES};
+#[cfg(feature = "sqs")]
 use crate::sqs::SqsQueue;
-use crate::{EventPublisher, OutgoingEvent, StoreError};
+use crate::{BackendError, EventPublisher, OutgoingEvent};
+use encore_backend::aws_call;
 
 /// Most entries one `PutEvents` call takes.
 pub const MAX_ENTRIES_PER_CALL: usize = 10;
-/// Largest entry EventBridge accepts, and the largest `PutEvents` request (256 KB).
-pub const MAX_ENTRY_BYTES: usize = 256 * 1024;
 /// Further attempts for entries that failed with a transient code.
 const RETRY_ATTEMPTS: u32 = 3;
 /// Backoff before the first retry; doubled before each next one.
@@ -28,25 +32,6 @@ const TRANSIENT_CODES: [&str; 3] = [
     "InternalFailure",
     "InternalException",
 ];
-
-/// An entry's size as EventBridge counts it: the UTF-8 bytes of source, detail type and
-/// detail (encore sets no `Time` or `Resources`).
-pub fn entry_size(event: &OutgoingEvent) -> usize {
-    event.source.len() + event.detail_type.len() + event.detail.len()
-}
-
-/// Rejects an event EventBridge would refuse for its size, before anything is sent. The
-/// embedded bus applies the same check, so an oversized event fails locally too.
-pub fn check_entry_size(event: &OutgoingEvent) -> Result<(), StoreError> {
-    let size = entry_size(event);
-    if size > MAX_ENTRY_BYTES {
-        return Err(StoreError::Rejected(format!(
-            "{} event from {} is {size} bytes, over EventBridge's {MAX_ENTRY_BYTES}-byte entry limit",
-            event.detail_type, event.source
-        )));
-    }
-    Ok(())
-}
 
 /// Publishes to one EventBridge bus.
 #[derive(Debug, Clone)]
@@ -76,7 +61,7 @@ impl EventBridgePublisher {
         &self,
         events: &[OutgoingEvent],
         indexes: &[usize],
-    ) -> Result<Vec<FailedEntry>, StoreError> {
+    ) -> Result<Vec<FailedEntry>, BackendError> {
         let entries = indexes.iter().map(|&i| {
             let event = &events[i];
             PutEventsRequestEntry::builder()
@@ -97,7 +82,7 @@ impl EventBridgePublisher {
             return Ok(Vec::new());
         }
         if answer.entries().len() != indexes.len() {
-            return Err(StoreError::Corrupt(format!(
+            return Err(BackendError::corrupt(format!(
                 "PutEvents to bus {}: {} result entries for {} sent",
                 self.bus_name,
                 answer.entries().len(),
@@ -122,7 +107,7 @@ impl EventBridgePublisher {
         &self,
         events: &[OutgoingEvent],
         chunk: Vec<usize>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), BackendError> {
         let mut pending = chunk;
         let mut delay = RETRY_BASE_DELAY;
         for attempt in 0..=RETRY_ATTEMPTS {
@@ -152,9 +137,9 @@ impl EventBridgePublisher {
                     listed.join("; ")
                 );
                 return Err(if transient {
-                    StoreError::Unavailable(text)
+                    BackendError::unavailable(text)
                 } else {
-                    StoreError::Rejected(text)
+                    BackendError::rejected(text)
                 });
             }
             tracing::warn!(bus = %self.bus_name, failed = failed.len(), attempt = attempt + 1,
@@ -192,7 +177,7 @@ fn chunks(events: &[OutgoingEvent]) -> Vec<Vec<usize>> {
 
 #[async_trait]
 impl EventPublisher for EventBridgePublisher {
-    async fn publish(&self, events: &[OutgoingEvent]) -> Result<(), StoreError> {
+    async fn publish(&self, events: &[OutgoingEvent]) -> Result<(), BackendError> {
         for event in events {
             check_entry_size(event)?;
         }
@@ -203,6 +188,7 @@ impl EventPublisher for EventBridgePublisher {
     }
 }
 
+#[cfg(feature = "sqs")]
 /// Creates (if needed) the bus `bus_name` and a rule sending its `detail_type` events to
 /// `queue`: what the SAM template declares on AWS (with the queue policy that lets
 /// EventBridge send), for the local tools and tests against the emulator. Idempotent.
@@ -211,7 +197,7 @@ pub async fn route_to_queue(
     bus_name: &str,
     detail_type: &str,
     queue: &SqsQueue,
-) -> Result<(), StoreError> {
+) -> Result<(), BackendError> {
     if bus_name != "default" {
         if let Err(err) = client.create_event_bus().name(bus_name).send().await {
             if err.code() != Some("ResourceAlreadyExistsException") {
@@ -238,7 +224,7 @@ pub async fn route_to_queue(
         .id("queue")
         .arn(queue_arn)
         .build()
-        .map_err(|e| StoreError::Rejected(format!("rule {rule} target: {e}")))?;
+        .map_err(|e| BackendError::rejected(format!("rule {rule} target: {e}")))?;
     let answer = client
         .put_targets()
         .rule(&rule)
@@ -248,7 +234,7 @@ pub async fn route_to_queue(
         .await
         .map_err(|e| aws_call(&format!("PutTargets {rule} on bus {bus_name}"), e))?;
     if answer.failed_entry_count() > 0 {
-        return Err(StoreError::Rejected(format!(
+        return Err(BackendError::rejected(format!(
             "PutTargets {rule} on bus {bus_name}: the queue target was refused"
         )));
     }
@@ -283,7 +269,7 @@ mod tests {
         let fits = event(MAX_ENTRY_BYTES - "encore.test".len() - 1);
         assert!(check_entry_size(&fits).is_ok());
         let err = check_entry_size(&event(MAX_ENTRY_BYTES)).unwrap_err();
-        assert!(matches!(err, StoreError::Rejected(_)));
+        assert!(matches!(err, BackendError::Rejected { .. }));
         assert!(
             err.to_string().contains("T event from encore.test"),
             "{err}"
