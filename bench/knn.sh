@@ -30,8 +30,9 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import sklearn, threa
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet scikit-learn threadpoolctl
 fi
-cargo build --quiet --release -p encore-similarity --example knn-bench --manifest-path "$root/Cargo.toml"
-engine="${CARGO_TARGET_DIR:-$root/target}/release/examples/knn-bench"
+cargo build --quiet --release -p encore-local --bin encore --manifest-path "$root/Cargo.toml"
+encore="${CARGO_TARGET_DIR:-$root/target}/release/encore"
+engine() { "$encore" bench knn "$@"; }
 
 # OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (set on some machines here for old OpenBLAS
 # builds) slow a current numpy down: unset both for the scikit-learn run only.
@@ -48,15 +49,15 @@ for spread in even varied; do
         tag="$spread-$n"
         data="$work/artists-$tag.csv"
         echo "== $tag: generating $data" >&2
-        "$engine" --artists "$n" --seed "$seed" --spread "$spread" --k 0 --dump "$data" > /dev/null
+        engine --artists "$n" --seed "$seed" --spread "$spread" --k 0 --dump "$data" > /dev/null
 
         echo "== $tag: engine (with a brute-force check of $check artists)" >&2
-        "$engine" --input "$data" --k "$k" --output "$work/engine-$tag.csv" --check "$check" | tee "$work/engine-$tag.log" >&2
+        engine --input "$data" --k "$k" --output "$work/engine-$tag.csv" --check "$check" | tee "$work/engine-$tag.log" >&2
         rust=$(last_seconds "$work/engine-$tag.log")
         verdict=$(grep '^brute_force_check' "$work/engine-$tag.log" | sed 's/brute_force_check //')
 
         echo "== $tag: engine beside kiddo, same points, same process" >&2
-        "$engine" --input "$data" --k "$k" --kiddo | tee "$work/kiddo-$tag.log" >&2
+        engine --input "$data" --k "$k" --kiddo | tee "$work/kiddo-$tag.log" >&2
         kiddo=$(field kiddo_seconds "$work/kiddo-$tag.log")
         beside=$(field engine_seconds "$work/kiddo-$tag.log")
         kiddo_sets=$(field different_sets_vs_kiddo "$work/kiddo-$tag.log")

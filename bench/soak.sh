@@ -17,12 +17,12 @@ catalog="$root/../shared/data/spotify_songs.csv.gz"
 target="${CARGO_TARGET_DIR:-$root/target}"
 
 [ -f "$catalog" ] || { echo "the data set is missing at $catalog" >&2; exit 1; }
-cargo build --quiet --release -p encore-local --bin encore --example soak --manifest-path "$root/Cargo.toml"
+cargo build --quiet --release -p encore-local --bin encore --manifest-path "$root/Cargo.toml"
 encore="$target/release/encore"
 if [ ! -f "$data/soak-ready" ]; then
     "$encore" --data-dir "$data" backfill --catalog "$catalog" >/dev/null
     "$encore" --data-dir "$data" similarity run >/dev/null
     touch "$data/soak-ready"
 fi
-"$target/release/examples/soak" --encore "$encore" --data-dir "$data" --catalog "$catalog" \
+"$encore" bench soak --data-dir "$data" --catalog "$catalog" \
     --seconds "$seconds" --connections "$connections"

@@ -7,7 +7,7 @@ use aws_config::SdkConfig;
 use encore_kakao::callback::CallbackHosts;
 use encore_kakao::RelatedDue;
 use encore_platform::config::{keys, ConfigError, Env};
-use encore_platform::secrets;
+use encore_platform::secrets::{self, DatabaseUrl};
 
 use crate::secret::SkillSecret;
 
@@ -20,7 +20,7 @@ pub const CACHE_TTL_SECS: &str = "ENCORE_CHAT_CACHE_TTL_SECS";
 pub struct Config {
     /// MySQL URL of the artists, aliases, related artists and pending requests, with the
     /// credentials of `DATABASE_SECRET_ARN` filled in when that is set.
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
     /// DynamoDB table of the top-tracks cache.
     pub top_tracks_table: String,
     /// EventBridge bus `ArtistRequested` is published to.

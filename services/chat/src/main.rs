@@ -19,7 +19,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     encore_platform::logging::init();
     let aws = encore_platform::aws::from_env().await;
     let config = Config::from_env(&Env::process(), &aws).await?;
-    let mysql = Arc::new(MySqlStore::connect_sized(&config.database_url, POOL_SIZE).await?);
+    let mysql = Arc::new(MySqlStore::connect_sized(config.database_url.expose(), POOL_SIZE).await?);
     let stores = Stores {
         artists: mysql.clone(),
         related: mysql.clone(),

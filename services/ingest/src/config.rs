@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 use encore_platform::config::{keys, ConfigError, Env};
-use encore_platform::secrets;
+use encore_platform::secrets::{self, DatabaseUrl};
 
 use crate::handler::{DEFAULT_ARTIST_BUDGET, DEFAULT_CONCURRENCY, DEFAULT_MAX_RECEIVES};
 use encore_domain::release::LATEST_RELEASES_KEPT;
@@ -17,7 +17,7 @@ use encore_spotify::FeatureSettings;
 #[derive(Clone)]
 pub struct Config {
     /// MySQL URL, with the credentials of `DATABASE_SECRET_ARN` filled in when that is set.
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
     pub top_tracks_table: String,
     pub event_bus_name: String,
     pub spotify_client_id: String,

@@ -22,7 +22,7 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env(&env, &aws).await?;
     // One connection per artist ingested at once (infra/README-deploy.md, pool sizes).
     let pool_size = u32::try_from(config.concurrency).unwrap_or(u32::MAX).max(1);
-    let store = Arc::new(MySqlStore::connect_sized(&config.database_url, pool_size).await?);
+    let store = Arc::new(MySqlStore::connect_sized(config.database_url.expose(), pool_size).await?);
     let spotify = SpotifyClient::new(
         SpotifyConfig::new(
             config.spotify_client_id.clone(),

@@ -915,3 +915,189 @@ async fn aws_path_on_mariadb_and_moto() {
         .await
         .unwrap();
 }
+
+/// Asserts that each of `names` was ingested exactly once whatever was delivered how
+/// often: one artist per name among the published events, stored, its request done, its
+/// cached top tracks those of its event (no rank twice).
+async fn assert_ingested_once(
+    names: &[&str],
+    events: &[ArtistIngested],
+    store: &(impl ArtistStore + RequestLog),
+    cache: &impl TopTracksCache,
+) {
+    let artists: std::collections::HashSet<_> = events.iter().map(|e| e.artist.id.clone()).collect();
+    assert_eq!(artists.len(), names.len(), "every artist published");
+    let ids: Vec<_> = artists.into_iter().collect();
+    assert_eq!(store.artists(&ids).await.unwrap().len(), names.len());
+    for name in names {
+        assert!(store.find_artist(&key(name)).await.unwrap().is_some(), "{name}");
+        assert_eq!(
+            store.status(&key(name)).await.unwrap(),
+            Some(RequestStatus::Done),
+            "{name}"
+        );
+    }
+    let tracks = cache.top_tracks(&ids).await.unwrap();
+    for event in events {
+        assert_eq!(
+            tracks[&event.artist.id].len(),
+            event.tracks.len(),
+            "no duplicated ranks"
+        );
+    }
+}
+
+/// The bus delivering every event twice, as EventBridge and SQS may (at-least-once).
+struct Twice(Arc<dyn encore_messaging::EventPublisher>);
+
+#[async_trait::async_trait]
+impl encore_messaging::EventPublisher for Twice {
+    async fn publish(
+        &self,
+        events: &[encore_messaging::OutgoingEvent],
+    ) -> Result<(), encore_messaging::BackendError> {
+        self.0.publish(events).await?;
+        self.0.publish(events).await
+    }
+}
+
+#[tokio::test]
+async fn every_message_delivered_twice_ingests_each_artist_once() {
+    let standin = standin(Faults::default()).await;
+    let mut stack = embedded(&standin).await;
+    stack.ingest.publisher = Arc::new(Twice(stack.ingest.publisher.clone()));
+    let names = ["BLACKPINK", "Ed Sheeran", "TWICE", "Coldplay"];
+    let requests: Vec<ArtistRequested> = names.iter().map(|n| requested(n, None)).collect();
+    // Each request twice in one batch (two deliveries in flight at once), then the whole
+    // batch again (a redelivery after a lost delete).
+    let batch: Vec<InboundMessage> = requests
+        .iter()
+        .zip(0..)
+        .flat_map(|(r, i)| [message(&format!("m{i}"), r), message(&format!("d{i}"), r)])
+        .collect();
+    for _ in 0..2 {
+        let outcome = handle(batch.clone(), &stack.ingest).await;
+        assert!(outcome.failures.is_empty(), "{outcome:?}");
+    }
+
+    let events = published(stack.lake_queue.as_ref()).await;
+    let ids: std::collections::HashSet<_> = events.iter().map(|e| e.meta.id).collect();
+    assert_eq!(
+        ids.len(),
+        names.len(),
+        "every delivery of one request publishes the same event id, so the lake writes \
+         one set of files per artist"
+    );
+    assert_ingested_once(&names, &events, stack.store.as_ref(), stack.store.as_ref()).await;
+}
+
+#[tokio::test]
+async fn the_database_going_away_mid_ingest_loses_and_duplicates_nothing() {
+    use encore_store::mysql::MySqlStore;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    let mysql_url = std::env::var(keys::TEST_MYSQL_URL)
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/encore_test".into());
+    let admin = sqlx::MySqlPool::connect(&mysql_url)
+        .await
+        .unwrap_or_else(|e| panic!("MariaDB must run at {mysql_url}: {e}"));
+    let database = format!("encore_gone_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {database}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let base = mysql_url.rsplit_once('/').unwrap().0;
+    let store = Arc::new(
+        MySqlStore::migrate_and_connect(&format!("{base}/{database}"))
+            .await
+            .unwrap(),
+    );
+    let standin = standin(Faults::default()).await;
+    standin.set_latency(Duration::from_millis(40));
+    let mut stack = embedded(&standin).await;
+    stack.ingest.artists = store.clone();
+    stack.ingest.related = store.clone();
+    stack.ingest.requests = store.clone();
+    let names = [
+        "BLACKPINK",
+        "Ed Sheeran",
+        "TWICE",
+        "Coldplay",
+        "Drake",
+        "Maroon 5",
+        "Queen",
+        "Adele",
+    ];
+    let requests: Vec<ArtistRequested> = names.iter().map(|n| requested(n, None)).collect();
+    let batch: Vec<InboundMessage> = requests
+        .iter()
+        .zip(0..)
+        .map(|(r, i)| message(&format!("m{i}"), r))
+        .collect();
+
+    // While the batch runs, every connection to its database is killed every 30 ms (a
+    // failover, a restart): queries in flight fail, new ones reconnect.
+    let stop = Arc::new(AtomicBool::new(false));
+    let kills = Arc::new(AtomicUsize::new(0));
+    let killer = {
+        let (stop, kills, admin, database) = (stop.clone(), kills.clone(), admin.clone(), database.clone());
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let ids: Vec<i64> = sqlx::query_scalar(
+                    "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ?",
+                )
+                .bind(&database)
+                .fetch_all(&admin)
+                .await
+                .unwrap();
+                for id in ids {
+                    if sqlx::query(&format!("KILL CONNECTION {id}"))
+                        .execute(&admin)
+                        .await
+                        .is_ok()
+                    {
+                        kills.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
+        })
+    };
+    let outcome = handle(batch.clone(), &stack.ingest).await;
+    stop.store(true, Ordering::Relaxed);
+    killer.await.unwrap();
+    assert!(kills.load(Ordering::Relaxed) > 0, "no connection was killed");
+    let first_failures = outcome.failures.len();
+
+    // The database is back: the failed messages are redelivered until none fail.
+    let mut failed: Vec<String> = outcome.failures.iter().map(|f| f.id.clone()).collect();
+    for receive_count in 2..=4 {
+        if failed.is_empty() {
+            break;
+        }
+        let retry: Vec<InboundMessage> = batch
+            .iter()
+            .filter(|m| failed.contains(&m.id))
+            .map(|m| InboundMessage {
+                receive_count,
+                ..m.clone()
+            })
+            .collect();
+        let outcome = handle(retry, &stack.ingest).await;
+        failed = outcome.failures.iter().map(|f| f.id.clone()).collect();
+    }
+    assert!(failed.is_empty(), "still failing after the database came back: {failed:?}");
+    eprintln!(
+        "{} connections killed; {first_failures} of {} messages failed the first time",
+        kills.load(Ordering::Relaxed),
+        batch.len()
+    );
+
+    let events = published(stack.lake_queue.as_ref()).await;
+    assert_ingested_once(&names, &events, store.as_ref(), stack.store.as_ref()).await;
+    store.pool().close().await;
+    sqlx::query(&format!("DROP DATABASE {database}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+}

@@ -417,6 +417,38 @@ async fn a_failing_lake_fails_every_good_message_for_a_retry() {
 }
 
 #[tokio::test]
+async fn a_lake_that_comes_back_takes_the_retries_once() {
+    let endpoint = endpoint();
+    let s3 = s3_client(&encore_platform::aws::for_endpoint(&endpoint).await);
+    let bucket = format!("encore-lake-back-{}", Uuid::new_v4().simple());
+    let lake = S3Lake::new(s3.clone(), bucket.clone());
+    let batch = [
+        message("m1", body(&ingested("a", 2, &[1, 2], at(1, 0)))),
+        message("m2", body(&ingested("b", 2, &[1], at(1, 5)))),
+    ];
+    // The bucket is not there (S3 unreachable, a wrong policy): every message fails.
+    assert_eq!(handle(&batch, &lake).await.failures.len(), 2);
+
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    assert!(objects(&lake).await.is_empty(), "nothing half-written");
+    // The redelivery succeeds; one more (a delete lost after it) changes nothing.
+    let outcome = handle(&batch, &lake).await;
+    assert!(outcome.failures.is_empty(), "{outcome:?}");
+    let first = objects(&lake).await;
+    assert!(!first.is_empty());
+    assert!(handle(&batch, &lake).await.failures.is_empty());
+    assert_eq!(objects(&lake).await, first, "the same files, the same bytes");
+
+    let (fresh, _) = moto().await;
+    assert!(handle(&batch, &fresh).await.failures.is_empty());
+    assert_eq!(
+        objects(&fresh).await,
+        first,
+        "a lake that failed first holds what a lake that never failed holds"
+    );
+}
+
+#[tokio::test]
 async fn datafusion_reads_the_local_lake_with_the_declared_schema() {
     let dir = std::env::temp_dir().join(format!(
         "encore-lake-service-test-{}",

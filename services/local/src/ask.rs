@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use encore_chat::skill::Query;
 use encore_chat::{handle_skill, Answer, AnswerKind, ChatSettings};
+use encore_kakao::SkillRequest;
 use encore_platform::config::Env;
 use encore_store::{RequestLog, RequestStatus};
 
-use crate::report::skill_request;
 use crate::stack::{CatalogSource, Stack};
 
 /// Longest `encore chat` runs the pipeline for one request: Kakao's callback window.
@@ -69,7 +69,7 @@ pub async fn chat(
 ) -> anyhow::Result<ChatExit> {
     let settings = ChatSettings::from_env(env)?;
     let chat = stack.chat(settings.clone());
-    let request = skill_request(&options.utterance);
+    let request = SkillRequest::typed(&options.utterance);
     let answer = handle_skill(&request, &chat).await;
     print(&answer)?;
     let waiting = matches!(answer.kind, AnswerKind::LookingUp | AnswerKind::Waiting);

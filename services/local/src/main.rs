@@ -128,10 +128,10 @@ enum Command {
         #[arg(long)]
         aws: bool,
     },
-    /// Benchmarks.
+    /// Benchmarks and the similarity quality evaluation.
     Bench {
         #[command(subcommand)]
-        what: BenchWhat,
+        what: encore_bench::Bench,
     },
     /// The embedded stack's health: queue depths and dead letters, the last similarity
     /// run and its figures, how many artists and related rows are stored (the same
@@ -167,34 +167,6 @@ enum ExportWhat {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Format {
     Csv,
-}
-
-#[derive(Debug, Subcommand)]
-enum BenchWhat {
-    /// Standardize + exact k-NN (the plain z-score engine); last line `knn_seconds=…`.
-    Knn {
-        /// Rows `id,f1,…,fn` with a header line.
-        #[arg(long, conflicts_with = "artists")]
-        input: Option<PathBuf>,
-        /// Generate this many clustered synthetic artists instead.
-        #[arg(long)]
-        artists: Option<usize>,
-        /// Seed of the synthetic set.
-        #[arg(long, default_value_t = 7)]
-        seed: u64,
-        /// Neighbours per artist.
-        #[arg(long, default_value_t = encore_similarity::DEFAULT_K)]
-        k: usize,
-        /// Where to write id,rank,neighbor_id,distance.
-        #[arg(long)]
-        output: Option<PathBuf>,
-        /// Where to write the input rows (so another tool can run on the same data).
-        #[arg(long)]
-        dump: Option<PathBuf>,
-        /// Artists whose neighbours are checked against a brute force (0: none).
-        #[arg(long, default_value_t = 0)]
-        check: usize,
-    },
 }
 
 #[tokio::main]
@@ -326,37 +298,6 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Bench {
-            what:
-                BenchWhat::Knn {
-                    input,
-                    artists,
-                    seed,
-                    k,
-                    output,
-                    dump,
-                    check,
-                },
-        } => {
-            let input = match (input, artists) {
-                (Some(path), _) => encore_similarity::KnnInput::Csv(path),
-                (None, Some(n)) => encore_similarity::KnnInput::Synthetic(
-                    encore_similarity::SyntheticSpec::new(n, seed),
-                ),
-                (None, None) => anyhow::bail!("give --input FILE.csv or --artists N"),
-            };
-            let report = tokio::task::spawn_blocking(move || {
-                encore_similarity::bench_knn(&encore_similarity::KnnBench {
-                    input,
-                    k,
-                    output,
-                    dump,
-                    check,
-                })
-            })
-            .await??;
-            println!("{report}");
-            Ok(())
-        }
+        Command::Bench { what } => encore_bench::run(what).await,
     }
 }

@@ -5,26 +5,12 @@ use std::io::Write;
 use std::time::Duration;
 
 use encore_kakao::response::{Button, ButtonAction, Carousel, Component, ListCard};
-use encore_kakao::{SkillRequest, SkillResponse};
+use encore_kakao::SkillResponse;
 use encore_similarity_service::{Phase, Progress};
 use encore_store::{ArtistStore, RelatedStore};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::stack::Stack;
-
-/// A skill request as Kakao would send it for `utterance` from the command line.
-pub fn skill_request(utterance: &str) -> SkillRequest {
-    let raw = serde_json::json!({
-        "userRequest": {
-            "timezone": "Asia/Seoul",
-            "utterance": utterance,
-            "lang": "ko",
-            "user": { "id": "encore-cli", "type": "botUserKey", "properties": {} }
-        },
-        "action": { "params": {}, "detailParams": {} }
-    });
-    serde_json::from_value(raw).unwrap_or_else(|_| unreachable!("a fixed, valid skill request"))
-}
 
 /// A plain-text rendering of an answer, for `encore chat --text`.
 pub fn readable(response: &SkillResponse) -> String {

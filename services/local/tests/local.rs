@@ -1166,3 +1166,53 @@ async fn a_user_request_goes_before_a_thousand_refreshes() {
     println!("answered after {answered:?} with {waiting} refresh requests still queued");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_job_killed_at_any_moment_leaves_one_whole_snapshot() {
+    let dir = temp_dir("killed-job");
+    let catalog = data_set();
+    let catalog = catalog.to_str().unwrap();
+    let succeed = |args: &[&str]| {
+        let output = encore(&dir, args).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output.stdout
+    };
+    // A first snapshot, then as many artists again: the next run changes most lists.
+    succeed(&["backfill", "--catalog", catalog, "--limit", "600"]);
+    succeed(&["similarity", "run"]);
+    let before = succeed(&["export", "related"]);
+    succeed(&["backfill", "--catalog", catalog, "--limit", "1200"]);
+
+    let mut interrupted = 0;
+    let mut seen = Vec::new();
+    for delay in [100, 300, 600, 1000, 1500, 2500] {
+        let mut run = encore(&dir, &["similarity", "run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay));
+        if run.try_wait().unwrap().is_none() {
+            interrupted += 1;
+        }
+        run.kill().unwrap(); // SIGKILL: no destructor, no rollback of its own
+        run.wait().unwrap();
+        seen.push((delay, succeed(&["export", "related"])));
+    }
+    succeed(&["similarity", "run"]);
+    let after = succeed(&["export", "related"]);
+    assert_ne!(before, after, "the second run changed the datamart");
+    assert!(interrupted > 0, "no kill landed during a run");
+    for (delay, export) in seen {
+        assert!(
+            export == before || export == after,
+            "killed after {delay} ms, the datamart is neither snapshot ({} bytes)",
+            export.len()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -28,9 +28,10 @@ use sqlx::MySqlPool;
 use crate::users::{Credentials, FunctionUser};
 
 /// The migrate Lambda's configuration, its secret resolved like every service's.
+#[derive(Debug)]
 pub struct Config {
     /// MySQL URL with the master user's credentials (`DATABASE_SECRET_ARN`) filled in.
-    pub database_url: String,
+    pub database_url: encore_platform::secrets::DatabaseUrl,
 }
 
 impl Config {

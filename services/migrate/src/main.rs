@@ -9,7 +9,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     encore_platform::logging::init();
     let aws = encore_platform::aws::from_env().await;
     let config = Config::from_env(&Env::process(), &aws).await?;
-    let target = Target::new(&config.database_url, SecretsManager::new(aws))?;
+    let target = Target::new(config.database_url.expose(), SecretsManager::new(aws))?;
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
         .build()?;

@@ -4,7 +4,7 @@
 use aws_config::SdkConfig;
 use encore_lake::query::AthenaTarget;
 use encore_platform::config::{keys, ConfigError, Env};
-use encore_platform::secrets;
+use encore_platform::secrets::{self, DatabaseUrl};
 
 use crate::job::Settings;
 
@@ -19,7 +19,7 @@ pub mod service_keys {
 pub const DEFAULT_WORKGROUP: &str = "primary";
 
 /// What the similarity Lambda needs.
-#[derive(Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Where the profile query runs.
     pub athena: AthenaTarget,
@@ -29,18 +29,7 @@ pub struct Config {
     pub settings: Settings,
     /// MySQL URL of the datamart, with the credentials of `DATABASE_SECRET_ARN` filled in
     /// when that is set.
-    pub database_url: String,
-}
-
-impl std::fmt::Debug for Config {
-    /// Everything but the database URL, which may carry credentials.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
-            .field("athena", &self.athena)
-            .field("event_bus_name", &self.event_bus_name)
-            .field("settings", &self.settings)
-            .finish_non_exhaustive()
-    }
+    pub database_url: DatabaseUrl,
 }
 
 impl Config {

@@ -20,7 +20,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     encore_platform::logging::init();
     let aws = encore_platform::aws::from_env().await;
     let config = Config::from_env(&Env::process(), &aws).await?;
-    let store = Arc::new(MySqlStore::connect_sized(&config.database_url, POOL_SIZE).await?);
+    let store = Arc::new(MySqlStore::connect_sized(config.database_url.expose(), POOL_SIZE).await?);
     let similarity = Similarity::new(
         Arc::new(AthenaLakeSql::new(
             aws_sdk_athena::Client::new(&aws),

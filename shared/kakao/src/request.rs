@@ -126,6 +126,21 @@ pub struct SkillRequest {
 }
 
 impl SkillRequest {
+    /// The request Kakao sends when a user types `utterance` into a block that extracts no
+    /// parameters: what `encore ask` and the soak send, from the user `encore-cli`.
+    pub fn typed(utterance: &str) -> Self {
+        let raw = serde_json::json!({
+            "userRequest": {
+                "timezone": "Asia/Seoul",
+                "utterance": utterance,
+                "lang": "ko",
+                "user": { "id": "encore-cli", "type": "botUserKey", "properties": {} }
+            },
+            "action": { "params": {}, "detailParams": {} }
+        });
+        serde_json::from_value(raw).unwrap_or_else(|_| unreachable!("a fixed, valid skill request"))
+    }
+
     /// The text of action parameter `name` (see [`Action::param`]) when the block
     /// extracted one, else the utterance.
     pub fn param_or_utterance(&self, name: &str) -> Cow<'_, str> {

@@ -45,13 +45,49 @@ pub async fn fetch(aws: &SdkConfig, arn: &str, key: &'static str) -> Result<Stri
     })
 }
 
+/// A MySQL URL that may carry a password. Its `Debug` shows the scheme, host and database
+/// only, so a configuration holding one can be logged whole.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// Wraps a URL.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+
+    /// The URL itself, credentials included: for connecting, never for logging.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = match self.0.split_once("://") {
+            Some((scheme, rest)) => {
+                let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+                format!("{scheme}://{host}")
+            }
+            None => "(not a URL)".to_owned(),
+        };
+        f.debug_tuple("DatabaseUrl").field(&shown).finish()
+    }
+}
+
+impl PartialEq<&str> for DatabaseUrl {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
 /// The MySQL URL with the user and password of an RDS credentials secret
 /// (`{"username": …, "password": …}`) filled in.
-pub async fn database_url(env: &Env, aws: &SdkConfig) -> Result<String, ConfigError> {
+pub async fn database_url(env: &Env, aws: &SdkConfig) -> Result<DatabaseUrl, ConfigError> {
     use crate::config::keys;
     let url = env.required(keys::DATABASE_URL)?;
     let Some(arn) = env.optional(keys::DATABASE_SECRET_ARN) else {
-        return Ok(url);
+        return Ok(DatabaseUrl(url));
     };
     let raw = fetch(aws, &arn, keys::DATABASE_SECRET_ARN).await?;
     let credentials: serde_json::Value =
@@ -68,10 +104,12 @@ pub async fn database_url(env: &Env, aws: &SdkConfig) -> Result<String, ConfigEr
                 reason: format!("the secret has no {name}"),
             })
     };
-    with_credentials(&url, &field("username")?, &field("password")?).ok_or(ConfigError::Invalid {
-        key: keys::DATABASE_URL,
-        reason: "not a mysql:// URL".into(),
-    })
+    with_credentials(&url, &field("username")?, &field("password")?)
+        .map(DatabaseUrl)
+        .ok_or(ConfigError::Invalid {
+            key: keys::DATABASE_URL,
+            reason: "not a mysql:// URL".into(),
+        })
 }
 
 /// `mysql://host/db` with `user:password@` inserted, both percent-encoded.
@@ -100,6 +138,15 @@ fn encode(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_database_url_debugs_without_its_credentials() {
+        let url = DatabaseUrl::new("mysql://app:p%40ss@proxy.example:3306/encore");
+        let shown = format!("{url:?}");
+        assert_eq!(shown, "DatabaseUrl(\"mysql://proxy.example:3306/encore\")");
+        assert!(!shown.contains("p%40ss") && !shown.contains("app"), "{shown}");
+        assert_eq!(url.expose(), "mysql://app:p%40ss@proxy.example:3306/encore");
+    }
 
     #[test]
     fn credentials_are_inserted_and_encoded() {

@@ -4,25 +4,17 @@
 //! The job feeds [`relate`] with per-artist mean profiles ([`ArtistProfile`]: an id, the
 //! nine audio features, a track count — nothing else, so no label can reach it). The
 //! engine standardizes each feature across artists ([`standardize`]) and computes the exact
-//! top-k by Euclidean distance ([`exact_knn`]). The benchmark entry point is [`bench_knn`];
-//! the quality evaluation, the only code that reads genre labels, is [`evaluation`].
+//! top-k by Euclidean distance ([`exact_knn`]). Its benchmarks, synthetic data and the
+//! quality evaluation (the only code that reads genre labels) live in `encore-bench`.
 
-mod bench;
 mod error;
-pub mod evaluation;
 mod knn;
 mod points;
 mod profile;
 mod standardize;
-mod synthetic;
 
-pub use bench::{
-    bench_knn, check_sample, read_features, write_features, write_neighbours, BenchError,
-    BruteForceCheck, KnnBench, KnnBenchReport, KnnInput,
-};
 pub use error::SimilarityError;
 pub use knn::{brute_force_knn, exact_knn, exact_knn_with, KnnConfig, Neighbours, DEFAULT_K};
 pub use points::{FeatureMatrix, Points};
 pub use profile::{relate, ArtistProfile, Profile, Relations, COUNT_WEIGHT};
 pub use standardize::{standardize, Scaling};
-pub use synthetic::{generate, Spread, SyntheticSpec};

@@ -46,8 +46,7 @@ pub const COUNT_WEIGHT: f64 = 3.0;
 
 impl Default for Profile {
     /// The profile the daily job uses: the one that measured best in the quality
-    /// evaluation (`cargo run --release -p encore-similarity --example quality`) on the
-    /// whole data set as the pool, [`Profile::CountAware`] with [`COUNT_WEIGHT`].
+    /// evaluation (`encore bench quality`) on the whole data set as the pool, [`Profile::CountAware`] with [`COUNT_WEIGHT`].
     fn default() -> Self {
         Profile::CountAware {
             weight: COUNT_WEIGHT,

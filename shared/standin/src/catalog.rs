@@ -336,6 +336,16 @@ pub struct Catalog {
     artist_years: Vec<Vec<u32>>,
 }
 
+/// The songs data set the stand-in serves by default, relative to the project root
+/// (`../shared` beside the checkout).
+pub const DATA_SET: &str = "../shared/data/spotify_songs.csv.gz";
+
+/// [`DATA_SET`] as an absolute path from this crate's sources, for tests and benchmarks
+/// run by cargo from anywhere in the workspace.
+pub fn data_set_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(DATA_SET)
+}
+
 impl Catalog {
     /// Loads a songs CSV, gunzipping it when the file name ends in `.gz`. Nothing but a
     /// regular file with at least one artist loads; every bad row is an error naming its

@@ -21,6 +21,6 @@ pub mod search;
 pub mod server;
 mod wire;
 
-pub use catalog::{artist_id_for, Catalog, CatalogError, ALIASES};
+pub use catalog::{artist_id_for, data_set_path, Catalog, CatalogError, ALIASES, DATA_SET};
 pub use faults::{Endpoint, Faults};
 pub use server::{Credentials, RunningStandIn, StandIn, StandInError};

@@ -25,7 +25,7 @@ use crate::migrate::tables::{
     ARTISTS, ARTIST_ALIASES, ARTIST_REQUESTS, DATAMART_WATERMARK, RELATED_ARTISTS,
     RELATED_ARTISTS_OLD, RELATED_ARTISTS_STAGING,
 };
-use crate::ports::{distinct, known_names_sql, stored_artist_id};
+use crate::ports::{distinct, known_names_sql, snapshot_date, stored_artist_id};
 use crate::sql_text::{inline, list, MAX_STATEMENT_BYTES};
 use crate::{
     ArtistStore, BackendError, DatamartWatermark, RelatedRow, RelatedStore, RequestLog,
@@ -90,16 +90,6 @@ fn artist_from_row(row: &MySqlRow) -> Result<Artist, BackendError> {
 /// sqlx 0.8.6 is `fetch_one`, so the executor's method is called.)
 async fn fetch_optional(pool: &MySqlPool, sql: &str) -> Result<Option<MySqlRow>, BackendError> {
     Ok(sqlx::Executor::fetch_optional(pool, sqlx::raw_sql(sql)).await?)
-}
-
-/// Parses a datamart snapshot date (`YYYY-MM-DD`).
-fn snapshot_date(row: &RelatedArtist) -> Result<NaiveDate, BackendError> {
-    NaiveDate::parse_from_str(&row.snapshot, "%Y-%m-%d").map_err(|e| {
-        BackendError::rejected(format!(
-            "snapshot {:?} of {} is not a YYYY-MM-DD date: {e}",
-            row.snapshot, row.artist_id
-        ))
-    })
 }
 
 /// [`ArtistStore`], [`RelatedStore`] and [`RequestLog`] on a MySQL-compatible server.

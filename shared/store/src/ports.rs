@@ -171,6 +171,18 @@ pub trait RequestLog: Send + Sync {
     async fn asked_since(&self, since: DateTime<Utc>) -> Result<Vec<NormalizedName>, BackendError>;
 }
 
+/// Parses a datamart row's snapshot label, a `YYYY-MM-DD` date, for
+/// [`RelatedStore::replace_related`]: any other text is `Rejected` on every adapter.
+#[cfg_attr(not(any(feature = "sqlite", feature = "mysql")), allow(dead_code))]
+pub(crate) fn snapshot_date(row: &RelatedArtist) -> Result<chrono::NaiveDate, BackendError> {
+    chrono::NaiveDate::parse_from_str(&row.snapshot, "%Y-%m-%d").map_err(|e| {
+        BackendError::rejected(format!(
+            "snapshot {:?} of {} is not a YYYY-MM-DD date: {e}",
+            row.snapshot, row.artist_id
+        ))
+    })
+}
+
 /// Checks a list for [`TopTracksCache::put_top_tracks`]: every track belongs to
 /// `artist_id`, has a rank in `1..=TOP_TRACKS_PER_ARTIST`, and no rank repeats.
 #[cfg_attr(not(any(feature = "sqlite", feature = "dynamodb")), allow(dead_code))]

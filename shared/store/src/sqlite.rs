@@ -24,7 +24,8 @@ use crate::migrate::tables::{
     TOP_TRACKS,
 };
 use crate::ports::{
-    check_top_tracks, distinct, known_names_sql, stored_artist_id, stored_track_id,
+    check_top_tracks, distinct, known_names_sql, snapshot_date, stored_artist_id,
+    stored_track_id,
 };
 use crate::{
     ArtistStore, BackendError, DatamartWatermark, RelatedRow, RelatedStore, RequestLog,
@@ -346,6 +347,9 @@ impl RelatedStore for SqliteStore {
     /// One transaction: readers (WAL) see the previous snapshot until it commits.
     #[tracing::instrument(skip_all, fields(rows = rows.len()))]
     async fn replace_related(&self, rows: &[RelatedArtist]) -> Result<(), BackendError> {
+        for row in rows {
+            snapshot_date(row)?;
+        }
         let mut tx = self.pool.begin().await?;
         sqlx::query(&format!("DELETE FROM {RELATED_ARTISTS}"))
             .execute(&mut *tx)

@@ -704,6 +704,129 @@ async fn replace_is_atomic(
         .all(|(r, _)| r.snapshot == format!("2026-11-{:02}", RUNS + 1)));
 }
 
+/// Text that breaks SQL built by pasting strings, in MySQL's and SQLite's dialects: quotes
+/// of every kind, backslash escapes (MySQL's default `sql_mode` reads `\'` as a quote),
+/// comments, statement separators, LIKE wildcards, placeholders, a NUL and non-ASCII.
+const HOSTILE: [&str; 12] = [
+    "'; DROP TABLE artists; --",
+    "Robert'); DROP TABLE requests;--",
+    "\\'; DROP TABLE related_artists; --",
+    "' OR '1'='1",
+    "\" OR \"\"=\"",
+    "trailing backslash \\",
+    "100% _wild_ [x]",
+    "O'Brien \u{2019}s \u{ff07}quote\u{ff07}",
+    "`tick` $$dollar$$ ? ?1 :named @v",
+    "semi;colon /* comment */ -- dash #hash",
+    "nul\0byte",
+    "\u{1F3B5} 방탄'소년단 \\\\\"",
+];
+
+/// Every path that writes or matches user or catalog text, fed [`HOSTILE`]: each string
+/// is stored and read back exactly, matches only itself, a snapshot label that is not a
+/// date is refused alike on every adapter, and every table is still there.
+async fn hostile_text_conformance(store: &(impl ArtistStore + RelatedStore + RequestLog)) {
+    let window = Duration::from_secs(60);
+    let ids: Vec<ArtistId> = (0..HOSTILE.len()).map(|n| artist_id("hostile", n)).collect();
+    for (id, text) in ids.iter().zip(HOSTILE) {
+        let mut stored = artist(id, text);
+        stored.genres = vec![text.to_owned(), "k-pop".into()];
+        stored.image_url = Some(format!("https://i.scdn.co/image/{text}"));
+        store.upsert_artist(&stored).await.unwrap();
+        let alias = key(&format!("alias {text}"));
+        store.put_alias(&alias, id).await.unwrap();
+
+        assert_eq!(
+            store.find_artist(&key(text)).await.unwrap(),
+            Some(stored.clone()),
+            "{text:?} round-trips"
+        );
+        assert_eq!(
+            store.find_artist(&alias).await.unwrap().map(|a| a.id),
+            Some(id.clone()),
+            "{text:?} as an alias"
+        );
+        assert!(store.claim(&key(text), at(0), window).await.unwrap());
+        store.asked(&key(text), at(1)).await.unwrap();
+        store.finish(&key(text), RequestStatus::Done).await.unwrap();
+        assert_eq!(
+            store.status(&key(text)).await.unwrap(),
+            Some(RequestStatus::Done),
+            "{text:?}"
+        );
+    }
+    assert_eq!(
+        store.find_artist(&key("' OR '1'='1' --")).await.unwrap(),
+        None,
+        "a quote in a key matches nothing else"
+    );
+    let mut found = store.artists(&ids).await.unwrap();
+    found.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(
+        found.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
+        HOSTILE.to_vec()
+    );
+    let known = store.known_names().await.unwrap();
+    for text in HOSTILE {
+        assert!(
+            known.iter().any(|k| k.display == text && k.key == key(text).as_str()),
+            "{text:?} is a known name"
+        );
+    }
+    let asked = store.asked_since(at(0)).await.unwrap();
+    for text in HOSTILE {
+        assert!(asked.contains(&key(text)), "{text:?} was asked");
+    }
+
+    // A snapshot label is a date: any other text is refused before anything is replaced.
+    let row = |n: usize, snapshot: &str| related(&ids[n], 1, &ids[(n + 1) % ids.len()], 0.5, snapshot);
+    let dated: Vec<RelatedArtist> = (0..ids.len()).map(|n| row(n, "2026-12-03")).collect();
+    store.replace_related(&dated).await.unwrap();
+    for text in HOSTILE {
+        let mut rows = dated.clone();
+        rows.push(row(0, text));
+        assert!(
+            matches!(
+                store.replace_related(&rows).await,
+                Err(BackendError::Rejected { .. })
+            ),
+            "{text:?} as a snapshot"
+        );
+    }
+    for row in &dated {
+        let got = store.related(&row.artist_id, 1).await.unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].1.name, HOSTILE[ids.iter().position(|i| *i == row.related_id).unwrap()]);
+    }
+    let exported = store.export_related().await.unwrap();
+    assert_eq!(exported.len(), HOSTILE.len(), "every table is still there");
+    assert_eq!(store.related_artist_count().await.unwrap(), HOSTILE.len() as u64);
+}
+
+/// Track, album and release names fed [`HOSTILE`] round-trip through the top-tracks cache.
+async fn hostile_tracks_conformance(cache: &impl TopTracksCache) {
+    let owner = artist_id("hostile", 99);
+    let tracks: Vec<Track> = HOSTILE
+        .iter()
+        .zip(1..)
+        .take(encore_domain::TOP_TRACKS_PER_ARTIST as usize)
+        .map(|(text, rank)| track(&owner, rank, text))
+        .collect();
+    cache.put_top_tracks(&owner, &tracks, at(0)).await.unwrap();
+    let cached = cache
+        .top_tracks(std::slice::from_ref(&owner))
+        .await
+        .unwrap();
+    assert_eq!(cached.get(&owner), Some(&tracks));
+    let mut single = release("0000000000000000000001", "2024-05-01", AlbumType::Single);
+    single.name = HOSTILE[0].to_owned();
+    cache
+        .put_latest_releases(&owner, std::slice::from_ref(&single), at(0))
+        .await
+        .unwrap();
+    assert_eq!(cache.latest_releases(&owner).await.unwrap(), vec![single]);
+}
+
 // ---------------------------------------------------------------------------------------
 // The test stack: a fresh MariaDB database and a fresh DynamoDB table per test
 // ---------------------------------------------------------------------------------------
@@ -1140,4 +1263,30 @@ async fn dynamodb_missing_table_is_rejected() {
     let cache = DynamoTopTracks::new(client, table);
     let err = cache.top_tracks(&[artist_id("bts", 1)]).await.unwrap_err();
     assert!(matches!(err, BackendError::Rejected { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn sqlite_hostile_text_is_only_data() {
+    let store = SqliteStore::in_memory().await.unwrap();
+    hostile_text_conformance(&store).await;
+    hostile_tracks_conformance(&store).await;
+}
+
+#[tokio::test]
+async fn mysql_hostile_text_is_only_data() {
+    let db = TestDatabase::create().await;
+    hostile_text_conformance(&db.store().await).await;
+    db.drop_database().await;
+}
+
+#[tokio::test]
+async fn dynamodb_hostile_text_is_only_data() {
+    let (client, table) = dynamo_table().await;
+    hostile_tracks_conformance(&DynamoTopTracks::new(client.clone(), &table)).await;
+    client
+        .delete_table()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
 }

@@ -15,7 +15,7 @@ use tracing_subscriber::EnvFilter;
 #[command(name = "spotify-standin", version)]
 struct Args {
     /// A CSV with the songs data set's columns (gzipped when it ends in .gz).
-    #[arg(long, default_value = "../shared/data/spotify_songs.csv.gz")]
+    #[arg(long, default_value = encore_standin::DATA_SET)]
     catalog: PathBuf,
     /// Where to listen; port 0 picks a free one.
     #[arg(long, default_value = "127.0.0.1:0")]

@@ -22,10 +22,7 @@ use encore_domain::{FEATURE_NAMES, TOP_TRACKS_PER_ARTIST};
 use flate2::read::GzDecoder;
 use thiserror::Error;
 
-use crate::{exact_knn, relate, ArtistProfile, Points, Profile, SimilarityError};
-
-/// The data set, relative to the project root.
-pub const SONGS_PATH: &str = "../shared/data/spotify_songs.csv.gz";
+use encore_similarity::{exact_knn, relate, ArtistProfile, Points, Profile, SimilarityError};
 
 /// Artists with fewer tracks than this are not scored as queries.
 pub const MIN_TRACKS: usize = 3;
@@ -42,13 +39,6 @@ pub const REFERENCE_FEATURES: [&str; 6] = [
     "acousticness",
     "instrumentalness",
 ];
-
-/// Where [`SONGS_PATH`] is from this crate's manifest directory.
-pub fn songs_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(SONGS_PATH)
-}
 
 /// Agreement@4 of one method on one pool, over the query artists.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -5,7 +5,7 @@
 
 use encore_domain::FEATURE_NAMES;
 
-use crate::FeatureMatrix;
+use encore_similarity::FeatureMatrix;
 
 /// What to generate: `artists` profiles around `clusters` genre-like centres.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,8 +111,8 @@ pub fn generate(spec: SyntheticSpec) -> FeatureMatrix {
         }
         ids.push(format!("a{row:0digits$}"));
     }
-    // Finite and rectangular by construction.
-    FeatureMatrix { ids, width, values }
+    FeatureMatrix::new(ids, width, values)
+        .unwrap_or_else(|_| unreachable!("finite and rectangular by construction"))
 }
 
 /// SplitMix64: tiny, fast and good enough for synthetic data; no dependency needed.

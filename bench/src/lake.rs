@@ -4,14 +4,16 @@
 //! artist's top tracks with their audio features and the artist's latest releases, so all
 //! three lake tables are written.
 //!
-//! `cargo run --release -p encore-lake-service --example lake-bench -- [--artists N] [--batch B] [--dir PATH]`
+//! `encore bench lake [--artists N] [--batch B] [--dir PATH]`
 //! (all artists in name order, batches of 10, a fresh temporary directory by default).
 //! Needs `../shared/data/spotify_songs.csv.gz`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
+use anyhow::Context;
 use chrono::{DateTime, TimeZone, Utc};
+use clap::Args;
 use encore_domain::events::{ArtistIngested, EventMeta, SOURCE_INGEST};
 use encore_domain::release::{latest_releases, AlbumType, LATEST_RELEASES_KEPT};
 use encore_domain::{
@@ -25,41 +27,18 @@ use encore_messaging::BusEnvelope;
 use encore_standin::catalog::{CatalogAlbum, CatalogArtist, CatalogTrack};
 use encore_standin::Catalog;
 
-/// Where the data set lives, relative to this crate.
-const DATA_SET: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/data/spotify_songs.csv.gz"
-);
-
-/// The command line.
-struct Args {
-    artists: Option<usize>,
-    batch: usize,
-    dir: Option<PathBuf>,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        artists: None,
-        batch: 10,
-        dir: None,
-    };
-    let mut raw = std::env::args().skip(1);
-    while let Some(flag) = raw.next() {
-        let value = raw.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--artists" => {
-                args.artists = Some(value.parse().map_err(|e| format!("--artists: {e}"))?)
-            }
-            "--batch" => args.batch = value.parse().map_err(|e| format!("--batch: {e}"))?,
-            "--dir" => args.dir = Some(PathBuf::from(value)),
-            other => return Err(format!("unknown argument {other}")),
-        }
-    }
-    if args.batch == 0 {
-        return Err("--batch must be at least 1".into());
-    }
-    Ok(args)
+/// `encore bench lake`'s flags.
+#[derive(Debug, Args)]
+pub struct LakeArgs {
+    /// The first N artists in name order (default: all).
+    #[arg(long)]
+    pub artists: Option<usize>,
+    /// Messages per batch, as SQS delivers them.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+    pub batch: u16,
+    /// The lake directory (default: a fresh temporary one); emptied first.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
 }
 
 /// The events, and how many albums the chosen artists have in the catalog (every album
@@ -72,11 +51,11 @@ struct Events {
 /// One event per artist of the catalog, in name order (so `--artists N` always takes the
 /// same N), stamped with a fixed time and ids derived from the artist id: two runs build
 /// the same events.
-fn load_events(catalog: &Catalog, limit: Option<usize>) -> Result<Events, String> {
+fn load_events(catalog: &Catalog, limit: Option<usize>) -> anyhow::Result<Events> {
     let occurred_at = Utc
         .with_ymd_and_hms(2026, 11, 25, 3, 0, 0)
         .single()
-        .ok_or("bad benchmark time")?;
+        .context("bad benchmark time")?;
     let mut artists: Vec<&CatalogArtist> = catalog.artists().iter().collect();
     artists.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
     artists.truncate(limit.unwrap_or(usize::MAX));
@@ -93,7 +72,7 @@ fn load_events(catalog: &Catalog, limit: Option<usize>) -> Result<Events, String
             ingested(catalog, artist, &all, occurred_at)
         })
         .collect::<Result<_, IdError>>()
-        .map_err(|e| format!("the data set has {e}"))?;
+        .context("the data set has a malformed id")?;
     Ok(Events { events, albums })
 }
 
@@ -211,16 +190,16 @@ fn table_bytes(objects: &[ObjectInfo], prefix: &str) -> u64 {
         .sum()
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args = parse_args()?;
-    if !Path::new(DATA_SET).exists() {
-        return Err(format!(
-            "the songs data set is missing at {DATA_SET}; it lives in ../shared/data beside the project"
-        )
-        .into());
-    }
-    let catalog = Catalog::load(DATA_SET)?;
+/// Writes the events through the lake handler and prints the figures.
+pub async fn run(args: LakeArgs) -> anyhow::Result<()> {
+    let path = encore_standin::data_set_path();
+    anyhow::ensure!(
+        path.exists(),
+        "the songs data set is missing at {}; it lives in ../shared/data beside the project",
+        path.display()
+    );
+    let batch_size = usize::from(args.batch);
+    let catalog = Catalog::load(&path)?;
     let Events { events, albums } = load_events(&catalog, args.artists)?;
     let dir = args.dir.unwrap_or_else(|| {
         std::env::temp_dir().join(format!("encore-lake-bench-{}", std::process::id()))
@@ -238,17 +217,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 receive_count: 1,
             })
         })
-        .collect::<Result<_, Box<dyn std::error::Error>>>()?;
+        .collect::<anyhow::Result<_>>()?;
     let tracks: usize = events.iter().map(|e| e.tracks.len()).sum();
     let features: usize = events.iter().map(|e| e.features.len()).sum();
     let releases: usize = events.iter().map(|e| e.releases.len()).sum();
     let with_releases = events.iter().filter(|e| !e.releases.is_empty()).count();
 
     let started = Instant::now();
-    for batch in messages.chunks(args.batch) {
+    for batch in messages.chunks(batch_size) {
         let outcome = handle(batch, &lake).await;
         if let Some(failure) = outcome.failures.first() {
-            return Err(format!("message {} failed: {}", failure.id, failure.reason).into());
+            anyhow::bail!("message {} failed: {}", failure.id, failure.reason);
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
@@ -262,7 +241,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "artists {}  batches of {}  top-tracks rows {tracks}  audio-features rows {features}  releases rows {releases}",
         events.len(),
-        args.batch
+        batch_size
     );
     println!(
         "releases: {with_releases} artists with at least one; the latest {LATEST_RELEASES_KEPT} own albums and singles kept of {albums} albums the artists have tracks on"

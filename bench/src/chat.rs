@@ -1,6 +1,5 @@
-//! Load benchmark of the skill endpoint, side by side with a trivial axum handler.
-//!
-//! `cargo run --release -p encore-chat --features bench --bin chat-bench [SECONDS] [CONNECTIONS]`
+//! `encore bench chat [SECONDS] [CONNECTIONS]`: load benchmark of the skill endpoint, side
+//! by side with a trivial axum handler.
 //!
 //! Seeds a SQLite store (in a temporary directory) with a few hundred artists (related
 //! artists, top tracks and a latest release each), starts the real skill server and a
@@ -18,6 +17,7 @@ use axum::http::header;
 use axum::routing::post;
 use axum::Router;
 use bytes::Bytes;
+use clap::Args;
 use chrono::Utc;
 use encore_chat::server::{serve, SKILL_PATH};
 use encore_chat::{Chat, ChatSettings, SecretGuard, SkillEndpoint, SkillSecret, Stores};
@@ -36,7 +36,18 @@ const BODIES: usize = 100;
 const SECRET: &str = "bench-secret-0123456789";
 const WRK_THREADS: &str = "2";
 
-type BenchResult<T> = Result<T, Box<dyn Error>>;
+type BenchResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
+
+/// `encore bench chat`'s arguments.
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    /// Seconds of load on each server.
+    #[arg(default_value_t = 5)]
+    pub seconds: u32,
+    /// wrk's connections.
+    #[arg(default_value_t = 64)]
+    pub connections: u32,
+}
 
 /// One wrk run's figures.
 struct Figures {
@@ -46,11 +57,14 @@ struct Figures {
     errors: String,
 }
 
-#[tokio::main]
-async fn main() -> BenchResult<()> {
-    let mut args = std::env::args().skip(1);
-    let seconds: u32 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(5);
-    let connections: u32 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(64);
+/// Seeds the store, starts both servers, loads each with wrk and prints the figures.
+pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
+    measure(args.seconds, args.connections)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))
+}
+
+async fn measure(seconds: u32, connections: u32) -> BenchResult<()> {
 
     let dir = std::env::temp_dir().join(format!("encore-chat-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;

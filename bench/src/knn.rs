@@ -1,4 +1,6 @@
-//! `encore bench knn`: CSV in, exact neighbours out, and the time standardize + k-NN took.
+//! `encore bench knn`: CSV in (or synthetic artists), exact neighbours out, and the time
+//! standardize + k-NN took; with `--kiddo`, `--leaf-sizes` or `--f32-check` one of the
+//! its studies instead (beside a kd-tree, leaf sizes, f32 precision).
 
 use std::fmt;
 use std::fs::File;
@@ -6,12 +8,103 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use clap::{Args, ValueEnum};
+use encore_similarity::{
+    brute_force_knn, exact_knn, standardize, FeatureMatrix, Neighbours, Points, SimilarityError,
+    DEFAULT_K,
+};
 use thiserror::Error;
 
-use crate::{
-    brute_force_knn, exact_knn, generate, standardize, FeatureMatrix, Neighbours, Points,
-    SimilarityError, SyntheticSpec,
-};
+use crate::knn_studies;
+use crate::synthetic::{generate, Spread, SyntheticSpec};
+
+/// `encore bench knn`'s flags.
+#[derive(Debug, Args)]
+pub struct KnnArgs {
+    /// Rows `id,f1,…,fn` with a header line.
+    #[arg(long, conflicts_with = "artists")]
+    pub input: Option<PathBuf>,
+    /// Generate this many clustered synthetic artists instead.
+    #[arg(long)]
+    pub artists: Option<usize>,
+    /// Seed of the synthetic set.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// How the synthetic clusters differ: even spreads, or spreads and sizes far apart.
+    #[arg(long, value_enum, default_value_t = SpreadArg::Even)]
+    pub spread: SpreadArg,
+    /// Neighbours per artist.
+    #[arg(long, default_value_t = DEFAULT_K)]
+    pub k: usize,
+    /// Where to write id,rank,neighbor_id,distance.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Where to write the input rows (so another tool can run on the same data).
+    #[arg(long)]
+    pub dump: Option<PathBuf>,
+    /// Artists whose neighbours are checked against a brute force (0: none).
+    #[arg(long, default_value_t = 0)]
+    pub check: usize,
+    /// Also run a straightforward kiddo 5 immutable kd-tree (f64, rayon) on the same
+    /// standardized points, and print `kiddo_seconds=…` beside the engine's seconds.
+    #[arg(long)]
+    pub kiddo: bool,
+    /// Time the engine at these leaf sizes instead (`16,32,64`).
+    #[arg(long, value_delimiter = ',')]
+    pub leaf_sizes: Vec<usize>,
+    /// Count how many of N artists' neighbour sets change if the points were stored and
+    /// measured in f32 (both by brute force).
+    #[arg(long, default_value_t = 0)]
+    pub f32_check: usize,
+}
+
+/// [`Spread`] on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SpreadArg {
+    /// Clusters of similar spread.
+    Even,
+    /// Spreads 0.03–1.0 and sizes 1:20 apart.
+    Varied,
+}
+
+/// Runs `encore bench knn` and prints its figures.
+pub fn run(args: KnnArgs) -> anyhow::Result<()> {
+    let spread = match args.spread {
+        SpreadArg::Even => Spread::Even,
+        SpreadArg::Varied => Spread::Varied,
+    };
+    let input = match (args.input, args.artists) {
+        (Some(path), _) => KnnInput::Csv(path),
+        (None, Some(n)) => KnnInput::Synthetic(SyntheticSpec::new(n, args.seed).with_spread(spread)),
+        (None, None) => anyhow::bail!("give --input FILE.csv or --artists N"),
+    };
+    if !args.leaf_sizes.is_empty() {
+        return knn_studies::leaf_sizes(&load(&input)?, args.k, &args.leaf_sizes);
+    }
+    if args.f32_check > 0 {
+        return knn_studies::f32_check(&load(&input)?, args.k, args.f32_check);
+    }
+    if args.kiddo {
+        return knn_studies::against_kiddo(&load(&input)?, args.k);
+    }
+    let report = bench_knn(&KnnBench {
+        input,
+        k: args.k,
+        output: args.output,
+        dump: args.dump,
+        check: args.check,
+    })?;
+    println!("{report}");
+    Ok(())
+}
+
+/// The input's rows, read or generated.
+fn load(input: &KnnInput) -> Result<FeatureMatrix, BenchError> {
+    match input {
+        KnnInput::Csv(path) => read_features(path),
+        KnnInput::Synthetic(spec) => Ok(generate(*spec)),
+    }
+}
 
 /// Where the benchmark's artists come from.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,10 +197,7 @@ pub enum BenchError {
 /// Runs the benchmark: loads or generates the artists, optionally dumps them, times
 /// standardize + exact k-NN, optionally writes the neighbours and checks a sample.
 pub fn bench_knn(bench: &KnnBench) -> Result<KnnBenchReport, BenchError> {
-    let matrix = match &bench.input {
-        KnnInput::Csv(path) => read_features(path)?,
-        KnnInput::Synthetic(spec) => generate(*spec),
-    };
+    let matrix = load(&bench.input)?;
     if let Some(path) = &bench.dump {
         write_features(path, &matrix)?;
     }

@@ -1,11 +1,12 @@
-//! Soak of `encore serve`: sustained `POST /skill` on loopback while a refresh and the
-//! similarity job run, with latency percentiles, errors and the server's resident size.
+//! `encore bench soak`: sustained `POST /skill` on loopback against `encore serve` while a
+//! refresh and the similarity job run, with latency percentiles, errors and the server's
+//! resident size.
 //!
 //! `bash bench/soak.sh [SECONDS] [CONNECTIONS]` prepares a data directory (backfill of
 //! the data set, one job run) and runs this; by hand:
 //!
 //! ```sh
-//! soak --encore target/release/encore --data-dir DIR --catalog CSV --seconds 180 --connections 64
+//! encore bench soak --data-dir DIR --catalog CSV --seconds 180 --connections 64
 //! ```
 //!
 //! 90 % of the requests name artists the store knows, 10 % names nobody knows (each a
@@ -19,7 +20,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clap::Parser;
+use clap::Args;
+use encore_kakao::SkillRequest;
 
 /// A known artist is asked this many times in ten.
 const KNOWN_IN_TEN: u64 = 9;
@@ -28,21 +30,24 @@ const BACKGROUND_AFTER: Duration = Duration::from_secs(10);
 /// Secret the server is started with.
 const SECRET: &str = "soak-secret-0123456789abcdef";
 
-#[derive(Debug, Parser)]
-struct Args {
-    /// The `encore` binary (a release build).
+/// `encore bench soak`'s flags.
+#[derive(Debug, Args)]
+pub struct SoakArgs {
+    /// The `encore` binary to serve with (default: this one; use a release build).
     #[arg(long)]
-    encore: PathBuf,
+    pub encore: Option<PathBuf>,
     /// A data directory with ingested artists and a datamart.
     #[arg(long)]
-    data_dir: PathBuf,
+    pub data_dir: PathBuf,
     /// The catalog the stand-in serves (and the refresh reads).
     #[arg(long)]
-    catalog: PathBuf,
+    pub catalog: PathBuf,
+    /// Seconds of load.
     #[arg(long, default_value_t = 180)]
-    seconds: u64,
+    pub seconds: u64,
+    /// Concurrent connections, each sending one request after another.
     #[arg(long, default_value_t = 64)]
-    connections: usize,
+    pub connections: usize,
 }
 
 /// Kills the child on drop.
@@ -93,9 +98,13 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[index].as_secs_f64() * 1000.0
 }
 
-#[tokio::main]
-async fn main() {
-    let args = Args::parse();
+/// Runs the soak and prints its figures; an error when any request failed, the job did
+/// not answer 200 or the refresh failed.
+pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
+    let encore = match args.encore.clone() {
+        Some(path) => path,
+        None => std::env::current_exe()?,
+    };
     let names = Arc::new(known_names(&args.data_dir).await);
     assert!(
         !names.is_empty(),
@@ -107,7 +116,7 @@ async fn main() {
         .expect("a free port");
     let log = std::fs::File::create(args.data_dir.join("soak-serve.log")).expect("log file");
     let server = Running(
-        Command::new(&args.encore)
+        Command::new(&encore)
             .arg("--data-dir")
             .arg(&args.data_dir)
             .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--catalog"])
@@ -164,7 +173,7 @@ async fn main() {
                 } else {
                     format!("soak nobody {worker} {}", latencies.len())
                 };
-                let body = serde_json::to_string(&encore_local::report::skill_request(&utterance))
+                let body = serde_json::to_string(&SkillRequest::typed(&utterance))
                     .expect("request JSON");
                 let sent = Instant::now();
                 let answer = client
@@ -189,7 +198,7 @@ async fn main() {
 
     tokio::time::sleep(BACKGROUND_AFTER).await;
     let refresh_started = Instant::now();
-    let mut refresh = Command::new(&args.encore)
+    let mut refresh = Command::new(&encore)
         .arg("--data-dir")
         .arg(&args.data_dir)
         .args(["refresh", "--catalog"])
@@ -248,7 +257,9 @@ async fn main() {
         peak.load(Ordering::Relaxed) as f64 / 10.0
     );
     drop(server);
-    if errors > 0 || job_status != 200 || !refresh_status.success() {
-        std::process::exit(1);
-    }
+    anyhow::ensure!(
+        errors == 0 && job_status == 200 && refresh_status.success(),
+        "the soak failed: {errors} errors, job status {job_status}, refresh {refresh_status}"
+    );
+    Ok(())
 }

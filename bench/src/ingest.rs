@@ -5,13 +5,13 @@
 //! Development Mode app is refused them: tracks come from search, features from the
 //! stand-in's ReccoBeats (both at the same latency per call).
 //!
-//! `cargo run --release -p encore-ingest --example ingest-bench -- [ARTISTS] [LATENCY_MS] [CONCURRENCY] [extended|development]`
+//! `encore bench ingest [ARTISTS] [LATENCY_MS] [CONCURRENCY] [extended|development]`
 //! (defaults 1000, 50, 4, extended). Needs `../shared/data/spotify_songs.csv.gz`.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use clap::Args;
 use encore_domain::events::{ArtistRequested, EventMeta, RequestReason, SOURCE_OPS};
 use encore_domain::normalize;
 use encore_ingest::spotify::SpotifyCatalog;
@@ -31,25 +31,41 @@ use encore_store::sqlite::SqliteStore;
 /// Messages per batch, as SQS delivers at most.
 const BATCH: usize = 10;
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let artists: usize = args.next().map_or(Ok(1000), |a| a.parse())?;
-    let latency_ms: u64 = args.next().map_or(Ok(50), |a| a.parse())?;
-    let concurrency: usize = args.next().map_or(Ok(4), |a| a.parse())?;
-    let mode: SpotifyMode = args
-        .next()
-        .map_or(Ok(SpotifyMode::Extended), |a| a.parse())?;
+/// `encore bench ingest`'s arguments.
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Artists of the data set to ingest, in the catalog's order.
+    #[arg(default_value_t = 1000)]
+    pub artists: usize,
+    /// The stand-in's delay per call, in milliseconds.
+    #[arg(default_value_t = 50)]
+    pub latency_ms: u64,
+    /// Artists of one batch ingested at once.
+    #[arg(default_value_t = 4)]
+    pub concurrency: usize,
+    /// `extended` (every endpoint) or `development` (Spotify's Development Mode).
+    #[arg(default_value = "extended", value_parser = parse_mode)]
+    pub mode: SpotifyMode,
+}
 
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/spotify_songs.csv.gz");
-    if !path.exists() {
-        return Err(format!(
-            "the songs data set is missing at {}; this benchmark needs it",
-            path.display()
-        )
-        .into());
-    }
+fn parse_mode(text: &str) -> Result<SpotifyMode, String> {
+    text.parse::<SpotifyMode>().map_err(|e| e.to_string())
+}
+
+/// Ingests the artists through the real handler and prints the figures.
+pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
+    let IngestArgs {
+        artists,
+        latency_ms,
+        concurrency,
+        mode,
+    } = args;
+    let path = encore_standin::data_set_path();
+    anyhow::ensure!(
+        path.exists(),
+        "the songs data set is missing at {}; this benchmark needs it",
+        path.display()
+    );
     let catalog = Arc::new(encore_standin::Catalog::load(&path)?);
     let faults = Faults {
         latency: Duration::from_millis(latency_ms),
@@ -121,7 +137,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 receive_count: 1,
             })
         })
-        .collect::<Result<_, Box<dyn std::error::Error>>>()?;
+        .collect::<anyhow::Result<_>>()?;
 
     let started = Instant::now();
     let mut failed = 0;
