@@ -8,7 +8,6 @@
 //! `cargo run --release -p encore-ingest --example ingest-bench -- [ARTISTS] [LATENCY_MS] [CONCURRENCY] [extended|development]`
 //! (defaults 1000, 50, 4, extended). Needs `../shared/data/spotify_songs.csv.gz`.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,10 +21,8 @@ use encore_messaging::inbound::InboundMessage;
 use encore_messaging::BusEnvelope;
 use encore_messaging::Queue;
 use encore_messaging::{embedded_queue::EmbeddedQueue, QueueSettings};
-use encore_spotify::{
-    ClientSecret, FeatureSettings, FeaturesFallback, SpotifyClient, SpotifyConfig, SpotifyMode,
-};
-use encore_standin::{Credentials, Faults, StandIn};
+use encore_spotify::{FeatureSettings, FeaturesFallback, SpotifyClient, SpotifyMode};
+use encore_standin::{Faults, StandIn};
 use encore_store::sqlite::SqliteStore;
 
 /// Messages per batch, as SQS delivers at most.
@@ -41,8 +38,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .next()
         .map_or(Ok(SpotifyMode::Extended), |a| a.parse())?;
 
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/spotify_songs.csv.gz");
+    let path = encore_test_support::data_set_path();
     if !path.exists() {
         return Err(format!(
             "the songs data set is missing at {}; this benchmark needs it",
@@ -60,19 +56,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_faults(faults)
         .serve("127.0.0.1:0".parse()?)
         .await?;
-    let credentials = Credentials::standin_default();
-    let client = SpotifyClient::new(
-        SpotifyConfig::new(
-            credentials.client_id,
-            ClientSecret::new(credentials.client_secret),
-        )
-        .with_base_urls(standin.base_url(), standin.api_base())
-        .with_features(&FeatureSettings {
+    let client = SpotifyClient::new(encore_test_support::spotify_config(&standin).with_features(
+        &FeatureSettings {
             mode,
             fallback: FeaturesFallback::Reccobeats,
             reccobeats_base: Some(standin.reccobeats_base()),
-        }),
-    )?;
+        },
+    ))?;
 
     let dir = std::env::temp_dir().join(format!("encore-ingest-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;

@@ -2,8 +2,7 @@
 //! songs data set, SQLite + the embedded bus, and MariaDB + DynamoDB, SQS and EventBridge
 //! on the moto server; a callback server on loopback.
 
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::routing::post;
@@ -21,36 +20,16 @@ use encore_messaging::inbound::{from_sqs_event, InboundMessage};
 use encore_messaging::Queue;
 use encore_messaging::{decode, BusEnvelope};
 use encore_messaging::{embedded_queue::EmbeddedQueue, QueueSettings};
-use encore_platform::config::keys;
-use encore_spotify::{ClientSecret, RetryPolicy, SpotifyClient, SpotifyConfig};
-use encore_standin::{Credentials, Faults, RunningStandIn, StandIn};
+use encore_spotify::{RetryPolicy, SpotifyClient};
+use encore_standin::{Faults, RunningStandIn, StandIn};
 use encore_store::sqlite::SqliteStore;
 use encore_store::{ArtistStore, RequestLog, RequestStatus, TopTracksCache};
+use encore_test_support::{aws_config, catalog, spotify_config, TestDatabase};
 use serde_json::Value;
 
 /// A name's matching key.
 fn key(name: &str) -> NormalizedName {
     NormalizedName::of(name)
-}
-
-fn data_set() -> PathBuf {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/spotify_songs.csv.gz");
-    assert!(
-        path.exists(),
-        "the songs data set is missing at {}: it is part of ../shared",
-        path.display()
-    );
-    path
-}
-
-fn catalog() -> Arc<encore_standin::Catalog> {
-    static CATALOG: OnceLock<Arc<encore_standin::Catalog>> = OnceLock::new();
-    CATALOG
-        .get_or_init(|| {
-            Arc::new(encore_standin::Catalog::load(data_set()).expect("data set loads"))
-        })
-        .clone()
 }
 
 async fn standin(faults: Faults) -> RunningStandIn {
@@ -62,12 +41,7 @@ async fn standin(faults: Faults) -> RunningStandIn {
 }
 
 fn spotify(standin: &RunningStandIn) -> SpotifyClient {
-    let credentials = Credentials::standin_default();
-    let mut config = SpotifyConfig::new(
-        credentials.client_id,
-        ClientSecret::new(credentials.client_secret),
-    )
-    .with_base_urls(standin.base_url(), standin.api_base());
+    let mut config = spotify_config(standin);
     config.retry = RetryPolicy {
         base_delay: Duration::from_millis(20),
         max_attempts: 5,
@@ -785,14 +759,9 @@ async fn aws_path_on_mariadb_and_moto() {
     use encore_messaging::eventbridge::{route_to_queue, EventBridgePublisher};
     use encore_messaging::sqs::create_with_dead_letters;
     use encore_store::dynamodb::{create_table, DynamoTopTracks};
-    use encore_store::mysql::MySqlStore;
 
-    let endpoint =
-        std::env::var(keys::TEST_AWS_ENDPOINT).unwrap_or_else(|_| "http://127.0.0.1:5055".into());
-    let mysql_url = std::env::var(keys::TEST_MYSQL_URL)
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/encore_test".into());
+    let aws = aws_config().await;
     let suffix = uuid::Uuid::new_v4().simple().to_string();
-    let aws = encore_platform::aws::for_endpoint(&endpoint).await;
     let sqs = aws_sdk_sqs::Client::new(&aws);
     let events = aws_sdk_eventbridge::Client::new(&aws);
     let dynamo = aws_sdk_dynamodb::Client::new(&aws);
@@ -802,7 +771,7 @@ async fn aws_path_on_mariadb_and_moto() {
     };
     let (ingest_queue, _) = create_with_dead_letters(&sqs, &format!("ingest-{suffix}"), settings)
         .await
-        .unwrap_or_else(|e| panic!("the moto server must run at {endpoint}: {e}"));
+        .unwrap();
     let (lake_queue, _) = create_with_dead_letters(&sqs, &format!("lake-{suffix}"), settings)
         .await
         .unwrap();
@@ -814,20 +783,8 @@ async fn aws_path_on_mariadb_and_moto() {
     create_table(&dynamo, &table).await.unwrap();
 
     // A database of its own on the test MariaDB.
-    let admin = sqlx::MySqlPool::connect(&mysql_url)
-        .await
-        .unwrap_or_else(|e| panic!("MariaDB must run at {mysql_url}: {e}"));
-    let database = format!("encore_ingest_{suffix}");
-    sqlx::query(&format!("CREATE DATABASE {database}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let base = mysql_url.rsplit_once('/').unwrap().0;
-    let store = Arc::new(
-        MySqlStore::migrate_and_connect(&format!("{base}/{database}"))
-            .await
-            .unwrap(),
-    );
+    let database = TestDatabase::create("ingest").await;
+    let store = Arc::new(database.store().await);
 
     let standin = standin(Faults::default()).await;
     let (callback_url, callbacks) = callback_server().await;
@@ -910,8 +867,5 @@ async fn aws_path_on_mariadb_and_moto() {
     );
     assert_eq!(suggested(&callbacks), ["BTS"]);
 
-    sqlx::query(&format!("DROP DATABASE {database}"))
-        .execute(&admin)
-        .await
-        .unwrap();
+    database.drop_database().await;
 }

@@ -8,7 +8,7 @@
 //! (all artists in name order, batches of 10, a fresh temporary directory by default).
 //! Needs `../shared/data/spotify_songs.csv.gz`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -24,12 +24,6 @@ use encore_messaging::inbound::InboundMessage;
 use encore_messaging::BusEnvelope;
 use encore_standin::catalog::{CatalogAlbum, CatalogArtist, CatalogTrack};
 use encore_standin::Catalog;
-
-/// Where the data set lives, relative to this crate.
-const DATA_SET: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/data/spotify_songs.csv.gz"
-);
 
 /// The command line.
 struct Args {
@@ -214,13 +208,15 @@ fn table_bytes(objects: &[ObjectInfo], prefix: &str) -> u64 {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = parse_args()?;
-    if !Path::new(DATA_SET).exists() {
+    let data_set = encore_test_support::data_set_path();
+    if !data_set.exists() {
         return Err(format!(
-            "the songs data set is missing at {DATA_SET}; it lives in ../shared/data beside the project"
+            "the songs data set is missing at {}; it lives in ../shared/data beside the project",
+            data_set.display()
         )
         .into());
     }
-    let catalog = Catalog::load(DATA_SET)?;
+    let catalog = Catalog::load(&data_set)?;
     let Events { events, albums } = load_events(&catalog, args.artists)?;
     let dir = args.dir.unwrap_or_else(|| {
         std::env::temp_dir().join(format!("encore-lake-bench-{}", std::process::id()))

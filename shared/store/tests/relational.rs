@@ -3,7 +3,6 @@
 //! DynamoDB on the test stack's moto server (a table per test).
 
 use std::collections::{HashMap, HashSet};
-use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,7 +10,6 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeZone, Utc};
 use encore_domain::release::{AlbumType, ReleaseDate};
 use encore_domain::{Artist, ArtistId, NormalizedName, RelatedArtist, Release, Track};
-use encore_platform::config::{keys, Env};
 use encore_store::dynamodb::{create_table, DynamoTopTracks};
 use encore_store::migrate::{self, tables};
 use encore_store::mysql::MySqlStore;
@@ -20,11 +18,8 @@ use encore_store::{
     ArtistStore, BackendError, DatamartWatermark, RelatedStore, RequestLog, RequestRecord,
     RequestStatus, TopTracksCache,
 };
-use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
-use sqlx::{ConnectOptions, Connection, MySqlConnection};
-
-const DEFAULT_MYSQL_URL: &str = "mysql://root@127.0.0.1:3306/encore_test";
-const DEFAULT_AWS_ENDPOINT: &str = "http://127.0.0.1:5055";
+use encore_test_support::{aws_config, TestDatabase};
+use sqlx::mysql::MySqlPoolOptions;
 
 // ---------------------------------------------------------------------------------------
 // Fixtures
@@ -708,66 +703,13 @@ async fn replace_is_atomic(
 // The test stack: a fresh MariaDB database and a fresh DynamoDB table per test
 // ---------------------------------------------------------------------------------------
 
-fn mysql_url() -> String {
-    Env::process()
-        .optional(keys::TEST_MYSQL_URL)
-        .unwrap_or_else(|| DEFAULT_MYSQL_URL.to_owned())
-}
-
-/// A database of its own on the test server, dropped by [`TestDatabase::drop_database`].
-struct TestDatabase {
-    server: MySqlConnectOptions,
-    name: String,
-}
-
-impl TestDatabase {
-    async fn create() -> Self {
-        let url = mysql_url();
-        let server = MySqlConnectOptions::from_str(&url)
-            .unwrap_or_else(|e| panic!("{} is not a MySQL URL: {e}", keys::TEST_MYSQL_URL));
-        let name = format!("encore_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = server.connect().await.unwrap_or_else(|e| {
-            panic!("MariaDB is not reachable at {url} ({e}); start the test stack with `bash infra/local/stack.sh`")
-        });
-        sqlx::query(&format!("CREATE DATABASE {name} CHARACTER SET utf8mb4"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
-        Self { server, name }
-    }
-
-    fn options(&self) -> MySqlConnectOptions {
-        self.server.clone().database(&self.name)
-    }
-
-    async fn store(&self) -> MySqlStore {
-        MySqlStore::migrate_and_connect_with(self.options())
-            .await
-            .unwrap()
-    }
-
-    async fn drop_database(self) {
-        let mut admin = MySqlConnection::connect_with(&self.server).await.unwrap();
-        sqlx::query(&format!("DROP DATABASE {}", self.name))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
-    }
-}
-
 /// The DynamoDB client for the moto server, and a fresh table name.
 async fn dynamo_table() -> (aws_sdk_dynamodb::Client, String) {
-    let endpoint = Env::process()
-        .optional(keys::TEST_AWS_ENDPOINT)
-        .unwrap_or_else(|| DEFAULT_AWS_ENDPOINT.to_owned());
-    let config = encore_platform::aws::for_endpoint(&endpoint).await;
-    let client = aws_sdk_dynamodb::Client::new(&config);
+    let client = aws_sdk_dynamodb::Client::new(&aws_config().await);
     let table = format!("top_tracks_{}", uuid::Uuid::new_v4().simple());
-    create_table(&client, &table).await.unwrap_or_else(|e| {
-        panic!("the moto server is not answering at {endpoint} ({e}); start the test stack with `bash infra/local/stack.sh`")
-    });
+    create_table(&client, &table)
+        .await
+        .unwrap_or_else(|e| panic!("the moto server did not create table {table}: {e}"));
     (client, table)
 }
 
@@ -922,14 +864,14 @@ async fn sqlite_replace_related_is_atomic() {
 
 #[tokio::test]
 async fn mysql_artist_store() {
-    let db = TestDatabase::create().await;
+    let db = TestDatabase::create("store").await;
     artist_store_conformance(&db.store().await).await;
     db.drop_database().await;
 }
 
 #[tokio::test]
 async fn mysql_related_store() {
-    let db = TestDatabase::create().await;
+    let db = TestDatabase::create("store").await;
     related_store_conformance(&db.store().await).await;
     let leftovers: Vec<String> = sqlx::query_scalar("SHOW TABLES LIKE 'related_artists\\_%'")
         .fetch_all(db.store().await.pool())
@@ -944,21 +886,21 @@ async fn mysql_related_store() {
 
 #[tokio::test]
 async fn mysql_datamart_watermark() {
-    let db = TestDatabase::create().await;
+    let db = TestDatabase::create("store").await;
     watermark_conformance(&db.store().await).await;
     db.drop_database().await;
 }
 
 #[tokio::test]
 async fn mysql_request_log() {
-    let db = TestDatabase::create().await;
+    let db = TestDatabase::create("store").await;
     request_log_conformance(&db.store().await).await;
     db.drop_database().await;
 }
 
 #[tokio::test]
 async fn mysql_migrations_apply_twice_and_create_the_tables() {
-    let db = TestDatabase::create().await;
+    let db = TestDatabase::create("store").await;
     let store = db.store().await;
     migrate::mysql(store.pool()).await.unwrap();
     MySqlStore::connect_with(db.options()).await.unwrap();
@@ -979,7 +921,7 @@ async fn mysql_migrations_apply_twice_and_create_the_tables() {
 /// A fresh database migrated by this code and then one (additive) migration further, as
 /// a newer deploy would leave it, and a store connected to it the way the functions connect.
 async fn newer_schema() -> (TestDatabase, MySqlStore) {
-    let db = TestDatabase::create().await;
+    let db = TestDatabase::create("store").await;
     let migrated = db.store().await;
     // What a later migration might do: a column and a table this code never names.
     sqlx::raw_sql(&format!(
@@ -1033,7 +975,7 @@ async fn mysql_store_works_on_a_newer_schema() {
 /// refused with what to do, and left as it was.
 #[tokio::test]
 async fn mysql_connect_refuses_a_missing_or_older_schema() {
-    let db = TestDatabase::create().await;
+    let db = TestDatabase::create("store").await;
     let err = MySqlStore::connect_with(db.options()).await.unwrap_err();
     assert!(
         matches!(&err, BackendError::Rejected { reason, .. } if reason.contains("migrate function")),
@@ -1075,7 +1017,7 @@ async fn mysql_connect_refuses_a_missing_or_older_schema() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_replace_related_is_atomic() {
-    let db = TestDatabase::create().await;
+    let db = TestDatabase::create("store").await;
     let writer = db.store().await;
     let reader = MySqlStore::from_pool(
         MySqlPoolOptions::new()
