@@ -22,7 +22,7 @@ use encore_messaging::inbound::InboundMessage;
 use encore_messaging::sqs::SqsQueue;
 use encore_messaging::BusEnvelope;
 use encore_messaging::Queue;
-use encore_test_support::{aws_config, aws_endpoint, START_THE_STACK};
+use encore_test_support::aws_config;
 use uuid::Uuid;
 
 /// A fresh bucket and queue on the moto server.
@@ -35,12 +35,7 @@ async fn moto() -> (S3Lake, SqsQueue) {
         .bucket(&bucket)
         .send()
         .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "the moto server at {} did not create a bucket ({e:?}); {START_THE_STACK}",
-                aws_endpoint()
-            )
-        });
+        .expect("moto creates the bucket");
     let sqs = aws_sdk_sqs::Client::new(&config);
     let name = format!("encore-lake-{suffix}");
     let created = sqs

@@ -6,9 +6,9 @@
 //!
 //! Only for tests, benchmarks and examples (a dev-dependency; never published). Each part
 //! with heavy dependencies is behind a feature, so a test crate builds only what it uses:
-//! `mysql` ([`TestDatabase`], [`mysql_url`]), `store` ([`TestDatabase::store`]), `aws`
-//! ([`aws_config`], [`aws_endpoint`]), `standin` ([`catalog`]) and `spotify`
-//! ([`spotify_config`]). The data set's path needs none.
+//! `mysql` (`TestDatabase`, `mysql_url`), `store` (`TestDatabase::store`), `aws`
+//! (`aws_config`, `aws_endpoint`), `standin` (`catalog`) and `spotify`
+//! (`spotify_config`). The data set's path ([`data_set`]) needs none.
 //!
 //! Everything here panics when the stack or the data set is missing, with a message that
 //! names the variable, the address and how to start the stack: in a test that is the
@@ -32,8 +32,9 @@ pub use standin::catalog;
 #[cfg(feature = "spotify")]
 pub use standin::spotify_config;
 
-/// What to do when the test stack does not answer, for the panics of tests' own set-up.
-pub const START_THE_STACK: &str = "start the test stack with `bash infra/local/stack.sh`";
+/// What to do when the test stack does not answer, said by every panic about it.
+#[cfg(any(feature = "aws", feature = "mysql"))]
+const START_THE_STACK: &str = "start the test stack with `bash infra/local/stack.sh`";
 
 /// Where the songs data set is: `../shared/data/spotify_songs.csv.gz` beside the project
 /// root, whether or not it is there (see [`data_set`] for a test that needs it).
