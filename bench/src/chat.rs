@@ -17,8 +17,8 @@ use axum::http::header;
 use axum::routing::post;
 use axum::Router;
 use bytes::Bytes;
-use clap::Args;
 use chrono::Utc;
+use clap::Args;
 use encore_chat::server::{serve, SKILL_PATH};
 use encore_chat::{Chat, ChatSettings, SecretGuard, SkillEndpoint, SkillSecret, Stores};
 use encore_domain::release::{AlbumType, Release, ReleaseDate};
@@ -65,7 +65,6 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
 }
 
 async fn measure(seconds: u32, connections: u32) -> BenchResult<()> {
-
     let dir = std::env::temp_dir().join(format!("encore-chat-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let store = Arc::new(SqliteStore::open(dir.join("encore.db")).await?);

@@ -22,10 +22,8 @@ use encore_messaging::inbound::InboundMessage;
 use encore_messaging::BusEnvelope;
 use encore_messaging::Queue;
 use encore_messaging::{embedded_queue::EmbeddedQueue, QueueSettings};
-use encore_spotify::{
-    ClientSecret, FeatureSettings, FeaturesFallback, SpotifyClient, SpotifyConfig, SpotifyMode,
-};
-use encore_standin::{Credentials, Faults, StandIn};
+use encore_spotify::{FeatureSettings, FeaturesFallback, SpotifyClient, SpotifyMode};
+use encore_standin::{Faults, StandIn};
 use encore_store::sqlite::SqliteStore;
 
 /// Messages per batch, as SQS delivers at most.
@@ -76,19 +74,13 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         .with_faults(faults)
         .serve("127.0.0.1:0".parse()?)
         .await?;
-    let credentials = Credentials::standin_default();
-    let client = SpotifyClient::new(
-        SpotifyConfig::new(
-            credentials.client_id,
-            ClientSecret::new(credentials.client_secret),
-        )
-        .with_base_urls(standin.base_url(), standin.api_base())
-        .with_features(&FeatureSettings {
+    let client = SpotifyClient::new(encore_test_support::spotify_config(&standin).with_features(
+        &FeatureSettings {
             mode,
             fallback: FeaturesFallback::Reccobeats,
             reccobeats_base: Some(standin.reccobeats_base()),
-        }),
-    )?;
+        },
+    ))?;
 
     let dir = std::env::temp_dir().join(format!("encore-ingest-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;

@@ -75,7 +75,9 @@ pub fn run(args: KnnArgs) -> anyhow::Result<()> {
     };
     let input = match (args.input, args.artists) {
         (Some(path), _) => KnnInput::Csv(path),
-        (None, Some(n)) => KnnInput::Synthetic(SyntheticSpec::new(n, args.seed).with_spread(spread)),
+        (None, Some(n)) => {
+            KnnInput::Synthetic(SyntheticSpec::new(n, args.seed).with_spread(spread))
+        }
         (None, None) => anyhow::bail!("give --input FILE.csv or --artists N"),
     };
     if !args.leaf_sizes.is_empty() {

@@ -173,8 +173,8 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
                 } else {
                     format!("soak nobody {worker} {}", latencies.len())
                 };
-                let body = serde_json::to_string(&SkillRequest::typed(&utterance))
-                    .expect("request JSON");
+                let body =
+                    serde_json::to_string(&SkillRequest::typed(&utterance)).expect("request JSON");
                 let sent = Instant::now();
                 let answer = client
                     .post(&url)

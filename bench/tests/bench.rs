@@ -104,4 +104,3 @@ fn a_missing_data_set_fails_clearly() {
     let error = evaluate(&PathBuf::from("/nonexistent/songs.csv.gz"), Profile::Plain).unwrap_err();
     assert!(error.to_string().contains("not found"), "{error}");
 }
-

@@ -3,7 +3,6 @@
 //! Gateway event, on both adapter sets: SQLite + the embedded bus, and MariaDB + DynamoDB
 //! + EventBridge (the local test stack: `bash infra/local/stack.sh`).
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,7 +23,6 @@ use encore_messaging::eventbridge::{self as eventbridge_adapter, EventBridgePubl
 use encore_messaging::sqs::{self, SqsQueue};
 use encore_messaging::{embedded_queue::EmbeddedQueue, QueueSettings};
 use encore_messaging::{EventPublisher, OutgoingEvent, Queue};
-use encore_platform::config::keys;
 use encore_store::dynamodb::{self, DynamoTopTracks};
 use encore_store::mysql::MySqlStore;
 use encore_store::sqlite::SqliteStore;
@@ -32,15 +30,12 @@ use encore_store::{
     ArtistStore, BackendError, RelatedStore, RequestLog, RequestRecord, RequestStatus,
     TopTracksCache,
 };
+use encore_test_support::{aws_config, TestDatabase};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{json, Value};
-use sqlx::mysql::MySqlConnectOptions;
-use sqlx::{ConnectOptions, Connection};
 
 /// The secret in `events/samples/apigw-v2-skill-request.json`.
 const SECRET: &str = "sample-secret-not-real";
-const DEFAULT_MYSQL_URL: &str = "mysql://root@127.0.0.1:3306/encore_test";
-const DEFAULT_AWS_ENDPOINT: &str = "http://127.0.0.1:5055";
 const QUEUE_SETTINGS: QueueSettings = QueueSettings {
     visibility_timeout: Duration::from_secs(30),
     max_receives: 3,
@@ -312,58 +307,13 @@ async fn embedded() -> Backend {
     embedded_parts().await.backend(|l, p| (l, p)).await
 }
 
-/// A database of its own on the test MariaDB, dropped by [`TestDatabase::drop_now`].
-struct TestDatabase {
-    server: MySqlConnectOptions,
-    name: String,
-}
-
-impl TestDatabase {
-    async fn create() -> Self {
-        let url =
-            std::env::var(keys::TEST_MYSQL_URL).unwrap_or_else(|_| DEFAULT_MYSQL_URL.to_owned());
-        let server = MySqlConnectOptions::from_str(&url)
-            .unwrap_or_else(|e| panic!("{} is not a MySQL URL: {e}", keys::TEST_MYSQL_URL));
-        let mut admin = sqlx::MySqlConnection::connect_with(&server).await.unwrap_or_else(|e| {
-            panic!("MariaDB does not answer at {url} ({}): start it with `bash infra/local/stack.sh`: {e}", keys::TEST_MYSQL_URL)
-        });
-        let name = unique("encore_chat_");
-        sqlx::query(&format!("CREATE DATABASE {name} CHARACTER SET utf8mb4"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        Self { server, name }
-    }
-
-    async fn store(&self) -> MySqlStore {
-        MySqlStore::migrate_and_connect_with(self.server.clone().database(&self.name))
-            .await
-            .unwrap()
-    }
-
-    async fn drop_now(self) {
-        let mut admin = self.server.connect().await.unwrap();
-        sqlx::query(&format!("DROP DATABASE {}", self.name))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-    }
-}
-
 async fn aws_parts() -> (
     Parts<MySqlStore, DynamoTopTracks, MySqlStore, EventBridgePublisher>,
     TestDatabase,
 ) {
-    let endpoint =
-        std::env::var(keys::TEST_AWS_ENDPOINT).unwrap_or_else(|_| DEFAULT_AWS_ENDPOINT.to_owned());
-    let config = encore_platform::aws::for_endpoint(&endpoint).await;
+    let config = aws_config().await;
     let sqs_client = aws_sdk_sqs::Client::new(&config);
-    assert!(
-        sqs_client.list_queues().send().await.is_ok(),
-        "the moto server does not answer at {endpoint} ({}): start it with `bash infra/local/stack.sh`",
-        keys::TEST_AWS_ENDPOINT
-    );
-    let db = TestDatabase::create().await;
+    let db = TestDatabase::create("chat").await;
     let mysql = Arc::new(db.store().await);
     let dynamo = aws_sdk_dynamodb::Client::new(&config);
     let table = unique("top_tracks_");
@@ -1203,7 +1153,7 @@ async fn no_orphaned_claims_on_mariadb_dynamodb_and_eventbridge() {
     let (parts, db) = aws_parts().await;
     let backend = parts.backend(gate(&gates)).await;
     no_orphaned_claims(&backend, &gates).await;
-    db.drop_now().await;
+    db.drop_database().await;
 }
 
 #[tokio::test]
@@ -1215,7 +1165,7 @@ async fn not_found_on_sqlite_and_the_embedded_bus() {
 async fn not_found_on_mariadb_dynamodb_and_eventbridge() {
     let (backend, db) = aws().await;
     not_found_answers(&backend).await;
-    db.drop_now().await;
+    db.drop_database().await;
 }
 
 #[tokio::test]
@@ -1227,7 +1177,7 @@ async fn every_answer_and_bad_input_on_sqlite_and_the_embedded_bus() {
 async fn every_answer_and_bad_input_on_mariadb_dynamodb_and_eventbridge() {
     let (backend, db) = aws().await;
     run_all(&backend).await;
-    db.drop_now().await;
+    db.drop_database().await;
 }
 
 #[tokio::test]

@@ -4,7 +4,6 @@
 //! (API Gateway v2 event), on SQLite + the embedded bus and on MariaDB + DynamoDB +
 //! EventBridge (the local test stack: `bash infra/local/stack.sh`).
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,18 +20,13 @@ use encore_messaging::eventbridge::{self as eventbridge_adapter, EventBridgePubl
 use encore_messaging::sqs;
 use encore_messaging::Queue;
 use encore_messaging::{embedded_queue::EmbeddedQueue, QueueSettings};
-use encore_platform::config::keys;
 use encore_store::dynamodb::{self, DynamoTopTracks};
-use encore_store::mysql::MySqlStore;
 use encore_store::sqlite::SqliteStore;
+use encore_test_support::{aws_config, TestDatabase};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
-use sqlx::mysql::MySqlConnectOptions;
-use sqlx::{ConnectOptions, Connection};
 
 const SECRET: &str = "corpus-secret-not-real";
-const DEFAULT_MYSQL_URL: &str = "mysql://root@127.0.0.1:3306/encore_test";
-const DEFAULT_AWS_ENDPOINT: &str = "http://127.0.0.1:5055";
 const QUEUE_SETTINGS: QueueSettings = QueueSettings {
     visibility_timeout: Duration::from_secs(30),
     max_receives: 3,
@@ -154,54 +148,11 @@ async fn embedded() -> Backend {
     }
 }
 
-/// A database of its own on the test MariaDB, dropped at the end.
-struct TestDatabase {
-    server: MySqlConnectOptions,
-    name: String,
-}
-
-impl TestDatabase {
-    async fn create() -> Self {
-        let url =
-            std::env::var(keys::TEST_MYSQL_URL).unwrap_or_else(|_| DEFAULT_MYSQL_URL.to_owned());
-        let server = MySqlConnectOptions::from_str(&url)
-            .unwrap_or_else(|e| panic!("{} is not a MySQL URL: {e}", keys::TEST_MYSQL_URL));
-        let mut admin = sqlx::MySqlConnection::connect_with(&server).await.unwrap_or_else(|e| {
-            panic!("MariaDB does not answer at {url} ({}): start it with `bash infra/local/stack.sh`: {e}", keys::TEST_MYSQL_URL)
-        });
-        let name = unique("encore_corpus_");
-        sqlx::query(&format!("CREATE DATABASE {name} CHARACTER SET utf8mb4"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        Self { server, name }
-    }
-
-    async fn drop_now(self) {
-        let mut admin = self.server.connect().await.unwrap();
-        sqlx::query(&format!("DROP DATABASE {}", self.name))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-    }
-}
-
 async fn aws() -> (Backend, TestDatabase) {
-    let endpoint =
-        std::env::var(keys::TEST_AWS_ENDPOINT).unwrap_or_else(|_| DEFAULT_AWS_ENDPOINT.to_owned());
-    let config = encore_platform::aws::for_endpoint(&endpoint).await;
+    let config = aws_config().await;
     let sqs_client = aws_sdk_sqs::Client::new(&config);
-    assert!(
-        sqs_client.list_queues().send().await.is_ok(),
-        "the moto server does not answer at {endpoint} ({}): start it with `bash infra/local/stack.sh`",
-        keys::TEST_AWS_ENDPOINT
-    );
-    let db = TestDatabase::create().await;
-    let mysql = Arc::new(
-        MySqlStore::migrate_and_connect_with(db.server.clone().database(&db.name))
-            .await
-            .unwrap(),
-    );
+    let db = TestDatabase::create("corpus").await;
+    let mysql = Arc::new(db.store().await);
     let dynamo = aws_sdk_dynamodb::Client::new(&config);
     let table = unique("top_tracks_");
     dynamodb::create_table(&dynamo, &table).await.unwrap();
@@ -380,8 +331,8 @@ async fn every_real_payload_is_answered_on_mariadb_dynamodb_and_eventbridge() {
     let (backend, db) = aws().await;
     let url = http_url(backend.endpoint.clone()).await;
     answers_every_payload(&backend, Some(&url)).await;
-    db.drop_now().await;
+    db.drop_database().await;
     let (backend, db) = aws().await;
     answers_every_payload(&backend, None).await;
-    db.drop_now().await;
+    db.drop_database().await;
 }

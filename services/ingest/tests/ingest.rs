@@ -2,8 +2,7 @@
 //! songs data set, SQLite + the embedded bus, and MariaDB + DynamoDB, SQS and EventBridge
 //! on the moto server; a callback server on loopback.
 
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::routing::post;
@@ -21,36 +20,16 @@ use encore_messaging::inbound::{from_sqs_event, InboundMessage};
 use encore_messaging::Queue;
 use encore_messaging::{decode, BusEnvelope};
 use encore_messaging::{embedded_queue::EmbeddedQueue, QueueSettings};
-use encore_platform::config::keys;
-use encore_spotify::{ClientSecret, RetryPolicy, SpotifyClient, SpotifyConfig};
-use encore_standin::{Credentials, Faults, RunningStandIn, StandIn};
+use encore_spotify::{RetryPolicy, SpotifyClient};
+use encore_standin::{Faults, RunningStandIn, StandIn};
 use encore_store::sqlite::SqliteStore;
 use encore_store::{ArtistStore, RequestLog, RequestStatus, TopTracksCache};
+use encore_test_support::{aws_config, catalog, spotify_config, TestDatabase};
 use serde_json::Value;
 
 /// A name's matching key.
 fn key(name: &str) -> NormalizedName {
     NormalizedName::of(name)
-}
-
-fn data_set() -> PathBuf {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/spotify_songs.csv.gz");
-    assert!(
-        path.exists(),
-        "the songs data set is missing at {}: it is part of ../shared",
-        path.display()
-    );
-    path
-}
-
-fn catalog() -> Arc<encore_standin::Catalog> {
-    static CATALOG: OnceLock<Arc<encore_standin::Catalog>> = OnceLock::new();
-    CATALOG
-        .get_or_init(|| {
-            Arc::new(encore_standin::Catalog::load(data_set()).expect("data set loads"))
-        })
-        .clone()
 }
 
 async fn standin(faults: Faults) -> RunningStandIn {
@@ -62,12 +41,7 @@ async fn standin(faults: Faults) -> RunningStandIn {
 }
 
 fn spotify(standin: &RunningStandIn) -> SpotifyClient {
-    let credentials = Credentials::standin_default();
-    let mut config = SpotifyConfig::new(
-        credentials.client_id,
-        ClientSecret::new(credentials.client_secret),
-    )
-    .with_base_urls(standin.base_url(), standin.api_base());
+    let mut config = spotify_config(standin);
     config.retry = RetryPolicy {
         base_delay: Duration::from_millis(20),
         max_attempts: 5,
@@ -785,14 +759,9 @@ async fn aws_path_on_mariadb_and_moto() {
     use encore_messaging::eventbridge::{route_to_queue, EventBridgePublisher};
     use encore_messaging::sqs::create_with_dead_letters;
     use encore_store::dynamodb::{create_table, DynamoTopTracks};
-    use encore_store::mysql::MySqlStore;
 
-    let endpoint =
-        std::env::var(keys::TEST_AWS_ENDPOINT).unwrap_or_else(|_| "http://127.0.0.1:5055".into());
-    let mysql_url = std::env::var(keys::TEST_MYSQL_URL)
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/encore_test".into());
+    let aws = aws_config().await;
     let suffix = uuid::Uuid::new_v4().simple().to_string();
-    let aws = encore_platform::aws::for_endpoint(&endpoint).await;
     let sqs = aws_sdk_sqs::Client::new(&aws);
     let events = aws_sdk_eventbridge::Client::new(&aws);
     let dynamo = aws_sdk_dynamodb::Client::new(&aws);
@@ -802,7 +771,7 @@ async fn aws_path_on_mariadb_and_moto() {
     };
     let (ingest_queue, _) = create_with_dead_letters(&sqs, &format!("ingest-{suffix}"), settings)
         .await
-        .unwrap_or_else(|e| panic!("the moto server must run at {endpoint}: {e}"));
+        .unwrap();
     let (lake_queue, _) = create_with_dead_letters(&sqs, &format!("lake-{suffix}"), settings)
         .await
         .unwrap();
@@ -814,20 +783,8 @@ async fn aws_path_on_mariadb_and_moto() {
     create_table(&dynamo, &table).await.unwrap();
 
     // A database of its own on the test MariaDB.
-    let admin = sqlx::MySqlPool::connect(&mysql_url)
-        .await
-        .unwrap_or_else(|e| panic!("MariaDB must run at {mysql_url}: {e}"));
-    let database = format!("encore_ingest_{suffix}");
-    sqlx::query(&format!("CREATE DATABASE {database}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let base = mysql_url.rsplit_once('/').unwrap().0;
-    let store = Arc::new(
-        MySqlStore::migrate_and_connect(&format!("{base}/{database}"))
-            .await
-            .unwrap(),
-    );
+    let database = TestDatabase::create("ingest").await;
+    let store = Arc::new(database.store().await);
 
     let standin = standin(Faults::default()).await;
     let (callback_url, callbacks) = callback_server().await;
@@ -910,10 +867,7 @@ async fn aws_path_on_mariadb_and_moto() {
     );
     assert_eq!(suggested(&callbacks), ["BTS"]);
 
-    sqlx::query(&format!("DROP DATABASE {database}"))
-        .execute(&admin)
-        .await
-        .unwrap();
+    database.drop_database().await;
 }
 
 /// Asserts that each of `names` was ingested exactly once whatever was delivered how
@@ -925,12 +879,16 @@ async fn assert_ingested_once(
     store: &(impl ArtistStore + RequestLog),
     cache: &impl TopTracksCache,
 ) {
-    let artists: std::collections::HashSet<_> = events.iter().map(|e| e.artist.id.clone()).collect();
+    let artists: std::collections::HashSet<_> =
+        events.iter().map(|e| e.artist.id.clone()).collect();
     assert_eq!(artists.len(), names.len(), "every artist published");
     let ids: Vec<_> = artists.into_iter().collect();
     assert_eq!(store.artists(&ids).await.unwrap().len(), names.len());
     for name in names {
-        assert!(store.find_artist(&key(name)).await.unwrap().is_some(), "{name}");
+        assert!(
+            store.find_artist(&key(name)).await.unwrap().is_some(),
+            "{name}"
+        );
         assert_eq!(
             store.status(&key(name)).await.unwrap(),
             Some(RequestStatus::Done),
@@ -993,25 +951,14 @@ async fn every_message_delivered_twice_ingests_each_artist_once() {
 
 #[tokio::test]
 async fn the_database_going_away_mid_ingest_loses_and_duplicates_nothing() {
-    use encore_store::mysql::MySqlStore;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-    let mysql_url = std::env::var(keys::TEST_MYSQL_URL)
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/encore_test".into());
-    let admin = sqlx::MySqlPool::connect(&mysql_url)
-        .await
-        .unwrap_or_else(|e| panic!("MariaDB must run at {mysql_url}: {e}"));
-    let database = format!("encore_gone_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {database}"))
-        .execute(&admin)
+    let db = TestDatabase::create("gone").await;
+    let store = Arc::new(db.store().await);
+    let admin = sqlx::MySqlPool::connect_with(db.server().clone())
         .await
         .unwrap();
-    let base = mysql_url.rsplit_once('/').unwrap().0;
-    let store = Arc::new(
-        MySqlStore::migrate_and_connect(&format!("{base}/{database}"))
-            .await
-            .unwrap(),
-    );
+    let database = db.name().to_owned();
     let standin = standin(Faults::default()).await;
     standin.set_latency(Duration::from_millis(40));
     let mut stack = embedded(&standin).await;
@@ -1040,7 +987,8 @@ async fn the_database_going_away_mid_ingest_loses_and_duplicates_nothing() {
     let stop = Arc::new(AtomicBool::new(false));
     let kills = Arc::new(AtomicUsize::new(0));
     let killer = {
-        let (stop, kills, admin, database) = (stop.clone(), kills.clone(), admin.clone(), database.clone());
+        let (stop, kills, admin, database) =
+            (stop.clone(), kills.clone(), admin.clone(), database.clone());
         tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
                 let ids: Vec<i64> = sqlx::query_scalar(
@@ -1066,7 +1014,10 @@ async fn the_database_going_away_mid_ingest_loses_and_duplicates_nothing() {
     let outcome = handle(batch.clone(), &stack.ingest).await;
     stop.store(true, Ordering::Relaxed);
     killer.await.unwrap();
-    assert!(kills.load(Ordering::Relaxed) > 0, "no connection was killed");
+    assert!(
+        kills.load(Ordering::Relaxed) > 0,
+        "no connection was killed"
+    );
     let first_failures = outcome.failures.len();
 
     // The database is back: the failed messages are redelivered until none fail.
@@ -1086,7 +1037,10 @@ async fn the_database_going_away_mid_ingest_loses_and_duplicates_nothing() {
         let outcome = handle(retry, &stack.ingest).await;
         failed = outcome.failures.iter().map(|f| f.id.clone()).collect();
     }
-    assert!(failed.is_empty(), "still failing after the database came back: {failed:?}");
+    assert!(
+        failed.is_empty(),
+        "still failing after the database came back: {failed:?}"
+    );
     eprintln!(
         "{} connections killed; {first_failures} of {} messages failed the first time",
         kills.load(Ordering::Relaxed),
@@ -1096,8 +1050,6 @@ async fn the_database_going_away_mid_ingest_loses_and_duplicates_nothing() {
     let events = published(stack.lake_queue.as_ref()).await;
     assert_ingested_once(&names, &events, store.as_ref(), stack.store.as_ref()).await;
     store.pool().close().await;
-    sqlx::query(&format!("DROP DATABASE {database}"))
-        .execute(&admin)
-        .await
-        .unwrap();
+    admin.close().await;
+    db.drop_database().await;
 }

@@ -3,8 +3,7 @@
 //! source in the top-tracks cache and in `ArtistIngested`; a ReccoBeats outage stores the
 //! artist with features missing, and the next ingest fills them in.
 
-use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use encore_domain::events::{
@@ -19,30 +18,11 @@ use encore_messaging::inbound::InboundMessage;
 use encore_messaging::{decode, BusEnvelope};
 use encore_messaging::{embedded_queue::EmbeddedQueue, QueueSettings};
 use encore_messaging::{EventPublisher, Queue};
-use encore_platform::config::keys;
-use encore_spotify::{
-    ClientSecret, FeatureSettings, FeaturesFallback, RetryPolicy, SpotifyClient, SpotifyConfig,
-    SpotifyMode,
-};
-use encore_standin::{Credentials, Faults, RunningStandIn, StandIn};
+use encore_spotify::{FeatureSettings, FeaturesFallback, RetryPolicy, SpotifyClient, SpotifyMode};
+use encore_standin::{Faults, RunningStandIn, StandIn};
 use encore_store::sqlite::SqliteStore;
 use encore_store::{ArtistStore, RelatedStore, RequestLog, TopTracksCache};
-
-fn catalog() -> Arc<encore_standin::Catalog> {
-    static CATALOG: OnceLock<Arc<encore_standin::Catalog>> = OnceLock::new();
-    CATALOG
-        .get_or_init(|| {
-            let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../../../shared/data/spotify_songs.csv.gz");
-            assert!(
-                path.exists(),
-                "the songs data set is missing at {}",
-                path.display()
-            );
-            Arc::new(encore_standin::Catalog::load(path).expect("data set loads"))
-        })
-        .clone()
-}
+use encore_test_support::{aws_config, catalog, spotify_config, TestDatabase};
 
 async fn standin(dev_mode: bool) -> RunningStandIn {
     StandIn::new(catalog())
@@ -65,13 +45,7 @@ fn quick() -> RetryPolicy {
 
 /// A client in `mode`, features falling back to the stand-in's ReccoBeats.
 fn spotify(standin: &RunningStandIn, mode: SpotifyMode) -> SpotifyClient {
-    let credentials = Credentials::standin_default();
-    let mut config = SpotifyConfig::new(
-        credentials.client_id,
-        ClientSecret::new(credentials.client_secret),
-    )
-    .with_base_urls(standin.base_url(), standin.api_base())
-    .with_features(&FeatureSettings {
+    let mut config = spotify_config(standin).with_features(&FeatureSettings {
         mode,
         fallback: FeaturesFallback::Reccobeats,
         reccobeats_base: Some(standin.reccobeats_base()),
@@ -242,14 +216,9 @@ async fn provenance_on_mariadb_dynamodb_and_eventbridge() {
     use encore_messaging::eventbridge::{route_to_queue, EventBridgePublisher};
     use encore_messaging::sqs::create_with_dead_letters;
     use encore_store::dynamodb::{create_table, DynamoTopTracks};
-    use encore_store::mysql::MySqlStore;
 
-    let endpoint =
-        std::env::var(keys::TEST_AWS_ENDPOINT).unwrap_or_else(|_| "http://127.0.0.1:5055".into());
-    let mysql_url = std::env::var(keys::TEST_MYSQL_URL)
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/encore_test".into());
+    let aws = aws_config().await;
     let suffix = uuid::Uuid::new_v4().simple().to_string();
-    let aws = encore_platform::aws::for_endpoint(&endpoint).await;
     let sqs = aws_sdk_sqs::Client::new(&aws);
     let eventbridge = aws_sdk_eventbridge::Client::new(&aws);
     let dynamo = aws_sdk_dynamodb::Client::new(&aws);
@@ -259,27 +228,15 @@ async fn provenance_on_mariadb_dynamodb_and_eventbridge() {
     };
     let (lake_queue, _) = create_with_dead_letters(&sqs, &format!("lake-{suffix}"), settings)
         .await
-        .unwrap_or_else(|e| panic!("the moto server must run at {endpoint}: {e}"));
+        .unwrap();
     let bus = format!("bus-{suffix}");
     route_to_queue(&eventbridge, &bus, "ArtistIngested", &lake_queue)
         .await
         .unwrap();
     let table = format!("top_tracks_{suffix}");
     create_table(&dynamo, &table).await.unwrap();
-    let admin = sqlx::MySqlPool::connect(&mysql_url)
-        .await
-        .unwrap_or_else(|e| panic!("MariaDB must run at {mysql_url}: {e}"));
-    let database = format!("encore_provenance_{suffix}");
-    sqlx::query(&format!("CREATE DATABASE {database}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let base = mysql_url.rsplit_once('/').unwrap().0;
-    let store = Arc::new(
-        MySqlStore::migrate_and_connect(&format!("{base}/{database}"))
-            .await
-            .unwrap(),
-    );
+    let database = TestDatabase::create("provenance").await;
+    let store = Arc::new(database.store().await);
     provenance_is_recorded(Adapters {
         artists: store.clone(),
         related: store.clone(),
@@ -289,8 +246,5 @@ async fn provenance_on_mariadb_dynamodb_and_eventbridge() {
         events: Arc::new(lake_queue),
     })
     .await;
-    sqlx::query(&format!("DROP DATABASE {database}"))
-        .execute(&admin)
-        .await
-        .unwrap();
+    database.drop_database().await;
 }

@@ -22,25 +22,20 @@ use encore_messaging::inbound::InboundMessage;
 use encore_messaging::sqs::SqsQueue;
 use encore_messaging::BusEnvelope;
 use encore_messaging::Queue;
-use encore_platform::config::keys;
+use encore_test_support::aws_config;
 use uuid::Uuid;
-
-const DEFAULT_AWS_ENDPOINT: &str = "http://127.0.0.1:5055";
-
-fn endpoint() -> String {
-    std::env::var(keys::TEST_AWS_ENDPOINT).unwrap_or_else(|_| DEFAULT_AWS_ENDPOINT.into())
-}
 
 /// A fresh bucket and queue on the moto server.
 async fn moto() -> (S3Lake, SqsQueue) {
-    let endpoint = endpoint();
-    let config = encore_platform::aws::for_endpoint(&endpoint).await;
+    let config = aws_config().await;
     let suffix = Uuid::new_v4().simple().to_string();
     let s3 = s3_client(&config);
     let bucket = format!("encore-lake-{suffix}");
-    s3.create_bucket().bucket(&bucket).send().await.unwrap_or_else(|e| {
-        panic!("the moto server at {endpoint} did not create a bucket ({e:?}); start it with `bash infra/local/stack.sh`")
-    });
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("moto creates the bucket");
     let sqs = aws_sdk_sqs::Client::new(&config);
     let name = format!("encore-lake-{suffix}");
     let created = sqs
@@ -388,8 +383,7 @@ async fn events_from_sqs_land_in_s3_row_by_row_and_redelivery_changes_nothing() 
 
 #[tokio::test]
 async fn a_failing_lake_fails_every_good_message_for_a_retry() {
-    let endpoint = endpoint();
-    let s3 = s3_client(&encore_platform::aws::for_endpoint(&endpoint).await);
+    let s3 = s3_client(&aws_config().await);
     let missing_bucket = S3Lake::new(
         s3,
         format!("encore-lake-missing-{}", Uuid::new_v4().simple()),
@@ -418,8 +412,7 @@ async fn a_failing_lake_fails_every_good_message_for_a_retry() {
 
 #[tokio::test]
 async fn a_lake_that_comes_back_takes_the_retries_once() {
-    let endpoint = endpoint();
-    let s3 = s3_client(&encore_platform::aws::for_endpoint(&endpoint).await);
+    let s3 = s3_client(&aws_config().await);
     let bucket = format!("encore-lake-back-{}", Uuid::new_v4().simple());
     let lake = S3Lake::new(s3.clone(), bucket.clone());
     let batch = [
@@ -437,7 +430,11 @@ async fn a_lake_that_comes_back_takes_the_retries_once() {
     let first = objects(&lake).await;
     assert!(!first.is_empty());
     assert!(handle(&batch, &lake).await.failures.is_empty());
-    assert_eq!(objects(&lake).await, first, "the same files, the same bytes");
+    assert_eq!(
+        objects(&lake).await,
+        first,
+        "the same files, the same bytes"
+    );
 
     let (fresh, _) = moto().await;
     assert!(handle(&batch, &fresh).await.failures.is_empty());

@@ -21,13 +21,7 @@ fn temp_dir(name: &str) -> PathBuf {
 
 /// The first [`CATALOG_LINES`] lines of the songs data set, as a plain CSV.
 fn smaller_catalog(dir: &Path) -> PathBuf {
-    let source =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/spotify_songs.csv.gz");
-    assert!(
-        source.exists(),
-        "the songs data set is missing at {}",
-        source.display()
-    );
+    let source = encore_test_support::data_set();
     let reader = std::io::BufReader::new(flate2::read::GzDecoder::new(
         std::fs::File::open(&source).unwrap(),
     ));

@@ -9,23 +9,13 @@ use std::time::{Duration, Instant};
 
 use encore_domain::normalize;
 use encore_kakao::response::{Carousel, Component};
+use encore_test_support::data_set;
 
 const ENCORE: &str = env!("CARGO_BIN_EXE_encore");
 /// How long `encore serve` may take to listen: on a fresh data directory the first run
 /// (the demo catalog through ingest and the lake, then the similarity job) comes first,
 /// and a debug build on a shared machine is much slower than the README's release binary.
 const SERVE_START: Duration = Duration::from_secs(120);
-
-fn data_set() -> PathBuf {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/spotify_songs.csv.gz");
-    assert!(
-        path.exists(),
-        "the songs data set is missing at {}: it is part of ../shared",
-        path.display()
-    );
-    path
-}
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("encore-local-{name}-{}", std::process::id()));

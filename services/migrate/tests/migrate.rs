@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,15 +15,13 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode};
 use encore_domain::{ArtistId, NormalizedName};
 use encore_migrate::{answer, SchemaRequest, SecretSource, Target};
-use encore_platform::config::{keys, Env};
 use encore_store::migrate::{tables, MIGRATIONS_TABLE};
 use encore_store::mysql::MySqlStore;
 use encore_store::{ArtistStore, DatamartWatermark, RelatedStore, RequestLog, RequestStatus};
+use encore_test_support::TestDatabase;
 use serde_json::{json, Value};
 use sqlx::mysql::MySqlConnectOptions;
-use sqlx::{ConnectOptions, Connection, MySqlConnection};
-
-const DEFAULT_MYSQL_URL: &str = "mysql://root@127.0.0.1:3306/encore_test";
+use sqlx::{Connection, MySqlConnection};
 
 // ------------------------------------------------------------------ the response URL
 
@@ -118,8 +115,7 @@ impl SecretSource for Secrets {
 
 /// A database of its own and three function users of their own on the test server.
 struct TestStack {
-    server: MySqlConnectOptions,
-    database: String,
+    database: TestDatabase,
     prefix: String,
     secrets: Secrets,
 }
@@ -128,23 +124,9 @@ const FUNCTIONS: [&str; 3] = ["chat", "ingest", "similarity"];
 
 impl TestStack {
     async fn create() -> Self {
-        let url = Env::process()
-            .optional(keys::TEST_MYSQL_URL)
-            .unwrap_or_else(|| DEFAULT_MYSQL_URL.to_owned());
-        let server = MySqlConnectOptions::from_str(&url)
-            .unwrap_or_else(|e| panic!("{} is not a MySQL URL: {e}", keys::TEST_MYSQL_URL));
+        let database = TestDatabase::create("migrate").await;
         let id = uuid::Uuid::new_v4().simple().to_string();
-        let database = format!("encore_migrate_{id}");
-        let mut admin = server.connect().await.unwrap_or_else(|e| {
-            panic!("MariaDB is not reachable at {url} ({e}); start the test stack with `bash infra/local/stack.sh`")
-        });
-        sqlx::raw_sql(&format!("CREATE DATABASE {database} CHARACTER SET utf8mb4"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
         let stack = Self {
-            server,
             database,
             prefix: format!("m{}", &id[..12]),
             secrets: Secrets::default(),
@@ -183,7 +165,7 @@ impl TestStack {
 
     /// The master's options (the test server's root user) on this stack's database.
     fn master(&self) -> MySqlConnectOptions {
-        self.server.clone().database(&self.database)
+        self.database.options()
     }
 
     /// How `function` connects: its own user and password.
@@ -215,7 +197,9 @@ impl TestStack {
     }
 
     async fn drop(self) {
-        let mut admin = MySqlConnection::connect_with(&self.server).await.unwrap();
+        let mut admin = MySqlConnection::connect_with(self.database.server())
+            .await
+            .unwrap();
         for function in FUNCTIONS {
             sqlx::raw_sql(&format!(
                 "DROP USER IF EXISTS '{}'@'%'",
@@ -225,11 +209,8 @@ impl TestStack {
             .await
             .unwrap();
         }
-        sqlx::raw_sql(&format!("DROP DATABASE {}", self.database))
-            .execute(&mut admin)
-            .await
-            .unwrap();
         admin.close().await.unwrap();
+        self.database.drop_database().await;
     }
 }
 
@@ -769,7 +750,9 @@ async fn chat_and_ingest_connections_send_nothing_that_pins_the_proxy() {
     let stack = TestStack::create().await;
     let receiver = ResponseUrl::start().await;
     create(&stack, &receiver).await;
-    let mut admin = MySqlConnection::connect_with(&stack.server).await.unwrap();
+    let mut admin = MySqlConnection::connect_with(stack.database.server())
+        .await
+        .unwrap();
     let (general_log, log_output): (String, String) = sqlx::query_as(
         "SELECT CAST(@@global.general_log AS CHAR), CAST(@@global.log_output AS CHAR)",
     )
@@ -781,9 +764,9 @@ async fn chat_and_ingest_connections_send_nothing_that_pins_the_proxy() {
     sqlx::raw_sql(
         "SET @logged_since = NOW(6); SET GLOBAL log_output = 'TABLE'; SET GLOBAL general_log = 1",
     )
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    .execute(&mut admin)
+    .await
+    .unwrap();
 
     let now = chrono::Utc::now();
     let ids = artist_ids();

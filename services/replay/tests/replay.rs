@@ -6,8 +6,8 @@ use std::time::Duration;
 use encore_messaging::sqs::{create_with_dead_letters, SqsQueue};
 use encore_messaging::Queue;
 use encore_messaging::QueueSettings;
-use encore_platform::config::keys;
 use encore_replay::{handle, QueueName, QueuePair, QueuePairs, ReplayRequest};
+use encore_test_support::aws_config;
 
 const SETTINGS: QueueSettings = QueueSettings {
     visibility_timeout: Duration::from_secs(30),
@@ -16,16 +16,12 @@ const SETTINGS: QueueSettings = QueueSettings {
 
 /// Fresh `ingest-<uuid>` and `lake-<uuid>` queues with their DLQs on moto.
 async fn moto_queues() -> (QueuePairs, [SqsQueue; 4]) {
-    let endpoint =
-        std::env::var(keys::TEST_AWS_ENDPOINT).unwrap_or_else(|_| "http://127.0.0.1:5055".into());
-    let sqs = aws_sdk_sqs::Client::new(&encore_platform::aws::for_endpoint(&endpoint).await);
+    let sqs = aws_sdk_sqs::Client::new(&aws_config().await);
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     let (ingest, ingest_dlq) =
         create_with_dead_letters(&sqs, &format!("ingest-{suffix}"), SETTINGS)
             .await
-            .unwrap_or_else(|e| {
-                panic!("the moto server must run at {endpoint} (bash infra/local/stack.sh): {e}")
-            });
+            .unwrap();
     let (lake, lake_dlq) = create_with_dead_letters(&sqs, &format!("lake-{suffix}"), SETTINGS)
         .await
         .unwrap();

@@ -6,7 +6,6 @@
 //! Needs the local test stack (`bash infra/local/stack.sh`): MariaDB and the moto server.
 
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,17 +29,14 @@ use encore_messaging::embedded_bus::EmbeddedBus;
 use encore_messaging::Queue;
 use encore_messaging::{decode, BusEnvelope};
 use encore_messaging::{embedded_queue::EmbeddedQueue, QueueSettings};
-use encore_platform::config::keys;
 use encore_similarity::{relate, ArtistProfile, Profile};
 use encore_similarity_service::{
     handle_event, run_similarity, snapshot_date, HandlerError, JobError, Outcome, Phase, Progress,
     Settings, Similarity, Trigger, TriggerError,
 };
-use encore_store::mysql::MySqlStore;
 use encore_store::sqlite::SqliteStore;
 use encore_store::{ArtistStore, DatamartWatermark, RelatedStore, RequestLog, RequestStatus};
-use sqlx::mysql::MySqlConnectOptions;
-use sqlx::ConnectOptions;
+use encore_test_support::{aws_config, aws_endpoint, TestDatabase};
 
 const K: usize = 10;
 /// Enough artists that every one has a full list of K neighbours and some are left out.
@@ -809,10 +805,6 @@ async fn other_events_run_nothing() {
 
 const MOTO_REGION: &str = "us-east-1";
 
-fn aws_endpoint() -> String {
-    std::env::var(keys::TEST_AWS_ENDPOINT).unwrap_or_else(|_| "http://127.0.0.1:5055".into())
-}
-
 /// Sends every Athena call as account `0`: moto keeps one seeded-results queue per account
 /// and region, so each test has a queue of its own.
 #[derive(Debug)]
@@ -847,22 +839,15 @@ struct MotoAthena {
 
 impl MotoAthena {
     async fn new() -> Self {
-        let endpoint = aws_endpoint();
-        let reachable = reqwest::get(format!("{endpoint}/moto-api/")).await;
-        assert!(
-            reachable.is_ok_and(|r| r.status().is_success()),
-            "the moto server does not answer at {endpoint} ({}): run `bash infra/local/stack.sh`",
-            keys::TEST_AWS_ENDPOINT
-        );
+        let sdk = aws_config().await;
         let account = format!("{:012}", uuid::Uuid::new_v4().as_u128() % 1_000_000_000_000);
-        let sdk = encore_platform::aws::for_endpoint(&endpoint).await;
         let config = aws_sdk_athena::config::Builder::from(&sdk)
             .interceptor(MotoAccount(account.clone()))
             .build();
         Self {
             client: aws_sdk_athena::Client::from_conf(config),
             account,
-            endpoint,
+            endpoint: aws_endpoint(),
         }
     }
 
@@ -1029,48 +1014,12 @@ async fn athena_nulls_and_missing_columns_are_clear_errors() {
     assert!(matches!(err, QueryError::MissingColumn("tempo")), "{err:?}");
 }
 
-/// A database of its own on the test MariaDB, dropped at the end of the test.
-struct TestDatabase {
-    options: MySqlConnectOptions,
-    name: String,
-}
-
-impl TestDatabase {
-    async fn create() -> (Self, MySqlStore) {
-        let url = std::env::var(keys::TEST_MYSQL_URL)
-            .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/encore_test".into());
-        let options = MySqlConnectOptions::from_str(&url).unwrap();
-        let mut admin = options.connect().await.unwrap_or_else(|e| {
-            panic!(
-                "MariaDB does not answer at {url} ({}): {e}; run `bash infra/local/stack.sh`",
-                keys::TEST_MYSQL_URL
-            )
-        });
-        let name = format!("encore_similarity_{}", uuid::Uuid::new_v4().simple());
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        let store = MySqlStore::migrate_and_connect_with(options.clone().database(&name))
-            .await
-            .unwrap();
-        (Self { options, name }, store)
-    }
-
-    async fn remove(self) {
-        let mut admin = self.options.connect().await.unwrap();
-        sqlx::query(&format!("DROP DATABASE {}", self.name))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-    }
-}
-
 #[tokio::test]
 async fn athena_on_moto_to_mariadb_datamart() {
     let moto = MotoAthena::new().await;
     moto.seed_profiles().await;
-    let (database, store) = TestDatabase::create().await;
+    let database = TestDatabase::create("similarity").await;
+    let store = database.store().await;
     for n in 0..ARTISTS {
         store.upsert_artist(&catalog_artist(n)).await.unwrap();
     }
@@ -1086,13 +1035,14 @@ async fn athena_on_moto_to_mariadb_datamart() {
 
     assert_eq!((summary.artists, summary.rows), (ARTISTS, ARTISTS * K));
     assert_datamart(&store, &settings).await;
-    database.remove().await;
+    database.drop_database().await;
 }
 
 #[tokio::test]
 async fn catch_up_ticks_run_the_job_only_for_newly_ingested_artists_on_mariadb_and_athena() {
     let moto = MotoAthena::new().await;
-    let (database, store) = TestDatabase::create().await;
+    let database = TestDatabase::create("similarity").await;
+    let store = database.store().await;
     let settings = Settings {
         k: K,
         profile: Profile::Plain,
@@ -1154,5 +1104,5 @@ async fn catch_up_ticks_run_the_job_only_for_newly_ingested_artists_on_mariadb_a
     assert!(outcome.summary().is_some(), "{outcome:?}");
     assert_eq!(queries().await, 2);
     assert!(store.datamart_read_at().await.unwrap().unwrap() > watermark);
-    database.remove().await;
+    database.drop_database().await;
 }

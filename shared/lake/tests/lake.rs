@@ -16,23 +16,22 @@ use encore_lake::{
     compact, partition_date, write_batch, Lake, LakeBatch, LakeError, LocalDirLake, S3Lake,
     ALL_TABLES, AUDIO_FEATURES, RELEASES, TOP_TRACKS,
 };
-use encore_platform::config::keys;
+use encore_test_support::aws_config;
 use uuid::Uuid;
-
-const DEFAULT_AWS_ENDPOINT: &str = "http://127.0.0.1:5055";
 
 fn temp_dir() -> std::path::PathBuf {
     std::env::temp_dir().join(format!("encore-lake-test-{}", Uuid::new_v4().simple()))
 }
 
 async fn moto_lake() -> S3Lake {
-    let endpoint =
-        std::env::var(keys::TEST_AWS_ENDPOINT).unwrap_or_else(|_| DEFAULT_AWS_ENDPOINT.into());
-    let client = s3_client(&encore_platform::aws::for_endpoint(&endpoint).await);
+    let client = s3_client(&aws_config().await);
     let bucket = format!("encore-lake-{}", Uuid::new_v4().simple());
-    client.create_bucket().bucket(&bucket).send().await.unwrap_or_else(|e| {
-        panic!("the moto server at {endpoint} did not create a bucket ({e:?}); start it with `bash infra/local/stack.sh`")
-    });
+    client
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("moto creates the bucket");
     S3Lake::new(client, bucket)
 }
 

@@ -24,12 +24,11 @@ use encore_messaging::{
     MAX_RECEIVE_BATCH,
 };
 use encore_messaging::{EventPublisher, OutgoingEvent, Queue, QueueMessage};
-use encore_platform::config::keys;
 use encore_store::BackendError;
+use encore_test_support::aws_config;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::SqlitePool;
 
-const DEFAULT_AWS_ENDPOINT: &str = "http://127.0.0.1:5055";
 /// Short enough for redelivery tests, whole seconds for SQS.
 const SETTINGS: QueueSettings = QueueSettings {
     visibility_timeout: Duration::from_secs(1),
@@ -84,19 +83,6 @@ async fn embedded_pair(db: &TempDb) -> (EmbeddedQueue, EmbeddedQueue) {
 }
 
 // ---------------------------------------------------------------- AWS backend (moto)
-
-async fn aws_config() -> aws_config::SdkConfig {
-    let endpoint =
-        std::env::var(keys::TEST_AWS_ENDPOINT).unwrap_or_else(|_| DEFAULT_AWS_ENDPOINT.to_owned());
-    let config = encore_platform::aws::for_endpoint(&endpoint).await;
-    let probe = aws_sdk_sqs::Client::new(&config).list_queues().send().await;
-    assert!(
-        probe.is_ok(),
-        "the moto server does not answer at {endpoint} ({}): start it with `bash infra/local/stack.sh`",
-        keys::TEST_AWS_ENDPOINT
-    );
-    config
-}
 
 async fn sqs_pair() -> (SqsQueue, SqsQueue) {
     let client = aws_sdk_sqs::Client::new(&aws_config().await);

@@ -144,7 +144,10 @@ mod tests {
         let url = DatabaseUrl::new("mysql://app:p%40ss@proxy.example:3306/encore");
         let shown = format!("{url:?}");
         assert_eq!(shown, "DatabaseUrl(\"mysql://proxy.example:3306/encore\")");
-        assert!(!shown.contains("p%40ss") && !shown.contains("app"), "{shown}");
+        assert!(
+            !shown.contains("p%40ss") && !shown.contains("app"),
+            "{shown}"
+        );
         assert_eq!(url.expose(), "mysql://app:p%40ss@proxy.example:3306/encore");
     }
 

@@ -3,8 +3,8 @@
 
 use encore_bench::{generate, Spread, SyntheticSpec};
 use encore_similarity::{
-    brute_force_knn, exact_knn, exact_knn_with, relate, standardize, ArtistProfile,
-    FeatureMatrix, KnnConfig, Points, Profile, SimilarityError,
+    brute_force_knn, exact_knn, exact_knn_with, relate, standardize, ArtistProfile, FeatureMatrix,
+    KnnConfig, Points, Profile, SimilarityError,
 };
 use proptest::prelude::*;
 

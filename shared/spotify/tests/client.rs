@@ -2,9 +2,8 @@
 //! sharing, retries, Development Mode fallbacks, batching and paging.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use encore_domain::Artist;
@@ -12,27 +11,12 @@ use encore_spotify::{
     AlbumType, ClientSecret, MatchReason, RefusedEndpoint, RetryPolicy, SpotifyClient,
     SpotifyConfig, SpotifyError,
 };
-use encore_standin::{
-    artist_id_for, Catalog, Credentials, Endpoint, Faults, RunningStandIn, StandIn,
-};
+use encore_standin::{artist_id_for, Catalog, Endpoint, Faults, RunningStandIn, StandIn};
+use encore_test_support::{catalog, spotify_config};
 
 const HEADER: &str = "track_id,track_name,track_artist,track_popularity,track_album_id,track_album_name,\
 track_album_release_date,playlist_name,playlist_id,playlist_genre,playlist_subgenre,danceability,energy,key,\
 loudness,mode,speechiness,acousticness,instrumentalness,liveness,valence,tempo,duration_ms";
-
-/// The real data set, loaded once per test binary.
-fn songs() -> Arc<Catalog> {
-    static SONGS: OnceLock<Arc<Catalog>> = OnceLock::new();
-    Arc::clone(SONGS.get_or_init(|| {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/spotify_songs.csv.gz");
-        assert!(
-            path.exists(),
-            "the songs data set is missing at {} (see shared/data/README.md); it is needed by these tests",
-            path.display()
-        );
-        Arc::new(Catalog::load(&path).expect("the songs data set loads"))
-    }))
-}
 
 /// A 22-character base62 id made from a short tag.
 fn id(tag: &str) -> String {
@@ -94,12 +78,7 @@ async fn serve(catalog: Arc<Catalog>, faults: Faults) -> RunningStandIn {
 
 /// A client for the stand-in with short backoffs so tests stay quick.
 fn client(server: &RunningStandIn) -> SpotifyClient {
-    let credentials = Credentials::standin_default();
-    let mut config = SpotifyConfig::new(
-        credentials.client_id,
-        ClientSecret::new(credentials.client_secret),
-    )
-    .with_base_urls(server.base_url(), server.api_base());
+    let mut config = spotify_config(server);
     config.retry = RetryPolicy {
         max_attempts: 4,
         base_delay: Duration::from_millis(20),
@@ -123,7 +102,7 @@ fn known(id: &str, name: &str) -> Artist {
 
 #[tokio::test]
 async fn resolves_bts_by_any_spelling_and_fetches_its_tracks() {
-    let server = serve(songs(), Faults::default()).await;
+    let server = serve(catalog(), Faults::default()).await;
     let spotify = client(&server);
     let bts = artist_id_for("BTS");
     for (query, reason) in [

@@ -3,19 +3,17 @@
 //! Mode and the outage paths.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use encore_domain::{Artist, AudioFeatures, FeatureSource};
 use encore_spotify::{
-    ClientSecret, FeatureSettings, FeaturesFallback, ReccoBeatsClient, ReccoBeatsConfig,
-    RefusedEndpoint, RetryPolicy, SpotifyClient, SpotifyConfig, SpotifyMode, RECCOBEATS_BATCH,
+    FeatureSettings, FeaturesFallback, ReccoBeatsClient, ReccoBeatsConfig, RefusedEndpoint,
+    RetryPolicy, SpotifyClient, SpotifyMode, RECCOBEATS_BATCH,
 };
-use encore_standin::{
-    artist_id_for, Catalog, Credentials, Endpoint, Faults, RunningStandIn, StandIn,
-};
+use encore_standin::{artist_id_for, Catalog, Endpoint, Faults, RunningStandIn, StandIn};
+use encore_test_support::spotify_config;
 use serde_json::Value;
 
 const HEADER: &str = "track_id,track_name,track_artist,track_popularity,track_album_id,track_album_name,\
@@ -102,7 +100,6 @@ fn client(
     reccobeats: Option<&RunningStandIn>,
     mode: SpotifyMode,
 ) -> SpotifyClient {
-    let credentials = Credentials::standin_default();
     let settings = FeatureSettings {
         mode,
         fallback: if reccobeats.is_some() {
@@ -112,12 +109,7 @@ fn client(
         },
         reccobeats_base: reccobeats.map(RunningStandIn::reccobeats_base),
     };
-    let mut config = SpotifyConfig::new(
-        credentials.client_id,
-        ClientSecret::new(credentials.client_secret),
-    )
-    .with_base_urls(spotify.base_url(), spotify.api_base())
-    .with_features(&settings);
+    let mut config = spotify_config(spotify).with_features(&settings);
     config.retry = quick();
     if let Some(fallback) = config.features_fallback.as_mut() {
         fallback.retry = quick();
@@ -457,14 +449,7 @@ async fn a_slow_reccobeats_times_out_into_missing_features() {
 
 #[tokio::test]
 async fn the_real_data_set_measures_the_same_through_both_sources() {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/spotify_songs.csv.gz");
-    assert!(
-        path.exists(),
-        "the songs data set is missing at {}",
-        path.display()
-    );
-    let catalog = Arc::new(Catalog::load(&path).expect("data set loads"));
+    let catalog = encore_test_support::catalog();
     let ids: Vec<String> = (0..200)
         .map(|i| catalog.artist_at(i * 7).id.clone())
         .filter_map(|artist_id| {

@@ -4,37 +4,20 @@
 //! operators), so a name sent unescaped is not found.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use encore_domain::normalize;
-use encore_spotify::{
-    choose_artist, search_keywords, ClientSecret, RetryPolicy, SpotifyClient, SpotifyConfig,
-};
+use encore_spotify::{choose_artist, search_keywords, RetryPolicy, SpotifyClient};
 use encore_standin::catalog::SearchQuery;
-use encore_standin::{artist_id_for, Catalog, Credentials, Faults, StandIn};
+use encore_standin::{artist_id_for, Catalog, Faults, StandIn};
+use encore_test_support::{catalog, spotify_config};
 
 /// Requests in flight against the stand-in.
 const CONCURRENCY: usize = 16;
 /// Results the client reads per search (its page size).
 const PAGE: usize = 10;
-
-/// The real data set, loaded once per test binary.
-fn songs() -> Arc<Catalog> {
-    static SONGS: OnceLock<Arc<Catalog>> = OnceLock::new();
-    Arc::clone(SONGS.get_or_init(|| {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/data/spotify_songs.csv.gz");
-        assert!(
-            path.exists(),
-            "the songs data set is missing at {} (see shared/data/README.md); it is needed by these tests",
-            path.display()
-        );
-        Arc::new(Catalog::load(&path).expect("the songs data set loads"))
-    }))
-}
 
 /// True when the stand-in's first page for `q` holds an artist named like `name`, as the
 /// resolver would pick it.
@@ -87,7 +70,7 @@ const QUOTED: [&str; 16] = [
 /// typed, and every name is found once neutralised.
 #[test]
 fn unescaped_names_are_lost_and_neutralised_names_found() {
-    let catalog = songs();
+    let catalog = catalog();
     let mut lost: Vec<&str> = Vec::new();
     let mut unfound: Vec<&str> = Vec::new();
     for artist in catalog.artists() {
@@ -119,7 +102,7 @@ fn unescaped_names_are_lost_and_neutralised_names_found() {
 /// What the resolver does with a hidden name, as typed and neutralised, on the stand-in.
 #[test]
 fn a_hidden_name_resolves_only_when_neutralised() {
-    let catalog = songs();
+    let catalog = catalog();
     for name in HIDDEN_BY_SYNTAX {
         let as_typed = catalog.search_artists(&SearchQuery::parse(name));
         let page: Vec<_> = as_typed.iter().take(PAGE).map(|a| (*a).clone()).collect();
@@ -154,18 +137,13 @@ fn domain(page: &[encore_standin::catalog::CatalogArtist]) -> Vec<encore_domain:
 /// that normalize alike, such as `Mamamoo` / `MAMAMOO`, to one of them).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_artist_of_the_data_set_resolves_through_the_stand_in() {
-    let catalog = songs();
+    let catalog = catalog();
     let server = StandIn::new(catalog.clone())
         .with_faults(Faults::default())
         .serve("127.0.0.1:0".parse().expect("addr"))
         .await
         .expect("stand-in starts");
-    let credentials = Credentials::standin_default();
-    let mut config = SpotifyConfig::new(
-        credentials.client_id,
-        ClientSecret::new(credentials.client_secret),
-    )
-    .with_base_urls(server.base_url(), server.api_base());
+    let mut config = spotify_config(&server);
     config.retry = RetryPolicy {
         max_attempts: 4,
         base_delay: Duration::from_millis(20),

@@ -343,7 +343,9 @@ pub const DATA_SET: &str = "../shared/data/spotify_songs.csv.gz";
 /// [`DATA_SET`] as an absolute path from this crate's sources, for tests and benchmarks
 /// run by cargo from anywhere in the workspace.
 pub fn data_set_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(DATA_SET)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(DATA_SET)
 }
 
 impl Catalog {

@@ -1,34 +1,20 @@
 //! The stand-in over real HTTP: Spotify's shapes, bounds, errors and faults, on the real
 //! data set and on tiny catalogs written by the tests.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use encore_standin::{
     artist_id_for, Catalog, Credentials, Endpoint, Faults, RunningStandIn, StandIn,
 };
+use encore_test_support::catalog;
 use reqwest::StatusCode;
 use serde_json::Value;
 
 const HEADER: &str = "track_id,track_name,track_artist,track_popularity,track_album_id,track_album_name,\
 track_album_release_date,playlist_name,playlist_id,playlist_genre,playlist_subgenre,danceability,energy,key,\
 loudness,mode,speechiness,acousticness,instrumentalness,liveness,valence,tempo,duration_ms";
-
-/// The real data set, loaded once per test binary.
-fn songs() -> Arc<Catalog> {
-    static SONGS: OnceLock<Arc<Catalog>> = OnceLock::new();
-    Arc::clone(SONGS.get_or_init(|| {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/spotify_songs.csv.gz");
-        assert!(
-            path.exists(),
-            "the songs data set is missing at {} (see shared/data/README.md); it is needed by these tests",
-            path.display()
-        );
-        Arc::new(Catalog::load(&path).expect("the songs data set loads"))
-    }))
-}
 
 /// A 22-character base62 id made from a short tag.
 fn id(tag: &str) -> String {
@@ -112,7 +98,7 @@ fn json(body: &str) -> Value {
 
 #[tokio::test]
 async fn serves_the_data_set_like_spotify() {
-    let catalog = songs();
+    let catalog = catalog();
     assert_eq!(
         catalog.track_count(),
         28_356,

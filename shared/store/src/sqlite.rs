@@ -24,8 +24,7 @@ use crate::migrate::tables::{
     TOP_TRACKS,
 };
 use crate::ports::{
-    check_top_tracks, distinct, known_names_sql, snapshot_date, stored_artist_id,
-    stored_track_id,
+    check_top_tracks, distinct, known_names_sql, snapshot_date, stored_artist_id, stored_track_id,
 };
 use crate::{
     ArtistStore, BackendError, DatamartWatermark, RelatedRow, RelatedStore, RequestLog,

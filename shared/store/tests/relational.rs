@@ -3,7 +3,6 @@
 //! DynamoDB on the test stack's moto server (a table per test).
 
 use std::collections::{HashMap, HashSet};
-use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,7 +10,6 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeZone, Utc};
 use encore_domain::release::{AlbumType, ReleaseDate};
 use encore_domain::{Artist, ArtistId, NormalizedName, RelatedArtist, Release, Track};
-use encore_platform::config::{keys, Env};
 use encore_store::dynamodb::{create_table, DynamoTopTracks};
 use encore_store::migrate::{self, tables};
 use encore_store::mysql::MySqlStore;
@@ -20,11 +18,8 @@ use encore_store::{
     ArtistStore, BackendError, DatamartWatermark, RelatedStore, RequestLog, RequestRecord,
     RequestStatus, TopTracksCache,
 };
-use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
-use sqlx::{ConnectOptions, Connection, MySqlConnection};
-
-const DEFAULT_MYSQL_URL: &str = "mysql://root@127.0.0.1:3306/encore_test";
-const DEFAULT_AWS_ENDPOINT: &str = "http://127.0.0.1:5055";
+use encore_test_support::{aws_config, TestDatabase};
+use sqlx::mysql::MySqlPoolOptions;
 
 // ---------------------------------------------------------------------------------------
 // Fixtures
@@ -727,7 +722,9 @@ const HOSTILE: [&str; 12] = [
 /// date is refused alike on every adapter, and every table is still there.
 async fn hostile_text_conformance(store: &(impl ArtistStore + RelatedStore + RequestLog)) {
     let window = Duration::from_secs(60);
-    let ids: Vec<ArtistId> = (0..HOSTILE.len()).map(|n| artist_id("hostile", n)).collect();
+    let ids: Vec<ArtistId> = (0..HOSTILE.len())
+        .map(|n| artist_id("hostile", n))
+        .collect();
     for (id, text) in ids.iter().zip(HOSTILE) {
         let mut stored = artist(id, text);
         stored.genres = vec![text.to_owned(), "k-pop".into()];
@@ -769,7 +766,9 @@ async fn hostile_text_conformance(store: &(impl ArtistStore + RelatedStore + Req
     let known = store.known_names().await.unwrap();
     for text in HOSTILE {
         assert!(
-            known.iter().any(|k| k.display == text && k.key == key(text).as_str()),
+            known
+                .iter()
+                .any(|k| k.display == text && k.key == key(text).as_str()),
             "{text:?} is a known name"
         );
     }
@@ -779,7 +778,8 @@ async fn hostile_text_conformance(store: &(impl ArtistStore + RelatedStore + Req
     }
 
     // A snapshot label is a date: any other text is refused before anything is replaced.
-    let row = |n: usize, snapshot: &str| related(&ids[n], 1, &ids[(n + 1) % ids.len()], 0.5, snapshot);
+    let row =
+        |n: usize, snapshot: &str| related(&ids[n], 1, &ids[(n + 1) % ids.len()], 0.5, snapshot);
     let dated: Vec<RelatedArtist> = (0..ids.len()).map(|n| row(n, "2026-12-03")).collect();
     store.replace_related(&dated).await.unwrap();
     for text in HOSTILE {
@@ -796,11 +796,17 @@ async fn hostile_text_conformance(store: &(impl ArtistStore + RelatedStore + Req
     for row in &dated {
         let got = store.related(&row.artist_id, 1).await.unwrap();
         assert_eq!(got.len(), 1);
-        assert_eq!(got[0].1.name, HOSTILE[ids.iter().position(|i| *i == row.related_id).unwrap()]);
+        assert_eq!(
+            got[0].1.name,
+            HOSTILE[ids.iter().position(|i| *i == row.related_id).unwrap()]
+        );
     }
     let exported = store.export_related().await.unwrap();
     assert_eq!(exported.len(), HOSTILE.len(), "every table is still there");
-    assert_eq!(store.related_artist_count().await.unwrap(), HOSTILE.len() as u64);
+    assert_eq!(
+        store.related_artist_count().await.unwrap(),
+        HOSTILE.len() as u64
+    );
 }
 
 /// Track, album and release names fed [`HOSTILE`] round-trip through the top-tracks cache.
@@ -831,66 +837,13 @@ async fn hostile_tracks_conformance(cache: &impl TopTracksCache) {
 // The test stack: a fresh MariaDB database and a fresh DynamoDB table per test
 // ---------------------------------------------------------------------------------------
 
-fn mysql_url() -> String {
-    Env::process()
-        .optional(keys::TEST_MYSQL_URL)
-        .unwrap_or_else(|| DEFAULT_MYSQL_URL.to_owned())
-}
-
-/// A database of its own on the test server, dropped by [`TestDatabase::drop_database`].
-struct TestDatabase {
-    server: MySqlConnectOptions,
-    name: String,
-}
-
-impl TestDatabase {
-    async fn create() -> Self {
-        let url = mysql_url();
-        let server = MySqlConnectOptions::from_str(&url)
-            .unwrap_or_else(|e| panic!("{} is not a MySQL URL: {e}", keys::TEST_MYSQL_URL));
-        let name = format!("encore_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = server.connect().await.unwrap_or_else(|e| {
-            panic!("MariaDB is not reachable at {url} ({e}); start the test stack with `bash infra/local/stack.sh`")
-        });
-        sqlx::query(&format!("CREATE DATABASE {name} CHARACTER SET utf8mb4"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
-        Self { server, name }
-    }
-
-    fn options(&self) -> MySqlConnectOptions {
-        self.server.clone().database(&self.name)
-    }
-
-    async fn store(&self) -> MySqlStore {
-        MySqlStore::migrate_and_connect_with(self.options())
-            .await
-            .unwrap()
-    }
-
-    async fn drop_database(self) {
-        let mut admin = MySqlConnection::connect_with(&self.server).await.unwrap();
-        sqlx::query(&format!("DROP DATABASE {}", self.name))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
-    }
-}
-
 /// The DynamoDB client for the moto server, and a fresh table name.
 async fn dynamo_table() -> (aws_sdk_dynamodb::Client, String) {
-    let endpoint = Env::process()
-        .optional(keys::TEST_AWS_ENDPOINT)
-        .unwrap_or_else(|| DEFAULT_AWS_ENDPOINT.to_owned());
-    let config = encore_platform::aws::for_endpoint(&endpoint).await;
-    let client = aws_sdk_dynamodb::Client::new(&config);
+    let client = aws_sdk_dynamodb::Client::new(&aws_config().await);
     let table = format!("top_tracks_{}", uuid::Uuid::new_v4().simple());
-    create_table(&client, &table).await.unwrap_or_else(|e| {
-        panic!("the moto server is not answering at {endpoint} ({e}); start the test stack with `bash infra/local/stack.sh`")
-    });
+    create_table(&client, &table)
+        .await
+        .unwrap_or_else(|e| panic!("the moto server did not create table {table}: {e}"));
     (client, table)
 }
 
@@ -1045,14 +998,14 @@ async fn sqlite_replace_related_is_atomic() {
 
 #[tokio::test]
 async fn mysql_artist_store() {
-    let db = TestDatabase::create().await;
+    let db = TestDatabase::create("store").await;
     artist_store_conformance(&db.store().await).await;
     db.drop_database().await;
 }
 
 #[tokio::test]
 async fn mysql_related_store() {
-    let db = TestDatabase::create().await;
+    let db = TestDatabase::create("store").await;
     related_store_conformance(&db.store().await).await;
     let leftovers: Vec<String> = sqlx::query_scalar("SHOW TABLES LIKE 'related_artists\\_%'")
         .fetch_all(db.store().await.pool())
@@ -1067,21 +1020,21 @@ async fn mysql_related_store() {
 
 #[tokio::test]
 async fn mysql_datamart_watermark() {
-    let db = TestDatabase::create().await;
+    let db = TestDatabase::create("store").await;
     watermark_conformance(&db.store().await).await;
     db.drop_database().await;
 }
 
 #[tokio::test]
 async fn mysql_request_log() {
-    let db = TestDatabase::create().await;
+    let db = TestDatabase::create("store").await;
     request_log_conformance(&db.store().await).await;
     db.drop_database().await;
 }
 
 #[tokio::test]
 async fn mysql_migrations_apply_twice_and_create_the_tables() {
-    let db = TestDatabase::create().await;
+    let db = TestDatabase::create("store").await;
     let store = db.store().await;
     migrate::mysql(store.pool()).await.unwrap();
     MySqlStore::connect_with(db.options()).await.unwrap();
@@ -1102,7 +1055,7 @@ async fn mysql_migrations_apply_twice_and_create_the_tables() {
 /// A fresh database migrated by this code and then one (additive) migration further, as
 /// a newer deploy would leave it, and a store connected to it the way the functions connect.
 async fn newer_schema() -> (TestDatabase, MySqlStore) {
-    let db = TestDatabase::create().await;
+    let db = TestDatabase::create("store").await;
     let migrated = db.store().await;
     // What a later migration might do: a column and a table this code never names.
     sqlx::raw_sql(&format!(
@@ -1156,7 +1109,7 @@ async fn mysql_store_works_on_a_newer_schema() {
 /// refused with what to do, and left as it was.
 #[tokio::test]
 async fn mysql_connect_refuses_a_missing_or_older_schema() {
-    let db = TestDatabase::create().await;
+    let db = TestDatabase::create("store").await;
     let err = MySqlStore::connect_with(db.options()).await.unwrap_err();
     assert!(
         matches!(&err, BackendError::Rejected { reason, .. } if reason.contains("migrate function")),
@@ -1198,7 +1151,7 @@ async fn mysql_connect_refuses_a_missing_or_older_schema() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_replace_related_is_atomic() {
-    let db = TestDatabase::create().await;
+    let db = TestDatabase::create("store").await;
     let writer = db.store().await;
     let reader = MySqlStore::from_pool(
         MySqlPoolOptions::new()
@@ -1274,7 +1227,7 @@ async fn sqlite_hostile_text_is_only_data() {
 
 #[tokio::test]
 async fn mysql_hostile_text_is_only_data() {
-    let db = TestDatabase::create().await;
+    let db = TestDatabase::create("store").await;
     hostile_text_conformance(&db.store().await).await;
     db.drop_database().await;
 }
