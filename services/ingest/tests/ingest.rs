@@ -951,7 +951,8 @@ async fn every_message_delivered_twice_ingests_each_artist_once() {
 
 #[tokio::test]
 async fn the_database_going_away_mid_ingest_loses_and_duplicates_nothing() {
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use sqlx::Connection;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     let db = TestDatabase::create("gone").await;
     let store = Arc::new(db.store().await);
@@ -982,19 +983,29 @@ async fn the_database_going_away_mid_ingest_loses_and_duplicates_nothing() {
         .map(|(r, i)| message(&format!("m{i}"), r))
         .collect();
 
-    // While the batch runs, every connection to its database is killed every 30 ms (a
-    // failover, a restart): queries in flight fail, new ones reconnect.
-    let stop = Arc::new(AtomicBool::new(false));
+    // The database hangs (a write lock on `artists`, held by another session) and then
+    // drops every connection of the store, as a failover does: the queries waiting on the
+    // lock fail; the next ones reconnect.
+    let mut locker = sqlx::MySqlConnection::connect_with(&db.options()).await.unwrap();
+    let locker_id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()")
+        .fetch_one(&mut locker)
+        .await
+        .unwrap();
+    sqlx::raw_sql("LOCK TABLES artists WRITE")
+        .execute(&mut locker)
+        .await
+        .unwrap();
     let kills = Arc::new(AtomicUsize::new(0));
     let killer = {
-        let (stop, kills, admin, database) =
-            (stop.clone(), kills.clone(), admin.clone(), database.clone());
+        let (kills, admin, database) = (kills.clone(), admin.clone(), database.clone());
         tokio::spawn(async move {
-            while !stop.load(Ordering::Relaxed) {
+            for _ in 0..3 {
+                tokio::time::sleep(Duration::from_millis(400)).await;
                 let ids: Vec<i64> = sqlx::query_scalar(
-                    "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ?",
+                    "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> ?",
                 )
                 .bind(&database)
+                .bind(locker_id)
                 .fetch_all(&admin)
                 .await
                 .unwrap();
@@ -1007,18 +1018,23 @@ async fn the_database_going_away_mid_ingest_loses_and_duplicates_nothing() {
                         kills.fetch_add(1, Ordering::Relaxed);
                     }
                 }
-                tokio::time::sleep(Duration::from_millis(30)).await;
             }
         })
     };
-    let outcome = handle(batch.clone(), &stack.ingest).await;
-    stop.store(true, Ordering::Relaxed);
+    let running = {
+        let (batch, ingest) = (batch.clone(), stack.ingest.clone());
+        tokio::spawn(async move { handle(batch, &ingest).await })
+    };
     killer.await.unwrap();
-    assert!(
-        kills.load(Ordering::Relaxed) > 0,
-        "no connection was killed"
-    );
+    sqlx::raw_sql("UNLOCK TABLES").execute(&mut locker).await.unwrap();
+    let outcome = running.await.unwrap();
+    locker.close().await.unwrap();
+    assert!(kills.load(Ordering::Relaxed) > 0, "no connection was killed");
     let first_failures = outcome.failures.len();
+    assert!(
+        first_failures > 0,
+        "the kills hit no query in flight: {outcome:?}"
+    );
 
     // The database is back: the failed messages are redelivered until none fail.
     let mut failed: Vec<String> = outcome.failures.iter().map(|f| f.id.clone()).collect();
@@ -1052,4 +1068,85 @@ async fn the_database_going_away_mid_ingest_loses_and_duplicates_nothing() {
     store.pool().close().await;
     admin.close().await;
     db.drop_database().await;
+}
+
+/// Delivers `batch` until no message fails (each redelivery counting one more receive),
+/// calling `between` before each redelivery; panics on a permanent failure or when
+/// messages still fail after `rounds` deliveries.
+async fn deliver_until_done(
+    batch: &[InboundMessage],
+    ingest: &Ingest,
+    rounds: u32,
+    mut between: impl FnMut(u32),
+) {
+    let mut pending: Vec<InboundMessage> = batch.to_vec();
+    for receive_count in 1..=rounds {
+        if receive_count > 1 {
+            between(receive_count);
+        }
+        let outcome = handle(pending.clone(), ingest).await;
+        assert!(
+            outcome.failures.iter().all(|f| !f.permanent),
+            "a transient fault was dead-lettered: {outcome:?}"
+        );
+        let failed: Vec<&str> = outcome.failures.iter().map(|f| f.id.as_str()).collect();
+        pending = pending
+            .into_iter()
+            .filter(|m| failed.contains(&m.id.as_str()))
+            .map(|m| InboundMessage {
+                receive_count: receive_count + 1,
+                ..m
+            })
+            .collect();
+        if pending.is_empty() {
+            return;
+        }
+    }
+    panic!("still failing after {rounds} deliveries: {pending:?}");
+}
+
+#[tokio::test]
+async fn every_spotify_fault_ends_in_each_artist_ingested_once() {
+    let names = ["BLACKPINK", "Ed Sheeran", "TWICE", "Coldplay"];
+    type Fault = fn(&RunningStandIn);
+    let faults: [(&str, Fault, Fault); 4] = [
+        (
+            "429 bursts with Retry-After",
+            |s| s.rate_limit_burst(6, 1),
+            |_| {},
+        ),
+        ("a 5xx every third call", |s| s.set_server_error_every(3), |_| {}),
+        (
+            "tokens expiring mid-batch",
+            |s| s.set_token_ttl(Duration::from_millis(100)),
+            |_| {},
+        ),
+        (
+            "answers slower than the client's timeout",
+            |s| s.set_latency(Duration::from_millis(800)),
+            |s| s.set_latency(Duration::ZERO),
+        ),
+    ];
+    for (fault, start, end) in faults {
+        let standin = standin(Faults::default()).await;
+        let mut stack = embedded(&standin).await;
+        let mut config = spotify_config(&standin);
+        config.request_timeout = Duration::from_millis(400);
+        config.retry = RetryPolicy {
+            base_delay: Duration::from_millis(20),
+            max_attempts: 3,
+            ..RetryPolicy::default()
+        };
+        stack.ingest.catalog = Arc::new(SpotifyCatalog::new(SpotifyClient::new(config).unwrap()));
+        let batch: Vec<InboundMessage> = names
+            .iter()
+            .zip(0..)
+            .map(|(n, i)| message(&format!("m{i}"), &requested(n, None)))
+            .collect();
+        start(&standin);
+        deliver_until_done(&batch, &stack.ingest, 4, |_| end(&standin)).await;
+        let events = published(stack.lake_queue.as_ref()).await;
+        eprintln!("{fault}: {} events for {} artists", events.len(), names.len());
+        assert_ingested_once(&names, &events, stack.store.as_ref(), stack.store.as_ref()).await;
+    }
 }
