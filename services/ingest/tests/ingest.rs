@@ -986,7 +986,9 @@ async fn the_database_going_away_mid_ingest_loses_and_duplicates_nothing() {
     // The database hangs (a write lock on `artists`, held by another session) and then
     // drops every connection of the store, as a failover does: the queries waiting on the
     // lock fail; the next ones reconnect.
-    let mut locker = sqlx::MySqlConnection::connect_with(&db.options()).await.unwrap();
+    let mut locker = sqlx::MySqlConnection::connect_with(&db.options())
+        .await
+        .unwrap();
     let locker_id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()")
         .fetch_one(&mut locker)
         .await
@@ -1026,10 +1028,16 @@ async fn the_database_going_away_mid_ingest_loses_and_duplicates_nothing() {
         tokio::spawn(async move { handle(batch, &ingest).await })
     };
     killer.await.unwrap();
-    sqlx::raw_sql("UNLOCK TABLES").execute(&mut locker).await.unwrap();
+    sqlx::raw_sql("UNLOCK TABLES")
+        .execute(&mut locker)
+        .await
+        .unwrap();
     let outcome = running.await.unwrap();
     locker.close().await.unwrap();
-    assert!(kills.load(Ordering::Relaxed) > 0, "no connection was killed");
+    assert!(
+        kills.load(Ordering::Relaxed) > 0,
+        "no connection was killed"
+    );
     let first_failures = outcome.failures.len();
     assert!(
         first_failures > 0,
@@ -1115,7 +1123,11 @@ async fn every_spotify_fault_ends_in_each_artist_ingested_once() {
             |s| s.rate_limit_burst(6, 1),
             |_| {},
         ),
-        ("a 5xx every third call", |s| s.set_server_error_every(3), |_| {}),
+        (
+            "a 5xx every third call",
+            |s| s.set_server_error_every(3),
+            |_| {},
+        ),
         (
             "tokens expiring mid-batch",
             |s| s.set_token_ttl(Duration::from_millis(100)),
@@ -1146,7 +1158,11 @@ async fn every_spotify_fault_ends_in_each_artist_ingested_once() {
         start(&standin);
         deliver_until_done(&batch, &stack.ingest, 4, |_| end(&standin)).await;
         let events = published(stack.lake_queue.as_ref()).await;
-        eprintln!("{fault}: {} events for {} artists", events.len(), names.len());
+        eprintln!(
+            "{fault}: {} events for {} artists",
+            events.len(),
+            names.len()
+        );
         assert_ingested_once(&names, &events, stack.store.as_ref(), stack.store.as_ref()).await;
     }
 }

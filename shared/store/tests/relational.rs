@@ -1192,27 +1192,27 @@ async fn mysql_unreachable_server_is_unavailable_quickly() {
 // DynamoDB (moto)
 // ---------------------------------------------------------------------------------------
 
-#[tokio::test]
-async fn dynamodb_top_tracks() {
-    let (client, table) = dynamo_table().await;
-    top_tracks_conformance(&DynamoTopTracks::new(client.clone(), &table)).await;
+/// Deletes a test's DynamoDB table.
+async fn drop_table(client: &aws_sdk_dynamodb::Client, table: &str) {
     client
         .delete_table()
-        .table_name(&table)
+        .table_name(table)
         .send()
         .await
         .unwrap();
 }
 
 #[tokio::test]
+async fn dynamodb_top_tracks() {
+    let (client, table) = dynamo_table().await;
+    top_tracks_conformance(&DynamoTopTracks::new(client.clone(), &table)).await;
+    drop_table(&client, &table).await;
+}
+
+#[tokio::test]
 async fn dynamodb_missing_table_is_rejected() {
     let (client, table) = dynamo_table().await;
-    client
-        .delete_table()
-        .table_name(&table)
-        .send()
-        .await
-        .unwrap();
+    drop_table(&client, &table).await;
     let cache = DynamoTopTracks::new(client, table);
     let err = cache.top_tracks(&[artist_id("bts", 1)]).await.unwrap_err();
     assert!(matches!(err, BackendError::Rejected { .. }), "{err}");
@@ -1236,10 +1236,5 @@ async fn mysql_hostile_text_is_only_data() {
 async fn dynamodb_hostile_text_is_only_data() {
     let (client, table) = dynamo_table().await;
     hostile_tracks_conformance(&DynamoTopTracks::new(client.clone(), &table)).await;
-    client
-        .delete_table()
-        .table_name(&table)
-        .send()
-        .await
-        .unwrap();
+    drop_table(&client, &table).await;
 }
