@@ -1166,3 +1166,59 @@ async fn every_spotify_fault_ends_in_each_artist_ingested_once() {
         assert_ingested_once(&names, &events, stack.store.as_ref(), stack.store.as_ref()).await;
     }
 }
+
+#[tokio::test]
+async fn a_locked_sqlite_file_mid_ingest_loses_and_duplicates_nothing() {
+    use sqlx::Connection;
+
+    let dir = std::env::temp_dir().join(format!(
+        "encore-ingest-locked-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("encore.db");
+    let store = Arc::new(SqliteStore::open(&path).await.unwrap());
+    let standin = standin(Faults::default()).await;
+    let mut stack = embedded(&standin).await;
+    stack.ingest.artists = store.clone();
+    stack.ingest.related = store.clone();
+    stack.ingest.requests = store.clone();
+    stack.ingest.top_tracks = store.clone();
+    let names = ["BLACKPINK", "Ed Sheeran", "TWICE", "Coldplay"];
+    let batch: Vec<InboundMessage> = names
+        .iter()
+        .zip(0..)
+        .map(|(n, i)| message(&format!("m{i}"), &requested(n, None)))
+        .collect();
+
+    // Another process holds the database's write lock past the store's busy timeout (a
+    // stuck `encore` beside this one): every write waits, then fails.
+    let mut other = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::raw_sql("BEGIN EXCLUSIVE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let outcome = handle(batch.clone(), &stack.ingest).await;
+    assert_eq!(outcome.failures.len(), names.len(), "{outcome:?}");
+    assert!(
+        outcome.failures.iter().all(|f| !f.permanent),
+        "a locked database is transient: {outcome:?}"
+    );
+    sqlx::raw_sql("ROLLBACK").execute(&mut other).await.unwrap();
+    other.close().await.unwrap();
+
+    // The lock is gone: the redeliveries succeed, and nothing is there twice.
+    let redelivered: Vec<InboundMessage> = batch
+        .iter()
+        .map(|m| InboundMessage {
+            receive_count: 2,
+            ..m.clone()
+        })
+        .collect();
+    deliver_until_done(&redelivered, &stack.ingest, 3, |_| {}).await;
+    let events = published(stack.lake_queue.as_ref()).await;
+    assert_ingested_once(&names, &events, store.as_ref(), store.as_ref()).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

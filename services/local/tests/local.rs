@@ -1193,6 +1193,31 @@ fn a_job_killed_at_any_moment_leaves_one_whole_snapshot() {
         run.wait().unwrap();
         seen.push((delay, succeed(&["export", "related"])));
     }
+    // `encore serve` killed while it runs the job `POST /similarity/run` asked for.
+    for delay in [300, 1000] {
+        let port = free_port();
+        let mut serve = encore(&dir, &["serve", "--addr", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + SERVE_START;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "encore serve did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut request = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        std::io::Write::write_all(
+            &mut request,
+            b"POST /similarity/run HTTP/1.1\r\nHost: localhost\r\n\
+              Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+        )
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(delay));
+        serve.kill().unwrap();
+        serve.wait().unwrap();
+        seen.push((delay, succeed(&["export", "related"])));
+    }
     succeed(&["similarity", "run"]);
     let after = succeed(&["export", "related"]);
     assert_ne!(before, after, "the second run changed the datamart");
