@@ -159,6 +159,32 @@ impl EmbeddedQueue {
         Ok(())
     }
 
+    /// The message id and receive count of the delivery `receipt` names, or `None` (logged
+    /// as a warning naming `operation`) when the receipt is stale: the message was
+    /// redelivered under another receipt, or is gone.
+    async fn delivery(
+        &self,
+        receipt: &str,
+        operation: &str,
+        reason: &str,
+    ) -> Result<Option<(String, u32)>, BackendError> {
+        let row = sqlx::query(
+            "SELECT id, receive_count FROM queue_messages WHERE queue = ?1 AND receipt = ?2",
+        )
+        .bind(&self.name)
+        .bind(receipt)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            tracing::warn!(queue = %self.name, reason, "{operation} with a stale receipt: the message was redelivered or is gone");
+            return Ok(None);
+        };
+        Ok(Some((
+            row.try_get("id")?,
+            count(row.try_get("receive_count")?)?,
+        )))
+    }
+
     /// Moves the message with `receipt` to the dead-letter queue with `reason` (a
     /// dead-letter queue itself keeps it, failed, for the visibility timeout).
     async fn move_to_dead_letters(
@@ -298,19 +324,9 @@ impl Queue for EmbeddedQueue {
     }
 
     async fn fail(&self, receipt: &str, reason: &str) -> Result<(), BackendError> {
-        let row = sqlx::query(
-            "SELECT id, receive_count FROM queue_messages WHERE queue = ?1 AND receipt = ?2",
-        )
-        .bind(&self.name)
-        .bind(receipt)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else {
-            tracing::warn!(queue = %self.name, reason, "fail with a stale receipt: the message was redelivered or is gone");
+        let Some((id, receive_count)) = self.delivery(receipt, "fail", reason).await? else {
             return Ok(());
         };
-        let id: String = row.try_get("id")?;
-        let receive_count = count(row.try_get("receive_count")?)?;
         if receive_count >= self.settings.max_receives {
             return self
                 .move_to_dead_letters(receipt, &id, receive_count, reason)
@@ -321,19 +337,9 @@ impl Queue for EmbeddedQueue {
 
     /// Moves the message at once: no delivery can succeed.
     async fn dead_letter(&self, receipt: &str, reason: &str) -> Result<(), BackendError> {
-        let row = sqlx::query(
-            "SELECT id, receive_count FROM queue_messages WHERE queue = ?1 AND receipt = ?2",
-        )
-        .bind(&self.name)
-        .bind(receipt)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else {
-            tracing::warn!(queue = %self.name, reason, "dead-letter with a stale receipt: the message was redelivered or is gone");
+        let Some((id, receive_count)) = self.delivery(receipt, "dead-letter", reason).await? else {
             return Ok(());
         };
-        let id: String = row.try_get("id")?;
-        let receive_count = count(row.try_get("receive_count")?)?;
         self.move_to_dead_letters(receipt, &id, receive_count, reason)
             .await
     }
