@@ -22,7 +22,9 @@ use clap::Args;
 use encore_chat::server::{serve, SKILL_PATH};
 use encore_chat::{Chat, ChatSettings, SecretGuard, SkillEndpoint, SkillSecret, Stores};
 use encore_domain::release::{AlbumType, Release, ReleaseDate};
-use encore_domain::{Artist, ArtistId, RelatedArtist, Track, TrackId, TOP_TRACKS_PER_ARTIST};
+use encore_domain::{
+    Artist, ArtistId, RelatedArtist, RelatedSnapshot, Track, TrackId, TOP_TRACKS_PER_ARTIST,
+};
 use encore_messaging::embedded_bus::EmbeddedBus;
 use encore_store::sqlite::SqliteStore;
 use encore_store::{ArtistStore, RelatedStore, TopTracksCache};
@@ -198,7 +200,9 @@ async fn seed(store: &SqliteStore) -> BenchResult<Vec<String>> {
         }));
         names.push(name);
     }
-    store.replace_related(&related).await?;
+    store
+        .replace_related(&RelatedSnapshot::from_rows(&related)?)
+        .await?;
     Ok(names)
 }
 

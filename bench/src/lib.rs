@@ -10,6 +10,7 @@
 pub mod chat;
 pub mod evaluation;
 pub mod ingest;
+pub mod job;
 pub mod knn;
 mod knn_studies;
 pub mod lake;
@@ -34,6 +35,9 @@ pub enum Bench {
     Quality(quality::QualityArgs),
     /// The skill endpoint under wrk load, beside a trivial axum handler.
     Chat(chat::ChatArgs),
+    /// The daily job end to end on a synthesised lake of N artists: seconds per stage,
+    /// `total_seconds=…`, `peak_rss_mb=…`.
+    Job(job::JobArgs),
     /// Ingest throughput against the Spotify stand-in with a latency per call.
     Ingest(ingest::IngestArgs),
     /// The lake writer: the data set's artists as `ArtistIngested` events into Parquet.
@@ -49,6 +53,7 @@ pub async fn run(bench: Bench) -> anyhow::Result<()> {
         Bench::Quality(args) => tokio::task::spawn_blocking(move || quality::run(args)).await?,
         Bench::Chat(args) => chat::run(args).await,
         Bench::Ingest(args) => ingest::run(args).await,
+        Bench::Job(args) => job::run(args).await,
         Bench::Lake(args) => lake::run(args).await,
         Bench::Soak(args) => soak::run(args).await,
     }

@@ -15,7 +15,9 @@ use encore_chat::server::{check_exposure, serve, ServeError, SKILL_PATH};
 use encore_chat::{Chat, ChatSettings, SecretGuard, SkillEndpoint, SkillSecret, Stores};
 use encore_domain::events::{ArtistRequested, BusEvent};
 use encore_domain::release::{AlbumType, DatePrecision, Release, ReleaseDate};
-use encore_domain::{service_date, Artist, ArtistId, NormalizedName, RelatedArtist, Track};
+use encore_domain::{
+    service_date, Artist, ArtistId, NormalizedName, RelatedArtist, RelatedSnapshot, Track,
+};
 use encore_kakao::limits::validate;
 use encore_kakao::SkillResponse;
 use encore_messaging::embedded_bus::EmbeddedBus;
@@ -208,7 +210,11 @@ async fn seed(stores: &Stores) {
             snapshot: "2026-11-25".into(),
         })
         .collect();
-    stores.related.replace_related(&rows).await.unwrap();
+    stores
+        .related
+        .replace_related(&RelatedSnapshot::from_rows(&rows).unwrap())
+        .await
+        .unwrap();
 }
 
 // ------------------------------------------------------------------ backends
@@ -1208,7 +1214,7 @@ async fn cached_answers_refresh_on_invalidate() {
         .chat
         .stores()
         .related
-        .replace_related(&[related])
+        .replace_related(&RelatedSnapshot::from_rows(&[related]).unwrap())
         .await
         .unwrap();
     let (_, cached) = ask().await;

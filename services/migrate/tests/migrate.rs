@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode};
-use encore_domain::{ArtistId, NormalizedName};
+use encore_domain::{ArtistId, NormalizedName, RelatedSnapshot};
 use encore_migrate::{answer, SchemaRequest, SecretSource, Target};
 use encore_store::migrate::{tables, MIGRATIONS_TABLE};
 use encore_store::mysql::MySqlStore;
@@ -632,10 +632,13 @@ async fn each_function_user_does_its_work_and_nothing_else() {
         snapshot: "2026-12-02".into(),
     };
     similarity
-        .replace_related(std::slice::from_ref(&row))
+        .replace_related(&RelatedSnapshot::from_rows(std::slice::from_ref(&row)).unwrap())
         .await
         .unwrap();
-    similarity.replace_related(&[row]).await.unwrap();
+    similarity
+        .replace_related(&RelatedSnapshot::from_rows(&[row]).unwrap())
+        .await
+        .unwrap();
     similarity.record_datamart_read_at(now).await.unwrap();
     assert_denied(
         &stack,
@@ -795,7 +798,10 @@ async fn chat_and_ingest_connections_send_nothing_that_pins_the_proxy() {
         distance: 0.25,
         snapshot: "2026-12-02".into(),
     };
-    similarity.replace_related(&[row]).await.unwrap();
+    similarity
+        .replace_related(&RelatedSnapshot::from_rows(&[row]).unwrap())
+        .await
+        .unwrap();
     similarity.pool().close().await;
 
     let chat = MySqlStore::connect_with(stack.as_user("chat"))

@@ -6,7 +6,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use encore_domain::RelatedArtist;
+use encore_domain::RelatedSnapshot;
 use encore_lake::query::{LakeSql, ProfileRow, QueryError, QueryProgress};
 use encore_lake::tables::PARTITION_TZ;
 use encore_similarity::{relate, ArtistProfile, Profile, SimilarityError, DEFAULT_K};
@@ -283,7 +283,7 @@ async fn related_rows(
     profiles: Vec<ProfileRow>,
     settings: Settings,
     snapshot: NaiveDate,
-) -> Result<Vec<RelatedArtist>, JobError> {
+) -> Result<RelatedSnapshot, JobError> {
     let profiles: Vec<ArtistProfile> = profiles
         .into_iter()
         .map(|row| ArtistProfile {
@@ -295,7 +295,7 @@ async fn related_rows(
     let snapshot = snapshot.to_string();
     let search = tokio::task::spawn_blocking(move || {
         relate(&profiles, settings.k, settings.profile)
-            .and_then(|relations| relations.to_related_artists(&snapshot))
+            .and_then(|relations| relations.to_snapshot(&snapshot))
     });
     match search.await {
         Ok(rows) => Ok(rows?),

@@ -18,7 +18,8 @@ use encore_domain::events::{
     SOURCE_OPS,
 };
 use encore_domain::{
-    Artist, ArtistId, AudioFeatures, NormalizedName, RelatedArtist, Track, FEATURE_NAMES,
+    Artist, ArtistId, AudioFeatures, NormalizedName, RelatedArtist, RelatedSnapshot, Track,
+    FEATURE_NAMES,
 };
 use encore_lake::query::{
     AthenaLakeSql, AthenaTarget, DataFusionLakeSql, ExecutionState, LakeSql, Polling, ProfileRow,
@@ -159,8 +160,9 @@ fn expected_rows(settings: &Settings) -> Vec<(String, u32, String, f64)> {
         .collect();
     let relations = relate(&profiles, settings.k, settings.profile).unwrap();
     relations
-        .to_related_artists("unused")
+        .to_snapshot("2026-11-25")
         .unwrap()
+        .to_related_artists()
         .into_iter()
         .map(|r| {
             (
@@ -576,7 +578,10 @@ async fn a_failed_phase_leaves_yesterdays_datamart() {
             snapshot: "2026-11-24".into(),
         })
         .collect();
-    store.replace_related(&yesterday).await.unwrap();
+    store
+        .replace_related(&RelatedSnapshot::from_rows(&yesterday).unwrap())
+        .await
+        .unwrap();
     let before = store.export_related().await.unwrap();
 
     let failed = ScriptedLake::new(|| {
@@ -629,7 +634,10 @@ async fn a_run_that_shrinks_the_datamart_is_refused_unless_forced() {
             snapshot: "2026-11-24".into(),
         })
         .collect();
-    store.replace_related(&today).await.unwrap();
+    store
+        .replace_related(&RelatedSnapshot::from_rows(&today).unwrap())
+        .await
+        .unwrap();
     let before = store.export_related().await.unwrap();
 
     // The lake lost most of its data: 3 of 14 artists.

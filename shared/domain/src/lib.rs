@@ -4,6 +4,7 @@
 //! This crate knows no AWS, no database and no HTTP: adapters convert into these types.
 
 pub mod calendar;
+pub mod datamart;
 pub mod events;
 pub mod ids;
 pub mod model;
@@ -12,6 +13,7 @@ pub mod release;
 pub mod suggest;
 
 pub use calendar::{service_date, SERVICE_TZ};
+pub use datamart::{RelatedRowRef, RelatedSnapshot, SnapshotError};
 pub use ids::{ArtistId, IdError, TrackId, MAX_ID_LEN};
 pub use model::{
     Artist, AudioFeatures, FeatureSource, RelatedArtist, Track, FEATURES_MISSING, FEATURE_NAMES,

@@ -1,6 +1,6 @@
 //! The job's entry point: per-artist profiles in, related artists out.
 
-use encore_domain::{ArtistId, RelatedArtist, FEATURE_NAMES};
+use encore_domain::{ArtistId, RelatedSnapshot, FEATURE_NAMES};
 
 use crate::{exact_knn, standardize, FeatureMatrix, Neighbours, Points, SimilarityError};
 
@@ -85,23 +85,27 @@ impl Relations {
         })
     }
 
-    /// The rows as datamart records of the given snapshot date; fails when a profile's id
-    /// is not an artist id (the engine relates any ids, the datamart only artists').
-    pub fn to_related_artists(
-        &self,
-        snapshot: &str,
-    ) -> Result<Vec<RelatedArtist>, SimilarityError> {
-        self.rows()
-            .map(|(artist_id, rank, related_id, distance)| {
-                Ok(RelatedArtist {
-                    artist_id: ArtistId::try_from(artist_id)?,
-                    rank,
-                    related_id: ArtistId::try_from(related_id)?,
-                    distance,
-                    snapshot: snapshot.to_owned(),
-                })
-            })
-            .collect()
+    /// The rows as the datamart snapshot labelled `snapshot` (the run's date), each artist
+    /// id held once; fails when a profile's id is not an artist id (the engine relates any
+    /// ids, the datamart only artists').
+    pub fn to_snapshot(&self, snapshot: &str) -> Result<RelatedSnapshot, SimilarityError> {
+        let ids = self
+            .points
+            .ids()
+            .iter()
+            .map(|id| ArtistId::try_from(id.as_str()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let per_point = self.neighbours.per_point();
+        let mut rows = RelatedSnapshot::new(snapshot, ids, self.neighbours.len() * per_point)
+            .map_err(|_| SimilarityError::TooMany(self.points.len()))?;
+        for i in 0..self.neighbours.len() {
+            for (rank, (j, distance)) in (1..).zip(self.neighbours.of(i)) {
+                // Both are point indexes below the id count, which fits a u32 (checked above).
+                rows.push(i as u32, rank, j as u32, distance)
+                    .map_err(|_| SimilarityError::TooMany(self.points.len()))?;
+            }
+        }
+        Ok(rows)
     }
 }
 

@@ -258,9 +258,14 @@ fn relate_turns_profiles_into_ranked_rows() {
         assert!(rows
             .windows(2)
             .all(|w| w[0].0 != w[1].0 || w[0].3 <= w[1].3));
-        let records = relations.to_related_artists("2026-11-25").unwrap();
-        assert_eq!(records.len(), 3000);
-        assert_eq!(records[0].snapshot, "2026-11-25");
+        let snapshot = relations.to_snapshot("2026-11-25").unwrap();
+        assert_eq!(snapshot.len(), 3000);
+        assert_eq!(snapshot.label(), "2026-11-25");
+        let records = snapshot.to_related_artists();
+        assert!(records
+            .iter()
+            .zip(&rows)
+            .all(|(r, row)| r.artist_id == row.0 && r.rank == row.1 && r.related_id == row.2));
     }
     let plain: Vec<_> = relate(&profiles, 10, Profile::Plain)
         .unwrap()

@@ -17,7 +17,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use encore_domain::suggest::KnownName;
-use encore_domain::{Artist, ArtistId, NormalizedName, RelatedArtist};
+use encore_domain::{Artist, ArtistId, NormalizedName, RelatedArtist, RelatedSnapshot};
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions, MySqlRow};
 use sqlx::{MySql, MySqlConnection, MySqlPool, QueryBuilder, Row};
 
@@ -169,17 +169,18 @@ impl MySqlStore {
         &self.pool
     }
 
-    /// Loads `rows` into a fresh staging table and swaps it in with one `RENAME TABLE`, on
+    /// Loads `related` into a fresh staging table and swaps it in with one `RENAME TABLE`, on
     /// a connection holding [`REPLACE_LOCK`]. Any failure before the rename leaves the live
     /// table untouched.
     async fn load_and_swap(
         conn: &mut MySqlConnection,
-        rows: &[RelatedArtist],
+        related: &RelatedSnapshot,
     ) -> Result<(), BackendError> {
-        let dates = rows
-            .iter()
-            .map(snapshot_date)
-            .collect::<Result<Vec<_>, _>>()?;
+        let date = if related.is_empty() {
+            None
+        } else {
+            Some(snapshot_date(related)?)
+        };
         sqlx::query(&format!(
             "DROP TABLE IF EXISTS {RELATED_ARTISTS_STAGING}, {RELATED_ARTISTS_OLD}"
         ))
@@ -190,7 +191,7 @@ impl MySqlStore {
         ))
         .execute(&mut *conn)
         .await?;
-        let loaded = Self::load_staging(conn, rows, &dates).await;
+        let loaded = Self::load_staging(conn, related, date).await;
         if let Err(err) = loaded {
             let dropped = sqlx::query(&format!("DROP TABLE IF EXISTS {RELATED_ARTISTS_STAGING}"))
                 .execute(&mut *conn)
@@ -213,23 +214,23 @@ impl MySqlStore {
 
     async fn load_staging(
         conn: &mut MySqlConnection,
-        rows: &[RelatedArtist],
-        dates: &[NaiveDate],
+        related: &RelatedSnapshot,
+        date: Option<NaiveDate>,
     ) -> Result<(), BackendError> {
-        for (chunk, chunk_dates) in rows
-            .chunks(RELATED_ROWS_PER_INSERT)
-            .zip(dates.chunks(RELATED_ROWS_PER_INSERT))
-        {
+        let Some(date) = date else {
+            return Ok(());
+        };
+        for batch in related.batches(RELATED_ROWS_PER_INSERT) {
             let mut insert = QueryBuilder::<MySql>::new(format!(
                 "INSERT INTO {RELATED_ARTISTS_STAGING} (artist_id, `rank`, related_id, distance, snapshot) "
             ));
-            insert.push_values(chunk.iter().zip(chunk_dates), |mut values, (row, date)| {
+            insert.push_values(related.rows_in(batch), |mut values, row| {
                 values
                     .push_bind(row.artist_id.as_str())
                     .push_bind(row.rank)
                     .push_bind(row.related_id.as_str())
                     .push_bind(row.distance)
-                    .push_bind(*date);
+                    .push_bind(date);
             });
             insert.build().execute(&mut *conn).await?;
         }
@@ -386,8 +387,8 @@ impl RelatedStore for MySqlStore {
             .collect()
     }
 
-    #[tracing::instrument(skip_all, fields(rows = rows.len()))]
-    async fn replace_related(&self, rows: &[RelatedArtist]) -> Result<(), BackendError> {
+    #[tracing::instrument(skip_all, fields(rows = related.len()))]
+    async fn replace_related(&self, related: &RelatedSnapshot) -> Result<(), BackendError> {
         let mut conn = self.pool.acquire().await?;
         let locked: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, ?)")
             .bind(REPLACE_LOCK)
@@ -399,7 +400,7 @@ impl RelatedStore for MySqlStore {
                 "another datamart replacement held {REPLACE_LOCK} for {REPLACE_LOCK_WAIT_SECS} s"
             )));
         }
-        let swapped = Self::load_and_swap(&mut conn, rows).await;
+        let swapped = Self::load_and_swap(&mut conn, related).await;
         let released = sqlx::query("SELECT RELEASE_LOCK(?)")
             .bind(REPLACE_LOCK)
             .execute(&mut *conn)

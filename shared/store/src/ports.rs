@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use encore_domain::suggest::KnownName;
 use encore_domain::{
-    Artist, ArtistId, NormalizedName, RelatedArtist, Release, Track, TrackId, TOP_TRACKS_PER_ARTIST,
+    Artist, ArtistId, NormalizedName, RelatedArtist, RelatedSnapshot, Release, Track, TrackId,
+    TOP_TRACKS_PER_ARTIST,
 };
 
 use crate::BackendError;
@@ -59,9 +60,10 @@ pub trait RelatedStore: Send + Sync {
         artist_id: &ArtistId,
         limit: u32,
     ) -> Result<Vec<(RelatedArtist, Artist)>, BackendError>;
-    /// Replaces the whole datamart with `rows`, atomically: a reader sees the old snapshot
-    /// or the new one, never a mix, and a failure leaves the old one in place.
-    async fn replace_related(&self, rows: &[RelatedArtist]) -> Result<(), BackendError>;
+    /// Replaces the whole datamart with `related`, atomically: a reader sees the old
+    /// snapshot or the new one, never a mix, and a failure leaves the old one in place.
+    /// Rows go in large multi-row batches (ten million at catalog scale).
+    async fn replace_related(&self, related: &RelatedSnapshot) -> Result<(), BackendError>;
     /// Every datamart row with names, ordered by artist id then rank.
     async fn export_related(&self) -> Result<Vec<RelatedRow>, BackendError>;
     /// How many artists the datamart relates now (the similarity job's shrink guard).
@@ -171,14 +173,14 @@ pub trait RequestLog: Send + Sync {
     async fn asked_since(&self, since: DateTime<Utc>) -> Result<Vec<NormalizedName>, BackendError>;
 }
 
-/// Parses a datamart row's snapshot label, a `YYYY-MM-DD` date, for
+/// Parses a datamart snapshot's label, a `YYYY-MM-DD` date, for
 /// [`RelatedStore::replace_related`]: any other text is `Rejected` on every adapter.
 #[cfg_attr(not(any(feature = "sqlite", feature = "mysql")), allow(dead_code))]
-pub(crate) fn snapshot_date(row: &RelatedArtist) -> Result<chrono::NaiveDate, BackendError> {
-    chrono::NaiveDate::parse_from_str(&row.snapshot, "%Y-%m-%d").map_err(|e| {
+pub(crate) fn snapshot_date(related: &RelatedSnapshot) -> Result<chrono::NaiveDate, BackendError> {
+    chrono::NaiveDate::parse_from_str(related.label(), "%Y-%m-%d").map_err(|e| {
         BackendError::rejected(format!(
-            "snapshot {:?} of {} is not a YYYY-MM-DD date: {e}",
-            row.snapshot, row.artist_id
+            "snapshot label {:?} is not a YYYY-MM-DD date: {e}",
+            related.label()
         ))
     })
 }

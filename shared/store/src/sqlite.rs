@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use encore_domain::suggest::KnownName;
 use encore_domain::{
-    Artist, ArtistId, FeatureSource, NormalizedName, RelatedArtist, Release, Track,
+    Artist, ArtistId, FeatureSource, NormalizedName, RelatedArtist, RelatedSnapshot, Release, Track,
 };
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
@@ -344,26 +344,28 @@ impl RelatedStore for SqliteStore {
     }
 
     /// One transaction: readers (WAL) see the previous snapshot until it commits.
-    #[tracing::instrument(skip_all, fields(rows = rows.len()))]
-    async fn replace_related(&self, rows: &[RelatedArtist]) -> Result<(), BackendError> {
-        for row in rows {
-            snapshot_date(row)?;
-        }
+    #[tracing::instrument(skip_all, fields(rows = related.len()))]
+    async fn replace_related(&self, related: &RelatedSnapshot) -> Result<(), BackendError> {
+        let label = if related.is_empty() {
+            String::new()
+        } else {
+            snapshot_date(related)?.format("%Y-%m-%d").to_string()
+        };
         let mut tx = self.pool.begin().await?;
         sqlx::query(&format!("DELETE FROM {RELATED_ARTISTS}"))
             .execute(&mut *tx)
             .await?;
-        for chunk in rows.chunks(RELATED_ROWS_PER_INSERT) {
+        for batch in related.batches(RELATED_ROWS_PER_INSERT) {
             let mut insert = QueryBuilder::<Sqlite>::new(format!(
                 "INSERT INTO {RELATED_ARTISTS} (artist_id, rank, related_id, distance, snapshot) "
             ));
-            insert.push_values(chunk, |mut values, row| {
+            insert.push_values(related.rows_in(batch), |mut values, row| {
                 values
                     .push_bind(row.artist_id.as_str())
                     .push_bind(row.rank)
                     .push_bind(row.related_id.as_str())
                     .push_bind(row.distance)
-                    .push_bind(&row.snapshot);
+                    .push_bind(label.as_str());
             });
             insert.build().execute(&mut *tx).await?;
         }

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use encore_domain::release::{AlbumType, ReleaseDate};
-use encore_domain::{Artist, ArtistId, NormalizedName, RelatedArtist, Release, Track};
+use encore_domain::{
+    Artist, ArtistId, NormalizedName, RelatedArtist, RelatedSnapshot, Release, Track,
+};
 use encore_store::dynamodb::{create_table, DynamoTopTracks};
 use encore_store::migrate::{self, tables};
 use encore_store::mysql::MySqlStore;
@@ -245,7 +247,10 @@ async fn related_store_conformance(store: &(impl ArtistStore + RelatedStore)) {
         related(&ids[0], 5, &ids[5], 0.5, "2026-11-24"),
         related(&ids[1], 1, &ids[0], 0.1, "2026-11-24"),
     ];
-    store.replace_related(&snapshot).await.unwrap();
+    store
+        .replace_related(&RelatedSnapshot::from_rows(&snapshot).unwrap())
+        .await
+        .unwrap();
 
     // Ordered by rank, limited, joined with the catalog, the missing id skipped.
     let first = store.related(&ids[0], 3).await.unwrap();
@@ -293,7 +298,10 @@ async fn related_store_conformance(store: &(impl ArtistStore + RelatedStore)) {
 
     // A replacement replaces fully: rows of the old snapshot are gone.
     let next = vec![related(&ids[2], 1, &ids[3], 0.7, "2026-11-25")];
-    store.replace_related(&next).await.unwrap();
+    store
+        .replace_related(&RelatedSnapshot::from_rows(&next).unwrap())
+        .await
+        .unwrap();
     assert!(store.related(&ids[0], 10).await.unwrap().is_empty());
     let now = store.related(&ids[2], 10).await.unwrap();
     assert_eq!(now.len(), 1);
@@ -305,13 +313,19 @@ async fn related_store_conformance(store: &(impl ArtistStore + RelatedStore)) {
         related(&ids[4], 1, &ids[5], 0.1, "2026-11-26"),
         related(&ids[4], 1, &ids[3], 0.2, "2026-11-26"),
     ];
-    let err = store.replace_related(&broken).await.unwrap_err();
+    let err = store
+        .replace_related(&RelatedSnapshot::from_rows(&broken).unwrap())
+        .await
+        .unwrap_err();
     assert!(matches!(err, BackendError::Duplicate { .. }), "{err}");
     assert_eq!(store.related(&ids[2], 10).await.unwrap()[0].0, next[0]);
     assert!(store.related(&ids[4], 10).await.unwrap().is_empty());
 
     // An empty replacement empties the datamart.
-    store.replace_related(&[]).await.unwrap();
+    store
+        .replace_related(&RelatedSnapshot::default())
+        .await
+        .unwrap();
     assert!(store.export_related().await.unwrap().is_empty());
 }
 
@@ -641,7 +655,10 @@ async fn replace_is_atomic(
             })
             .collect()
     };
-    writer.replace_related(&snapshot(0)).await.unwrap();
+    writer
+        .replace_related(&RelatedSnapshot::from_rows(&snapshot(0)).unwrap())
+        .await
+        .unwrap();
 
     let done = Arc::new(AtomicBool::new(false));
     let reader_done = Arc::clone(&done);
@@ -684,7 +701,10 @@ async fn replace_is_atomic(
         (reads, seen.len())
     });
     for run in 1..=RUNS {
-        writer.replace_related(&snapshot(run)).await.unwrap();
+        writer
+            .replace_related(&RelatedSnapshot::from_rows(&snapshot(run)).unwrap())
+            .await
+            .unwrap();
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     done.store(true, Ordering::Relaxed);
@@ -781,13 +801,17 @@ async fn hostile_text_conformance(store: &(impl ArtistStore + RelatedStore + Req
     let row =
         |n: usize, snapshot: &str| related(&ids[n], 1, &ids[(n + 1) % ids.len()], 0.5, snapshot);
     let dated: Vec<RelatedArtist> = (0..ids.len()).map(|n| row(n, "2026-12-03")).collect();
-    store.replace_related(&dated).await.unwrap();
+    store
+        .replace_related(&RelatedSnapshot::from_rows(&dated).unwrap())
+        .await
+        .unwrap();
     for text in HOSTILE {
-        let mut rows = dated.clone();
-        rows.push(row(0, text));
+        let rows: Vec<RelatedArtist> = (0..ids.len()).map(|n| row(n, text)).collect();
         assert!(
             matches!(
-                store.replace_related(&rows).await,
+                store
+                    .replace_related(&RelatedSnapshot::from_rows(&rows).unwrap())
+                    .await,
                 Err(BackendError::Rejected { .. })
             ),
             "{text:?} as a snapshot"
