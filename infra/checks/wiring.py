@@ -15,6 +15,7 @@ lake columns) are the ones the code defines in:
   shared/domain/src/events.rs     the event `detail-type`s and `source`s
   shared/lake/src/tables.rs       the lake tables: prefixes, SQL names, columns, projection
   shared/lake/src/query.rs        the lake SQL, and so the tables the Athena caller reads
+  shared/lake/src/query/athena.rs the prefix the Athena caller unloads its result under
   shared/store/src/dynamodb.rs    the top-tracks key attributes and the calls the adapter makes
   shared/platform/src/metrics.rs  the metrics namespace, dimension and metric names
   services/similarity/src/trigger.rs  the detail-type the similarity function runs the schedule for
@@ -319,6 +320,7 @@ TRIGGER_RS = "services/similarity/src/trigger.rs"
 EVENTS_RS = "shared/domain/src/events.rs"
 TABLES_RS = "shared/lake/src/tables.rs"
 QUERY_RS = "shared/lake/src/query.rs"
+ATHENA_RS = "shared/lake/src/query/athena.rs"
 DYNAMODB_RS = "shared/store/src/dynamodb.rs"
 MIGRATE_RS = "services/migrate/src/lib.rs"
 # The custom resource that migrates the schema and creates the function users, and the
@@ -396,6 +398,11 @@ def tables_read_by_sql(root: Path, names: set[str]) -> set[str]:
     if not read_tables:
         raise CheckError(f"{QUERY_RS}: PROFILE_SQL reads no lake table; update infra/checks/wiring.py with the code")
     return read_tables
+
+
+def unload_prefix(root: Path) -> str:
+    """The prefix of the lake bucket the Athena adapter UNLOADs the profile query's result under."""
+    return find(r'pub const UNLOAD_PREFIX: &str = "([^"/]+)";', read(root, ATHENA_RS), ATHENA_RS)
 
 
 def dynamodb_actions(root: Path) -> set[str]:
@@ -1049,6 +1056,36 @@ def lake_bucket_hardened(s: Stack) -> list[str]:
         problems.append("AthenaWorkGroup: results do not go to s3://LakeBucket/athena-results/")
     if not wg.get("BytesScannedCutoffPerQuery") or wg.get("EnforceWorkGroupConfiguration") is not True:
         problems.append("AthenaWorkGroup: no enforced bytes-scanned cutoff")
+    return problems
+
+
+# What the Athena caller does under the UNLOAD prefix: Athena writes the Parquet there with
+# the caller's permissions, the adapter reads it back and deletes it. Listing is the bucket's
+# s3:ListBucket, which Athena needs for the tables anyway.
+UNLOAD_ACTIONS = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]
+# Days after which the bucket expires what a run failed to delete under the UNLOAD prefix.
+UNLOAD_EXPIRATION_DAYS = 1
+
+
+@check("the Athena caller may put, get and delete under shared/lake's UNLOAD prefix, and that prefix expires in a day",
+       lambda t: res(t, "LakeBucket")["LifecycleConfiguration"].update(
+           Rules=[r for r in res(t, "LakeBucket")["LifecycleConfiguration"]["Rules"] if r.get("Id") != "expire-unloaded-results"]))
+def unload_prefix_granted_and_expiring(s: Stack) -> list[str]:
+    prefix = unload_prefix(s.root)
+    problems = []
+    rules = s.of_type("AWS::S3::Bucket").get("LakeBucket", {}).get("LifecycleConfiguration", {}).get("Rules", [])
+    if not any(r.get("Prefix") == f"{prefix}/" and r.get("Status") == "Enabled"
+               and r.get("ExpirationInDays") == UNLOAD_EXPIRATION_DAYS for r in rules):
+        problems.append(f"LakeBucket: no enabled rule expiring {prefix}/ after {UNLOAD_EXPIRATION_DAYS} day")
+    queriers = [fn for fn, env in environment(s).items() if "ATHENA_WORKGROUP" in env]
+    if not queriers:
+        problems.append("no function has ATHENA_WORKGROUP: nothing runs the UNLOAD")
+    objects = {"Fn::Sub": f"${{LakeBucket.Arn}}/{prefix}/*"}
+    for fn in queriers:
+        if refs(environment(s)[fn].get("LAKE_BUCKET")) != {"LakeBucket"}:
+            problems.append(f"{fn}: runs the UNLOAD but LAKE_BUCKET does not name LakeBucket")
+        problems += [f"{fn}: may not {a} under {prefix}/ of the lake" for a in UNLOAD_ACTIONS
+                     if not granted(s, fn, a, objects)]
     return problems
 
 

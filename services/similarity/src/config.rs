@@ -10,8 +10,9 @@ use crate::job::Settings;
 
 /// Variables this service reads beyond [`encore_platform::config::keys`].
 pub mod service_keys {
-    /// S3 prefix (`s3://bucket/prefix/`) for Athena's result files. Unset: the
-    /// workgroup's own result location, which the SAM template enforces.
+    /// S3 prefix (`s3://bucket/prefix/`) for Athena's result files (for the profile
+    /// query's UNLOAD, its metadata and manifest only). Unset: the workgroup's own result
+    /// location, which the SAM template enforces.
     pub const ATHENA_OUTPUT_LOCATION: &str = "ATHENA_OUTPUT_LOCATION";
 }
 
@@ -23,6 +24,9 @@ pub const DEFAULT_WORKGROUP: &str = "primary";
 pub struct Config {
     /// Where the profile query runs.
     pub athena: AthenaTarget,
+    /// The lake bucket, under whose [`UNLOAD_PREFIX`](encore_lake::query::UNLOAD_PREFIX)
+    /// the profile query's result is unloaded and read back.
+    pub lake_bucket: String,
     /// The bus the daily refresh publishes `ArtistRequested` to.
     pub event_bus_name: String,
     /// The job's settings (the shrink guard).
@@ -44,6 +48,7 @@ impl Config {
                 database: env.required(keys::LAKE_DATABASE)?,
                 output_location: env.optional(service_keys::ATHENA_OUTPUT_LOCATION),
             },
+            lake_bucket: env.required(keys::LAKE_BUCKET)?,
             event_bus_name: env.required(keys::EVENT_BUS_NAME)?,
             settings: Settings::from_env(env)?,
             database_url: secrets::database_url(env, aws).await?,
@@ -76,12 +81,28 @@ mod tests {
         assert_eq!(
             err,
             ConfigError::Missing {
+                key: keys::LAKE_BUCKET
+            }
+        );
+        let err = Config::from_env(
+            &Env::from_pairs([
+                (keys::LAKE_DATABASE, "encore_lake"),
+                (keys::LAKE_BUCKET, "encore-lake-bucket"),
+            ]),
+            &aws,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::Missing {
                 key: keys::EVENT_BUS_NAME
             }
         );
         let config = Config::from_env(
             &Env::from_pairs([
                 (keys::LAKE_DATABASE, "encore_lake"),
+                (keys::LAKE_BUCKET, "encore-lake-bucket"),
                 (keys::EVENT_BUS_NAME, "encore-bus"),
                 (keys::DATABASE_URL, "mysql://encore:db-password@db/encore"),
             ]),
@@ -91,6 +112,7 @@ mod tests {
         .unwrap();
         assert!(!format!("{config:?}").contains("db-password"));
         assert_eq!(config.event_bus_name, "encore-bus");
+        assert_eq!(config.lake_bucket, "encore-lake-bucket");
         assert_eq!(
             config.athena,
             AthenaTarget {
@@ -102,6 +124,7 @@ mod tests {
         let config = Config::from_env(
             &Env::from_pairs([
                 (keys::LAKE_DATABASE, "encore_lake"),
+                (keys::LAKE_BUCKET, "encore-lake-bucket"),
                 (keys::EVENT_BUS_NAME, "encore-bus"),
                 (keys::ATHENA_WORKGROUP, "encore-lake"),
                 (service_keys::ATHENA_OUTPUT_LOCATION, "s3://results/"),

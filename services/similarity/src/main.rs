@@ -1,9 +1,11 @@
-//! The similarity Lambda: the daily refresh onto the bus, then Athena over the lake into
-//! the MySQL datamart.
+//! The similarity Lambda: the daily refresh onto the bus, then Athena over the lake (the
+//! result unloaded to Parquet in the lake bucket) into the MySQL datamart.
 
 use std::sync::Arc;
 
+use encore_lake::objects::s3::s3_client;
 use encore_lake::query::AthenaLakeSql;
+use encore_lake::S3Lake;
 use encore_messaging::eventbridge::EventBridgePublisher;
 use encore_messaging::BusEnvelope;
 use encore_platform::Env;
@@ -25,6 +27,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         Arc::new(AthenaLakeSql::new(
             aws_sdk_athena::Client::new(&aws),
             config.athena,
+            S3Lake::new(s3_client(&aws), config.lake_bucket),
         )),
         store,
         Arc::new(EventBridgePublisher::new(

@@ -1,17 +1,22 @@
 //! The similarity job end to end on both adapter sets (DataFusion over a local lake with
-//! SQLite; Athena on the moto server with MariaDB), the Athena adapter against moto, the
+//! SQLite; Athena on the moto server with MariaDB), the Athena adapter against moto (its
+//! UNLOAD's Parquet put in moto's S3 by a decorator, since moto runs no SQL), the
 //! guarantee that a failed run leaves the datamart alone, and the Lambda's triggers with
 //! the daily refresh.
 //!
 //! Needs the local test stack (`bash infra/local/stack.sh`): MariaDB and the moto server.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{Field, Schema};
 use async_trait::async_trait;
 use aws_sdk_athena::config::interceptors::BeforeTransmitInterceptorContextMut;
 use aws_sdk_athena::config::{ConfigBag, Intercept, RuntimeComponents};
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use encore_domain::events::{
     ArtistIngested, ArtistRequested, BusEvent, EventMeta, RequestReason, SimilarityRequested,
@@ -21,11 +26,13 @@ use encore_domain::{
     Artist, ArtistId, AudioFeatures, NormalizedName, RelatedArtist, RelatedSnapshot, Track,
     FEATURE_NAMES,
 };
+use encore_lake::objects::s3::s3_client;
 use encore_lake::query::{
-    AthenaLakeSql, AthenaTarget, DataFusionLakeSql, ExecutionState, LakeSql, Polling, ProfileRow,
-    QueryError, QueryProgress, PROFILE_SQL,
+    unload_statement, AthenaApi, AthenaLakeSql, AthenaTarget, DataFusionLakeSql, ExecutionState,
+    ExecutionStatus, LakeSql, Polling, ProfileRow, QueryError, QueryProgress, PROFILE_SQL,
+    UNLOAD_PREFIX,
 };
-use encore_lake::{write_batch, LakeBatch, LocalDirLake};
+use encore_lake::{write_batch, Lake, LakeBatch, LocalDirLake, S3Lake};
 use encore_messaging::embedded_bus::EmbeddedBus;
 use encore_messaging::Queue;
 use encore_messaging::{decode, BusEnvelope};
@@ -37,7 +44,10 @@ use encore_similarity_service::{
 };
 use encore_store::sqlite::SqliteStore;
 use encore_store::{ArtistStore, DatamartWatermark, RelatedStore, RequestLog, RequestStatus};
-use encore_test_support::{aws_config, aws_endpoint, TestDatabase};
+use encore_test_support::{aws_config, TestDatabase};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
 
 const K: usize = 10;
 /// Enough artists that every one has a full list of K neighbours and some are left out.
@@ -811,10 +821,8 @@ async fn other_events_run_nothing() {
 
 // ------------------------------------------------------------------ AWS stack: moto + MariaDB
 
-const MOTO_REGION: &str = "us-east-1";
-
-/// Sends every Athena call as account `0`: moto keeps one seeded-results queue per account
-/// and region, so each test has a queue of its own.
+/// Sends every Athena call as an account of its own: moto keeps query executions per
+/// account and region, so each test counts only its own queries.
 #[derive(Debug)]
 struct MotoAccount(String);
 
@@ -837,12 +845,112 @@ impl Intercept for MotoAccount {
     }
 }
 
-/// An Athena client on the moto server in an account of its own, and the way to seed the
-/// results its next query returns.
+/// The Parquet files the next UNLOADs write, one entry per query, in order.
+type QueuedUnloads = Arc<Mutex<VecDeque<Vec<Bytes>>>>;
+
+/// The SDK's Athena client on moto, plus the one thing moto cannot do: run the SQL. moto
+/// records a started query and reports it SUCCEEDED; when the statement is an UNLOAD, this
+/// decorator first puts the next queued Parquet files under its `TO` location in moto's
+/// S3, as Athena would. Everything else (start, poll, stop, the S3 listing, reading and
+/// deleting) is the real adapter code on the real SDK clients.
+struct UnloadingAthena {
+    client: aws_sdk_athena::Client,
+    lake: S3Lake,
+    unloads: QueuedUnloads,
+}
+
+/// The `s3://…/` location of an `UNLOAD (…) TO '…'` statement (the last `TO '`: the
+/// query inside has none).
+fn unload_location(sql: &str) -> Option<&str> {
+    if !sql.starts_with("UNLOAD (") {
+        return None;
+    }
+    let (_, rest) = sql.rsplit_once("TO '")?;
+    rest.split_once('\'').map(|(location, _)| location)
+}
+
+#[async_trait]
+impl AthenaApi for UnloadingAthena {
+    async fn start(&self, sql: &str, target: &AthenaTarget) -> Result<String, QueryError> {
+        let execution_id = self.client.start(sql, target).await?;
+        if let Some(location) = unload_location(sql) {
+            let prefix = location
+                .strip_prefix(&format!("s3://{}/", self.lake.bucket()))
+                .expect("UNLOAD writes to the lake bucket");
+            let files = self.unloads.lock().unwrap().pop_front().unwrap_or_default();
+            // Athena does not document the names of UNLOAD's files; these sort by key in
+            // the order queued, whatever artists each holds.
+            for (part, bytes) in files.into_iter().enumerate() {
+                let key = format!("{prefix}{execution_id}_{part:05}");
+                self.lake.put(&key, bytes).await.unwrap();
+            }
+        }
+        Ok(execution_id)
+    }
+
+    async fn status(&self, execution_id: &str) -> Result<ExecutionStatus, QueryError> {
+        self.client.status(execution_id).await
+    }
+
+    async fn stop(&self, execution_id: &str) -> Result<(), QueryError> {
+        self.client.stop(execution_id).await
+    }
+}
+
+/// One Arrow column of a Parquet file: a name and its values.
+type Column = (&'static str, ArrayRef);
+
+/// A Parquet file as Athena's UNLOAD writes it with `format = 'PARQUET', compression =
+/// 'SNAPPY'`, of these columns.
+fn parquet_file(columns: Vec<Column>) -> Bytes {
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|(name, array)| Field::new(*name, array.data_type().clone(), true))
+        .collect();
+    let batch = RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns.into_iter().map(|(_, array)| array).collect(),
+    )
+    .unwrap();
+    let properties = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .build();
+    let mut bytes = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), Some(properties)).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    bytes.into()
+}
+
+/// The columns of PROFILE_SQL's result for `rows`, typed as Athena types them (`artist_id`
+/// varchar: UTF-8 strings; `track_count` bigint: INT64; the means double) and in an order
+/// unlike the SQL's, so only decoding by name reads them right.
+fn profile_columns(rows: &[ProfileRow]) -> Vec<Column> {
+    let mut columns: Vec<Column> = FEATURE_NAMES
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, name)| {
+            let values: Float64Array = rows.iter().map(|p| Some(p.features[i])).collect();
+            (*name, Arc::new(values) as ArrayRef)
+        })
+        .collect();
+    let ids: StringArray = rows.iter().map(|p| Some(p.artist_id.as_str())).collect();
+    columns.insert(4, ("artist_id", Arc::new(ids)));
+    let counts: Int64Array = rows
+        .iter()
+        .map(|p| Some(i64::from(p.track_count)))
+        .collect();
+    columns.push(("track_count", Arc::new(counts)));
+    columns
+}
+
+/// An Athena client and the lake's S3 bucket on the moto server, each test with an account
+/// and a bucket of its own, and the way to queue the Parquet the next UNLOAD writes.
 struct MotoAthena {
     client: aws_sdk_athena::Client,
-    account: String,
-    endpoint: String,
+    lake: S3Lake,
+    unloads: QueuedUnloads,
 }
 
 impl MotoAthena {
@@ -850,84 +958,57 @@ impl MotoAthena {
         let sdk = aws_config().await;
         let account = format!("{:012}", uuid::Uuid::new_v4().as_u128() % 1_000_000_000_000);
         let config = aws_sdk_athena::config::Builder::from(&sdk)
-            .interceptor(MotoAccount(account.clone()))
+            .interceptor(MotoAccount(account))
             .build();
+        let bucket = format!("encore-lake-{}", uuid::Uuid::new_v4().simple());
+        let s3 = s3_client(&sdk);
+        s3.create_bucket().bucket(&bucket).send().await.unwrap();
         Self {
             client: aws_sdk_athena::Client::from_conf(config),
-            account,
-            endpoint: aws_endpoint(),
+            lake: S3Lake::new(s3, bucket),
+            unloads: QueuedUnloads::default(),
         }
     }
 
-    /// Queues one query result: a header row of `columns`, then `rows`.
-    async fn seed(&self, columns: &[&str], rows: &[Vec<Option<String>>]) {
-        let cell = |value: &Option<String>| match value {
-            Some(text) => serde_json::json!({ "VarCharValue": text }),
-            None => serde_json::json!({}),
-        };
-        let header = serde_json::json!({ "Data": columns.iter().map(|c| serde_json::json!({ "VarCharValue": c })).collect::<Vec<_>>() });
-        let data = rows
-            .iter()
-            .map(|row| serde_json::json!({ "Data": row.iter().map(cell).collect::<Vec<_>>() }));
-        let column_info: Vec<_> = columns
-            .iter()
-            .map(|c| {
-                let kind = if *c == "artist_id" { "varchar" } else if *c == "track_count" { "bigint" } else { "double" };
-                serde_json::json!({ "Name": c, "Label": c, "Type": kind, "Nullable": "UNKNOWN", "CaseSensitive": false })
-            })
-            .collect();
-        let body = serde_json::json!({
-            "account_id": self.account,
-            "region": MOTO_REGION,
-            "results": [{ "rows": std::iter::once(header).chain(data).collect::<Vec<_>>(), "column_info": column_info }],
-        });
-        let response = reqwest::Client::new()
-            .post(format!(
-                "{}/moto-api/static/athena/query-results",
-                self.endpoint
-            ))
-            .json(&body)
-            .send()
+    /// Queues the files of the next UNLOAD.
+    fn queue_unload(&self, files: Vec<Bytes>) {
+        self.unloads.lock().unwrap().push_back(files);
+    }
+
+    /// Queues the profiles of every test artist, in two files of which the first holds the
+    /// later artists (each file sorted, the files not: what UNLOAD promises).
+    fn seed_profiles(&self) {
+        let rows: Vec<ProfileRow> = (0..ARTISTS).map(expected_profile).collect();
+        let (first, last) = rows.split_at(ARTISTS / 2);
+        self.queue_unload(vec![
+            parquet_file(profile_columns(last)),
+            parquet_file(profile_columns(first)),
+        ]);
+    }
+
+    /// What is left under the UNLOAD prefix of the bucket.
+    async fn unloaded_objects(&self) -> Vec<String> {
+        self.lake
+            .list(&format!("{UNLOAD_PREFIX}/"))
             .await
-            .unwrap();
-        assert_eq!(
-            response.status().as_u16(),
-            201,
-            "moto refused the seeded results"
-        );
+            .unwrap()
+            .into_iter()
+            .map(|o| o.key)
+            .collect()
     }
 
-    /// Seeds the profiles of every test artist, columns in an order unlike the SQL's.
-    async fn seed_profiles(&self) {
-        let mut columns: Vec<&str> = FEATURE_NAMES.iter().rev().copied().collect();
-        columns.insert(4, "artist_id");
-        columns.push("track_count");
-        let rows: Vec<Vec<Option<String>>> = (0..ARTISTS)
-            .map(expected_profile)
-            .map(|p| {
-                columns
-                    .iter()
-                    .map(|c| match *c {
-                        "artist_id" => Some(p.artist_id.clone()),
-                        "track_count" => Some(p.track_count.to_string()),
-                        feature => Some(
-                            p.features[FEATURE_NAMES.iter().position(|f| *f == feature).unwrap()]
-                                .to_string(),
-                        ),
-                    })
-                    .collect()
-            })
-            .collect();
-        self.seed(&columns, &rows).await;
-    }
-
-    fn adapter(&self, target: AthenaTarget) -> AthenaLakeSql {
+    fn adapter(&self, target: AthenaTarget) -> AthenaLakeSql<UnloadingAthena> {
         let polling = Polling {
             first_delay: Duration::from_millis(10),
             max_delay: Duration::from_millis(50),
             timeout: Duration::from_secs(10),
         };
-        AthenaLakeSql::new(self.client.clone(), target).with_polling(polling)
+        let api = UnloadingAthena {
+            client: self.client.clone(),
+            lake: self.lake.clone(),
+            unloads: self.unloads.clone(),
+        };
+        AthenaLakeSql::new(api, target, self.lake.clone()).with_polling(polling)
     }
 }
 
@@ -939,10 +1020,25 @@ fn athena_target() -> AthenaTarget {
     }
 }
 
+/// Row `n` of a large result: ids that sort as `n` does, `n % 7 + 1` tracks.
+fn many_profile(n: usize) -> ProfileRow {
+    ProfileRow {
+        artist_id: format!("artist-{n:06}"),
+        track_count: (n % 7 + 1) as u32,
+        features: std::array::from_fn(|i| n as f64 / 8.0 + i as f64),
+    }
+}
+
 #[tokio::test]
-async fn athena_adapter_on_moto_starts_polls_and_decodes_by_name() {
+async fn athena_adapter_on_moto_unloads_to_parquet_reads_it_back_by_name_and_cleans_up() {
     let moto = MotoAthena::new().await;
-    moto.seed_profiles().await;
+    let all: Vec<ProfileRow> = (0..3_000).map(many_profile).collect();
+    // Three files in key order holding the middle, the end and the start of the result.
+    moto.queue_unload(vec![
+        parquet_file(profile_columns(&all[1_200..2_000])),
+        parquet_file(profile_columns(&all[2_000..])),
+        parquet_file(profile_columns(&all[..1_200])),
+    ]);
     let target = athena_target();
     let progress = Recorded::default();
 
@@ -952,14 +1048,19 @@ async fn athena_adapter_on_moto_starts_polls_and_decodes_by_name() {
         .await
         .unwrap();
 
+    assert_eq!(rows.len(), 3_000, "every row of every file");
     assert_eq!(
-        rows,
-        (0..ARTISTS).map(expected_profile).collect::<Vec<_>>(),
-        "header skipped, columns by name"
+        rows, all,
+        "values and track counts by name, ordered by artist id"
     );
     assert_eq!(
         progress.take(),
-        ["SUCCEEDED".to_owned(), format!("rows {ARTISTS}")]
+        ["SUCCEEDED", "rows 800", "rows 1800", "rows 3000"]
+    );
+    assert_eq!(
+        moto.unloaded_objects().await,
+        Vec::<String>::new(),
+        "the unloaded files are deleted"
     );
     let executions = moto
         .client
@@ -978,7 +1079,14 @@ async fn athena_adapter_on_moto_starts_polls_and_decodes_by_name() {
         .await
         .unwrap();
     let execution = execution.query_execution().unwrap();
-    assert_eq!(execution.query(), Some(PROFILE_SQL));
+    let sql = execution.query().unwrap();
+    let location = unload_location(sql).unwrap();
+    assert_eq!(sql, unload_statement(location));
+    assert!(sql.contains(PROFILE_SQL), "{sql}");
+    assert!(
+        location.starts_with(&format!("s3://{}/{UNLOAD_PREFIX}/", moto.lake.bucket())),
+        "{location}"
+    );
     assert_eq!(
         execution
             .query_execution_context()
@@ -998,20 +1106,25 @@ async fn athena_adapter_on_moto_starts_polls_and_decodes_by_name() {
 #[tokio::test]
 async fn athena_nulls_and_missing_columns_are_clear_errors() {
     let moto = MotoAthena::new().await;
-    let mut columns: Vec<&str> = vec!["artist_id", "track_count"];
-    columns.extend(FEATURE_NAMES);
-    let mut row: Vec<Option<String>> = vec![Some("a".into()), Some("2".into())];
-    row.extend((0..9).map(|i| Some(i.to_string())));
-    row[3] = None;
-    moto.seed(&columns, &[row]).await;
-    moto.seed(&columns[..10], &[]).await;
+    let rows: Vec<ProfileRow> = (0..3).map(many_profile).collect();
+    let mut with_null = profile_columns(&rows);
+    let energy = with_null.iter().position(|(n, _)| *n == "energy").unwrap();
+    with_null[energy].1 = Arc::new(Float64Array::from(vec![Some(1.0), None, Some(2.0)]));
+    moto.queue_unload(vec![parquet_file(with_null)]);
+    let mut without_tempo = profile_columns(&rows);
+    without_tempo.retain(|(n, _)| *n != "tempo");
+    moto.queue_unload(vec![
+        parquet_file(profile_columns(&rows)),
+        parquet_file(without_tempo),
+    ]);
     let adapter = moto.adapter(athena_target());
+
     let err = adapter.artist_profiles(&()).await.unwrap_err();
     assert!(
         matches!(
             err,
             QueryError::BadValue {
-                row: 0,
+                row: 1,
                 column: "energy",
                 ..
             }
@@ -1020,12 +1133,21 @@ async fn athena_nulls_and_missing_columns_are_clear_errors() {
     );
     let err = adapter.artist_profiles(&()).await.unwrap_err();
     assert!(matches!(err, QueryError::MissingColumn("tempo")), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "the profile query result has no column tempo"
+    );
+    assert_eq!(
+        moto.unloaded_objects().await,
+        Vec::<String>::new(),
+        "files that do not decode are deleted too"
+    );
 }
 
 #[tokio::test]
 async fn athena_on_moto_to_mariadb_datamart() {
     let moto = MotoAthena::new().await;
-    moto.seed_profiles().await;
+    moto.seed_profiles();
     let database = TestDatabase::create("similarity").await;
     let store = database.store().await;
     for n in 0..ARTISTS {
@@ -1083,7 +1205,7 @@ async fn catch_up_ticks_run_the_job_only_for_newly_ingested_artists_on_mariadb_a
     for n in 0..ARTISTS {
         store.upsert_artist(&catalog_artist(n)).await.unwrap();
     }
-    moto.seed_profiles().await;
+    moto.seed_profiles();
     let outcome = tick().await.unwrap();
     let summary = outcome.summary().expect("new artists start a run");
     assert_eq!((summary.artists, summary.rows), (ARTISTS, ARTISTS * K));
@@ -1107,7 +1229,7 @@ async fn catch_up_ticks_run_the_job_only_for_newly_ingested_artists_on_mariadb_a
 
     // A newly ingested artist: the next tick runs again and moves the watermark.
     store.upsert_artist(&catalog_artist(ARTISTS)).await.unwrap();
-    moto.seed_profiles().await;
+    moto.seed_profiles();
     let outcome = tick().await.unwrap();
     assert!(outcome.summary().is_some(), "{outcome:?}");
     assert_eq!(queries().await, 2);

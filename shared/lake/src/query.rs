@@ -2,19 +2,21 @@
 //!
 //! The similarity job asks the lake one question, [`PROFILE_SQL`]: every artist's mean
 //! audio profile over its latest snapshot of top tracks. [`LakeSql`] is the port; the
-//! adapters are [`AthenaLakeSql`] (the Glue tables over S3) and [`DataFusionLakeSql`] (a
-//! local lake directory), and both decode the result by column name into [`ProfileRow`]s.
+//! adapters are [`AthenaLakeSql`] (the Glue tables over S3, the result unloaded to
+//! Parquet) and [`DataFusionLakeSql`] (a local lake directory), and both hand their result
+//! as Arrow record batches to one decoder, which reads them by column name into
+//! [`ProfileRow`]s.
 
 mod athena;
 #[cfg(feature = "datafusion")]
 mod data_fusion;
+mod decode;
 
 use async_trait::async_trait;
-use encore_domain::FEATURE_NAMES;
 
 pub use athena::{
-    AthenaApi, AthenaLakeSql, AthenaTarget, ExecutionState, ExecutionStatus, Polling, ResultPage,
-    ATHENA_PAGE_SIZE,
+    unload_statement, AthenaApi, AthenaLakeSql, AthenaTarget, ExecutionState, ExecutionStatus,
+    Polling, UNLOAD_PREFIX,
 };
 #[cfg(feature = "datafusion")]
 pub use data_fusion::DataFusionLakeSql;
@@ -42,7 +44,8 @@ pub use data_fusion::DataFusionLakeSql;
 ///   determined by the data: tied rows that survive the ordering have identical values.
 /// - The final `SELECT` averages the nine features per artist over the tracks that have
 ///   features (`track_count` of them); an artist none of whose tracks has features is
-///   absent. Rows come ordered by `artist_id`.
+///   absent. Rows come ordered by `artist_id` (Athena's UNLOAD keeps that order only within
+///   each file it writes, so its adapter sorts what it reads).
 pub const PROFILE_SQL: &str = "\
 WITH snapshots AS (
     SELECT artist_id, event_id,
@@ -93,12 +96,12 @@ pub struct ProfileRow {
     pub artist_id: String,
     /// How many tracks of the latest snapshot had features (at least 1).
     pub track_count: u32,
-    /// Means of [`FEATURE_NAMES`], in that order.
+    /// Means of [`FEATURE_NAMES`](encore_domain::FEATURE_NAMES), in that order.
     pub features: [f64; 9],
 }
 
-/// Why the lake query failed. `Athena` and `TimedOut` may pass on a later run; the others
-/// mean the query or the data is wrong.
+/// Why the lake query failed. `Athena`, `TimedOut` and `Objects` may pass on a later run;
+/// the others mean the query or the data is wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
     /// An Athena API call failed (network, permissions, throttling past the SDK's retries).
@@ -126,8 +129,17 @@ pub enum QueryError {
     #[cfg(feature = "datafusion")]
     DataFusion(#[from] datafusion::error::DataFusionError),
     /// A result batch could not be converted.
-    #[error("DataFusion result could not be read: {0}")]
+    #[error("the query result could not be read: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
+    /// Listing, reading or writing the objects Athena unloaded the result to failed.
+    #[error("the unloaded query result could not be read: {0}")]
+    Objects(#[from] crate::LakeError),
+    /// An object Athena unloaded the result to is not a Parquet file this code can read.
+    #[error("unloaded result object {key} is not readable Parquet: {source}")]
+    Parquet {
+        key: String,
+        source: parquet::errors::ParquetError,
+    },
     /// The result has no column of that name.
     #[error("the profile query result has no column {0}")]
     MissingColumn(&'static str),
@@ -162,47 +174,10 @@ pub trait LakeSql: Send + Sync {
     ) -> Result<Vec<ProfileRow>, QueryError>;
 }
 
-/// Where each column of [`ProfileRow`] is in a result, found by name.
-#[derive(Debug, Clone, Copy)]
-struct ProfileLayout {
-    artist_id: usize,
-    track_count: usize,
-    features: [usize; 9],
-}
-
-impl ProfileLayout {
-    /// Finds every needed column among `names` (matched case-insensitively; extra columns
-    /// are ignored).
-    fn locate<S: AsRef<str>>(names: &[S]) -> Result<Self, QueryError> {
-        let find = |wanted: &'static str| {
-            names
-                .iter()
-                .position(|name| name.as_ref().eq_ignore_ascii_case(wanted))
-                .ok_or(QueryError::MissingColumn(wanted))
-        };
-        let mut features = [0; 9];
-        for (slot, name) in features.iter_mut().zip(FEATURE_NAMES) {
-            *slot = find(name)?;
-        }
-        Ok(Self {
-            artist_id: find(ARTIST_ID_COLUMN)?,
-            track_count: find(TRACK_COUNT_COLUMN)?,
-            features,
-        })
-    }
-}
-
-/// Converts a count from the engine (a `bigint`) into [`ProfileRow::track_count`].
-fn track_count_from(row: usize, count: i64) -> Result<u32, QueryError> {
-    u32::try_from(count).map_err(|_| QueryError::BadValue {
-        row,
-        column: TRACK_COUNT_COLUMN,
-        reason: format!("{count} is not a track count"),
-    })
-}
-
 #[cfg(test)]
 mod tests {
+    use encore_domain::FEATURE_NAMES;
+
     use super::*;
 
     #[test]
@@ -217,38 +192,5 @@ mod tests {
             !PROFILE_SQL.contains('"') && !PROFILE_SQL.contains('`'),
             "no quoted identifiers"
         );
-    }
-
-    #[test]
-    fn layout_is_found_by_name_in_any_order() {
-        let mut names: Vec<String> = FEATURE_NAMES
-            .iter()
-            .rev()
-            .map(|s| s.to_uppercase())
-            .collect();
-        names.push("track_count".into());
-        names.insert(3, "artist_id".into());
-        let layout = ProfileLayout::locate(&names).unwrap();
-        assert_eq!(layout.artist_id, 3);
-        assert_eq!(layout.track_count, 10);
-        assert_eq!(
-            layout.features[0], 9,
-            "danceability is last of the reversed features"
-        );
-        assert_eq!(layout.features[8], 0, "tempo is first");
-        names.retain(|n| n != "ENERGY");
-        assert!(matches!(
-            ProfileLayout::locate(&names),
-            Err(QueryError::MissingColumn("energy"))
-        ));
-    }
-
-    #[test]
-    fn counts_must_fit() {
-        assert_eq!(track_count_from(0, 7).unwrap(), 7);
-        assert!(matches!(
-            track_count_from(4, -1),
-            Err(QueryError::BadValue { row: 4, .. })
-        ));
     }
 }

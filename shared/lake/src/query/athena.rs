@@ -1,18 +1,36 @@
-//! [`LakeSql`] on Athena: start the query, poll its state with backoff, then read every
-//! result row through `GetQueryResults`.
+//! [`LakeSql`] on Athena: `UNLOAD` the profile query to Parquet under a prefix of its own
+//! in the lake bucket, poll the query's state with backoff, then read the Parquet files
+//! back through the lake's object port and delete them.
 //!
-//! **Why paginate `GetQueryResults` rather than read the CSV Athena writes to S3.** The
-//! pages carry the result's column metadata, so rows are decoded by column name, and a
-//! SQL NULL is an absent value rather than an empty CSV field to tell apart from `""`; the
-//! adapter needs only the Athena API (no S3 client, no CSV parser, no knowledge of the
-//! output location's layout, which a workgroup may override), and the whole path, call
-//! sequence and decoding included, runs against the moto server, which does not write
-//! result files the way Athena does. The cost is one call per [`ATHENA_PAGE_SIZE`] rows:
-//! about 50 calls for 50,000 artists and 1,000 sequential calls (a few minutes) at a
-//! million, inside a Lambda's 15 minutes. Should the lake grow well past that, reading
-//! the result object in one `GetObject` becomes the better trade. What the reference
-//! system got wrong, reading only the first page, cannot happen here: every page is
-//! followed until `NextToken` is absent.
+//! **Why UNLOAD rather than paging `GetQueryResults`.** `GetQueryResults` serves at most
+//! 1,000 rows a call, every cell a string: at a million artists that is 1,000 sequential
+//! calls (minutes of a 15-minute Lambda) and eleven million strings parsed back into
+//! numbers. `UNLOAD … WITH (format = 'PARQUET')` has Athena write the result as typed
+//! columns (`artist_id` varchar, `track_count` bigint, the means double) in a few files,
+//! read in one `GetObject` each and decoded by column name by the same decoder as the
+//! DataFusion adapter's (see `decode.rs`). What the Athena documentation says of UNLOAD
+//! (<https://docs.aws.amazon.com/athena/latest/ug/unload.html>) and how the adapter meets it:
+//!
+//! - *The `TO` destination must specify a location in Amazon S3 that has no data*: every
+//!   run unloads to `s3://<bucket>/`[`UNLOAD_PREFIX`]`/<uuid>/`, a fresh UUID per run.
+//! - *No global ordering of files*: with an `ORDER BY`, each file is sorted but the files
+//!   are not sorted relative to each other. The adapter sorts the decoded rows by
+//!   `artist_id`, which the [`LakeSql`] contract promises.
+//! - *Orphaned data not deleted – in the case of a failure, Athena does not attempt to
+//!   delete orphaned data*: the adapter deletes whatever is under the run's prefix once the
+//!   query has ended, succeeded or not, and a lifecycle rule of the lake bucket
+//!   (infra/template.yaml) expires the prefix after a day behind it. A failed delete is a
+//!   warning: the rows were read.
+//! - *Metadata and manifest files … are saved to your Athena query result location*, not
+//!   under `TO`: every object under the run's prefix is a data file. Their names are not
+//!   documented, so none is assumed (no `.parquet` suffix either).
+//! - The sub-query is PROFILE_SQL as it is, `WITH` clause included: the syntax is
+//!   `UNLOAD (SELECT …)`, and Athena engine version 3 (the workgroup's) parses a query
+//!   with `WITH` there as everywhere a query goes, which is how client libraries such as
+//!   PyAthena wrap `WITH` queries in UNLOAD; the moto tests cannot prove it (moto runs no
+//!   SQL).
+//! - UNLOAD writes with the caller's permissions: the similarity function may put, get and
+//!   delete objects under the prefix (infra/template.yaml, `UnloadedResults`).
 
 use std::fmt;
 use std::time::Duration;
@@ -20,17 +38,31 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_athena::error::DisplayErrorContext;
 use aws_sdk_athena::types::{QueryExecutionContext, QueryExecutionState, ResultConfiguration};
+use bytes::Bytes;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use tokio::time::Instant;
 
-use super::{
-    track_count_from, LakeSql, ProfileLayout, ProfileRow, QueryError, QueryProgress, PROFILE_SQL,
-};
+use super::decode::decode_batch;
+use super::{LakeSql, ProfileRow, QueryError, QueryProgress, PROFILE_SQL};
+use crate::{Lake, S3Lake};
 
-/// Most rows Athena returns in one `GetQueryResults` page.
-pub const ATHENA_PAGE_SIZE: i32 = 1_000;
+/// The prefix of the lake bucket under which each run unloads its result, in a folder of
+/// its own (`athena-unload/<uuid>/`). infra/template.yaml grants the similarity function
+/// this prefix and expires it; infra/checks/wiring.py reads the name from here.
+pub const UNLOAD_PREFIX: &str = "athena-unload";
+
+/// The statement that writes [`PROFILE_SQL`]'s result to `location` (an `s3://` URL
+/// ending in `/`) as Snappy-compressed Parquet.
+pub fn unload_statement(location: &str) -> String {
+    let quoted = location.replace('\'', "''");
+    format!(
+        "UNLOAD (\n{PROFILE_SQL}\n)\nTO '{quoted}'\nWITH (format = 'PARQUET', compression = 'SNAPPY')"
+    )
+}
 
 /// Where Athena runs the query: the workgroup, the Glue database holding the lake tables,
-/// and the S3 prefix for result files (`None` when the workgroup enforces its own).
+/// and the S3 prefix for the query's own result files, which for an UNLOAD are only its
+/// metadata and manifest (`None` when the workgroup enforces its own location).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AthenaTarget {
     pub workgroup: String,
@@ -77,29 +109,14 @@ pub struct ExecutionStatus {
     pub reason: Option<String>,
 }
 
-/// One page of a query's results: the column names, the rows (a `None` cell is SQL NULL)
-/// and the token of the next page, if any. The first page's first row is the header.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ResultPage {
-    pub columns: Vec<String>,
-    pub rows: Vec<Vec<Option<String>>>,
-    pub next_token: Option<String>,
-}
-
-/// The four Athena calls the adapter makes. The SDK client implements it; tests put a
-/// paged fake behind it to prove pagination over more rows than moto serves in a page.
+/// The three Athena calls the adapter makes. The SDK client implements it; tests put a
+/// scripted fake, or a decorator that writes the Parquet UNLOAD would, behind it.
 #[async_trait]
 pub trait AthenaApi: Send + Sync {
     /// `StartQueryExecution`: the new execution's id.
     async fn start(&self, sql: &str, target: &AthenaTarget) -> Result<String, QueryError>;
     /// `GetQueryExecution`: the execution's state.
     async fn status(&self, execution_id: &str) -> Result<ExecutionStatus, QueryError>;
-    /// `GetQueryResults`: the page after `next_token` (the first page when `None`).
-    async fn page(
-        &self,
-        execution_id: &str,
-        next_token: Option<&str>,
-    ) -> Result<ResultPage, QueryError>;
     /// `StopQueryExecution`: asks Athena to cancel a query that is taking too long.
     async fn stop(&self, execution_id: &str) -> Result<(), QueryError>;
 }
@@ -165,49 +182,6 @@ impl AthenaApi for aws_sdk_athena::Client {
         Ok(ExecutionStatus { state, reason })
     }
 
-    async fn page(
-        &self,
-        execution_id: &str,
-        next_token: Option<&str>,
-    ) -> Result<ResultPage, QueryError> {
-        let output = self
-            .get_query_results()
-            .query_execution_id(execution_id)
-            .set_next_token(next_token.map(str::to_owned))
-            .max_results(ATHENA_PAGE_SIZE)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetQueryResults", e))?;
-        let result_set = output.result_set();
-        let columns = result_set
-            .and_then(|r| r.result_set_metadata())
-            .map(|m| {
-                m.column_info()
-                    .iter()
-                    .map(|c| c.name().to_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let rows = result_set
-            .map(|r| {
-                r.rows()
-                    .iter()
-                    .map(|row| {
-                        row.data()
-                            .iter()
-                            .map(|d| d.var_char_value().map(str::to_owned))
-                            .collect()
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        Ok(ResultPage {
-            columns,
-            rows,
-            next_token: output.next_token().map(str::to_owned),
-        })
-    }
-
     async fn stop(&self, execution_id: &str) -> Result<(), QueryError> {
         self.stop_query_execution()
             .query_execution_id(execution_id)
@@ -239,20 +213,35 @@ impl Default for Polling {
     }
 }
 
-/// [`LakeSql`] on Athena, over any [`AthenaApi`] (the SDK client in production).
+/// [`LakeSql`] on Athena, over any [`AthenaApi`] (the SDK client in production) and any
+/// [`Lake`] object port onto the bucket UNLOAD writes to (the lake's [`S3Lake`]).
 #[derive(Debug, Clone)]
-pub struct AthenaLakeSql<A = aws_sdk_athena::Client> {
+pub struct AthenaLakeSql<A = aws_sdk_athena::Client, L = S3Lake> {
     api: A,
     target: AthenaTarget,
+    objects: L,
+    bucket: String,
     polling: Polling,
 }
 
-impl<A: AthenaApi> AthenaLakeSql<A> {
-    /// An adapter running queries in `target` with the default [`Polling`].
-    pub fn new(api: A, target: AthenaTarget) -> Self {
+impl<A: AthenaApi> AthenaLakeSql<A, S3Lake> {
+    /// An adapter running queries in `target` and unloading their results into the bucket
+    /// of `lake`, with the default [`Polling`].
+    pub fn new(api: A, target: AthenaTarget, lake: S3Lake) -> Self {
+        let bucket = lake.bucket().to_owned();
+        Self::over(api, target, lake, bucket)
+    }
+}
+
+impl<A: AthenaApi, L: Lake> AthenaLakeSql<A, L> {
+    /// An adapter unloading into the S3 bucket `bucket`, which it reads and cleans through
+    /// `objects` (keys relative to the bucket's root).
+    pub fn over(api: A, target: AthenaTarget, objects: L, bucket: impl Into<String>) -> Self {
         Self {
             api,
             target,
+            objects,
+            bucket: bucket.into(),
             polling: Polling::default(),
         }
     }
@@ -308,48 +297,82 @@ impl<A: AthenaApi> AthenaLakeSql<A> {
         }
     }
 
-    /// Reads every page, skipping the header row at the top of the first page only.
-    async fn read_all(
+    /// Reads every Parquet object under `prefix`, in key order, then sorts the rows by
+    /// artist id (each file is sorted, the files are not sorted among themselves).
+    async fn read_unloaded(
         &self,
-        execution_id: &str,
+        prefix: &str,
         progress: &dyn QueryProgress,
     ) -> Result<Vec<ProfileRow>, QueryError> {
         let mut profiles = Vec::new();
-        let mut layout: Option<ProfileLayout> = None;
-        let mut token: Option<String> = None;
-        loop {
-            let page = self.api.page(execution_id, token.as_deref()).await?;
-            let first_page = layout.is_none();
-            let current = match layout {
-                Some(known) => known,
-                None if page.columns.is_empty() && page.rows.is_empty() => return Ok(profiles),
-                None => *layout.insert(ProfileLayout::locate(&page.columns)?),
-            };
-            let rows = page.rows.into_iter().skip(usize::from(first_page));
-            for cells in rows {
-                let row = decode_row(profiles.len(), &current, cells)?;
-                profiles.push(row);
+        for object in self.objects.list(prefix).await? {
+            if object.size == 0 {
+                continue;
             }
+            let Some(bytes) = self.objects.get(&object.key).await? else {
+                continue;
+            };
+            decode_parquet(&object.key, bytes, &mut profiles)?;
             progress.rows_read(profiles.len());
-            match page.next_token {
-                Some(next) if !next.is_empty() => token = Some(next),
-                _ => return Ok(profiles),
+        }
+        profiles.sort_by(|a, b| a.artist_id.cmp(&b.artist_id));
+        Ok(profiles)
+    }
+
+    /// Deletes every object under `prefix`; what cannot be deleted is left to the bucket's
+    /// lifecycle rule, with a warning.
+    async fn remove_unloaded(&self, prefix: &str) {
+        let objects = match self.objects.list(prefix).await {
+            Ok(objects) => objects,
+            Err(err) => {
+                tracing::warn!(prefix, error = %err, "could not list the unloaded result to delete it");
+                return;
+            }
+        };
+        for object in objects {
+            if let Err(err) = self.objects.delete(&object.key).await {
+                tracing::warn!(key = %object.key, error = %err, "could not delete an unloaded result object");
             }
         }
     }
 }
 
+/// Appends the rows of one unloaded Parquet object (`key`, for errors) to `out`.
+fn decode_parquet(key: &str, bytes: Bytes, out: &mut Vec<ProfileRow>) -> Result<(), QueryError> {
+    let parquet = |source| QueryError::Parquet {
+        key: key.to_owned(),
+        source,
+    };
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .map_err(parquet)?
+        .build()
+        .map_err(parquet)?;
+    for batch in reader {
+        decode_batch(&batch?, out)?;
+    }
+    Ok(())
+}
+
 #[async_trait]
-impl<A: AthenaApi> LakeSql for AthenaLakeSql<A> {
+impl<A: AthenaApi, L: Lake> LakeSql for AthenaLakeSql<A, L> {
     #[tracing::instrument(name = "athena_profiles", skip_all, fields(workgroup = %self.target.workgroup, database = %self.target.database))]
     async fn artist_profiles(
         &self,
         progress: &dyn QueryProgress,
     ) -> Result<Vec<ProfileRow>, QueryError> {
-        let execution_id = self.api.start(PROFILE_SQL, &self.target).await?;
-        tracing::info!(execution_id, "Athena profile query started");
-        self.wait_for(&execution_id, progress).await?;
-        let profiles = self.read_all(&execution_id, progress).await?;
+        let prefix = format!("{UNLOAD_PREFIX}/{}/", uuid::Uuid::new_v4().simple());
+        let location = format!("s3://{}/{prefix}", self.bucket);
+        let execution_id = self
+            .api
+            .start(&unload_statement(&location), &self.target)
+            .await?;
+        tracing::info!(execution_id, location, "Athena profile query started");
+        let result = match self.wait_for(&execution_id, progress).await {
+            Ok(()) => self.read_unloaded(&prefix, progress).await,
+            Err(err) => Err(err),
+        };
+        self.remove_unloaded(&prefix).await;
+        let profiles = result?;
         tracing::info!(
             execution_id,
             rows = profiles.len(),
@@ -359,73 +382,66 @@ impl<A: AthenaApi> LakeSql for AthenaLakeSql<A> {
     }
 }
 
-/// One Athena result row (every cell text) as a [`ProfileRow`]; `row` counts data rows
-/// from 0, for error messages.
-fn decode_row(
-    row: usize,
-    layout: &ProfileLayout,
-    cells: Vec<Option<String>>,
-) -> Result<ProfileRow, QueryError> {
-    let cell = |index: usize, column: &'static str| -> Result<&str, QueryError> {
-        cells
-            .get(index)
-            .and_then(Option::as_deref)
-            .ok_or_else(|| QueryError::BadValue {
-                row,
-                column,
-                reason: "missing or NULL".into(),
-            })
-    };
-    let artist_id = cell(layout.artist_id, super::ARTIST_ID_COLUMN)?.to_owned();
-    let count_text = cell(layout.track_count, super::TRACK_COUNT_COLUMN)?;
-    let count: i64 = count_text.parse().map_err(|_| QueryError::BadValue {
-        row,
-        column: super::TRACK_COUNT_COLUMN,
-        reason: format!("{count_text:?} is not an integer"),
-    })?;
-    let mut features = [0.0; 9];
-    for ((value, &index), column) in features
-        .iter_mut()
-        .zip(&layout.features)
-        .zip(encore_domain::FEATURE_NAMES)
-    {
-        let text = cell(index, column)?;
-        *value = text.parse().map_err(|_| QueryError::BadValue {
-            row,
-            column,
-            reason: format!("{text:?} is not a number"),
-        })?;
-    }
-    Ok(ProfileRow {
-        artist_id,
-        track_count: track_count_from(row, count)?,
-        features,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::VecDeque;
-    use std::sync::Mutex;
+    use std::path::PathBuf;
+    use std::sync::{Arc, Mutex};
+
+    use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use encore_domain::FEATURE_NAMES;
+    use parquet::arrow::ArrowWriter;
+    use parquet::basic::Compression;
+    use parquet::file::properties::WriterProperties;
 
     use super::*;
     use crate::query::{ARTIST_ID_COLUMN, TRACK_COUNT_COLUMN};
-    use encore_domain::FEATURE_NAMES;
+    use crate::LocalDirLake;
 
-    /// A scripted Athena: a sequence of states, then `pages` served by `NextToken`. It
-    /// records every call, and checks that no page exceeds Athena's page size.
+    const BUCKET: &str = "lake-bucket";
+
+    /// A lake directory of its own standing in for the bucket, removed when the test ends.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new() -> Self {
+            Self(std::env::temp_dir().join(format!(
+                "encore-athena-unload-{}",
+                uuid::Uuid::new_v4().simple()
+            )))
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// A scripted Athena: a sequence of states, and the files an UNLOAD writes, put under
+    /// the statement's `TO` location when the query starts (as Athena would, even for a
+    /// query that then fails: it leaves orphans). It records every call.
     struct FakeAthena {
         states: Mutex<VecDeque<ExecutionStatus>>,
-        pages: Vec<ResultPage>,
+        files: Vec<(&'static str, Bytes)>,
+        bucket: LocalDirLake,
         calls: Mutex<Vec<String>>,
+        statements: Mutex<Vec<String>>,
     }
 
     impl FakeAthena {
-        fn new(states: Vec<ExecutionStatus>, pages: Vec<ResultPage>) -> Self {
+        fn new(
+            states: Vec<ExecutionStatus>,
+            files: Vec<(&'static str, Bytes)>,
+            bucket: &LocalDirLake,
+        ) -> Self {
             Self {
                 states: Mutex::new(states.into()),
-                pages,
+                files,
+                bucket: bucket.clone(),
                 calls: Mutex::default(),
+                statements: Mutex::default(),
             }
         }
 
@@ -438,11 +454,28 @@ mod tests {
         }
     }
 
+    /// The key prefix of an UNLOAD statement's `TO 's3://BUCKET/…'`.
+    fn unload_prefix(sql: &str) -> String {
+        let to = sql.split("TO '").nth(1).expect("a TO location");
+        let location = &to[..to.find('\'').expect("a closing quote")];
+        location
+            .strip_prefix(&format!("s3://{BUCKET}/"))
+            .expect("the lake bucket")
+            .to_owned()
+    }
+
     #[async_trait]
     impl AthenaApi for FakeAthena {
         async fn start(&self, sql: &str, target: &AthenaTarget) -> Result<String, QueryError> {
-            assert_eq!(sql, PROFILE_SQL);
             self.record(format!("start {}/{}", target.workgroup, target.database));
+            self.statements.lock().unwrap().push(sql.to_owned());
+            let prefix = unload_prefix(sql);
+            for (name, bytes) in &self.files {
+                self.bucket
+                    .put(&format!("{prefix}{name}"), bytes.clone())
+                    .await
+                    .unwrap();
+            }
             Ok("exec-1".into())
         }
 
@@ -454,24 +487,6 @@ mod tests {
                 states.pop_front();
             }
             Ok(status)
-        }
-
-        async fn page(
-            &self,
-            execution_id: &str,
-            next_token: Option<&str>,
-        ) -> Result<ResultPage, QueryError> {
-            self.record(format!("page {execution_id} {}", next_token.unwrap_or("-")));
-            let index = match next_token {
-                None => 0,
-                Some(token) => token
-                    .strip_prefix("token-")
-                    .and_then(|n| n.parse().ok())
-                    .expect("a token we issued"),
-            };
-            let page = self.pages[index].clone();
-            assert!(page.rows.len() <= ATHENA_PAGE_SIZE as usize);
-            Ok(page)
         }
 
         async fn stop(&self, execution_id: &str) -> Result<(), QueryError> {
@@ -503,49 +518,57 @@ mod tests {
         }
     }
 
-    /// Columns in an order unlike the SQL's, to prove decoding by name.
-    fn columns() -> Vec<String> {
-        let mut columns: Vec<String> = FEATURE_NAMES
-            .iter()
-            .rev()
-            .map(|s| (*s).to_owned())
-            .collect();
-        columns.insert(2, TRACK_COUNT_COLUMN.into());
-        columns.push(ARTIST_ID_COLUMN.into());
-        columns
+    /// Row `n`: artist `artist-<n>`, `n % 10 + 1` tracks, feature i = n + i / 4.
+    fn profile(n: usize) -> ProfileRow {
+        ProfileRow {
+            artist_id: format!("artist-{n:05}"),
+            track_count: (n % 10 + 1) as u32,
+            features: std::array::from_fn(|i| n as f64 + i as f64 / 4.0),
+        }
     }
 
-    /// Row `n` in [`columns`] order: artist `artist-<n>`, `n % 10 + 1` tracks, feature i = n + i.
-    fn row(n: usize) -> Vec<Option<String>> {
-        columns()
-            .iter()
-            .map(|column| match column.as_str() {
-                ARTIST_ID_COLUMN => Some(format!("artist-{n:05}")),
-                TRACK_COUNT_COLUMN => Some((n % 10 + 1).to_string()),
-                feature => {
-                    let i = FEATURE_NAMES.iter().position(|f| *f == feature).unwrap();
-                    Some(format!("{}", n as f64 + i as f64 / 4.0))
-                }
-            })
-            .collect()
-    }
-
-    /// `total` data rows cut into Athena-sized pages, the header first on page one.
-    fn paged(total: usize) -> Vec<ResultPage> {
-        let header: Vec<Option<String>> = columns().into_iter().map(Some).collect();
-        let all: Vec<Vec<Option<String>>> =
-            std::iter::once(header).chain((0..total).map(row)).collect();
-        let chunks: Vec<_> = all.chunks(ATHENA_PAGE_SIZE as usize).collect();
-        let count = chunks.len();
-        chunks
-            .into_iter()
-            .enumerate()
-            .map(|(i, rows)| ResultPage {
-                columns: columns(),
-                rows: rows.to_vec(),
-                next_token: (i + 1 < count).then(|| format!("token-{}", i + 1)),
-            })
-            .collect()
+    /// A Parquet file as Athena's UNLOAD writes it for `rows`: `artist_id` varchar (UTF-8
+    /// strings), `track_count` bigint (INT64), the means double, Snappy; columns in an
+    /// order unlike the SQL's (the features reversed, the id last) to prove decoding by
+    /// name. `drop` leaves one column out; `null_energy_at` makes one value NULL.
+    fn parquet(rows: &[ProfileRow], drop: Option<&str>, null_energy_at: Option<usize>) -> Bytes {
+        let mut fields = Vec::new();
+        let mut columns: Vec<ArrayRef> = Vec::new();
+        for (i, name) in FEATURE_NAMES.iter().enumerate().rev() {
+            let values: Vec<Option<f64>> = rows
+                .iter()
+                .enumerate()
+                .map(|(r, p)| {
+                    (!(*name == "energy" && null_energy_at == Some(r))).then_some(p.features[i])
+                })
+                .collect();
+            fields.push(Field::new(*name, DataType::Float64, true));
+            columns.push(Arc::new(Float64Array::from(values)));
+        }
+        fields.push(Field::new(TRACK_COUNT_COLUMN, DataType::Int64, true));
+        columns.push(Arc::new(Int64Array::from_iter_values(
+            rows.iter().map(|p| i64::from(p.track_count)),
+        )));
+        fields.push(Field::new(ARTIST_ID_COLUMN, DataType::Utf8, true));
+        columns.push(Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|p| p.artist_id.as_str()),
+        )));
+        if let Some(dropped) = drop {
+            let at = fields.iter().position(|f| f.name() == dropped).unwrap();
+            fields.remove(at);
+            columns.remove(at);
+        }
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
+        let properties = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_max_row_group_row_count(Some(700))
+            .build();
+        let mut bytes = Vec::new();
+        let mut writer =
+            ArrowWriter::try_new(&mut bytes, batch.schema(), Some(properties)).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        bytes.into()
     }
 
     #[derive(Default)]
@@ -560,10 +583,32 @@ mod tests {
         }
     }
 
+    async fn left_under_prefix(bucket: &LocalDirLake) -> Vec<String> {
+        bucket
+            .list(&format!("{UNLOAD_PREFIX}/"))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.key)
+            .collect()
+    }
+
     #[tokio::test]
-    async fn polls_until_succeeded_then_reads_every_page() {
-        let pages = paged(2_500);
-        assert_eq!(pages.len(), 3, "header + 2,500 rows make three pages");
+    async fn unloads_to_a_fresh_prefix_then_reads_every_file_sorted_and_deletes_them() {
+        let dir = TempDir::new();
+        let bucket = LocalDirLake::new(&dir.0);
+        let all: Vec<ProfileRow> = (0..2_500).map(profile).collect();
+        // Each file sorted, the files not: the later artists in the first key.
+        let files = vec![
+            (
+                "20261204_030000_00001_abcde_0",
+                parquet(&all[1_000..], None, None),
+            ),
+            (
+                "20261204_030000_00001_abcde_1",
+                parquet(&all[..1_000], None, None),
+            ),
+        ];
         let fake = FakeAthena::new(
             vec![
                 status(ExecutionState::Queued, None),
@@ -571,23 +616,15 @@ mod tests {
                 status(ExecutionState::Running, None),
                 status(ExecutionState::Succeeded, None),
             ],
-            pages,
+            files,
+            &bucket,
         );
-        let adapter = AthenaLakeSql::new(fake, target()).with_polling(fast());
+        let adapter =
+            AthenaLakeSql::over(fake, target(), bucket.clone(), BUCKET).with_polling(fast());
         let seen = Seen::default();
         let rows = adapter.artist_profiles(&seen).await.unwrap();
 
-        assert_eq!(
-            rows.len(),
-            2_500,
-            "no row lost to a page limit, the header skipped once"
-        );
-        for (n, profile) in rows.iter().enumerate() {
-            assert_eq!(profile.artist_id, format!("artist-{n:05}"));
-            assert_eq!(profile.track_count as usize, n % 10 + 1);
-            let expected: [f64; 9] = std::array::from_fn(|i| n as f64 + i as f64 / 4.0);
-            assert_eq!(profile.features, expected, "row {n}");
-        }
+        assert_eq!(rows, all, "every row of both files, ordered by artist id");
         assert_eq!(
             adapter.api.calls(),
             [
@@ -596,37 +633,84 @@ mod tests {
                 "status exec-1",
                 "status exec-1",
                 "status exec-1",
-                "page exec-1 -",
-                "page exec-1 token-1",
-                "page exec-1 token-2",
             ]
         );
         assert_eq!(
             seen.0.into_inner().unwrap(),
-            [
-                "QUEUED",
-                "RUNNING",
-                "SUCCEEDED",
-                "rows 999",
-                "rows 1999",
-                "rows 2500"
-            ]
+            ["QUEUED", "RUNNING", "SUCCEEDED", "rows 1500", "rows 2500"]
+        );
+        assert_eq!(
+            left_under_prefix(&bucket).await,
+            Vec::<String>::new(),
+            "the unloaded files are deleted"
+        );
+
+        let sql = adapter.api.statements.lock().unwrap()[0].clone();
+        let prefix = unload_prefix(&sql);
+        assert_eq!(sql, unload_statement(&format!("s3://{BUCKET}/{prefix}")));
+        assert!(
+            sql.starts_with(&format!(
+                "UNLOAD (\n{PROFILE_SQL}\n)\nTO 's3://{BUCKET}/{UNLOAD_PREFIX}/"
+            )),
+            "{sql}"
+        );
+        assert!(
+            sql.ends_with("\nWITH (format = 'PARQUET', compression = 'SNAPPY')"),
+            "{sql}"
+        );
+        let run = prefix
+            .strip_prefix(&format!("{UNLOAD_PREFIX}/"))
+            .and_then(|rest| rest.strip_suffix('/'))
+            .unwrap();
+        assert!(
+            run.len() == 32 && run.chars().all(|c| c.is_ascii_hexdigit()),
+            "{run}"
         );
     }
 
     #[tokio::test]
-    async fn failed_query_reports_athenas_reason_and_reads_nothing() {
+    async fn each_run_unloads_to_a_prefix_of_its_own() {
+        let dir = TempDir::new();
+        let bucket = LocalDirLake::new(&dir.0);
+        let fake = FakeAthena::new(
+            vec![status(ExecutionState::Succeeded, None)],
+            Vec::new(),
+            &bucket,
+        );
+        let adapter = AthenaLakeSql::over(fake, target(), bucket, BUCKET).with_polling(fast());
+        assert_eq!(
+            adapter.artist_profiles(&()).await.unwrap(),
+            Vec::new(),
+            "no file, no rows"
+        );
+        adapter.artist_profiles(&()).await.unwrap();
+        let statements = adapter.api.statements.lock().unwrap().clone();
+        assert_ne!(unload_prefix(&statements[0]), unload_prefix(&statements[1]));
+    }
+
+    #[test]
+    fn a_quote_in_the_location_cannot_end_the_literal() {
+        assert!(unload_statement("s3://b/it's/").contains("TO 's3://b/it''s/'"));
+    }
+
+    #[tokio::test]
+    async fn failed_query_reports_athenas_reason_and_deletes_its_orphans() {
         let reason = "SYNTAX_ERROR: line 3:5: Column 'event_id' cannot be resolved";
         for state in [ExecutionState::Failed, ExecutionState::Cancelled] {
+            let dir = TempDir::new();
+            let bucket = LocalDirLake::new(&dir.0);
             let fake = FakeAthena::new(
                 vec![
                     status(ExecutionState::Running, None),
                     status(state.clone(), Some(reason)),
                 ],
-                paged(3),
+                vec![("part-0", parquet(&[profile(1)], None, None))],
+                &bucket,
             );
-            let adapter = AthenaLakeSql::new(fake, target()).with_polling(fast());
-            let err = adapter.artist_profiles(&()).await.unwrap_err();
+            let adapter =
+                AthenaLakeSql::over(fake, target(), bucket.clone(), BUCKET).with_polling(fast());
+            let seen = Seen::default();
+            let err = adapter.artist_profiles(&seen).await.unwrap_err();
             match &err {
                 QueryError::Failed {
                     execution_id,
@@ -642,20 +726,35 @@ mod tests {
             }
             assert!(err.to_string().contains(reason), "{err}");
             assert!(
-                adapter.api.calls().iter().all(|c| !c.starts_with("page")),
+                seen.0
+                    .into_inner()
+                    .unwrap()
+                    .iter()
+                    .all(|s| !s.starts_with("rows")),
                 "no results read"
+            );
+            assert_eq!(
+                left_under_prefix(&bucket).await,
+                Vec::<String>::new(),
+                "Athena's orphans are deleted"
             );
         }
     }
 
     #[tokio::test]
     async fn a_query_past_its_budget_is_stopped() {
-        let fake = FakeAthena::new(vec![status(ExecutionState::Running, None)], Vec::new());
+        let dir = TempDir::new();
+        let bucket = LocalDirLake::new(&dir.0);
+        let fake = FakeAthena::new(
+            vec![status(ExecutionState::Running, None)],
+            Vec::new(),
+            &bucket,
+        );
         let polling = Polling {
             timeout: Duration::from_millis(30),
             ..fast()
         };
-        let adapter = AthenaLakeSql::new(fake, target()).with_polling(polling);
+        let adapter = AthenaLakeSql::over(fake, target(), bucket, BUCKET).with_polling(polling);
         let err = adapter.artist_profiles(&()).await.unwrap_err();
         assert!(
             matches!(
@@ -674,57 +773,41 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn undecodable_cells_name_row_and_column() {
-        let mut pages = paged(2);
-        let energy = columns().iter().position(|c| c == "energy").unwrap();
-        pages[0].rows[2][energy] = Some("loud".into());
-        let fake = FakeAthena::new(vec![status(ExecutionState::Succeeded, None)], pages);
-        let err = AthenaLakeSql::new(fake, target())
-            .artist_profiles(&())
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                QueryError::BadValue {
-                    row: 1,
-                    column: "energy",
-                    ..
-                }
+    async fn undecodable_files_name_the_column_or_object_and_are_deleted_all_the_same() {
+        let rows: Vec<ProfileRow> = (0..3).map(profile).collect();
+        let cases: [(Bytes, fn(&QueryError) -> bool); 3] = [
+            (parquet(&rows, None, Some(1)), |e| {
+                matches!(
+                    e,
+                    QueryError::BadValue {
+                        row: 1,
+                        column: "energy",
+                        ..
+                    }
+                )
+            }),
+            (parquet(&rows, Some("tempo"), None), |e| {
+                matches!(e, QueryError::MissingColumn("tempo")) && e.to_string().contains("tempo")
+            }),
+            (
+                Bytes::from_static(b"not parquet"),
+                |e| matches!(e, QueryError::Parquet { key, .. } if key.ends_with("/part-0")),
             ),
-            "{err:?}"
-        );
-
-        let mut pages = paged(1);
-        pages[0].rows[1][0] = None;
-        let fake = FakeAthena::new(vec![status(ExecutionState::Succeeded, None)], pages);
-        let err = AthenaLakeSql::new(fake, target())
-            .artist_profiles(&())
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                QueryError::BadValue {
-                    row: 0,
-                    column: "tempo",
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
-    }
-
-    #[tokio::test]
-    async fn an_empty_result_is_no_rows() {
-        let header_only = paged(0);
-        let fake = FakeAthena::new(vec![status(ExecutionState::Succeeded, None)], header_only);
-        assert_eq!(
-            AthenaLakeSql::new(fake, target())
+        ];
+        for (file, expected) in cases {
+            let dir = TempDir::new();
+            let bucket = LocalDirLake::new(&dir.0);
+            let fake = FakeAthena::new(
+                vec![status(ExecutionState::Succeeded, None)],
+                vec![("part-0", file)],
+                &bucket,
+            );
+            let err = AthenaLakeSql::over(fake, target(), bucket.clone(), BUCKET)
                 .artist_profiles(&())
                 .await
-                .unwrap(),
-            Vec::new()
-        );
+                .unwrap_err();
+            assert!(expected(&err), "{err:?}");
+            assert_eq!(left_under_prefix(&bucket).await, Vec::<String>::new());
+        }
     }
 }

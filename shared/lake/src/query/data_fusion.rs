@@ -4,14 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use datafusion::arrow::array::RecordBatch;
 use datafusion::prelude::SessionContext;
 
-use super::{
-    track_count_from, LakeSql, ProfileLayout, ProfileRow, QueryError, QueryProgress, PROFILE_SQL,
-};
+use super::decode::decode_batch;
+use super::{LakeSql, ProfileRow, QueryError, QueryProgress, PROFILE_SQL};
 use crate::tables::ALL_TABLES;
 
 /// [`LakeSql`] over a lake directory laid out like the S3 bucket (`top-tracks/dt=…/`).
@@ -65,58 +62,6 @@ impl LakeSql for DataFusionLakeSql {
         }
         Ok(profiles)
     }
-}
-
-/// Appends the rows of one result batch, reading columns by name and casting them to the
-/// types [`ProfileRow`] holds (so a string column served as a view type reads the same).
-fn decode_batch(batch: &RecordBatch, out: &mut Vec<ProfileRow>) -> Result<(), QueryError> {
-    let schema = batch.schema();
-    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-    let layout = ProfileLayout::locate(&names)?;
-    let ids = cast(batch.column(layout.artist_id), &DataType::Utf8)?;
-    let ids = ids.as_string::<i32>();
-    let counts = cast(batch.column(layout.track_count), &DataType::Int64)?;
-    let counts = counts.as_primitive::<Int64Type>();
-    let features = layout
-        .features
-        .iter()
-        .map(|&index| cast(batch.column(index), &DataType::Float64))
-        .collect::<Result<Vec<_>, _>>()?;
-    let features: Vec<_> = features
-        .iter()
-        .map(|array| array.as_primitive::<Float64Type>())
-        .collect();
-    for i in 0..batch.num_rows() {
-        let row = out.len();
-        let null = |column: &'static str| QueryError::BadValue {
-            row,
-            column,
-            reason: "NULL".into(),
-        };
-        if ids.is_null(i) {
-            return Err(null(super::ARTIST_ID_COLUMN));
-        }
-        if counts.is_null(i) {
-            return Err(null(super::TRACK_COUNT_COLUMN));
-        }
-        let mut values = [0.0; 9];
-        for ((value, array), column) in values
-            .iter_mut()
-            .zip(&features)
-            .zip(encore_domain::FEATURE_NAMES)
-        {
-            if array.is_null(i) {
-                return Err(null(column));
-            }
-            *value = array.value(i);
-        }
-        out.push(ProfileRow {
-            artist_id: ids.value(i).to_owned(),
-            track_count: track_count_from(row, counts.value(i))?,
-            features: values,
-        });
-    }
-    Ok(())
 }
 
 #[cfg(test)]
