@@ -186,7 +186,8 @@ impl Synth<'_> {
         let own = |rank: usize| artist * self.tracks + rank;
         let latest_tracks: Vec<(usize, usize)> = (0..self.tracks)
             .map(|rank| {
-                let shared = artist > 0 && self.draw(own(rank) as u64, 1) % SHARED_EVERY == 0;
+                let shared =
+                    artist > 0 && self.draw(own(rank) as u64, 1).is_multiple_of(SHARED_EVERY);
                 if shared {
                     (artist - 1, (artist - 1) * self.tracks + rank)
                 } else {
@@ -195,7 +196,7 @@ impl Synth<'_> {
             })
             .collect();
         let mut events = vec![self.event(artist, &latest_tracks, latest, 0)?];
-        if self.draw(artist as u64, 2) % REINGESTED_EVERY == 0 {
+        if self.draw(artist as u64, 2).is_multiple_of(REINGESTED_EVERY) {
             // Tracks past every latest one's index: 2 per re-ingested artist.
             let older: Vec<(usize, usize)> = latest_tracks
                 .iter()

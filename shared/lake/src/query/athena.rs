@@ -775,7 +775,8 @@ mod tests {
     #[tokio::test]
     async fn undecodable_files_name_the_column_or_object_and_are_deleted_all_the_same() {
         let rows: Vec<ProfileRow> = (0..3).map(profile).collect();
-        let cases: [(Bytes, fn(&QueryError) -> bool); 3] = [
+        type Expected = fn(&QueryError) -> bool;
+        let cases: [(Bytes, Expected); 3] = [
             (parquet(&rows, None, Some(1)), |e| {
                 matches!(
                     e,
