@@ -32,4 +32,7 @@ pub enum SimilarityError {
     /// A profile's id is not a Spotify artist id, so its rows cannot enter the datamart.
     #[error("related artists: {0}")]
     Id(#[from] encore_domain::IdError),
+    /// The rows could not form one datamart snapshot.
+    #[error("related artists: {0}")]
+    Snapshot(#[from] encore_domain::SnapshotError),
 }

@@ -96,13 +96,11 @@ impl Relations {
             .map(|id| ArtistId::try_from(id.as_str()))
             .collect::<Result<Vec<_>, _>>()?;
         let per_point = self.neighbours.per_point();
-        let mut rows = RelatedSnapshot::new(snapshot, ids, self.neighbours.len() * per_point)
-            .map_err(|_| SimilarityError::TooMany(self.points.len()))?;
+        let mut rows = RelatedSnapshot::new(snapshot, ids, self.neighbours.len() * per_point)?;
         for i in 0..self.neighbours.len() {
             for (rank, (j, distance)) in (1..).zip(self.neighbours.of(i)) {
                 // Both are point indexes below the id count, which fits a u32 (checked above).
-                rows.push(i as u32, rank, j as u32, distance)
-                    .map_err(|_| SimilarityError::TooMany(self.points.len()))?;
+                rows.push(i as u32, rank, j as u32, distance)?;
             }
         }
         Ok(rows)
