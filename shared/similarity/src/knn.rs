@@ -3,9 +3,10 @@
 //!
 //! How: points are stored leaf by leaf in contiguous column-major `f32` blocks (padded to
 //! `LANES` points, AVX2 when the processor has it). All queries of one leaf walk the tree
-//! together: a node is skipped when the gap between its box and the query leaf's box
-//! exceeds the largest k-th distance among those queries, and a reached leaf is scanned
-//! only for the queries whose own k-th distance its box does not exceed. The scan measures
+//! together, each node carrying the queries whose own k-th distance its box is within:
+//! a node none of them keeps is skipped, and a reached leaf is scanned only for the
+//! queries it kept (so one query with a far k-th distance, an artist at the edge of a
+//! sparse cluster, does not drag its leaf's dense neighbours along). The scan measures
 //! in `f32` (twice the lanes, half the memory of `f64`) only to filter: a candidate whose
 //! `f32` distance is within a proven error margin of the query's k-th distance is measured
 //! again in `f64`, and only `f64` distances enter the lists.
@@ -32,7 +33,8 @@ pub const DEFAULT_K: usize = 10;
 /// Tuning of the kd-tree; the default is what measured fastest on 9-D clustered data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KnnConfig {
-    /// Most points per leaf; a leaf is scanned as one blocked distance computation.
+    /// Most points per leaf (1 to [`MAX_LEAF_SIZE`]; other values are clamped); a leaf is
+    /// scanned as one blocked distance computation.
     pub leaf_size: usize,
 }
 
@@ -331,7 +333,7 @@ impl<W: Width> KdTree<W> {
         let n = points.len();
         let mut tree = Self {
             width,
-            leaf_size: leaf_size.max(1),
+            leaf_size: leaf_size.clamp(1, MAX_LEAF_SIZE),
             perm: (0..n as u32).collect(),
             rows: Vec::with_capacity(width.get() * n),
             narrow: Vec::with_capacity(width.get() * n),
@@ -544,47 +546,80 @@ impl<W: Width> KdTree<W> {
         self.search_leaf(leaf, scratch)
     }
 
-    /// The top-k of every point of one leaf. The leaf's queries walk the tree together:
-    /// a node is skipped when its box is farther from the leaf's box than the largest
-    /// current k-th distance among the queries, and a reached leaf is scanned only for the
-    /// queries whose own k-th distance its box does not exceed.
+    /// The top-k of every point of one leaf. The leaf's queries walk the tree together,
+    /// each node carrying the set of queries still interested in it: a child keeps a query
+    /// only while its box is within that query's current k-th distance, a node no query
+    /// keeps is skipped, and a reached leaf is scanned for the queries it kept (checked
+    /// once more against their k-th distances, which may have shrunk since). Children are
+    /// visited nearest to the query leaf's box first, the one holding the query leaf first
+    /// when both touch it, so the lists fill from the queries' own neighbourhood.
     #[inline(always)]
     fn search_leaf(&self, leaf: u32, scratch: &mut Scratch) -> (Vec<u32>, Vec<f64>) {
-        let Scratch { stack, acc, tops } = scratch;
+        let Scratch {
+            stack,
+            acc,
+            tops,
+            bounds,
+        } = scratch;
         let dims = self.width.get();
-        let queries =
-            self.nodes[leaf as usize].start as usize..self.nodes[leaf as usize].end as usize;
+        let leaf_start = self.nodes[leaf as usize].start;
+        let queries = leaf_start as usize..self.nodes[leaf as usize].end as usize;
         let tops = &mut tops[..queries.len()];
         tops.iter_mut().for_each(TopK::clear);
+        let bounds = &mut bounds[..queries.len()];
+        bounds.fill(f64::INFINITY);
+        let everyone: Mask = Mask::MAX >> (Mask::BITS as usize - queries.len());
+        let row = |q: usize| {
+            let pos = queries.start + q;
+            &self.rows[pos * dims..(pos + 1) * dims]
+        };
         let mut bound = f64::INFINITY;
         stack.clear();
-        stack.push((0.0, 0));
-        while let Some((reach, id)) = stack.pop() {
+        stack.push((0.0, 0, everyone));
+        while let Some((reach, id, mask)) = stack.pop() {
             if reach > bound {
                 continue;
             }
             let node = &self.nodes[id as usize];
             if node.left != LEAF {
-                let to_left = self.box_gap(leaf, node.left);
-                let to_right = self.box_gap(leaf, node.right);
-                let (near, far) = if to_left <= to_right {
-                    ((to_left, node.left), (to_right, node.right))
-                } else {
-                    ((to_right, node.right), (to_left, node.left))
-                };
-                if far.0 <= bound {
-                    stack.push(far);
+                let (mut to_left, mut to_right) = (0, 0);
+                for q in Bits(mask) {
+                    let query = row(q);
+                    let own = bounds[q];
+                    if self.box_distance(node.left, query) <= own {
+                        to_left |= 1 << q;
+                    }
+                    if self.box_distance(node.right, query) <= own {
+                        to_right |= 1 << q;
+                    }
                 }
-                if near.0 <= bound {
-                    stack.push(near);
+                let left = (self.box_gap(leaf, node.left), node.left, to_left);
+                let right = (self.box_gap(leaf, node.right), node.right, to_right);
+                let holds_leaf = |child: u32| {
+                    let child = &self.nodes[child as usize];
+                    (child.start..child.end).contains(&leaf_start)
+                };
+                let left_first =
+                    left.0 < right.0 || (left.0 == right.0 && !holds_leaf(node.right));
+                let (near, far) = if left_first {
+                    (left, right)
+                } else {
+                    (right, left)
+                };
+                for (reach, child, kept) in [far, near] {
+                    if kept != 0 && reach <= bound {
+                        stack.push((reach, child, kept));
+                    }
                 }
                 continue;
             }
             let reference = node.start as usize;
             let len = (node.end - node.start) as usize;
-            for (pos, best) in queries.clone().zip(tops.iter_mut()) {
-                let query = &self.rows[pos * dims..(pos + 1) * dims];
-                let mut own = best.bound();
+            for q in Bits(mask) {
+                let pos = queries.start + q;
+                let query = row(q);
+                let best = &mut tops[q];
+                let mut own = bounds[q];
                 if self.box_distance(id, query) > own {
                     continue;
                 }
@@ -606,8 +641,9 @@ impl<W: Width> KdTree<W> {
                     own = best.bound();
                     filter = self.margin.filter(own);
                 }
+                bounds[q] = own;
             }
-            bound = tops.iter().map(TopK::bound).fold(0.0, f64::max);
+            bound = bounds.iter().copied().fold(0.0, f64::max);
         }
         let mut index = Vec::new();
         let mut squared = Vec::new();
@@ -619,11 +655,38 @@ impl<W: Width> KdTree<W> {
     }
 }
 
+/// A set of a leaf's queries, bit `q` for its `q`-th point; a leaf holds at most
+/// [`MAX_LEAF_SIZE`] points so that every set fits.
+type Mask = u64;
+
+/// The largest leaf the search supports (one bit per query in a [`Mask`]).
+pub const MAX_LEAF_SIZE: usize = Mask::BITS as usize;
+
+/// The queries of a [`Mask`], lowest first.
+struct Bits(Mask);
+
+impl Iterator for Bits {
+    type Item = usize;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<usize> {
+        if self.0 == 0 {
+            return None;
+        }
+        let q = self.0.trailing_zeros() as usize;
+        self.0 &= self.0 - 1;
+        Some(q)
+    }
+}
+
 /// Per-thread buffers reused across queries.
 struct Scratch {
-    stack: Vec<(f64, u32)>,
+    /// Nodes still to visit: the box gap to the query leaf, the node, the queries kept.
+    stack: Vec<(f64, u32, Mask)>,
     acc: Vec<f32>,
     tops: Vec<TopK>,
+    /// Each query's current k-th squared distance.
+    bounds: Vec<f64>,
 }
 
 impl Scratch {
@@ -632,6 +695,7 @@ impl Scratch {
             stack: Vec::with_capacity(64),
             acc: vec![0.0; leaf_size.next_multiple_of(LANES)],
             tops: (0..leaf_size).map(|_| TopK::new(per_point)).collect(),
+            bounds: vec![f64::INFINITY; leaf_size],
         }
     }
 }
