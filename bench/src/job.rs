@@ -12,8 +12,12 @@
 //! the previous artist (a collaboration: two feature rows for one track, which the query
 //! must count once).
 //!
+//! `--mysql URL` loads the datamart into MySQL (MariaDB here) instead, through the
+//! adapter the similarity Lambda uses, so the load stage is the AWS path's.
+//!
 //! The peak RSS is reset after the lake is written (`/proc/self/clear_refs`), so
-//! `peak_rss_mb=` is the job's own.
+//! `peak_rss_mb=` is the job's own; it is reset again as each stage starts, so
+//! `query_peak_rss_mb=` and its siblings say which stage the peak belongs to.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -26,7 +30,8 @@ use encore_domain::{Artist, ArtistId, AudioFeatures, Track, TrackId, TOP_TRACKS_
 use encore_lake::query::DataFusionLakeSql;
 use encore_lake::{write_batch, LakeBatch, LocalDirLake};
 use encore_similarity::FeatureMatrix;
-use encore_similarity_service::{run_similarity, Phase, Settings};
+use encore_similarity_service::{run_similarity, Phase, Progress, Settings};
+use encore_store::mysql::MySqlStore;
 use encore_store::ports::RelatedStore;
 use encore_store::sqlite::SqliteStore;
 
@@ -45,6 +50,10 @@ pub struct JobArgs {
     /// Seed of the synthetic data: same seed, same lake.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Load the datamart into this MySQL database (`mysql://user@host:port/db`, migrated
+    /// first) instead of the data directory's SQLite file: the AWS path's load stage.
+    #[arg(long)]
+    pub mysql: Option<String>,
     /// The data directory (default: a fresh temporary one, removed afterwards); emptied
     /// first, kept after the run.
     #[arg(long)]
@@ -101,13 +110,23 @@ async fn bench(args: &JobArgs, dir: &Path) -> anyhow::Result<()> {
         lake_dir.display()
     );
 
-    let store = SqliteStore::open(dir.join("encore.db")).await?;
+    let store: Box<dyn RelatedStore> = match &args.mysql {
+        Some(url) => Box::new(MySqlStore::migrate_and_connect(url).await?),
+        None => Box::new(SqliteStore::open(dir.join("encore.db")).await?),
+    };
     let lake_sql = DataFusionLakeSql::new(&lake_dir);
     reset_peak_rss();
     let started = Instant::now();
-    let summary = run_similarity(&lake_sql, &store, &Settings::default(), &()).await?;
+    let stages = StagePeaks::default();
+    // A MySQL database may hold a larger earlier run: the shrink guard is not measured.
+    let settings = Settings {
+        force: true,
+        ..Settings::default()
+    };
+    let summary = run_similarity(&lake_sql, store.as_ref(), &settings, &stages).await?;
     let total = started.elapsed().as_secs_f64();
-    let peak = peak_rss_mb();
+    let peaks = stages.into_peaks();
+    let peak = peaks.iter().filter_map(|&(_, mb)| mb).reduce(f64::max);
 
     let stored = store.related_artist_count().await?;
     anyhow::ensure!(
@@ -121,6 +140,11 @@ async fn bench(args: &JobArgs, dir: &Path) -> anyhow::Result<()> {
     }
     println!("artists={} rows={}", summary.artists, summary.rows);
     println!("total_seconds={total:.2}");
+    for (phase, mb) in &peaks {
+        if let Some(mb) = mb {
+            println!("{}_peak_rss_mb={mb:.0}", phase.name());
+        }
+    }
     match peak {
         Some(mb) => println!("peak_rss_mb={mb:.0}"),
         None => println!("peak_rss_mb=unknown (no /proc/self/status)"),
@@ -307,6 +331,33 @@ fn spotify_id(index: u64, kind: u64) -> String {
         }
     }
     id
+}
+
+/// The peak RSS of each stage: the kernel's peak is reset as a stage starts and read as
+/// it ends.
+#[derive(Default)]
+struct StagePeaks(std::sync::Mutex<Vec<(Phase, Option<f64>)>>);
+
+impl StagePeaks {
+    fn into_peaks(self) -> Vec<(Phase, Option<f64>)> {
+        self.0
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Progress for StagePeaks {
+    fn started(&self, _phase: Phase, _total: Option<u64>) {
+        reset_peak_rss();
+    }
+
+    fn finished(&self, phase: Phase, _count: u64, _elapsed: std::time::Duration) {
+        let mut peaks = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        peaks.push((phase, peak_rss_mb()));
+    }
 }
 
 /// Resets the peak resident set size the kernel tracks for this process (Linux); a
