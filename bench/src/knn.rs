@@ -11,7 +11,7 @@ use std::time::Instant;
 use clap::{Args, ValueEnum};
 use encore_similarity::{
     brute_force_knn, exact_knn, standardize, FeatureMatrix, Neighbours, Points, SimilarityError,
-    DEFAULT_K,
+    DEFAULT_K, MAX_LEAF_SIZE,
 };
 use thiserror::Error;
 
@@ -49,7 +49,7 @@ pub struct KnnArgs {
     /// standardized points, and print `kiddo_seconds=…` beside the engine's seconds.
     #[arg(long)]
     pub kiddo: bool,
-    /// Time the engine at these leaf sizes instead (`16,32,64`).
+    /// Time the engine at these leaf sizes instead (`16,32,64`; at most `MAX_LEAF_SIZE`).
     #[arg(long, value_delimiter = ',')]
     pub leaf_sizes: Vec<usize>,
     /// Count how many of N artists' neighbour sets change if the points were stored and
@@ -81,6 +81,12 @@ pub fn run(args: KnnArgs) -> anyhow::Result<()> {
         (None, None) => anyhow::bail!("give --input FILE.csv or --artists N"),
     };
     if !args.leaf_sizes.is_empty() {
+        anyhow::ensure!(
+            args.leaf_sizes
+                .iter()
+                .all(|size| (1..=MAX_LEAF_SIZE).contains(size)),
+            "--leaf-sizes: each from 1 to {MAX_LEAF_SIZE}"
+        );
         return knn_studies::leaf_sizes(&load(&input)?, args.k, &args.leaf_sizes);
     }
     if args.f32_check > 0 {

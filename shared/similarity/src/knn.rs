@@ -599,8 +599,7 @@ impl<W: Width> KdTree<W> {
                     let child = &self.nodes[child as usize];
                     (child.start..child.end).contains(&leaf_start)
                 };
-                let left_first =
-                    left.0 < right.0 || (left.0 == right.0 && !holds_leaf(node.right));
+                let left_first = left.0 < right.0 || (left.0 == right.0 && !holds_leaf(node.right));
                 let (near, far) = if left_first {
                     (left, right)
                 } else {

@@ -14,7 +14,9 @@ mod profile;
 mod standardize;
 
 pub use error::SimilarityError;
-pub use knn::{brute_force_knn, exact_knn, exact_knn_with, KnnConfig, Neighbours, DEFAULT_K};
+pub use knn::{
+    brute_force_knn, exact_knn, exact_knn_with, KnnConfig, Neighbours, DEFAULT_K, MAX_LEAF_SIZE,
+};
 pub use points::{FeatureMatrix, Points};
 pub use profile::{relate, ArtistProfile, Profile, Relations, COUNT_WEIGHT};
 pub use standardize::{standardize, Scaling};
